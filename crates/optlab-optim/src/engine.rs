@@ -1,0 +1,566 @@
+//! The engine: runs any [`Algorithm`] over named tensors with parameter groups, schedules,
+//! gradient checks, a chunked parallel fused pass and named state.
+
+use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx, MAX_ACC, MAX_BUFFERS};
+use crate::error::{OptimError, Result};
+use crate::float::Float;
+use crate::hyper::{Hyper, Spec};
+use crate::layout::Layout;
+use crate::optimizer::{NonFinite, OptimConfig, Optimizer, StepOutcome};
+use crate::schedule::Schedule;
+use crate::state::{OptimizerState, TensorState};
+use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
+
+/// Elements per chunk of the parallel pass (f32: 128 KiB per stream).
+pub(crate) const CHUNK: usize = 1 << 15;
+/// Below this many elements in a step, everything runs on the calling thread.
+pub(crate) const PAR_MIN: usize = 1 << 16;
+
+/// A hyperparameter that follows a schedule in one group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scheduled {
+    pub key: String,
+    pub schedule: Schedule,
+    /// Time unit: epochs (advanced by `end_epoch`) instead of steps.
+    #[serde(default)]
+    pub per_epoch: bool,
+    #[serde(skip)]
+    pub(crate) index: usize,
+}
+
+pub(crate) struct Group {
+    pub(crate) base: Hyper,
+    pub(crate) eff: Hyper,
+    pub(crate) scheduled: Vec<Scheduled>,
+    pub(crate) patterns: Vec<String>,
+}
+
+struct Slot<T> {
+    group: usize,
+    buffers: Vec<Buffer>,
+    bufs: Vec<Vec<T>>,
+    scalar_names: &'static [(&'static str, f64)],
+    scalars: Vec<f64>,
+}
+
+#[derive(Clone, Copy)]
+struct Ptrs<T> {
+    p: *mut T,
+    g: *const T,
+    h: *const T,
+    s: [*mut T; MAX_BUFFERS],
+}
+unsafe impl<T: Send> Send for Ptrs<T> {}
+unsafe impl<T: Sync> Sync for Ptrs<T> {}
+
+#[derive(Clone, Copy)]
+struct ChunkDef {
+    tensor: u32,
+    start: usize,
+    end: usize,
+}
+
+/// Runs an [`Algorithm`] as an [`Optimizer`].
+pub struct Engine<T: Float, A: Algorithm<T>> {
+    alg: A,
+    layout: Layout,
+    groups: Vec<Group>,
+    slots: Vec<Slot<T>>,
+    chunks: Vec<ChunkDef>,
+    chunk_acc: Vec<[f64; MAX_ACC]>,
+    chunk_bad: Vec<usize>,
+    tensor_acc: Vec<[f64; MAX_ACC]>,
+    coefs: Vec<A::Coef>,
+    ptrs: Vec<Ptrs<T>>,
+    step: u64,
+    epoch: u64,
+    non_finite: NonFinite,
+    pool: Option<rayon::ThreadPool>,
+    threads: Option<usize>,
+    total_len: usize,
+    _t: PhantomData<T>,
+}
+
+/// Whether a tensor name matches a group pattern: exact, or `*` as a wildcard for any run of
+/// characters (`layer1.*`, `*.bias`).
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    fn rec(p: &[u8], n: &[u8]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => (0..=n.len()).any(|i| rec(rest, &n[i..])),
+            Some((c, rest)) => n.first() == Some(c) && rec(rest, &n[1..]),
+        }
+    }
+    rec(pattern.as_bytes(), name.as_bytes())
+}
+
+pub(crate) fn build_groups(spec: &'static Spec, cfg: &OptimConfig, layout: &Layout) -> Result<(Vec<Group>, Vec<usize>)> {
+    let mut default = Hyper::defaults(spec);
+    for (k, v) in &cfg.set {
+        default.set_str(k, v)?;
+    }
+    let mut groups = vec![Group { base: default.clone(), eff: default, scheduled: Vec::new(), patterns: Vec::new() }];
+    for (gi, g) in cfg.groups.iter().enumerate() {
+        if g.tensors.is_empty() {
+            return Err(OptimError::Group(format!("group {} lists no tensors", gi + 1)));
+        }
+        let mut hp = groups[0].base.clone();
+        for (k, v) in &g.set {
+            hp.set_str(k, v).map_err(|e| OptimError::Group(format!("group {} ({}): {e}", gi + 1, g.tensors.join(", "))))?;
+        }
+        groups.push(Group { base: hp.clone(), eff: hp, scheduled: Vec::new(), patterns: g.tensors.clone() });
+    }
+    // Schedules: the default group's apply to every group unless a group schedules the key itself.
+    for (gi, group) in groups.iter_mut().enumerate() {
+        let mut list: Vec<Scheduled> = Vec::new();
+        let own = if gi == 0 { &cfg.schedules } else { &cfg.groups[gi - 1].schedules };
+        for s in cfg.schedules.iter().chain(own.iter()) {
+            let idx = group.base.index_of(&s.key)?;
+            if !spec.hypers[idx].schedulable() {
+                return Err(OptimError::NotSchedulable { optimizer: spec.name.into(), key: s.key.clone() });
+            }
+            let mut s = s.clone();
+            s.index = idx;
+            list.retain(|x| x.key != s.key);
+            list.push(s);
+        }
+        group.scheduled = list;
+    }
+    // Tensor -> group: the first group whose pattern matches, else the default group.
+    let mut assign = vec![0usize; layout.len()];
+    let mut used = vec![false; groups.len()];
+    for (ti, t) in layout.tensors().iter().enumerate() {
+        if let Some(gi) = groups.iter().skip(1).position(|g| g.patterns.iter().any(|p| pattern_matches(p, &t.name))) {
+            assign[ti] = gi + 1;
+            used[gi + 1] = true;
+        }
+    }
+    for (gi, g) in groups.iter().enumerate().skip(1) {
+        if !used[gi] {
+            return Err(OptimError::Group(format!("group {gi} (tensors {}) matches no tensor", g.patterns.join(", "))));
+        }
+    }
+    Ok((groups, assign))
+}
+
+impl<T: Float, A: Algorithm<T>> Engine<T, A> {
+    /// Builds the engine for a layout and a configuration.
+    pub fn new(layout: Layout, cfg: &OptimConfig) -> Result<Self> {
+        let spec = A::spec();
+        let (mut groups, assign) = build_groups(spec, cfg, &layout)?;
+        for g in &mut groups {
+            A::validate(&g.base)?;
+            // Implied schedules (unless the user scheduled the key).
+            for (key, sch, per_epoch) in A::implied_schedules(&g.base) {
+                if g.scheduled.iter().all(|s| s.key != key) {
+                    let index = g.base.index_of(key)?;
+                    g.scheduled.push(Scheduled { key: key.to_string(), schedule: sch, per_epoch, index });
+                }
+            }
+        }
+        let alg = A::new(&groups[0].base)?;
+        let mut slots = Vec::with_capacity(layout.len());
+        let mut chunks = Vec::new();
+        for (ti, t) in layout.tensors().iter().enumerate() {
+            let hp = &groups[assign[ti]].base;
+            let buffers = A::buffers(hp);
+            assert!(buffers.len() <= MAX_BUFFERS, "{} declares more than {MAX_BUFFERS} buffers", spec.name);
+            let bufs = buffers.iter().map(|b| vec![T::of(b.init); t.len]).collect();
+            let scalar_names = A::scalars(hp);
+            slots.push(Slot { group: assign[ti], buffers, bufs, scalar_names, scalars: scalar_names.iter().map(|s| s.1).collect() });
+            let mut s = 0;
+            while s < t.len {
+                let e = (s + CHUNK).min(t.len);
+                chunks.push(ChunkDef { tensor: ti as u32, start: s, end: e });
+                s = e;
+            }
+        }
+        let pool = match cfg.threads {
+            Some(n) if n > 1 => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| OptimError::Malformed(format!("cannot start {n} threads: {e}")))?,
+            ),
+            _ => None,
+        };
+        let total_len = layout.total_len();
+        let n = layout.len();
+        Ok(Engine {
+            alg,
+            layout,
+            groups,
+            slots,
+            chunk_acc: vec![[0.0; MAX_ACC]; chunks.len()],
+            chunk_bad: vec![usize::MAX; chunks.len()],
+            tensor_acc: vec![[0.0; MAX_ACC]; n],
+            chunks,
+            coefs: Vec::with_capacity(n),
+            ptrs: Vec::with_capacity(n),
+            step: 0,
+            epoch: 0,
+            non_finite: cfg.non_finite,
+            pool,
+            threads: cfg.threads,
+            total_len,
+            _t: PhantomData,
+        })
+    }
+
+    fn parallel(&self) -> bool {
+        self.total_len >= PAR_MIN && self.threads != Some(1) && self.chunks.len() > 1
+    }
+
+    /// Runs `f` over every chunk index, in parallel where worthwhile, inside one parallel region.
+    fn for_chunks<F: Fn(usize) + Sync + Send>(&self, f: F) {
+        if !self.parallel() {
+            for c in 0..self.chunks.len() {
+                f(c);
+            }
+            return;
+        }
+        use rayon::prelude::*;
+        let run = || (0..self.chunks.len()).into_par_iter().with_min_len(1).for_each(&f);
+        match &self.pool {
+            Some(p) => p.install(run),
+            None => run(),
+        }
+    }
+
+    fn check_inputs(&self, params: &[&mut [T]], grads: &[&[T]], hess: Option<&[&[T]]>) -> Result<()> {
+        let n = self.layout.len();
+        if params.len() != n || grads.len() != n {
+            return Err(OptimError::Malformed(format!(
+                "step got {} parameter and {} gradient tensors, the optimizer was built for {n} ({})",
+                params.len(),
+                grads.len(),
+                self.layout.names().join(", ")
+            )));
+        }
+        let spec = A::spec();
+        if spec.needs_hessian && hess.is_none() {
+            return Err(OptimError::MissingHessian {
+                optimizer: spec.name.into(),
+                tensor: self.layout.tensors().first().map(|t| t.name.clone()).unwrap_or_default(),
+            });
+        }
+        if let Some(h) = hess {
+            if h.len() != n {
+                return Err(OptimError::Malformed(format!("step got {} Hessian diagonals for {n} tensors", h.len())));
+            }
+        }
+        for (ti, t) in self.layout.tensors().iter().enumerate() {
+            let check = |what: &str, len: usize| {
+                if len != t.len {
+                    Err(OptimError::Tensor { tensor: t.name.clone(), what: format!("{what} has {len} elements, expected {} (shape {:?})", t.len, t.shape) })
+                } else {
+                    Ok(())
+                }
+            };
+            check("parameter", params[ti].len())?;
+            check("gradient", grads[ti].len())?;
+            if spec.needs_hessian {
+                check("Hessian diagonal", hess.unwrap()[ti].len())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the first non-finite gradient (or Hessian) element, scanning chunks in parallel.
+    fn find_non_finite(&mut self) -> Option<(usize, usize, bool)> {
+        let ptrs = &self.ptrs;
+        let chunks = &self.chunks;
+        let bad_ptr = SendPtr(self.chunk_bad.as_mut_ptr());
+        let with_h = A::spec().needs_hessian;
+        self.for_chunks(|c| {
+            let d = chunks[c];
+            let pt = ptrs[d.tensor as usize];
+            let len = d.end - d.start;
+            // SAFETY: chunk ranges are within the tensor, checked against the layout.
+            let g = unsafe { std::slice::from_raw_parts(pt.g.add(d.start), len) };
+            let mut bad = first_non_finite(g).map(|i| i * 2);
+            if bad.is_none() && with_h {
+                let h = unsafe { std::slice::from_raw_parts(pt.h.add(d.start), len) };
+                bad = first_non_finite(h).map(|i| i * 2 + 1);
+            }
+            unsafe { *bad_ptr.get().add(c) = bad.unwrap_or(usize::MAX) };
+        });
+        self.chunk_bad.iter().zip(&self.chunks).find(|(b, _)| **b != usize::MAX).map(|(b, d)| (d.tensor as usize, d.start + b / 2, b % 2 == 1))
+    }
+
+    fn effective_hyper(&mut self) -> Result<()> {
+        for g in &mut self.groups {
+            g.eff.values.copy_from_slice(&g.base.values);
+            for s in &g.scheduled {
+                let t = if s.per_epoch { self.epoch } else { self.step };
+                let base = g.base.f(s.index);
+                let v = s.schedule.value(base, t);
+                g.base.check_scheduled(s.index, v)?;
+                g.eff.values[s.index] = crate::hyper::Value::F(v);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+impl<T> SendPtr<T> {
+    #[inline(always)]
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// Index of the first non-finite element, found with a vectorisable scan.
+pub(crate) fn first_non_finite<T: Float>(xs: &[T]) -> Option<usize> {
+    const B: usize = 256;
+    for (bi, block) in xs.chunks(B).enumerate() {
+        // x * 0 is NaN exactly when x is infinite or NaN; the sum of a block is NaN iff any is.
+        let mut acc = [T::ZERO; 8];
+        let mut it = block.chunks_exact(8);
+        for c in &mut it {
+            for k in 0..8 {
+                acc[k] += c[k] * T::ZERO;
+            }
+        }
+        let mut s = T::ZERO;
+        for x in it.remainder() {
+            s += *x * T::ZERO;
+        }
+        for a in acc {
+            s += a;
+        }
+        if !s.is_finite() || s != T::ZERO && s != -T::ZERO {
+            return Some(bi * B + block.iter().position(|x| !x.is_finite()).unwrap_or(0));
+        }
+    }
+    None
+}
+
+impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
+    fn spec(&self) -> &'static Spec {
+        A::spec()
+    }
+
+    fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]], hess: Option<&[&[T]]>) -> Result<StepOutcome> {
+        self.check_inputs(params, grads, hess)?;
+        let spec = A::spec();
+        self.ptrs.clear();
+        for ti in 0..self.slots.len() {
+            let slot = &mut self.slots[ti];
+            let mut s = [std::ptr::null_mut(); MAX_BUFFERS];
+            for (k, b) in slot.bufs.iter_mut().enumerate() {
+                s[k] = b.as_mut_ptr();
+            }
+            let h = match hess {
+                Some(h) if spec.needs_hessian => h[ti].as_ptr(),
+                _ => std::ptr::null(),
+            };
+            self.ptrs.push(Ptrs { p: params[ti].as_mut_ptr(), g: grads[ti].as_ptr(), h, s });
+        }
+        if self.non_finite != NonFinite::Unchecked {
+            if let Some((ti, idx, in_h)) = self.find_non_finite() {
+                let name = self.layout.tensors()[ti].name.clone();
+                let v = if in_h { hess.unwrap()[ti][idx] } else { grads[ti][idx] };
+                match self.non_finite {
+                    NonFinite::Skip => return Ok(StepOutcome::Skipped { tensor: name, index: idx }),
+                    _ => {
+                        let tensor = if in_h { format!("{name}` (Hessian diagonal)`") } else { name };
+                        return Err(OptimError::NonFiniteGradient { tensor, index: idx, value: format!("{v}") });
+                    }
+                }
+            }
+        }
+        self.effective_hyper()?;
+        let step = self.step + 1;
+
+        // Reduction pre-pass (only optimizers that declare one pay for it).
+        if A::REDUCE > 0 {
+            let acc_ptr = SendPtr(self.chunk_acc.as_mut_ptr());
+            {
+                let (ptrs, chunks, slots, groups, alg) = (&self.ptrs, &self.chunks, &self.slots, &self.groups, &self.alg);
+                self.for_chunks(|c| {
+                    let d = chunks[c];
+                    let mut acc = [0.0; MAX_ACC];
+                    let chunk = unsafe { make_chunk(&ptrs[d.tensor as usize], slots[d.tensor as usize].bufs.len(), d.start, d.end) };
+                    alg.reduce(&groups[slots[d.tensor as usize].group].eff, chunk, &mut acc);
+                    unsafe { *acc_ptr.get().add(c) = acc };
+                });
+            }
+            // Summed in a fixed order, so results do not depend on the thread count.
+            let acc_t = &mut self.tensor_acc;
+            acc_t.iter_mut().for_each(|a| *a = [0.0; MAX_ACC]);
+            let mut total = [0.0; MAX_ACC];
+            for (c, d) in self.chunks.iter().enumerate() {
+                for k in 0..MAX_ACC {
+                    acc_t[d.tensor as usize][k] += self.chunk_acc[c][k];
+                }
+            }
+            for a in acc_t.iter() {
+                for k in 0..MAX_ACC {
+                    total[k] += a[k];
+                }
+            }
+            self.alg.begin_step(&self.groups[0].eff, step, &total)?;
+        }
+
+        self.coefs.clear();
+        for (ti, slot) in self.slots.iter_mut().enumerate() {
+            let t = &self.layout.tensors()[ti];
+            let ctx = StepCtx { step, len: t.len, tensor: &t.name, acc: self.tensor_acc[ti] };
+            let c = self.alg.prepare(&self.groups[slot.group].eff, &ctx, &mut slot.scalars)?;
+            self.coefs.push(c);
+        }
+        {
+            let (ptrs, chunks, slots, coefs) = (&self.ptrs, &self.chunks, &self.slots, &self.coefs);
+            self.for_chunks(|c| {
+                let d = chunks[c];
+                let ti = d.tensor as usize;
+                // SAFETY: chunks are disjoint ranges of distinct tensors' buffers, all of the length checked above.
+                let chunk = unsafe { make_chunk(&ptrs[ti], slots[ti].bufs.len(), d.start, d.end) };
+                A::update(&coefs[ti], chunk);
+            });
+        }
+        self.step = step;
+        Ok(StepOutcome::Applied)
+    }
+
+    fn bytes_per_param(&self) -> f64 {
+        (A::accesses_per_param(&self.groups[0].base) * T::BYTES) as f64
+    }
+
+    fn steps_taken(&self) -> u64 {
+        self.step
+    }
+
+    fn epochs_taken(&self) -> u64 {
+        self.epoch
+    }
+
+    fn end_epoch(&mut self) {
+        self.epoch += 1;
+    }
+
+    fn report_metric(&mut self, metric: f64) {
+        let (step, epoch) = (self.step, self.epoch);
+        for g in &mut self.groups {
+            for s in &mut g.scheduled {
+                s.schedule.observe(metric, if s.per_epoch { epoch } else { step });
+            }
+        }
+    }
+
+    fn current(&self, group: usize, key: &str) -> Option<f64> {
+        let g = self.groups.get(group)?;
+        let i = g.base.spec.index(key)?;
+        let mut v = g.base.f(i);
+        for s in &g.scheduled {
+            if s.index == i {
+                v = s.schedule.value(v, if s.per_epoch { self.epoch } else { self.step });
+            }
+        }
+        Some(v)
+    }
+
+    fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    fn hyper(&self, group: usize) -> Option<&Hyper> {
+        self.groups.get(group).map(|g| &g.base)
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState {
+            optimizer: A::spec().name.to_string(),
+            dtype: T::NAME.to_string(),
+            step: self.step,
+            epoch: self.epoch,
+            groups: self.groups.iter().map(crate::state::GroupState::of).collect(),
+            global: self.alg.global_state(),
+            tensors: self
+                .layout
+                .tensors()
+                .iter()
+                .zip(&self.slots)
+                .map(|(t, s)| TensorState {
+                    name: t.name.clone(),
+                    shape: t.shape.clone(),
+                    group: s.group,
+                    scalars: s.scalar_names.iter().map(|n| n.0.to_string()).zip(s.scalars.iter().copied()).collect(),
+                    buffers: s.buffers.iter().map(|b| b.name.to_string()).zip(s.bufs.iter().cloned()).collect(),
+                })
+                .collect(),
+            inner: None,
+        }
+    }
+
+    fn load_state(&mut self, st: &OptimizerState<T>) -> Result<()> {
+        let spec = A::spec();
+        st.check_header(spec.name, &self.layout)?;
+        let st = &st.ordered(&self.layout)?;
+        if st.groups.len() != self.groups.len() {
+            return Err(OptimError::State(format!("state has {} parameter groups, the optimizer has {}", st.groups.len(), self.groups.len())));
+        }
+        // Validate everything before changing anything.
+        let mut new_groups = Vec::with_capacity(st.groups.len());
+        for (gi, gs) in st.groups.iter().enumerate() {
+            new_groups.push(gs.to_group(spec, &self.groups[gi])?);
+        }
+        for (ts, slot) in st.tensors.iter().zip(&self.slots) {
+            if ts.group != slot.group {
+                return Err(OptimError::State(format!("tensor `{}` is in group {} in the state, in group {} here", ts.name, ts.group, slot.group)));
+            }
+            let want: Vec<&str> = slot.buffers.iter().map(|b| b.name).collect();
+            let got: Vec<&str> = ts.buffers.iter().map(|(n, _)| n.as_str()).collect();
+            if want != got {
+                return Err(OptimError::State(format!("tensor `{}`: state buffers {:?}, the optimizer expects {:?}", ts.name, got, want)));
+            }
+            let want_s: Vec<&str> = slot.scalar_names.iter().map(|s| s.0).collect();
+            let got_s: Vec<&str> = ts.scalars.iter().map(|(n, _)| n.as_str()).collect();
+            if want_s != got_s {
+                return Err(OptimError::State(format!("tensor `{}`: scalar state {:?}, the optimizer expects {:?}", ts.name, got_s, want_s)));
+            }
+        }
+        self.alg.load_global_state(&st.global)?;
+        for (ts, slot) in st.tensors.iter().zip(&mut self.slots) {
+            for ((_, src), dst) in ts.buffers.iter().zip(&mut slot.bufs) {
+                dst.copy_from_slice(src);
+            }
+            for ((_, v), dst) in ts.scalars.iter().zip(&mut slot.scalars) {
+                *dst = *v;
+            }
+        }
+        self.groups = new_groups;
+        self.step = st.step;
+        self.epoch = st.epoch;
+        Ok(())
+    }
+}
+
+/// Builds a chunk from raw pointers.
+///
+/// # Safety
+/// `start..end` must lie within every buffer behind `p`, and no two live chunks may overlap.
+#[inline(always)]
+unsafe fn make_chunk<'a, T>(p: &Ptrs<T>, nbufs: usize, start: usize, end: usize) -> Chunk<'a, T> {
+    let len = end - start;
+    let mut s: [&'a mut [T]; MAX_BUFFERS] = [&mut [], &mut [], &mut [], &mut []];
+    for (k, slot) in s.iter_mut().enumerate().take(nbufs) {
+        *slot = std::slice::from_raw_parts_mut(p.s[k].add(start), len);
+    }
+    Chunk {
+        p: std::slice::from_raw_parts_mut(p.p.add(start), len),
+        g: std::slice::from_raw_parts(p.g.add(start), len),
+        h: if p.h.is_null() { &[] } else { std::slice::from_raw_parts(p.h.add(start), len) },
+        s,
+    }
+}

@@ -1,0 +1,138 @@
+//! The scalar types an optimizer runs in: `f32` and `f64`.
+
+/// A floating-point element type of parameters, gradients and optimizer state.
+///
+/// Hyperparameters and per-tensor coefficients are computed in `f64` and converted once per
+/// tensor per step with [`Float::of`]; the per-element arithmetic runs in `Self`.
+pub trait Float:
+    Copy
+    + Send
+    + Sync
+    + PartialOrd
+    + std::fmt::Debug
+    + std::fmt::Display
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+    + std::ops::AddAssign
+    + std::ops::MulAssign
+    + 'static
+{
+    const ZERO: Self;
+    const ONE: Self;
+    /// Machine epsilon of the type.
+    const EPSILON: Self;
+    /// Name of the type as used on the command line and in state files.
+    const NAME: &'static str;
+    /// Size in bytes.
+    const BYTES: usize;
+    fn of(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+    fn cbrt(self) -> Self;
+    fn powf(self, e: Self) -> Self;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn max(self, o: Self) -> Self;
+    fn min(self, o: Self) -> Self;
+    fn signum(self) -> Self;
+    fn is_finite(self) -> bool;
+    /// `self * a + b` rounded as two operations (not a fused multiply-add), as torch does.
+    #[inline(always)]
+    fn mul_add2(self, a: Self, b: Self) -> Self {
+        self * a + b
+    }
+    fn to_le_bytes_vec(xs: &[Self], out: &mut Vec<u8>);
+    fn from_le_bytes_slice(b: &[u8]) -> Self;
+}
+
+macro_rules! impl_float {
+    ($t:ty, $name:expr) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const EPSILON: Self = <$t>::EPSILON;
+            const NAME: &'static str = $name;
+            const BYTES: usize = std::mem::size_of::<$t>();
+            #[inline(always)]
+            fn of(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn cbrt(self) -> Self {
+                <$t>::cbrt(self)
+            }
+            #[inline(always)]
+            fn powf(self, e: Self) -> Self {
+                <$t>::powf(self, e)
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn max(self, o: Self) -> Self {
+                // torch.maximum semantics for finite inputs; branch-free so loops vectorise.
+                if self >= o {
+                    self
+                } else {
+                    o
+                }
+            }
+            #[inline(always)]
+            fn min(self, o: Self) -> Self {
+                if self <= o {
+                    self
+                } else {
+                    o
+                }
+            }
+            #[inline(always)]
+            fn signum(self) -> Self {
+                if self > 0.0 {
+                    1.0
+                } else if self < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                <$t>::is_finite(self)
+            }
+            fn to_le_bytes_vec(xs: &[Self], out: &mut Vec<u8>) {
+                out.reserve(xs.len() * Self::BYTES);
+                for x in xs {
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+            fn from_le_bytes_slice(b: &[u8]) -> Self {
+                let mut a = [0u8; std::mem::size_of::<$t>()];
+                a.copy_from_slice(b);
+                <$t>::from_le_bytes(a)
+            }
+        }
+    };
+}
+impl_float!(f32, "f32");
+impl_float!(f64, "f64");

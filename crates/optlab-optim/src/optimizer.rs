@@ -1,0 +1,191 @@
+//! The optimizer interface every optimizer (and wrapper) presents, and its configuration.
+
+use crate::engine::Scheduled;
+use crate::error::{OptimError, Result};
+use crate::float::Float;
+use crate::hyper::{split_assignment, Hyper, Spec};
+use crate::layout::Layout;
+use crate::schedule::Schedule;
+use crate::state::OptimizerState;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What a step does with a non-finite (NaN or infinite) gradient element.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NonFinite {
+    /// Refuse the step with an error naming the tensor and element; nothing is changed.
+    #[default]
+    Error,
+    /// Skip the whole step (parameters, state and step count unchanged) and say so.
+    Skip,
+    /// Do not check (saves one read of the gradients per step).
+    Unchecked,
+}
+
+impl std::str::FromStr for NonFinite {
+    type Err = OptimError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "error" => Ok(NonFinite::Error),
+            "skip" => Ok(NonFinite::Skip),
+            "unchecked" => Ok(NonFinite::Unchecked),
+            _ => Err(OptimError::Malformed(format!("non-finite policy `{s}`: expected error, skip or unchecked"))),
+        }
+    }
+}
+
+/// What happened in a step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepOutcome {
+    Applied,
+    /// Skipped under [`NonFinite::Skip`]: the first non-finite gradient element found.
+    Skipped { tensor: String, index: usize },
+}
+
+/// Overrides for a group of tensors.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Tensor names or patterns with `*` wildcards; a tensor joins the first group that matches.
+    pub tensors: Vec<String>,
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub schedules: Vec<Scheduled>,
+}
+
+/// Everything needed to build an optimizer by name: hyperparameters as text, schedules,
+/// parameter groups, the non-finite policy and the thread count.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimConfig {
+    pub name: String,
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub schedules: Vec<Scheduled>,
+    #[serde(default)]
+    pub groups: Vec<GroupConfig>,
+    #[serde(default)]
+    pub non_finite: NonFinite,
+    /// Threads for the parallel pass (None: rayon's global pool; 1: the calling thread only).
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+impl OptimConfig {
+    pub fn new(name: &str) -> Self {
+        OptimConfig { name: name.to_string(), ..Default::default() }
+    }
+
+    /// Sets a hyperparameter of the default group (validated when the optimizer is built).
+    pub fn set(mut self, key: &str, value: impl ToString) -> Self {
+        self.set.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Parses `KEY=VALUE` and sets it.
+    pub fn set_assignment(mut self, kv: &str) -> Result<Self> {
+        let (k, v) = split_assignment(kv)?;
+        self.set.insert(k.to_string(), v.to_string());
+        Ok(self)
+    }
+
+    /// Makes `key` follow `schedule` (per step) in every group.
+    pub fn schedule(mut self, key: &str, schedule: Schedule) -> Self {
+        self.schedules.retain(|s| s.key != key);
+        self.schedules.push(Scheduled { key: key.to_string(), schedule, per_epoch: false, index: 0 });
+        self
+    }
+
+    /// Like [`OptimConfig::schedule`] with the epoch as time unit.
+    pub fn schedule_per_epoch(mut self, key: &str, schedule: Schedule) -> Self {
+        self.schedules.retain(|s| s.key != key);
+        self.schedules.push(Scheduled { key: key.to_string(), schedule, per_epoch: true, index: 0 });
+        self
+    }
+
+    /// Parses `KEY=SCHEDULE` (e.g. `lr=cosine(t_max=100)`, `beta1=exponential(gamma=0.99)@epoch`).
+    pub fn schedule_assignment(self, text: &str) -> Result<Self> {
+        let (k, v) = split_assignment(text)?;
+        let (v, per_epoch) = match v.strip_suffix("@epoch") {
+            Some(s) => (s, true),
+            None => (v.strip_suffix("@step").unwrap_or(v), false),
+        };
+        let s = Schedule::parse(v).map_err(|e| OptimError::Schedule(format!("`{k}`: {e}")))?;
+        Ok(if per_epoch { self.schedule_per_epoch(k, s) } else { self.schedule(k, s) })
+    }
+
+    pub fn group(mut self, g: GroupConfig) -> Self {
+        self.groups.push(g);
+        self
+    }
+
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n);
+        self
+    }
+
+    pub fn non_finite(mut self, p: NonFinite) -> Self {
+        self.non_finite = p;
+        self
+    }
+}
+
+/// An optimizer over a fixed [`Layout`] of named tensors, in element type `T`.
+pub trait Optimizer<T: Float>: Send {
+    /// The optimizer's static description.
+    fn spec(&self) -> &'static Spec;
+
+    /// The tensors it was built for; steps pass them in this order.
+    fn layout(&self) -> &Layout;
+
+    /// One step: updates `params` in place from `grads` (and the Hessian diagonals `hess`, for the
+    /// optimizers that ask for it; the others ignore it). Tensors are in [`Optimizer::layout`] order.
+    fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]], hess: Option<&[&[T]]>) -> Result<StepOutcome>;
+
+    /// Bytes of memory traffic per parameter per step of an ideal fused implementation (reads and
+    /// writes of parameters, gradients and state), for the default group.
+    fn bytes_per_param(&self) -> f64;
+
+    /// Steps taken (skipped steps do not count).
+    fn steps_taken(&self) -> u64;
+
+    /// Epochs ended with [`Optimizer::end_epoch`].
+    fn epochs_taken(&self) -> u64;
+
+    /// Advances the epoch counter that drives per-epoch schedules.
+    fn end_epoch(&mut self);
+
+    /// Reports a metric to reduce-on-plateau schedules.
+    fn report_metric(&mut self, metric: f64);
+
+    /// Value of a hyperparameter of a group at the next step (schedules applied).
+    fn current(&self, group: usize, key: &str) -> Option<f64>;
+
+    /// Number of parameter groups (the default group is 0).
+    fn groups(&self) -> usize;
+
+    /// Configured (unscheduled) hyperparameters of a group.
+    fn hyper(&self, group: usize) -> Option<&Hyper>;
+
+    /// A copy of the full state, keyed by tensor name.
+    fn state(&self) -> OptimizerState<T>;
+
+    /// Restores state saved from an optimizer with the same name, tensors and groups; on a mismatch
+    /// returns an error naming the tensor and changes nothing.
+    fn load_state(&mut self, state: &OptimizerState<T>) -> Result<()>;
+
+    /// Writes the state to a file (atomically: a temporary file renamed into place).
+    fn save(&self, path: &Path) -> Result<()> {
+        self.state().write(path)
+    }
+
+    /// Reads state from a file written by [`Optimizer::save`].
+    fn load(&mut self, path: &Path) -> Result<()> {
+        let st = OptimizerState::<T>::read(path)?;
+        self.load_state(&st)
+    }
+}

@@ -1,0 +1,65 @@
+//! Pieces shared by the kernels: gradient preparation (maximize, L2 weight decay) and torch's
+//! two-sided `lerp`.
+
+use crate::float::Float;
+use crate::hyper::{HyperSpec, Kind};
+
+/// `g' = sign * g + wd * p`: torch's `maximize` (negated gradient) and L2 weight decay
+/// (`grad.add(param, alpha=weight_decay)`), branch-free. With `wd = 0` this is exactly `±g`.
+#[derive(Clone, Copy, Debug)]
+pub struct GradPrep<T> {
+    pub sign: T,
+    pub wd: T,
+}
+
+impl<T: Float> GradPrep<T> {
+    pub fn new(maximize: bool, l2: f64) -> Self {
+        GradPrep { sign: T::of(if maximize { -1.0 } else { 1.0 }), wd: T::of(l2) }
+    }
+    #[inline(always)]
+    pub fn apply(&self, g: T, p: T) -> T {
+        self.sign * g + self.wd * p
+    }
+}
+
+/// torch's `lerp(m, g, w)`: `m + w (g - m)` when `|w| < 0.5`, else `g - (g - m)(1 - w)`, written as
+/// `(a_m m + a_g g) + c (g - m)` so one loop serves both sides exactly.
+#[derive(Clone, Copy, Debug)]
+pub struct Lerp<T> {
+    am: T,
+    ag: T,
+    c: T,
+}
+
+impl<T: Float> Lerp<T> {
+    pub fn new(w: f64) -> Self {
+        if w.abs() < 0.5 {
+            Lerp { am: T::ONE, ag: T::ZERO, c: T::of(w) }
+        } else {
+            Lerp { am: T::ZERO, ag: T::ONE, c: T::of(-(1.0 - w)) }
+        }
+    }
+    #[inline(always)]
+    pub fn apply(&self, m: T, g: T) -> T {
+        (self.am * m + self.ag * g) + self.c * (g - m)
+    }
+}
+
+/// `1 - b^t` with `t` as a float power, as Python's `b ** step` computes it.
+pub fn bias_correction(b: f64, step: u64) -> f64 {
+    1.0 - b.powf(step as f64)
+}
+
+// Shared hyperparameter specs (torch names and defaults).
+pub const LR_1E3: HyperSpec = HyperSpec::float("lr", 1e-3, Kind::NONNEG, "learning rate");
+pub const BETA1: HyperSpec = HyperSpec::float("beta1", 0.9, Kind::UNIT_OPEN, "decay of the first-moment average");
+pub const BETA2: HyperSpec = HyperSpec::float("beta2", 0.999, Kind::UNIT_OPEN, "decay of the second-moment average");
+pub const EPS_1E8: HyperSpec = HyperSpec::float("eps", 1e-8, Kind::POS, "added to the denominator for stability");
+pub const WEIGHT_DECAY: HyperSpec =
+    HyperSpec::float("weight_decay", 0.0, Kind::NONNEG, "L2 penalty coefficient (added to the gradient)");
+pub const MAXIMIZE: HyperSpec = HyperSpec::boolean("maximize", false, "maximise the objective instead of minimising it");
+pub const DECOUPLED: HyperSpec = HyperSpec::boolean(
+    "decoupled_weight_decay",
+    false,
+    "decoupled weight decay: p <- p (1 - lr weight_decay) before the update, instead of adding weight_decay p to the gradient",
+);

@@ -1,0 +1,15 @@
+//! One optimizer per file. Each declares its [`Spec`](crate::Spec) (hyperparameters with torch's
+//! names and defaults, ranges, conventions) and implements [`Algorithm`](crate::Algorithm).
+
+pub mod common;
+
+pub mod adadelta;
+pub mod adagrad;
+pub mod adam;
+pub mod adamax;
+pub mod adamw;
+pub mod lookahead;
+pub mod nadam;
+pub mod radam;
+pub mod rmsprop;
+pub mod sgd;

@@ -1,0 +1,153 @@
+//! SGD with heavy-ball or EMA momentum and Nesterov.
+//!
+//! torch (`torch.optim.SGD`, heavy-ball form, the default), per element with
+//! `g' = ±g + weight_decay·p`:
+//! - first step: `b = g'`; later `b = momentum·b + (1 − dampening)·g'`
+//! - `d = g' + momentum·b` (Nesterov) or `d = b`;  `p ← p − lr·d`.
+//!
+//! EMA form (`momentum_form=ema`, as in many course notes and Andrew Ng's lectures):
+//! `v = β v + (1 − β) g'` from `v = 0` (no first-step special case), `d = β v + (1 − β) g'` (Nesterov)
+//! or `d = v`; `p ← p − lr·d`. With the same lr the EMA form takes steps `1 − β` times smaller
+//! than heavy ball in steady state: the two differ by a rescaling of lr.
+//!
+//! Conventions: torch initialises the heavy-ball buffer to the first gradient (Sutskever et al.
+//! 2013 start from zero); Nesterov needs momentum > 0 and dampening = 0 (as torch).
+
+use super::common::*;
+use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
+use crate::error::{OptimError, Result};
+use crate::float::Float;
+use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+
+pub struct Sgd;
+
+const LR: usize = 0;
+const MOMENTUM: usize = 1;
+const DAMPENING: usize = 2;
+const WD: usize = 3;
+const NESTEROV: usize = 4;
+const MAXIMIZE_: usize = 5;
+const FORM: usize = 6;
+
+static SPEC: Spec = Spec {
+    name: "sgd",
+    summary: "stochastic gradient descent with heavy-ball or EMA momentum and Nesterov",
+    reference: "torch.optim.SGD (Sutskever et al. 2013 for Nesterov momentum)",
+    hypers: &[
+        LR_1E3,
+        HyperSpec::float("momentum", 0.0, Kind::UNIT_OPEN, "momentum factor"),
+        HyperSpec::float("dampening", 0.0, Kind::UNIT, "dampening of the gradient in the heavy-ball buffer"),
+        WEIGHT_DECAY,
+        HyperSpec::boolean("nesterov", false, "Nesterov momentum"),
+        MAXIMIZE,
+        HyperSpec::choice(
+            "momentum_form",
+            &["heavy_ball", "ema"],
+            0,
+            "heavy_ball: b = m b + (1-dampening) g (torch); ema: v = m v + (1-m) g",
+        ),
+    ],
+    conventions: &[
+        "heavy_ball (torch): buffer starts at the first gradient; b = momentum b + (1 - dampening) g",
+        "ema: v starts at 0; v = momentum v + (1 - momentum) g (dampening must be 0)",
+        "nesterov: d = g + momentum b (heavy_ball) or momentum v + (1 - momentum) g (ema)",
+        "weight decay is L2 (added to the gradient before momentum)",
+    ],
+    needs_hessian: false,
+};
+
+#[derive(Clone, Copy)]
+pub struct Coef<T> {
+    prep: GradPrep<T>,
+    /// b = a b + c g'
+    a: T,
+    c: T,
+    /// d = dg g' + db b
+    dg: T,
+    db: T,
+    neg_lr: T,
+}
+
+impl<T: Float> Algorithm<T> for Sgd {
+    type Coef = Coef<T>;
+
+    fn spec() -> &'static Spec {
+        &SPEC
+    }
+
+    fn new(_hp: &Hyper) -> Result<Self> {
+        Ok(Sgd)
+    }
+
+    fn validate(hp: &Hyper) -> Result<()> {
+        if hp.b(NESTEROV) && (hp.f(MOMENTUM) <= 0.0 || hp.f(DAMPENING) != 0.0) {
+            return Err(OptimError::invalid(
+                "sgd",
+                "nesterov",
+                format!("true (with momentum={}, dampening={})", hp.f(MOMENTUM), hp.f(DAMPENING)),
+                "nesterov needs momentum > 0 and dampening = 0",
+            ));
+        }
+        if hp.c(FORM) == 1 && hp.f(DAMPENING) != 0.0 {
+            return Err(OptimError::invalid("sgd", "dampening", hp.f(DAMPENING), "0 with momentum_form=ema"));
+        }
+        Ok(())
+    }
+
+    fn buffers(hp: &Hyper) -> Vec<Buffer> {
+        if hp.f(MOMENTUM) > 0.0 {
+            vec![Buffer::zeros("momentum_buffer")]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
+        let mom = hp.f(MOMENTUM);
+        let ema = hp.c(FORM) == 1;
+        let nesterov = hp.b(NESTEROV);
+        let (a, c) = if ema {
+            (mom, 1.0 - mom)
+        } else if ctx.step == 1 {
+            (0.0, 1.0)
+        } else {
+            (mom, 1.0 - hp.f(DAMPENING))
+        };
+        let (dg, db) = match (nesterov, ema) {
+            (false, _) => (0.0, 1.0),
+            (true, false) => (1.0, mom),
+            (true, true) => (1.0 - mom, mom),
+        };
+        Ok(Coef {
+            prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)),
+            a: T::of(a),
+            c: T::of(c),
+            dg: T::of(dg),
+            db: T::of(db),
+            neg_lr: T::of(-hp.f(LR)),
+        })
+    }
+
+    #[inline]
+    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
+        let n = ch.p.len();
+        let (p, g) = (ch.p, &ch.g[..n]);
+        // The buffer exists when the configured momentum is > 0.
+        if ch.s[0].is_empty() {
+            for (p, &g) in p.iter_mut().zip(g) {
+                let g = k.prep.apply(g, *p);
+                *p += k.neg_lr * g;
+            }
+            return;
+        }
+        let [b, ..] = ch.s;
+        let b = &mut b[..n];
+        for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
+            let g = k.prep.apply(g, *p);
+            let nb = *b * k.a + k.c * g;
+            *b = nb;
+            let d = k.dg * g + k.db * nb;
+            *p += k.neg_lr * d;
+        }
+    }
+}
