@@ -8,9 +8,17 @@ use std::fmt;
 #[derive(Clone, Copy, Debug)]
 pub enum Kind {
     /// A real number in a range; `lo_open`/`hi_open` make the bound exclusive.
-    Float { lo: f64, hi: f64, lo_open: bool, hi_open: bool },
+    Float {
+        lo: f64,
+        hi: f64,
+        lo_open: bool,
+        hi_open: bool,
+    },
     /// An integer in `[lo, hi]`.
-    Int { lo: i64, hi: i64 },
+    Int {
+        lo: i64,
+        hi: i64,
+    },
     Bool,
     /// One of a fixed set of names.
     Choice(&'static [&'static str]),
@@ -56,9 +64,7 @@ impl Kind {
     fn check_f(&self, v: f64) -> bool {
         match *self {
             Kind::Float { lo, hi, lo_open, hi_open } => {
-                v.is_finite()
-                    && (if lo_open { v > lo } else { v >= lo })
-                    && (if hi_open { v < hi } else { v <= hi })
+                v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && (if hi_open { v < hi } else { v <= hi })
             }
             _ => false,
         }
@@ -66,8 +72,11 @@ impl Kind {
 }
 
 fn fmt_num(x: f64) -> String {
-    let s = format!("{x}");
-    s
+    if x != 0.0 && x.is_finite() && (x.abs() < 1e-3 || x.abs() >= 1e6) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// A hyperparameter value. `Copy`, so per-step scheduling never allocates.
@@ -116,7 +125,9 @@ impl HyperSpec {
     pub fn value_text(&self, v: Value) -> String {
         match (v, self.kind) {
             (Value::C(i), Kind::Choice(c)) => c.get(i as usize).copied().unwrap_or("?").to_string(),
-            (Value::C(i), Kind::Optimizer) => crate::registry::names().get(i as usize).copied().unwrap_or("?").to_string(),
+            (Value::C(i), Kind::Optimizer) => {
+                crate::registry::names().get(i as usize).copied().unwrap_or("?").to_string()
+            }
             (Value::F(x), _) => fmt_num(x),
             (Value::I(x), _) => x.to_string(),
             (Value::B(x), _) => x.to_string(),

@@ -1,0 +1,161 @@
+//! The `optlab` command line.
+
+use crate::error::{Error, Result};
+use crate::trace::{self, Dtype, TraceSpec};
+use clap::{Parser, Subcommand};
+use optlab_optim::{NonFinite, OptimConfig};
+
+#[derive(Parser, Debug)]
+#[command(name = "optlab", version, about = "A laboratory for first-order optimizers of deep learning")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List every optimizer with its hyperparameters, defaults, valid ranges and conventions.
+    Optimizers {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test functions.
+    Functions {
+        #[command(subcommand)]
+        command: FunctionsCommand,
+    },
+    /// Run one optimizer on one test function; print CSV `step,loss,x0,x1,...` to stdout.
+    Trace(TraceArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FunctionsCommand {
+    /// List the test functions with formula, dimension, domain and minima.
+    List,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TraceArgs {
+    /// Optimizer name (see `optlab optimizers`).
+    #[arg(long)]
+    pub optimizer: String,
+    /// Hyperparameter KEY=VALUE (repeatable), e.g. --set lr=0.01 --set amsgrad=true.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Schedule KEY=SCHEDULE (repeatable), e.g. --schedule 'lr=cosine(t_max=100)'; add @epoch for
+    /// per-epoch time.
+    #[arg(long = "schedule", value_name = "KEY=SCHEDULE")]
+    pub schedule: Vec<String>,
+    /// Test function name (see `optlab functions list`).
+    #[arg(long)]
+    pub function: String,
+    /// Start point X,Y,... (default: the function's first default start). Use --start=-1,2 for negatives.
+    #[arg(long, allow_hyphen_values = true, value_name = "X,Y,...")]
+    pub start: Option<String>,
+    /// Dimension of a d-dimensional function (sphere, styblinski_tang, rosenbrock, rastrigin, ackley).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Number of optimizer steps.
+    #[arg(long, default_value_t = 100)]
+    pub steps: u64,
+    /// Print every K-th step (step 0 and the last step are always printed).
+    #[arg(long, default_value_t = 1)]
+    pub every: u64,
+    /// Element type: f64 or f32.
+    #[arg(long, default_value = "f64")]
+    pub dtype: String,
+    /// What to do with a non-finite gradient: error, skip or unchecked.
+    #[arg(long, default_value = "error")]
+    pub non_finite: String,
+}
+
+/// Parses `X,Y,...`.
+pub fn parse_point(s: &str) -> Result<Vec<f64>> {
+    s.split(',')
+        .map(|t| {
+            t.trim().parse::<f64>().map_err(|_| Error::Usage(format!("--start `{s}`: `{}` is not a number", t.trim())))
+        })
+        .collect()
+}
+
+/// Builds an optimizer configuration from a name and `--set`/`--schedule` texts.
+pub fn optim_config(name: &str, set: &[String], schedules: &[String]) -> Result<OptimConfig> {
+    // Check the name first, so an unknown optimizer is reported as such.
+    optlab_optim::registry::spec(name)?;
+    let mut cfg = OptimConfig::new(name);
+    for s in set {
+        cfg = cfg.set_assignment(s).map_err(|e| Error::Usage(format!("--set: {e}")))?;
+    }
+    for s in schedules {
+        cfg = cfg.schedule_assignment(s).map_err(|e| Error::Usage(format!("--schedule: {e}")))?;
+    }
+    Ok(cfg)
+}
+
+impl TraceArgs {
+    pub fn to_spec(&self) -> Result<(TraceSpec, Dtype)> {
+        let mut optimizer = optim_config(&self.optimizer, &self.set, &self.schedule)?;
+        optimizer.non_finite = self.non_finite.parse::<NonFinite>()?;
+        let start = self.start.as_deref().map(parse_point).transpose()?;
+        let spec = TraceSpec {
+            optimizer,
+            function: self.function.clone(),
+            dim: self.dim,
+            start,
+            steps: self.steps,
+            every: self.every,
+        };
+        Ok((spec, self.dtype.parse()?))
+    }
+}
+
+fn functions_list() -> String {
+    let mut out = String::new();
+    for name in optlab_functions::NAMES {
+        let f = optlab_functions::by_name(name, None).expect("every listed function builds");
+        let minima: Vec<String> = f.minima().iter().map(|m| format!("({})", fmt_point(m))).collect();
+        out.push_str(&format!(
+            "{:17} {}-D{}  f = {}\n  domain {}  minima {}  f* = {}\n",
+            name,
+            f.dim(),
+            if optlab_functions::is_variable_dim(name) { " (any --dim)" } else { "" },
+            f.formula(),
+            f.domain().iter().map(|(a, b)| format!("[{a}, {b}]")).collect::<Vec<_>>().join("×"),
+            if minima.is_empty() { "none".to_string() } else { minima.join(" ") },
+            f.min_value().map(|v| format!("{v}")).unwrap_or_else(|| "none (unbounded below)".into()),
+        ));
+    }
+    out
+}
+
+fn fmt_point(p: &[f64]) -> String {
+    p.iter().map(|v| format!("{v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn main_with(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Optimizers { json } => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&crate::describe::optimizers_json()).expect("JSON"));
+            } else {
+                print!("{}", crate::describe::optimizers_text());
+            }
+            Ok(())
+        }
+        Command::Functions { command: FunctionsCommand::List } => {
+            print!("{}", functions_list());
+            Ok(())
+        }
+        Command::Trace(args) => {
+            let (spec, dtype) = args.to_spec()?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let r = trace::run_csv(&spec, dtype, &mut out);
+            use std::io::Write;
+            let _ = out.flush();
+            r
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! optlab: compare first-order optimizers on test functions (and, later, networks), with
+//! tables, plots and reports. The binary's commands live in [`cli`]; each command's work is a
+//! library function so tests and other tools can call it directly.
+
+pub mod cli;
+pub mod describe;
+pub mod error;
+pub mod trace;
+
+pub use error::{Error, Result};

@@ -1,0 +1,154 @@
+//! `optlab trace`: one optimizer on one test function, as CSV rows `step,loss,x0,x1,...`.
+
+use crate::error::{Error, Result};
+use optlab_functions::{by_name, TestFunction};
+use optlab_optim::registry::{self, RegistryFloat};
+use optlab_optim::{Layout, OptimConfig, OptimError, StepOutcome};
+use std::io::Write;
+
+/// What to trace.
+#[derive(Clone, Debug)]
+pub struct TraceSpec {
+    pub optimizer: OptimConfig,
+    pub function: String,
+    pub dim: Option<usize>,
+    pub start: Option<Vec<f64>>,
+    pub steps: u64,
+    pub every: u64,
+}
+
+/// One CSV row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub step: u64,
+    pub loss: f64,
+    pub x: Vec<f64>,
+}
+
+/// Element type of a trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dtype {
+    F32,
+    F64,
+}
+
+impl std::str::FromStr for Dtype {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" => Ok(Dtype::F32),
+            "f64" => Ok(Dtype::F64),
+            _ => Err(Error::Usage(format!("--dtype `{s}`: expected f32 or f64"))),
+        }
+    }
+}
+
+/// Resolves the function and start point, checking the start's dimension.
+pub fn resolve(spec: &TraceSpec) -> Result<(Box<dyn TestFunction>, Vec<f64>)> {
+    let dim =
+        spec.dim.or(spec.start.as_ref().map(Vec::len)).filter(|_| optlab_functions::is_variable_dim(&spec.function));
+    let f = by_name(&spec.function, dim.or(spec.dim))?;
+    let start = match &spec.start {
+        Some(s) => {
+            if s.len() != f.dim() {
+                return Err(Error::Usage(format!(
+                    "--start has {} coordinates, but {} is {}-dimensional",
+                    s.len(),
+                    f.name(),
+                    f.dim()
+                )));
+            }
+            if let Some(bad) = s.iter().find(|v| !v.is_finite()) {
+                return Err(Error::Usage(format!("--start coordinate `{bad}` is not a finite number")));
+            }
+            s.clone()
+        }
+        None => f.default_starts().into_iter().next().expect("every function has a default start"),
+    };
+    Ok((f, start))
+}
+
+/// Runs a trace in element type `T`. After all input is validated it calls `begin` with the
+/// dimension, then `emit` for each kept row (step 0, every `every`-th step, and the last). A
+/// non-finite gradient or loss ends the trace with [`Error::Diverged`].
+pub fn run<T: RegistryFloat>(
+    spec: &TraceSpec,
+    begin: impl FnOnce(usize) -> Result<()>,
+    mut emit: impl FnMut(&Row) -> Result<()>,
+) -> Result<()> {
+    if spec.every == 0 {
+        return Err(Error::Usage("--every must be at least 1".into()));
+    }
+    let (f, start) = resolve(spec)?;
+    let n = f.dim();
+    let mut opt = registry::build::<T>(Layout::single("x", n), &spec.optimizer)?;
+    begin(n)?;
+    let needs_h = opt.spec().needs_hessian;
+    let mut x: Vec<T> = start.iter().map(|&v| T::of(v)).collect();
+    let mut xd = start.clone();
+    let mut gd = vec![0.0; n];
+    let mut g = vec![T::ZERO; n];
+    let mut hd = vec![0.0; n];
+    let mut h = vec![T::ZERO; n];
+    let mut row = Row { step: 0, loss: 0.0, x: vec![0.0; n] };
+    for step in 0..=spec.steps {
+        xd.iter_mut().zip(&x).for_each(|(d, s)| *d = s.to_f64());
+        let loss = f.value_and_gradient(&xd, &mut gd);
+        if step % spec.every == 0 || step == spec.steps {
+            row.step = step;
+            row.loss = loss;
+            row.x.copy_from_slice(&xd);
+            emit(&row)?;
+        }
+        if step == spec.steps {
+            break;
+        }
+        if !loss.is_finite() {
+            return Err(Error::Diverged { step, what: format!("loss is {loss}") });
+        }
+        g.iter_mut().zip(&gd).for_each(|(d, s)| *d = T::of(*s));
+        let hess = if needs_h {
+            f.hessian_diag(&xd, &mut hd);
+            h.iter_mut().zip(&hd).for_each(|(d, s)| *d = T::of(*s));
+            Some([&h[..]])
+        } else {
+            None
+        };
+        match opt.step(&mut [&mut x[..]], &[&g[..]], hess.as_ref().map(|a| &a[..])) {
+            Ok(StepOutcome::Applied) => {}
+            Ok(StepOutcome::Skipped { .. }) => {}
+            Err(e @ OptimError::NonFiniteGradient { .. }) => {
+                return Err(Error::Diverged { step: step + 1, what: e.to_string() })
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the CSV header `step,loss,x0,...`.
+pub fn write_header(out: &mut dyn Write, dim: usize) -> std::io::Result<()> {
+    let cols: Vec<String> = (0..dim).map(|i| format!("x{i}")).collect();
+    writeln!(out, "step,loss,{}", cols.join(","))
+}
+
+/// Writes one CSV row with shortest round-trip formatting of every number.
+pub fn write_row(out: &mut dyn Write, r: &Row) -> std::io::Result<()> {
+    write!(out, "{},{:?}", r.step, r.loss)?;
+    for v in &r.x {
+        write!(out, ",{v:?}")?;
+    }
+    writeln!(out)
+}
+
+/// Runs a trace and writes it as CSV.
+pub fn run_csv(spec: &TraceSpec, dtype: Dtype, out: &mut dyn Write) -> Result<()> {
+    let io = |e| Error::Io { path: "<stdout>".into(), source: e };
+    let out = std::cell::RefCell::new(out);
+    let begin = |n: usize| write_header(*out.borrow_mut(), n).map_err(io);
+    let emit = |r: &Row| write_row(*out.borrow_mut(), r).map_err(io);
+    match dtype {
+        Dtype::F64 => run::<f64>(spec, begin, emit),
+        Dtype::F32 => run::<f32>(spec, begin, emit),
+    }
+}
