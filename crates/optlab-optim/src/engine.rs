@@ -95,7 +95,11 @@ pub fn pattern_matches(pattern: &str, name: &str) -> bool {
     rec(pattern.as_bytes(), name.as_bytes())
 }
 
-pub(crate) fn build_groups(spec: &'static Spec, cfg: &OptimConfig, layout: &Layout) -> Result<(Vec<Group>, Vec<usize>)> {
+pub(crate) fn build_groups(
+    spec: &'static Spec,
+    cfg: &OptimConfig,
+    layout: &Layout,
+) -> Result<(Vec<Group>, Vec<usize>)> {
     let mut default = Hyper::defaults(spec);
     for (k, v) in &cfg.set {
         default.set_str(k, v)?;
@@ -107,7 +111,8 @@ pub(crate) fn build_groups(spec: &'static Spec, cfg: &OptimConfig, layout: &Layo
         }
         let mut hp = groups[0].base.clone();
         for (k, v) in &g.set {
-            hp.set_str(k, v).map_err(|e| OptimError::Group(format!("group {} ({}): {e}", gi + 1, g.tensors.join(", "))))?;
+            hp.set_str(k, v)
+                .map_err(|e| OptimError::Group(format!("group {} ({}): {e}", gi + 1, g.tensors.join(", "))))?;
         }
         groups.push(Group { base: hp.clone(), eff: hp, scheduled: Vec::new(), patterns: g.tensors.clone() });
     }
@@ -168,7 +173,13 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
             assert!(buffers.len() <= MAX_BUFFERS, "{} declares more than {MAX_BUFFERS} buffers", spec.name);
             let bufs = buffers.iter().map(|b| vec![T::of(b.init); t.len]).collect();
             let scalar_names = A::scalars(hp);
-            slots.push(Slot { group: assign[ti], buffers, bufs, scalar_names, scalars: scalar_names.iter().map(|s| s.1).collect() });
+            slots.push(Slot {
+                group: assign[ti],
+                buffers,
+                bufs,
+                scalar_names,
+                scalars: scalar_names.iter().map(|s| s.1).collect(),
+            });
             let mut s = 0;
             while s < t.len {
                 let e = (s + CHUNK).min(t.len);
@@ -253,7 +264,10 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
         for (ti, t) in self.layout.tensors().iter().enumerate() {
             let check = |what: &str, len: usize| {
                 if len != t.len {
-                    Err(OptimError::Tensor { tensor: t.name.clone(), what: format!("{what} has {len} elements, expected {} (shape {:?})", t.len, t.shape) })
+                    Err(OptimError::Tensor {
+                        tensor: t.name.clone(),
+                        what: format!("{what} has {len} elements, expected {} (shape {:?})", t.len, t.shape),
+                    })
                 } else {
                     Ok(())
                 }
@@ -286,7 +300,11 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
             }
             unsafe { *bad_ptr.get().add(c) = bad.unwrap_or(usize::MAX) };
         });
-        self.chunk_bad.iter().zip(&self.chunks).find(|(b, _)| **b != usize::MAX).map(|(b, d)| (d.tensor as usize, d.start + b / 2, b % 2 == 1))
+        self.chunk_bad
+            .iter()
+            .zip(&self.chunks)
+            .find(|(b, _)| **b != usize::MAX)
+            .map(|(b, d)| (d.tensor as usize, d.start + b / 2, b % 2 == 1))
     }
 
     fn effective_hyper(&mut self) -> Result<()> {
@@ -386,11 +404,14 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
         if A::REDUCE > 0 {
             let acc_ptr = SendPtr(self.chunk_acc.as_mut_ptr());
             {
-                let (ptrs, chunks, slots, groups, alg) = (&self.ptrs, &self.chunks, &self.slots, &self.groups, &self.alg);
+                let (ptrs, chunks, slots, groups, alg) =
+                    (&self.ptrs, &self.chunks, &self.slots, &self.groups, &self.alg);
                 self.for_chunks(|c| {
                     let d = chunks[c];
                     let mut acc = [0.0; MAX_ACC];
-                    let chunk = unsafe { make_chunk(&ptrs[d.tensor as usize], slots[d.tensor as usize].bufs.len(), d.start, d.end) };
+                    let chunk = unsafe {
+                        make_chunk(&ptrs[d.tensor as usize], slots[d.tensor as usize].bufs.len(), d.start, d.end)
+                    };
                     alg.reduce(&groups[slots[d.tensor as usize].group].eff, chunk, &mut acc);
                     unsafe { *acc_ptr.get().add(c) = acc };
                 });
@@ -508,7 +529,11 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
         st.check_header(spec.name, &self.layout)?;
         let st = &st.ordered(&self.layout)?;
         if st.groups.len() != self.groups.len() {
-            return Err(OptimError::State(format!("state has {} parameter groups, the optimizer has {}", st.groups.len(), self.groups.len())));
+            return Err(OptimError::State(format!(
+                "state has {} parameter groups, the optimizer has {}",
+                st.groups.len(),
+                self.groups.len()
+            )));
         }
         // Validate everything before changing anything.
         let mut new_groups = Vec::with_capacity(st.groups.len());
@@ -517,17 +542,26 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
         }
         for (ts, slot) in st.tensors.iter().zip(&self.slots) {
             if ts.group != slot.group {
-                return Err(OptimError::State(format!("tensor `{}` is in group {} in the state, in group {} here", ts.name, ts.group, slot.group)));
+                return Err(OptimError::State(format!(
+                    "tensor `{}` is in group {} in the state, in group {} here",
+                    ts.name, ts.group, slot.group
+                )));
             }
             let want: Vec<&str> = slot.buffers.iter().map(|b| b.name).collect();
             let got: Vec<&str> = ts.buffers.iter().map(|(n, _)| n.as_str()).collect();
             if want != got {
-                return Err(OptimError::State(format!("tensor `{}`: state buffers {:?}, the optimizer expects {:?}", ts.name, got, want)));
+                return Err(OptimError::State(format!(
+                    "tensor `{}`: state buffers {:?}, the optimizer expects {:?}",
+                    ts.name, got, want
+                )));
             }
             let want_s: Vec<&str> = slot.scalar_names.iter().map(|s| s.0).collect();
             let got_s: Vec<&str> = ts.scalars.iter().map(|(n, _)| n.as_str()).collect();
             if want_s != got_s {
-                return Err(OptimError::State(format!("tensor `{}`: scalar state {:?}, the optimizer expects {:?}", ts.name, got_s, want_s)));
+                return Err(OptimError::State(format!(
+                    "tensor `{}`: scalar state {:?}, the optimizer expects {:?}",
+                    ts.name, got_s, want_s
+                )));
             }
         }
         self.alg.load_global_state(&st.global)?;

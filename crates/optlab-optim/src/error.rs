@@ -24,7 +24,9 @@ pub enum OptimError {
     Tensor { tensor: String, what: String },
     #[error("parameter group: {0}")]
     Group(String),
-    #[error("optimizer `{optimizer}` needs the Hessian diagonal of tensor `{tensor}` as an extra input, and none was given")]
+    #[error(
+        "optimizer `{optimizer}` needs the Hessian diagonal of tensor `{tensor}` as an extra input, and none was given"
+    )]
     MissingHessian { optimizer: String, tensor: String },
     #[error("state: {0}")]
     State(String),
@@ -39,6 +41,11 @@ pub type Result<T, E = OptimError> = std::result::Result<T, E>;
 impl OptimError {
     /// An invalid value of `key` for `optimizer`; `valid` says what is allowed.
     pub fn invalid(optimizer: &str, key: &str, value: impl std::fmt::Display, valid: impl Into<String>) -> Self {
-        OptimError::InvalidValue { optimizer: optimizer.into(), key: key.into(), value: value.to_string(), range: valid.into() }
+        OptimError::InvalidValue {
+            optimizer: optimizer.into(),
+            key: key.into(),
+            value: value.to_string(),
+            range: valid.into(),
+        }
     }
 }

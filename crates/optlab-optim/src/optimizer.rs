@@ -41,7 +41,10 @@ impl std::str::FromStr for NonFinite {
 pub enum StepOutcome {
     Applied,
     /// Skipped under [`NonFinite::Skip`]: the first non-finite gradient element found.
-    Skipped { tensor: String, index: usize },
+    Skipped {
+        tensor: String,
+        index: usize,
+    },
 }
 
 /// Overrides for a group of tensors.

@@ -62,10 +62,10 @@ pub fn spec(name: &str) -> Result<&'static Spec> {
 }
 
 fn find(name: &str) -> Result<&'static Entry> {
-    REGISTRY.iter().find(|e| (e.spec)().name == name).ok_or_else(|| OptimError::UnknownOptimizer {
-        name: name.to_string(),
-        known: names().join(", "),
-    })
+    REGISTRY
+        .iter()
+        .find(|e| (e.spec)().name == name)
+        .ok_or_else(|| OptimError::UnknownOptimizer { name: name.to_string(), known: names().join(", ") })
 }
 
 /// Element types the registry can build optimizers for.

@@ -100,10 +100,17 @@ impl<T: Float> OptimizerState<T> {
     /// names the first tensor that is missing, extra or of another shape.
     pub fn check_header(&self, optimizer: &str, layout: &Layout) -> Result<()> {
         if self.optimizer != optimizer {
-            return Err(OptimError::State(format!("the state is of optimizer `{}`, not `{optimizer}`", self.optimizer)));
+            return Err(OptimError::State(format!(
+                "the state is of optimizer `{}`, not `{optimizer}`",
+                self.optimizer
+            )));
         }
         if self.dtype != T::NAME {
-            return Err(OptimError::State(format!("the state holds {} values, the optimizer runs in {}", self.dtype, T::NAME)));
+            return Err(OptimError::State(format!(
+                "the state holds {} values, the optimizer runs in {}",
+                self.dtype,
+                T::NAME
+            )));
         }
         for t in layout.tensors() {
             match self.tensors.iter().find(|s| s.name == t.name) {
@@ -119,13 +126,21 @@ impl<T: Float> OptimizerState<T> {
         }
         for s in &self.tensors {
             if !layout.tensors().iter().any(|t| t.name == s.name) {
-                return Err(OptimError::State(format!("tensor `{}` in the state is not among the optimizer's tensors", s.name)));
+                return Err(OptimError::State(format!(
+                    "tensor `{}` in the state is not among the optimizer's tensors",
+                    s.name
+                )));
             }
         }
         for s in &self.tensors {
             for (b, v) in &s.buffers {
                 if v.len() != s.shape.iter().product::<usize>() {
-                    return Err(OptimError::State(format!("tensor `{}`: buffer `{b}` has {} elements for shape {:?}", s.name, v.len(), s.shape)));
+                    return Err(OptimError::State(format!(
+                        "tensor `{}`: buffer `{b}` has {} elements for shape {:?}",
+                        s.name,
+                        v.len(),
+                        s.shape
+                    )));
                 }
             }
         }
@@ -206,8 +221,10 @@ impl<T: Float> OptimizerState<T> {
             return Err(bad(format!("format version {version}, this build reads version {VERSION}")));
         }
         let hlen = u64::from_le_bytes(bytes[12..20].try_into().unwrap()) as usize;
-        let hend = 20usize.checked_add(hlen).filter(|&e| e <= bytes.len()).ok_or_else(|| bad("truncated header".into()))?;
-        let header: Header = serde_json::from_slice(&bytes[20..hend]).map_err(|e| bad(format!("corrupt header: {e}")))?;
+        let hend =
+            20usize.checked_add(hlen).filter(|&e| e <= bytes.len()).ok_or_else(|| bad("truncated header".into()))?;
+        let header: Header =
+            serde_json::from_slice(&bytes[20..hend]).map_err(|e| bad(format!("corrupt header: {e}")))?;
         let mut pos = hend;
         let st = Self::from_header(header, bytes, &mut pos, &bad)?;
         if pos != bytes.len() {
@@ -226,9 +243,10 @@ impl<T: Float> OptimizerState<T> {
             let mut buffers = Vec::with_capacity(t.buffers.len());
             for b in t.buffers {
                 let nbytes = len * T::BYTES;
-                let end = pos.checked_add(nbytes).filter(|&e| e <= bytes.len()).ok_or_else(|| {
-                    bad(format!("truncated data in buffer `{b}` of tensor `{}`", t.name))
-                })?;
+                let end = pos
+                    .checked_add(nbytes)
+                    .filter(|&e| e <= bytes.len())
+                    .ok_or_else(|| bad(format!("truncated data in buffer `{b}` of tensor `{}`", t.name)))?;
                 let v: Vec<T> = bytes[*pos..end].chunks_exact(T::BYTES).map(T::from_le_bytes_slice).collect();
                 *pos = end;
                 buffers.push((b, v));

@@ -37,7 +37,8 @@ pub(crate) const BIAS_CORRECTION: usize = 8;
 pub(crate) const EPS_INSIDE: usize = 9;
 pub(crate) const AMS_VARIANT: usize = 10;
 
-pub(crate) const AMSGRAD_SPEC: HyperSpec = HyperSpec::boolean("amsgrad", false, "AMSGrad: use the running maximum of v");
+pub(crate) const AMSGRAD_SPEC: HyperSpec =
+    HyperSpec::boolean("amsgrad", false, "AMSGrad: use the running maximum of v");
 pub(crate) const BIAS_CORRECTION_SPEC: HyperSpec =
     HyperSpec::boolean("bias_correction", true, "divide the moments by 1 - beta^t");
 pub(crate) const EPS_INSIDE_SPEC: HyperSpec =

@@ -31,7 +31,10 @@ static SPEC: Spec = Spec {
         WEIGHT_DECAY,
         MAXIMIZE,
     ],
-    conventions: &["u = max(beta2 u, |g| + eps): eps inside the max (torch; the paper has no eps)", "weight decay is L2"],
+    conventions: &[
+        "u = max(beta2 u, |g| + eps): eps inside the max (torch; the paper has no eps)",
+        "weight decay is L2",
+    ],
     needs_hessian: false,
 };
 

@@ -57,7 +57,8 @@ pub const BETA2: HyperSpec = HyperSpec::float("beta2", 0.999, Kind::UNIT_OPEN, "
 pub const EPS_1E8: HyperSpec = HyperSpec::float("eps", 1e-8, Kind::POS, "added to the denominator for stability");
 pub const WEIGHT_DECAY: HyperSpec =
     HyperSpec::float("weight_decay", 0.0, Kind::NONNEG, "L2 penalty coefficient (added to the gradient)");
-pub const MAXIMIZE: HyperSpec = HyperSpec::boolean("maximize", false, "maximise the objective instead of minimising it");
+pub const MAXIMIZE: HyperSpec =
+    HyperSpec::boolean("maximize", false, "maximise the objective instead of minimising it");
 pub const DECOUPLED: HyperSpec = HyperSpec::boolean(
     "decoupled_weight_decay",
     false,

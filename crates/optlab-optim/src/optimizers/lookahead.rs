@@ -48,7 +48,11 @@ fn spec() -> &'static Spec {
 }
 
 /// The registry entry.
-pub const ENTRY: Entry = Entry::custom(spec, |l, c| Ok(Box::new(Lookahead::<f32>::new(l, c)?)), |l, c| Ok(Box::new(Lookahead::<f64>::new(l, c)?)));
+pub const ENTRY: Entry = Entry::custom(
+    spec,
+    |l, c| Ok(Box::new(Lookahead::<f32>::new(l, c)?)),
+    |l, c| Ok(Box::new(Lookahead::<f64>::new(l, c)?)),
+);
 
 /// Lookahead over an inner optimizer.
 pub struct Lookahead<T: Float> {
@@ -210,7 +214,10 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
     fn load_state(&mut self, st: &OptimizerState<T>) -> Result<()> {
         st.check_header(SPEC.name, self.layout())?;
         let st = st.ordered(self.layout())?;
-        let inner = st.inner.as_deref().ok_or_else(|| OptimError::State("lookahead state without the inner optimizer's state".into()))?;
+        let inner = st
+            .inner
+            .as_deref()
+            .ok_or_else(|| OptimError::State("lookahead state without the inner optimizer's state".into()))?;
         let [g] = st.groups.as_slice() else {
             return Err(OptimError::State(format!("lookahead state has {} groups, expected 1", st.groups.len())));
         };

@@ -35,7 +35,12 @@ static SPEC: Spec = Spec {
         BETA2,
         EPS_1E8,
         WEIGHT_DECAY,
-        HyperSpec::float("momentum_decay", 4e-3, Kind::NONNEG, "psi of the momentum schedule mu_t = beta1 (1 - 0.5 0.96^(t psi))"),
+        HyperSpec::float(
+            "momentum_decay",
+            4e-3,
+            Kind::NONNEG,
+            "psi of the momentum schedule mu_t = beta1 (1 - 0.5 0.96^(t psi))",
+        ),
         DECOUPLED,
         MAXIMIZE,
     ],
