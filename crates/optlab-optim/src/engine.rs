@@ -420,14 +420,14 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
             let acc_t = &mut self.tensor_acc;
             acc_t.iter_mut().for_each(|a| *a = [0.0; MAX_ACC]);
             let mut total = [0.0; MAX_ACC];
-            for (c, d) in self.chunks.iter().enumerate() {
-                for k in 0..MAX_ACC {
-                    acc_t[d.tensor as usize][k] += self.chunk_acc[c][k];
+            for (d, part) in self.chunks.iter().zip(&self.chunk_acc) {
+                for (a, p) in acc_t[d.tensor as usize].iter_mut().zip(part) {
+                    *a += p;
                 }
             }
             for a in acc_t.iter() {
-                for k in 0..MAX_ACC {
-                    total[k] += a[k];
+                for (t, v) in total.iter_mut().zip(a) {
+                    *t += v;
                 }
             }
             self.alg.begin_step(&self.groups[0].eff, step, &total)?;

@@ -81,7 +81,7 @@ fn unchecked_policy_lets_nan_through() {
     let mut o =
         registry::build::<f64>(Layout::single("x", 2), &OptimConfig::new("sgd").non_finite(NonFinite::Unchecked))
             .unwrap();
-    let mut x = vec![1.0, 1.0];
+    let mut x = [1.0, 1.0];
     o.step(&mut [&mut x[..]], &[&[f64::NAN, 0.0][..]], None).unwrap();
     assert!(x[0].is_nan() && x[1] == 1.0);
 }
@@ -149,7 +149,7 @@ fn a_schedule_can_drive_beta1_and_is_validated() {
     let cfg = OptimConfig::new("adam").schedule("beta1", Schedule::parse("exponential(gamma=0.5)").unwrap());
     let mut o = registry::build::<f64>(Layout::single("x", 1), &cfg).unwrap();
     assert_eq!(o.current(0, "beta1"), Some(0.9));
-    let mut x = vec![1.0];
+    let mut x = [1.0];
     o.step(&mut [&mut x[..]], &[&[1.0][..]], None).unwrap();
     assert_eq!(o.current(0, "beta1"), Some(0.45));
     // A schedule that takes beta1 out of [0, 1) is refused at the step that would use it.

@@ -16,7 +16,7 @@
 use crate::engine::{build_groups, Group};
 use crate::error::{OptimError, Result};
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec, Value};
+use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
 use crate::layout::Layout;
 use crate::optimizer::{OptimConfig, Optimizer, StepOutcome};
 use crate::registry::{self, Entry, RegistryFloat};
@@ -138,7 +138,7 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
         }
         self.initialized = true;
         self.step += 1;
-        if self.step % self.group.base.i(K) as u64 == 0 {
+        if self.step.is_multiple_of(self.group.base.i(K) as u64) {
             let a = T::of(alpha);
             use rayon::prelude::*;
             let sync = |(p, s): (&mut &mut [T], &mut Vec<T>)| {
@@ -245,7 +245,6 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
         self.group = group;
         self.step = st.step;
         self.initialized = initialized;
-        let _ = Value::F(0.0);
         Ok(())
     }
 }
