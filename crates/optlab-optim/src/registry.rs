@@ -46,6 +46,13 @@ pub static REGISTRY: &[Entry] = &[
     Entry::of::<adamax::Adamax>(),
     Entry::of::<nadam::Nadam>(),
     Entry::of::<radam::Radam>(),
+    Entry::of::<adam_scheduled_betas::AdamScheduledBetas>(),
+    Entry::of::<adam_skew::AdamSkew>(),
+    Entry::of::<adam_third::AdamThird>(),
+    Entry::of::<adam_curvature::AdamCurvature>(),
+    Entry::of::<adabelief::AdaBelief>(),
+    Entry::of::<novograd::NovoGrad>(),
+    Entry::of::<yellowfin::YellowFin>(),
     lookahead::ENTRY,
 ];
 

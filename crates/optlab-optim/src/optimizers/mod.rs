@@ -3,13 +3,20 @@
 
 pub mod common;
 
+pub mod adabelief;
 pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
+pub mod adam_curvature;
+pub mod adam_scheduled_betas;
+pub mod adam_skew;
+pub mod adam_third;
 pub mod adamax;
 pub mod adamw;
 pub mod lookahead;
 pub mod nadam;
+pub mod novograd;
 pub mod radam;
 pub mod rmsprop;
 pub mod sgd;
+pub mod yellowfin;
