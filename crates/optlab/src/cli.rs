@@ -33,6 +33,8 @@ pub enum Command {
 pub enum FunctionsCommand {
     /// List the test functions with formula, dimension, domain and minima.
     List,
+    /// Optimizers × test functions × starts: tuned learning rates, tables, trajectories and plots.
+    Study(crate::study::StudyArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -148,6 +150,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
             print!("{}", functions_list());
             Ok(())
         }
+        Command::Functions { command: FunctionsCommand::Study(args) } => crate::study::cli_run(&args),
         Command::Trace(args) => {
             let (spec, dtype) = args.to_spec()?;
             let stdout = std::io::stdout();

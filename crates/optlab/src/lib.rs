@@ -5,6 +5,9 @@
 pub mod cli;
 pub mod describe;
 pub mod error;
+pub mod plot;
+pub mod study;
+pub mod table;
 pub mod trace;
 
 pub use error::{Error, Result};

@@ -1,0 +1,1101 @@
+//! `optlab functions study`: optimizers × test functions × starts, with stopping rules, a
+//! per-function learning-rate protocol, tables ([`crate::table`]) and pictures ([`crate::plot`]).
+//!
+//! The protocol (also in `docs/study.md`):
+//!
+//! * **Starts.** Each function's default starts, then `random_starts` points drawn uniformly in the
+//!   function's *start box*: the plot box intersected with the domain (they coincide except for
+//!   Easom, domain `[-100, 100]²` but plot box `[-1, 7]²`, where the function is flat to machine
+//!   precision almost everywhere, and three-hump camel, domain `[-5, 5]²`, plot box `[-3, 3]²`).
+//!   The stream of random numbers depends only on the seed and the function's name.
+//! * **Stopping rules**, checked in this order at every iterate `θ_t` (after `t` steps):
+//!   1. *diverged* (a failure): `f`, `∇f`, `θ` (or the Hessian diagonal, for optimizers that use
+//!      it) is not finite, or the optimizer refuses a non-finite gradient, or `θ` is *far* outside
+//!      the domain: some coordinate lies more than 10 domain widths beyond the domain's edge;
+//!   2. *escaped* (a success, only for functions without a minimum, i.e. unbounded below, such as
+//!      `saddle`): `θ` left the domain;
+//!   3. *reached* (a success): `|f(θ_t) − f*| <= ftol·max(1, |f*|)`;
+//!   4. *stalled*: `‖θ_t − θ_{t−1}‖∞ <= xtol·max(1, ‖θ_t‖∞)` on `patience` consecutive steps;
+//!   5. *max steps*: `t` reached the step budget;
+//!   6. *time limit*: the run's wall time exceeded its budget (checked every 64 steps; the only
+//!      rule that makes results depend on the machine).
+//! * **Learning rate.** Unless the optimizer's text fixes `lr`, each optimizer's `lr` is chosen
+//!   per function from a log grid (default 13 points, 1e-4 to 1) with the same budget for every
+//!   optimizer: every grid value is run from `tune_starts` tuning starts, drawn like the random
+//!   starts but from a different random stream (so they are not evaluation starts). Score of a
+//!   run: the final gap `f − f*` clipped below at the tolerance `ftol·max(1, |f*|)` (so every run
+//!   that reached the tolerance scores the same); for functions without `f*`, the final `f`
+//!   clipped below at the lowest value of `f` over the domain (an escape scores that value); a
+//!   diverged run scores `+∞`. The chosen `lr` has the lowest median score; ties are broken by
+//!   the lower median number of steps to success (`+∞` for runs that did not succeed), then by
+//!   the smaller `lr`.
+//! * Runs are independent and run in parallel (rayon); each is a pure function of its inputs, so
+//!   results do not depend on the number of threads.
+
+use crate::error::{Error, Result};
+use optlab_functions::{by_name, TestFunction};
+use optlab_optim::registry;
+use optlab_optim::{Layout, NonFinite, OptimConfig, OptimError};
+use rayon::prelude::*;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Optimizers of the default study (the experimental Adam variants, their parents, and SGD with
+/// heavy-ball momentum).
+pub const DEFAULT_OPTIMIZERS: &[&str] = &[
+    "adam_curvature",
+    "adam",
+    "adadelta",
+    "rmsprop",
+    "adam_scheduled_betas",
+    "adam_skew",
+    "adam_third",
+    "sgd:momentum=0.9",
+];
+
+/// Functions of the default study: every 2-D test function except rastrigin and ackley (and the
+/// 1-D cubic, which the study supports but does not include by default).
+pub const DEFAULT_FUNCTIONS: &[&str] = &[
+    "booth",
+    "bukin_n6",
+    "himmelblau",
+    "matyas",
+    "sphere",
+    "styblinski_tang",
+    "saddle",
+    "beale",
+    "easom",
+    "goldstein_price",
+    "rosenbrock",
+    "three_hump_camel",
+];
+
+/// Far outside the domain: more than this many domain widths beyond its edge.
+pub const FAR_WIDTHS: f64 = 10.0;
+
+/// The wall-time budget is checked every this many steps.
+const TIME_CHECK_EVERY: u64 = 64;
+
+/// Everything a study needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudyConfig {
+    /// Optimizer texts `name[:key=value[:key=value...]]`, e.g. `adam` or `sgd:momentum=0.9`.
+    pub optimizers: Vec<String>,
+    /// Test function names (their default dimension).
+    pub functions: Vec<String>,
+    /// Random evaluation starts per function (in addition to the default starts).
+    pub random_starts: usize,
+    /// Random tuning starts per function for the learning-rate protocol.
+    pub tune_starts: usize,
+    /// Step budget of every run.
+    pub steps: u64,
+    /// Tolerance on `f`: reached when `|f − f*| <= ftol·max(1, |f*|)`.
+    pub ftol: f64,
+    /// Tolerance on `θ`: stalled when `‖Δθ‖∞ <= xtol·max(1, ‖θ‖∞)` on `patience` consecutive steps.
+    pub xtol: f64,
+    /// Consecutive small steps that make a run stalled.
+    pub patience: u32,
+    /// Seed of the random starts.
+    pub seed: u64,
+    /// The learning-rate grid.
+    pub lr_grid: Vec<f64>,
+    /// Wall-time budget of each run.
+    pub time_limit: Option<Duration>,
+    /// Threads (None: rayon's global pool).
+    pub threads: Option<usize>,
+}
+
+impl Default for StudyConfig {
+    fn default() -> Self {
+        StudyConfig {
+            optimizers: DEFAULT_OPTIMIZERS.iter().map(|s| s.to_string()).collect(),
+            functions: DEFAULT_FUNCTIONS.iter().map(|s| s.to_string()).collect(),
+            random_starts: 20,
+            tune_starts: 8,
+            steps: 2000,
+            ftol: 1e-6,
+            xtol: 1e-8,
+            patience: 10,
+            seed: 0,
+            lr_grid: log_grid(1e-4, 1.0, 13),
+            time_limit: Some(Duration::from_secs(10)),
+            threads: None,
+        }
+    }
+}
+
+/// `n` points from `lo` to `hi`, equally spaced in log10 (both ends included exactly).
+pub fn log_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    match n {
+        0 => vec![],
+        1 => vec![lo],
+        _ => {
+            let (a, b) = (lo.log10(), hi.log10());
+            (0..n)
+                .map(|k| match k {
+                    0 => lo,
+                    k if k == n - 1 => hi,
+                    k => 10f64.powf(a + (b - a) * k as f64 / (n - 1) as f64),
+                })
+                .collect()
+        }
+    }
+}
+
+/// An optimizer of the study: its label (the text it was given), its configuration, and whether
+/// its `lr` is tuned.
+#[derive(Clone, Debug)]
+pub struct OptimizerSpec {
+    pub label: String,
+    pub config: OptimConfig,
+    /// The text set `lr` explicitly: it is used as given.
+    pub fixed_lr: bool,
+    /// The optimizer accepts `lr` (false for optimizers without a learning rate).
+    pub has_lr: bool,
+    pub needs_hessian: bool,
+}
+
+impl OptimizerSpec {
+    /// Parses `name[:key=value...]`, checking the name against the registry and every value by
+    /// building the optimizer once.
+    pub fn parse(text: &str) -> Result<Self> {
+        let text = text.trim();
+        let mut parts = text.split(':');
+        let name = parts.next().unwrap_or("").trim();
+        if name.is_empty() {
+            return Err(Error::Usage(format!("--optimizers: empty optimizer name in `{text}`")));
+        }
+        let spec = registry::spec(name)?;
+        // The study checks f, the gradient and the Hessian diagonal for non-finite values itself, before each
+        // step, so the optimizer need not scan them again.
+        let mut config = OptimConfig::new(name).threads(1).non_finite(NonFinite::Unchecked);
+        for kv in parts {
+            config =
+                config.set_assignment(kv.trim()).map_err(|e| Error::Usage(format!("--optimizers `{text}`: {e}")))?;
+        }
+        let layout = Layout::single("x", 2);
+        registry::build::<f64>(layout.clone(), &config)
+            .map_err(|e| Error::Usage(format!("--optimizers `{text}`: {e}")))?;
+        let fixed_lr = config.set.contains_key("lr");
+        let has_lr = fixed_lr || registry::build::<f64>(layout, &config.clone().set("lr", 1e-3)).is_ok();
+        Ok(OptimizerSpec { label: text.to_string(), config, fixed_lr, has_lr, needs_hessian: spec.needs_hessian })
+    }
+
+    /// The configuration with `lr` set (when it has one and it is not fixed).
+    pub fn with_lr(&self, lr: Option<f64>) -> OptimConfig {
+        match lr {
+            Some(lr) if self.has_lr && !self.fixed_lr => self.config.clone().set("lr", lr),
+            _ => self.config.clone(),
+        }
+    }
+}
+
+/// One test function prepared for the study.
+pub struct Problem {
+    pub f: Box<dyn TestFunction>,
+    pub fstar: Option<f64>,
+    pub minima: Vec<Vec<f64>>,
+    pub domain: Vec<(f64, f64)>,
+    /// Beyond this box a run has diverged.
+    pub far: Vec<(f64, f64)>,
+    /// Random starts are drawn uniformly in this box (plot box ∩ domain).
+    pub start_box: Vec<(f64, f64)>,
+    /// Absolute tolerance on `f`: `ftol·max(1, |f*|)` (`ftol` when there is no `f*`).
+    pub ftol_abs: f64,
+    /// Lowest value of `f` over a 201×201 grid of the domain (for functions without `f*`: the
+    /// score of an escape in the learning-rate protocol).
+    pub f_floor: f64,
+}
+
+impl Problem {
+    pub fn new(name: &str, ftol: f64) -> Result<Self> {
+        let f = by_name(name, None)?;
+        let n = f.dim();
+        let domain = f.domain();
+        let far = domain.iter().map(|&(lo, hi)| (lo - FAR_WIDTHS * (hi - lo), hi + FAR_WIDTHS * (hi - lo))).collect();
+        let pb = f.plot_box();
+        let start_box = (0..n)
+            .map(|i| {
+                let (lo, hi) = domain[i];
+                if i < 2 && (n >= 2 || i == 0) {
+                    let (plo, phi) = pb[i];
+                    let (a, b) = (lo.max(plo), hi.min(phi));
+                    if a < b {
+                        return (a, b);
+                    }
+                }
+                (lo, hi)
+            })
+            .collect();
+        let fstar = f.min_value();
+        let ftol_abs = ftol * fstar.map_or(1.0, |v| v.abs().max(1.0));
+        let f_floor = grid_min(&*f, &domain);
+        Ok(Problem { fstar, minima: f.minima(), domain, far, start_box, ftol_abs, f_floor, f })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.f.name()
+    }
+
+    /// Euclidean distance to the nearest global minimiser (NaN when there is none).
+    pub fn distance_to_minimum(&self, x: &[f64]) -> f64 {
+        self.minima
+            .iter()
+            .map(|m| m.iter().zip(x).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt())
+            .fold(f64::NAN, |a, b| if a.is_nan() || b < a { b } else { a })
+    }
+}
+
+/// Lowest value of `f` over a grid of the domain (201 points per coordinate in 1-D and 2-D; the
+/// first two coordinates, others at the domain's centre, beyond).
+fn grid_min(f: &dyn TestFunction, domain: &[(f64, f64)]) -> f64 {
+    const K: usize = 200;
+    let n = domain.len();
+    let mut x: Vec<f64> = domain.iter().map(|(a, b)| 0.5 * (a + b)).collect();
+    let mut best = f64::INFINITY;
+    let ny = if n >= 2 { K } else { 0 };
+    for i in 0..=K {
+        x[0] = domain[0].0 + (domain[0].1 - domain[0].0) * i as f64 / K as f64;
+        for j in 0..=ny {
+            if n >= 2 {
+                x[1] = domain[1].0 + (domain[1].1 - domain[1].0) * j as f64 / K as f64;
+            }
+            let v = f.value(&x);
+            if v < best {
+                best = v;
+            }
+        }
+    }
+    best
+}
+
+/// Small deterministic generator (SplitMix64) for the random starts.
+#[derive(Clone, Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Which random stream: evaluation or tuning starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartStream {
+    Evaluation = 1,
+    Tuning = 2,
+}
+
+/// `count` points drawn uniformly in `problem.start_box`, from the stream of (`seed`, function
+/// name, `stream`).
+pub fn random_starts(problem: &Problem, seed: u64, stream: StartStream, count: usize) -> Vec<Vec<f64>> {
+    let mut rng = SplitMix64::new(
+        seed ^ fnv1a(problem.name()).rotate_left(17) ^ (stream as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93),
+    );
+    rng.next_u64();
+    (0..count).map(|_| problem.start_box.iter().map(|&(lo, hi)| lo + (hi - lo) * rng.uniform()).collect()).collect()
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// `|f − f*|` within tolerance (success).
+    Reached,
+    /// Left the domain of a function that is unbounded below (success).
+    Escaped,
+    /// `θ` stopped changing.
+    Stalled,
+    /// Step budget used up.
+    MaxSteps,
+    /// Non-finite values or far outside the domain (failure).
+    Diverged,
+    /// Wall-time budget used up.
+    TimeLimit,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Reached,
+        Outcome::Escaped,
+        Outcome::Stalled,
+        Outcome::MaxSteps,
+        Outcome::Diverged,
+        Outcome::TimeLimit,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Reached => "reached",
+            Outcome::Escaped => "escaped",
+            Outcome::Stalled => "stalled",
+            Outcome::MaxSteps => "max_steps",
+            Outcome::Diverged => "diverged",
+            Outcome::TimeLimit => "time_limit",
+        }
+    }
+    pub fn success(self) -> bool {
+        matches!(self, Outcome::Reached | Outcome::Escaped)
+    }
+}
+
+/// Stopping rules of one run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    pub max_steps: u64,
+    pub xtol: f64,
+    pub patience: u32,
+    pub time_limit: Option<Duration>,
+}
+
+/// Result of one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    pub outcome: Outcome,
+    /// Optimizer steps taken.
+    pub steps: u64,
+    /// `f` at the last iterate (may be non-finite when diverged).
+    pub final_f: f64,
+    pub final_x: Vec<f64>,
+    /// Why the run diverged.
+    pub note: Option<String>,
+}
+
+impl RunResult {
+    /// `f − f*` at the last iterate (NaN without `f*`; +∞ when diverged).
+    pub fn gap(&self, p: &Problem) -> f64 {
+        match p.fstar {
+            None => f64::NAN,
+            Some(_) if self.outcome == Outcome::Diverged || !self.final_f.is_finite() => f64::INFINITY,
+            Some(fs) => self.final_f - fs,
+        }
+    }
+    /// Final `f` for statistics: +∞ when diverged.
+    pub fn f_for_stats(&self) -> f64 {
+        if self.outcome == Outcome::Diverged || !self.final_f.is_finite() {
+            f64::INFINITY
+        } else {
+            self.final_f
+        }
+    }
+    /// Distance to the nearest minimiser (NaN without minima; +∞ when diverged).
+    pub fn distance(&self, p: &Problem) -> f64 {
+        if p.minima.is_empty() {
+            f64::NAN
+        } else if self.outcome == Outcome::Diverged || self.final_x.iter().any(|v| !v.is_finite()) {
+            f64::INFINITY
+        } else {
+            p.distance_to_minimum(&self.final_x)
+        }
+    }
+    /// Score of the learning-rate protocol (lower is better), see the module documentation.
+    pub fn score(&self, p: &Problem) -> f64 {
+        if self.outcome == Outcome::Diverged || !self.final_f.is_finite() {
+            return f64::INFINITY;
+        }
+        match p.fstar {
+            Some(fs) => {
+                if self.outcome == Outcome::Reached {
+                    p.ftol_abs
+                } else {
+                    (self.final_f - fs).max(p.ftol_abs)
+                }
+            }
+            None => {
+                if self.outcome == Outcome::Escaped {
+                    p.f_floor
+                } else {
+                    self.final_f.max(p.f_floor)
+                }
+            }
+        }
+    }
+    /// Steps to success (+∞ for runs that did not succeed).
+    pub fn steps_to_success(&self) -> f64 {
+        if self.outcome.success() {
+            self.steps as f64
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+#[inline]
+fn all_finite(v: &[f64]) -> bool {
+    v.iter().all(|x| x.is_finite())
+}
+
+#[inline]
+fn outside(x: &[f64], bx: &[(f64, f64)]) -> bool {
+    x.iter().zip(bx).any(|(v, (lo, hi))| v < lo || v > hi)
+}
+
+/// Runs one optimizer (configured with its learning rate) on one problem from `start`. With
+/// `trace`, appends `f, θ_0, ..., θ_{d−1}` of every iterate (including the start and the last).
+/// Divergence is an [`Outcome`], not an error; errors are only for configurations the registry
+/// refuses.
+pub fn run_one(
+    p: &Problem,
+    cfg: &OptimConfig,
+    start: &[f64],
+    lim: &Limits,
+    mut trace: Option<&mut Vec<f64>>,
+) -> Result<RunResult> {
+    let n = p.f.dim();
+    let mut opt = registry::build::<f64>(Layout::single("x", n), cfg)?;
+    let needs_h = opt.spec().needs_hessian;
+    let fstar = p.fstar;
+    let mut x = start.to_vec();
+    let mut prev = vec![0.0; n];
+    let mut g = vec![0.0; n];
+    let mut h = vec![0.0; n];
+    let t0 = Instant::now();
+    let mut steps = 0u64;
+    let mut calm = 0u32;
+    let mut note = None;
+    let mut fx = p.f.value_and_gradient(&x, &mut g);
+    let outcome = loop {
+        if let Some(tr) = trace.as_deref_mut() {
+            tr.push(fx);
+            tr.extend_from_slice(&x);
+        }
+        if !fx.is_finite() || !all_finite(&x) || !all_finite(&g) {
+            note = Some(format!("non-finite f = {fx} or gradient at step {steps}"));
+            break Outcome::Diverged;
+        }
+        if fstar.is_none() && outside(&x, &p.domain) {
+            break Outcome::Escaped;
+        }
+        if outside(&x, &p.far) {
+            note = Some(format!("more than {FAR_WIDTHS} domain widths outside the domain at step {steps}"));
+            break Outcome::Diverged;
+        }
+        if let Some(fs) = fstar {
+            if (fx - fs).abs() <= p.ftol_abs {
+                break Outcome::Reached;
+            }
+        }
+        if calm >= lim.patience {
+            break Outcome::Stalled;
+        }
+        if steps >= lim.max_steps {
+            break Outcome::MaxSteps;
+        }
+        if steps.is_multiple_of(TIME_CHECK_EVERY) {
+            if let Some(tl) = lim.time_limit {
+                if t0.elapsed() >= tl {
+                    break Outcome::TimeLimit;
+                }
+            }
+        }
+        if needs_h {
+            p.f.hessian_diag(&x, &mut h);
+            if !all_finite(&h) {
+                note = Some(format!("non-finite Hessian diagonal at step {steps}"));
+                break Outcome::Diverged;
+            }
+        }
+        prev.copy_from_slice(&x);
+        let hess = [&h[..]];
+        match opt.step(&mut [&mut x[..]], &[&g[..]], if needs_h { Some(&hess[..]) } else { None }) {
+            Ok(_) => {}
+            Err(e @ OptimError::NonFiniteGradient { .. }) => {
+                note = Some(format!("step {}: {e}", steps + 1));
+                break Outcome::Diverged;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        steps += 1;
+        let scale = x.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let dx = x.iter().zip(&prev).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        if dx <= lim.xtol * scale {
+            calm += 1;
+        } else {
+            calm = 0;
+        }
+        fx = p.f.value_and_gradient(&x, &mut g);
+    };
+    Ok(RunResult { outcome, steps, final_f: fx, final_x: x, note })
+}
+
+/// Quantile `q` in `[0, 1]` of sorted values by linear interpolation between order statistics
+/// (R's type 7); `+∞` entries are allowed. NaN for an empty slice.
+pub fn quantile_sorted(s: &[f64], q: f64) -> f64 {
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (s.len() - 1) as f64;
+    let i = pos.floor() as usize;
+    let frac = pos - i as f64;
+    if frac == 0.0 || i + 1 >= s.len() {
+        return s[i];
+    }
+    let (a, b) = (s[i], s[i + 1]);
+    if b.is_infinite() || a.is_infinite() {
+        b
+    } else {
+        a + (b - a) * frac
+    }
+}
+
+/// Sorts (NaN last) and returns the values.
+pub fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    while v.last().is_some_and(|x| x.is_nan()) {
+        v.pop();
+    }
+    v
+}
+
+/// Median of the values (NaN values dropped).
+pub fn median(v: &[f64]) -> f64 {
+    quantile_sorted(&sorted(v.to_vec()), 0.5)
+}
+
+/// One grid value of the learning-rate protocol.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LrTrial {
+    pub lr: f64,
+    pub median_score: f64,
+    pub median_steps: f64,
+    pub successes: usize,
+    pub runs: usize,
+    /// The registry refused this lr (out of the optimizer's range).
+    pub invalid: bool,
+}
+
+/// How an optimizer's learning rate was set on a function.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LrChoice {
+    /// Chosen from the grid; `trials` has one entry per grid value.
+    Tuned { lr: f64, trials: Vec<LrTrial> },
+    /// Given in the optimizer's text.
+    Fixed(f64),
+    /// The optimizer has no learning rate.
+    None,
+}
+
+impl LrChoice {
+    pub fn lr(&self) -> Option<f64> {
+        match self {
+            LrChoice::Tuned { lr, .. } | LrChoice::Fixed(lr) => Some(*lr),
+            LrChoice::None => None,
+        }
+    }
+}
+
+/// Picks the best trial: lowest median score, then lowest median steps, then smallest lr.
+pub fn pick_lr(trials: &[LrTrial]) -> Option<f64> {
+    trials
+        .iter()
+        .filter(|t| !t.invalid)
+        .min_by(|a, b| {
+            a.median_score
+                .total_cmp(&b.median_score)
+                .then(a.median_steps.total_cmp(&b.median_steps))
+                .then(a.lr.total_cmp(&b.lr))
+        })
+        .map(|t| t.lr)
+}
+
+/// A start of the evaluation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Start {
+    pub x: Vec<f64>,
+    /// One of the function's default starts (the rest are random).
+    pub default: bool,
+}
+
+/// A function of the study with its starts.
+pub struct StudyFunction {
+    pub problem: Problem,
+    pub starts: Vec<Start>,
+    pub tune_starts: Vec<Vec<f64>>,
+}
+
+/// One evaluation run.
+#[derive(Clone, Debug)]
+pub struct RunRecord {
+    pub optimizer: usize,
+    pub function: usize,
+    pub start: usize,
+    pub result: RunResult,
+    /// Iterates (`f, θ…` per iterate), kept for default starts.
+    pub trace: Option<Vec<f64>>,
+}
+
+/// Wall time and work of a study.
+#[derive(Clone, Debug, Default)]
+pub struct Timing {
+    pub tune: Duration,
+    pub eval: Duration,
+    pub tune_runs: usize,
+    pub eval_runs: usize,
+    pub tune_steps: u64,
+    pub eval_steps: u64,
+    pub threads: usize,
+}
+
+impl Timing {
+    pub fn total(&self) -> Duration {
+        self.tune + self.eval
+    }
+    pub fn steps(&self) -> u64 {
+        self.tune_steps + self.eval_steps
+    }
+    /// Wall nanoseconds per optimizer step (all runs, all threads).
+    pub fn ns_per_step(&self) -> f64 {
+        self.total().as_secs_f64() * 1e9 / self.steps().max(1) as f64
+    }
+}
+
+/// A finished study.
+pub struct Study {
+    pub config: StudyConfig,
+    pub optimizers: Vec<OptimizerSpec>,
+    pub functions: Vec<StudyFunction>,
+    /// `lr[o][f]`.
+    pub lr: Vec<Vec<LrChoice>>,
+    /// Ordered by optimizer, then function, then start.
+    pub runs: Vec<RunRecord>,
+    pub timing: Timing,
+}
+
+impl Study {
+    /// The runs of optimizer `o` on function `f`, in start order.
+    pub fn runs_of(&self, o: usize, f: usize) -> &[RunRecord] {
+        let per_o: usize = self.functions.iter().map(|sf| sf.starts.len()).sum();
+        let off: usize = self.functions[..f].iter().map(|sf| sf.starts.len()).sum();
+        let a = o * per_o + off;
+        &self.runs[a..a + self.functions[f].starts.len()]
+    }
+
+    pub fn limits(&self) -> Limits {
+        limits(&self.config)
+    }
+}
+
+fn limits(c: &StudyConfig) -> Limits {
+    Limits { max_steps: c.steps, xtol: c.xtol, patience: c.patience, time_limit: c.time_limit }
+}
+
+fn split_list(s: &[String]) -> impl Iterator<Item = &str> {
+    s.iter().flat_map(|t| t.split(',')).map(str::trim)
+}
+
+impl StudyConfig {
+    /// Checks the configuration and resolves optimizers and functions; every error is one line
+    /// naming the bad option.
+    pub fn resolve(&self) -> Result<(Vec<OptimizerSpec>, Vec<Problem>)> {
+        if self.steps == 0 {
+            return Err(Error::Usage("--steps must be at least 1".into()));
+        }
+        if !(self.ftol.is_finite() && self.ftol > 0.0) {
+            return Err(Error::Usage(format!("--tol must be a positive number, got {}", self.ftol)));
+        }
+        if !(self.xtol.is_finite() && self.xtol >= 0.0) {
+            return Err(Error::Usage(format!("--xtol must be a non-negative number, got {}", self.xtol)));
+        }
+        if self.tune_starts == 0 {
+            return Err(Error::Usage("--tune-starts must be at least 1".into()));
+        }
+        if self.lr_grid.is_empty() || self.lr_grid.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(Error::Usage(format!(
+                "the lr grid must be non-empty positive numbers, got {:?}",
+                self.lr_grid
+            )));
+        }
+        if self.threads == Some(0) {
+            return Err(Error::Usage("--threads must be at least 1".into()));
+        }
+        let mut opts: Vec<OptimizerSpec> = Vec::new();
+        for t in split_list(&self.optimizers) {
+            if t.is_empty() {
+                return Err(Error::Usage("--optimizers: empty name in the list".into()));
+            }
+            let o = OptimizerSpec::parse(t)?;
+            if opts.iter().any(|p| p.label == o.label) {
+                return Err(Error::Usage(format!("--optimizers: `{t}` is listed twice")));
+            }
+            opts.push(o);
+        }
+        if opts.is_empty() {
+            return Err(Error::Usage("--optimizers: no optimizer given".into()));
+        }
+        let mut fns: Vec<Problem> = Vec::new();
+        for t in split_list(&self.functions) {
+            if t.is_empty() {
+                return Err(Error::Usage("--functions: empty name in the list".into()));
+            }
+            let p = Problem::new(t, self.ftol).map_err(|e| Error::Usage(format!("--functions: {e}")))?;
+            if fns.iter().any(|q| q.name() == p.name()) {
+                return Err(Error::Usage(format!("--functions: `{t}` is listed twice")));
+            }
+            fns.push(p);
+        }
+        if fns.is_empty() {
+            return Err(Error::Usage("--functions: no function given".into()));
+        }
+        Ok((opts, fns))
+    }
+}
+
+/// Runs a study: the learning-rate protocol, then the evaluation runs.
+pub fn run_study(cfg: &StudyConfig) -> Result<Study> {
+    let (optimizers, problems) = cfg.resolve()?;
+    match cfg.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| Error::Usage(format!("--threads {n}: {e}")))?
+            .install(|| run_resolved(cfg, optimizers, problems)),
+        None => run_resolved(cfg, optimizers, problems),
+    }
+}
+
+fn run_resolved(cfg: &StudyConfig, optimizers: Vec<OptimizerSpec>, problems: Vec<Problem>) -> Result<Study> {
+    let lim = limits(cfg);
+    let functions: Vec<StudyFunction> = problems
+        .into_iter()
+        .map(|problem| {
+            let mut starts: Vec<Start> =
+                problem.f.default_starts().into_iter().map(|x| Start { x, default: true }).collect();
+            starts.extend(
+                random_starts(&problem, cfg.seed, StartStream::Evaluation, cfg.random_starts)
+                    .into_iter()
+                    .map(|x| Start { x, default: false }),
+            );
+            let tune_starts = random_starts(&problem, cfg.seed, StartStream::Tuning, cfg.tune_starts);
+            StudyFunction { problem, starts, tune_starts }
+        })
+        .collect();
+
+    // 1. Learning-rate protocol.
+    let t_tune = Instant::now();
+    let valid: Vec<Vec<bool>> = optimizers
+        .iter()
+        .map(|o| {
+            cfg.lr_grid
+                .iter()
+                .map(|&lr| registry::build::<f64>(Layout::single("x", 2), &o.with_lr(Some(lr))).is_ok())
+                .collect()
+        })
+        .collect();
+    let mut tasks: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for (oi, o) in optimizers.iter().enumerate() {
+        if !o.has_lr || o.fixed_lr {
+            continue;
+        }
+        for (fi, sf) in functions.iter().enumerate() {
+            for (li, _) in cfg.lr_grid.iter().enumerate().filter(|(li, _)| valid[oi][*li]) {
+                for si in 0..sf.tune_starts.len() {
+                    tasks.push((oi, fi, li, si));
+                }
+            }
+        }
+    }
+    let tune_results: Vec<(f64, f64, u64)> = tasks
+        .par_iter()
+        .map(|&(oi, fi, li, si)| {
+            let sf = &functions[fi];
+            let cfg_o = optimizers[oi].with_lr(Some(cfg.lr_grid[li]));
+            let r = run_one(&sf.problem, &cfg_o, &sf.tune_starts[si], &lim, None)?;
+            Ok((r.score(&sf.problem), r.steps_to_success(), r.steps))
+        })
+        .collect::<Result<_>>()?;
+    let mut lr = Vec::with_capacity(optimizers.len());
+    let mut k = 0;
+    for (oi, o) in optimizers.iter().enumerate() {
+        let mut row = Vec::with_capacity(functions.len());
+        for sf in &functions {
+            if o.fixed_lr {
+                let v: f64 = o.config.set["lr"].parse().unwrap_or(f64::NAN);
+                row.push(LrChoice::Fixed(v));
+                continue;
+            }
+            if !o.has_lr {
+                row.push(LrChoice::None);
+                continue;
+            }
+            let mut trials = Vec::with_capacity(cfg.lr_grid.len());
+            for (li, &lrv) in cfg.lr_grid.iter().enumerate() {
+                if !valid[oi][li] {
+                    trials.push(LrTrial {
+                        lr: lrv,
+                        median_score: f64::INFINITY,
+                        median_steps: f64::INFINITY,
+                        successes: 0,
+                        runs: 0,
+                        invalid: true,
+                    });
+                    continue;
+                }
+                let m = sf.tune_starts.len();
+                let chunk = &tune_results[k..k + m];
+                k += m;
+                let scores: Vec<f64> = chunk.iter().map(|c| c.0).collect();
+                let steps: Vec<f64> = chunk.iter().map(|c| c.1).collect();
+                trials.push(LrTrial {
+                    lr: lrv,
+                    median_score: median(&scores),
+                    median_steps: median(&steps),
+                    successes: steps.iter().filter(|s| s.is_finite()).count(),
+                    runs: m,
+                    invalid: false,
+                });
+            }
+            let best = pick_lr(&trials).ok_or_else(|| {
+                Error::Usage(format!("optimizer `{}`: no value of the lr grid is valid for it", o.label))
+            })?;
+            row.push(LrChoice::Tuned { lr: best, trials });
+        }
+        lr.push(row);
+    }
+    let tune = t_tune.elapsed();
+    let tune_steps = tune_results.iter().map(|r| r.2).sum();
+
+    // 2. Evaluation.
+    let t_eval = Instant::now();
+    let mut etasks: Vec<(usize, usize, usize)> = Vec::new();
+    for oi in 0..optimizers.len() {
+        for (fi, sf) in functions.iter().enumerate() {
+            for si in 0..sf.starts.len() {
+                etasks.push((oi, fi, si));
+            }
+        }
+    }
+    let runs: Vec<RunRecord> = etasks
+        .par_iter()
+        .map(|&(oi, fi, si)| {
+            let sf = &functions[fi];
+            let cfg_o = optimizers[oi].with_lr(lr[oi][fi].lr());
+            let start = &sf.starts[si];
+            let mut tr =
+                start.default.then(|| Vec::with_capacity((cfg.steps.min(100_000) as usize + 1) * (1 + start.x.len())));
+            let result = run_one(&sf.problem, &cfg_o, &start.x, &lim, tr.as_mut())?;
+            Ok(RunRecord { optimizer: oi, function: fi, start: si, result, trace: tr })
+        })
+        .collect::<Result<_>>()?;
+    let eval = t_eval.elapsed();
+    let timing = Timing {
+        tune,
+        eval,
+        tune_runs: tasks.len(),
+        eval_runs: runs.len(),
+        tune_steps,
+        eval_steps: runs.iter().map(|r| r.result.steps).sum(),
+        threads: rayon::current_num_threads(),
+    };
+    Ok(Study { config: cfg.clone(), optimizers, functions, lr, runs, timing })
+}
+
+/// `optlab functions study` options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StudyArgs {
+    /// Test functions, comma-separated (default: the 12 classic 2-D landscapes).
+    #[arg(long, value_delimiter = ',')]
+    pub functions: Option<Vec<String>>,
+    /// Optimizers, comma-separated, each `name[:key=value...]` (e.g. `sgd:momentum=0.9`; setting lr
+    /// fixes it instead of tuning it). Default: adam_curvature, adam, adadelta, rmsprop,
+    /// adam_scheduled_betas, adam_skew, adam_third, sgd:momentum=0.9.
+    #[arg(long, value_delimiter = ',')]
+    pub optimizers: Option<Vec<String>>,
+    /// Random evaluation starts per function, in addition to its default starts.
+    #[arg(long, default_value_t = 20)]
+    pub starts: usize,
+    /// Random tuning starts per function (learning-rate protocol; a separate random stream).
+    #[arg(long, default_value_t = 8)]
+    pub tune_starts: usize,
+    /// Step budget of every run.
+    #[arg(long, default_value_t = 2000)]
+    pub steps: u64,
+    /// Tolerance on f: a run succeeds when |f − f*| <= tol·max(1, |f*|).
+    #[arg(long, default_value_t = 1e-6)]
+    pub tol: f64,
+    /// Tolerance on θ: a run stalls when max|Δθ| <= xtol·max(1, max|θ|) on 10 consecutive steps.
+    #[arg(long, default_value_t = 1e-8)]
+    pub xtol: f64,
+    /// Seed of the random starts.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Smallest learning rate of the grid.
+    #[arg(long, default_value_t = 1e-4)]
+    pub lr_min: f64,
+    /// Largest learning rate of the grid.
+    #[arg(long, default_value_t = 1.0)]
+    pub lr_max: f64,
+    /// Points of the log-spaced learning-rate grid.
+    #[arg(long, default_value_t = 13)]
+    pub lr_points: usize,
+    /// Wall-time budget of each run, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub time_limit: f64,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output directory.
+    #[arg(long, default_value = "out/study")]
+    pub out: PathBuf,
+    /// Do not draw plots (tables and CSVs only).
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+impl StudyArgs {
+    pub fn to_config(&self) -> Result<StudyConfig> {
+        let d = StudyConfig::default();
+        if !(self.lr_min.is_finite() && self.lr_min > 0.0 && self.lr_max.is_finite() && self.lr_max >= self.lr_min) {
+            return Err(Error::Usage(format!(
+                "--lr-min/--lr-max must satisfy 0 < lr-min <= lr-max, got {} and {}",
+                self.lr_min, self.lr_max
+            )));
+        }
+        if self.lr_points == 0 {
+            return Err(Error::Usage("--lr-points must be at least 1".into()));
+        }
+        if !(self.time_limit.is_finite() && self.time_limit >= 0.0) {
+            return Err(Error::Usage(format!(
+                "--time-limit must be a non-negative number of seconds, got {}",
+                self.time_limit
+            )));
+        }
+        Ok(StudyConfig {
+            optimizers: self.optimizers.clone().unwrap_or(d.optimizers),
+            functions: self.functions.clone().unwrap_or(d.functions),
+            random_starts: self.starts,
+            tune_starts: self.tune_starts,
+            steps: self.steps,
+            ftol: self.tol,
+            xtol: self.xtol,
+            patience: d.patience,
+            seed: self.seed,
+            lr_grid: log_grid(self.lr_min, self.lr_max, self.lr_points),
+            time_limit: Some(Duration::from_secs_f64(self.time_limit)),
+            threads: self.threads,
+        })
+    }
+}
+
+/// `optlab functions study`: runs the study, writes tables, CSVs and plots, prints a summary.
+pub fn cli_run(args: &StudyArgs) -> Result<()> {
+    let cfg = args.to_config()?;
+    let t0 = Instant::now();
+    let study = run_study(&cfg)?;
+    let t_write = Instant::now();
+    let written = crate::table::write_all(&study, &args.out)?;
+    let write_time = t_write.elapsed();
+    let t_plot = Instant::now();
+    let plots = if args.no_plots { Vec::new() } else { crate::plot::write_all(&study, &args.out.join("plots"))? };
+    let plot_time = t_plot.elapsed();
+    let tm = &study.timing;
+    println!("optlab functions study: wrote into {}", args.out.display());
+    for (what, path) in &written {
+        println!("  {what}: {}", path.display());
+    }
+    if !plots.is_empty() {
+        println!(
+            "  plots: {} files in {} (contour and loss curves, PNG and SVG, per function)",
+            plots.len(),
+            args.out.join("plots").display()
+        );
+    }
+    println!(
+        "{} optimizers × {} functions; runs: {} tuning + {} evaluation; steps: {} + {} = {}",
+        study.optimizers.len(),
+        study.functions.len(),
+        tm.tune_runs,
+        tm.eval_runs,
+        tm.tune_steps,
+        tm.eval_steps,
+        tm.steps()
+    );
+    println!(
+        "wall time: tuning {:.2} s + evaluation {:.2} s ({:.0} ns per step, {} thread{}); tables {:.2} s; plots {:.2} s; \
+         total {:.2} s",
+        tm.tune.as_secs_f64(),
+        tm.eval.as_secs_f64(),
+        tm.ns_per_step(),
+        tm.threads,
+        if tm.threads == 1 { "" } else { "s" },
+        write_time.as_secs_f64(),
+        plot_time.as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+    print!("{}", crate::table::summary_text(&study));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_grid_has_exact_ends_and_equal_ratios() {
+        let g = log_grid(1e-4, 1.0, 13);
+        assert_eq!(g.len(), 13);
+        assert_eq!((g[0], g[12]), (1e-4, 1.0));
+        for w in g.windows(2) {
+            assert!((w[1] / w[0] - 10f64.powf(1.0 / 3.0)).abs() < 1e-12);
+        }
+        assert_eq!(log_grid(0.5, 0.5, 1), vec![0.5]);
+    }
+
+    #[test]
+    fn quantiles_interpolate_and_handle_infinity() {
+        let s = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile_sorted(&s, 0.5), 2.5);
+        assert_eq!(quantile_sorted(&s, 0.25), 1.75);
+        assert_eq!(quantile_sorted(&s, 1.0), 4.0);
+        assert_eq!(quantile_sorted(&[1.0, f64::INFINITY], 0.5), f64::INFINITY);
+        assert_eq!(quantile_sorted(&[1.0, 2.0, f64::INFINITY], 0.5), 2.0);
+        assert!(quantile_sorted(&[], 0.5).is_nan());
+        assert_eq!(median(&[3.0, f64::NAN, 1.0, 2.0]), 2.0);
+    }
+
+    #[test]
+    fn splitmix_is_deterministic_and_uniform_in_unit_interval() {
+        let mut a = SplitMix64::new(42);
+        let mut b = SplitMix64::new(42);
+        let xs: Vec<f64> = (0..1000).map(|_| a.uniform()).collect();
+        assert!(xs.iter().all(|x| (0.0..1.0).contains(x)));
+        assert!(xs.iter().zip((0..1000).map(|_| b.uniform())).all(|(x, y)| *x == y));
+        let mean = xs.iter().sum::<f64>() / 1000.0;
+        assert!((mean - 0.5).abs() < 0.05);
+    }
+
+    #[test]
+    fn far_box_is_ten_widths_beyond_the_domain() {
+        let p = Problem::new("sphere", 1e-6).unwrap();
+        assert_eq!(p.far[0], (-5.12 - 102.4, 5.12 + 102.4));
+        assert!(p.distance_to_minimum(&[3.0, 4.0]) == 5.0);
+        let h = Problem::new("himmelblau", 1e-6).unwrap();
+        assert!(h.distance_to_minimum(&[3.0, 2.0]) == 0.0);
+        assert!(Problem::new("saddle", 1e-6).unwrap().distance_to_minimum(&[0.0, 0.0]).is_nan());
+    }
+
+    #[test]
+    fn optimizer_texts_parse() {
+        let o = OptimizerSpec::parse("sgd:momentum=0.9:nesterov=true").unwrap();
+        assert_eq!(o.label, "sgd:momentum=0.9:nesterov=true");
+        assert!(o.has_lr && !o.fixed_lr);
+        assert_eq!(o.with_lr(Some(0.1)).set["lr"], "0.1");
+        let f = OptimizerSpec::parse("adam:lr=0.01").unwrap();
+        assert!(f.fixed_lr);
+        assert_eq!(f.with_lr(Some(0.1)).set["lr"], "0.01");
+        assert!(OptimizerSpec::parse("adam:beta1=2").is_err());
+        assert!(OptimizerSpec::parse("").is_err());
+    }
+}
