@@ -458,6 +458,10 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
         (A::accesses_per_param(&self.groups[0].base) * T::BYTES) as f64
     }
 
+    fn state_elements(&self) -> usize {
+        self.slots.iter().flat_map(|s| s.bufs.iter()).map(Vec::len).sum()
+    }
+
     fn steps_taken(&self) -> u64 {
         self.step
     }

@@ -382,3 +382,32 @@ pub fn tiny_rosenbrock(steps: usize) -> Result<(f64, [f64; 2])> {
     }
     Ok((t0.elapsed().as_secs_f64(), x))
 }
+
+/// Peak resident memory of this process so far (VmHWM), in bytes, where /proc is available.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// `optlab bench memory`: peak RSS of `steps` f32 steps of one optimizer on `n` parameters, against
+/// the parameters, gradients and the optimizer's declared state. Returns (baseline before
+/// allocating, peak after stepping, expected bytes).
+pub fn memory(v: &Variant, n: usize, steps: usize) -> Result<(u64, u64, u64)> {
+    let base = peak_rss_bytes().ok_or_else(|| Error::Usage("peak RSS needs /proc/self/status (Linux)".into()))?;
+    let shape = Shape { label: format!("1x{n}"), sizes: vec![n] };
+    let mut opt = registry::build::<f32>(shape.layout(), &v.config(1, true))?;
+    let state_bytes = opt.state_elements() as u64 * 4;
+    let mut p: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 1e-3).collect();
+    let g: Vec<f32> = (0..n).map(|i| ((i % 777) as f32 - 388.0) * 1e-4).collect();
+    let h: Vec<f32> = if opt.spec().needs_hessian { vec![1.0; n] } else { Vec::new() };
+    let hr = [&h[..]];
+    for _ in 0..steps {
+        opt.step(&mut [&mut p[..]], &[&g[..]], if h.is_empty() { None } else { Some(&hr[..]) })?;
+    }
+    std::hint::black_box(&p);
+    let peak = peak_rss_bytes().unwrap_or(0);
+    let expected = 2 * 4 * n as u64 + h.len() as u64 * 4 + state_bytes;
+    Ok((base, peak, expected))
+}

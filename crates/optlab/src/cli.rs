@@ -54,6 +54,17 @@ pub enum BenchCommand {
         #[arg(long)]
         torch: Option<String>,
     },
+    /// Peak memory (RSS) of steps of one optimizer on N f32 parameters, against parameters +
+    /// gradients + the optimizer's declared state. Run it alone: it reports this process's peak.
+    Memory {
+        #[arg(long, default_value = "adam")]
+        optimizer: String,
+        /// Number of parameters (k and M suffixes allowed).
+        #[arg(long, default_value = "10M")]
+        params: String,
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+    },
     /// Per-step overhead on a tiny problem: Adam steps on 2-D Rosenbrock with the analytic gradient.
     Tiny {
         #[arg(long, default_value_t = 10_000)]
@@ -217,6 +228,23 @@ fn run_bench(cmd: BenchCommand) -> Result<()> {
             }
             let b = bench::StepBench { variants, shapes, threads, repeats, torch_python, torch_script };
             bench::run_step_bench(&b, &mut std::io::stdout())?;
+            Ok(())
+        }
+        BenchCommand::Memory { optimizer, params, steps } => {
+            let v = bench::Variant::parse(&optimizer)?;
+            let n = bench::Shape::parse(&format!("1x{params}"))?.sizes[0];
+            let (base, peak, expected) = bench::memory(&v, n, steps)?;
+            let mb = |b: u64| b as f64 / 1e6;
+            println!(
+                "{} on {n} f32 parameters, {steps} steps: peak RSS {:.1} MB = {:.1} MB before allocating + {:.1} MB; parameters + gradients + declared state = {:.1} MB (extra {:.1} MB, {:.1}%)",
+                v.label(),
+                mb(peak),
+                mb(base),
+                mb(peak - base),
+                mb(expected),
+                mb(peak - base) - mb(expected),
+                100.0 * ((peak - base) as f64 / expected as f64 - 1.0)
+            );
             Ok(())
         }
         BenchCommand::Tiny { steps, repeats } => {
