@@ -309,7 +309,7 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
 
     fn effective_hyper(&mut self) -> Result<()> {
         for g in &mut self.groups {
-            g.eff.values.copy_from_slice(&g.base.values);
+            // `eff` equals `base` except for scheduled keys, which are overwritten below.
             for s in &g.scheduled {
                 let t = if s.per_epoch { self.epoch } else { self.step };
                 let base = g.base.f(s.index);
