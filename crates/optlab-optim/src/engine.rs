@@ -391,8 +391,8 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
                 match self.non_finite {
                     NonFinite::Skip => return Ok(StepOutcome::Skipped { tensor: name, index: idx }),
                     _ => {
-                        let tensor = if in_h { format!("{name}` (Hessian diagonal)`") } else { name };
-                        return Err(OptimError::NonFiniteGradient { tensor, index: idx, value: format!("{v}") });
+                        let what = if in_h { "Hessian diagonal" } else { "gradient" };
+                        return Err(OptimError::NonFinite { what, tensor: name, index: idx, value: format!("{v}") });
                     }
                 }
             }
