@@ -309,7 +309,7 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
 
     fn effective_hyper(&mut self) -> Result<()> {
         for g in &mut self.groups {
-            g.eff.values.copy_from_slice(&g.base.values);
+            // `eff` equals `base` except for scheduled keys, which are overwritten below.
             for s in &g.scheduled {
                 let t = if s.per_epoch { self.epoch } else { self.step };
                 let base = g.base.f(s.index);
@@ -391,8 +391,8 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
                 match self.non_finite {
                     NonFinite::Skip => return Ok(StepOutcome::Skipped { tensor: name, index: idx }),
                     _ => {
-                        let tensor = if in_h { format!("{name}` (Hessian diagonal)`") } else { name };
-                        return Err(OptimError::NonFiniteGradient { tensor, index: idx, value: format!("{v}") });
+                        let what = if in_h { "Hessian diagonal" } else { "gradient" };
+                        return Err(OptimError::NonFinite { what, tensor: name, index: idx, value: format!("{v}") });
                     }
                 }
             }
@@ -456,6 +456,10 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
 
     fn bytes_per_param(&self) -> f64 {
         (A::accesses_per_param(&self.groups[0].base) * T::BYTES) as f64
+    }
+
+    fn state_elements(&self) -> usize {
+        self.slots.iter().flat_map(|s| s.bufs.iter()).map(Vec::len).sum()
     }
 
     fn steps_taken(&self) -> u64 {

@@ -18,8 +18,8 @@ pub enum OptimError {
     Schedule(String),
     #[error("{0}")]
     Malformed(String),
-    #[error("non-finite gradient in tensor `{tensor}` (element {index}: {value})")]
-    NonFiniteGradient { tensor: String, index: usize, value: String },
+    #[error("non-finite {what} in tensor `{tensor}` (element {index}: {value})")]
+    NonFinite { what: &'static str, tensor: String, index: usize, value: String },
     #[error("tensor `{tensor}`: {what}")]
     Tensor { tensor: String, what: String },
     #[error("parameter group: {0}")]

@@ -153,6 +153,9 @@ pub trait Optimizer<T: Float>: Send {
     /// writes of parameters, gradients and state), for the default group.
     fn bytes_per_param(&self) -> f64;
 
+    /// Elements of per-element state held (all buffers of all tensors): the optimizer's memory.
+    fn state_elements(&self) -> usize;
+
     /// Steps taken (skipped steps do not count).
     fn steps_taken(&self) -> u64;
 

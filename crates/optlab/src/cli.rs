@@ -27,6 +27,52 @@ pub enum Command {
     },
     /// Run one optimizer on one test function; print CSV `step,loss,x0,x1,...` to stdout.
     Trace(TraceArgs),
+    /// Benchmarks (speed against the memory-bandwidth limit and against torch).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Optimizer step time on f32 parameters next to a bandwidth probe (and torch.optim if found).
+    Step {
+        /// Optimizers as NAME or NAME:KEY=VALUE,... separated by spaces or ';' (default: all, plus variants).
+        #[arg(long, value_delimiter = ';')]
+        optimizers: Vec<String>,
+        /// Layouts COUNTxSIZE, e.g. 1x10M,200x50k.
+        #[arg(long, value_delimiter = ',', default_value = "1x10M,200x50k")]
+        layouts: Vec<String>,
+        /// Thread counts.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        threads: Vec<usize>,
+        /// Timed steps per configuration (after 5 warm-up steps).
+        #[arg(long, default_value_t = 15)]
+        repeats: usize,
+        /// Python with torch for the side-by-side comparison: a path, or `none` (default: $OPTLAB_TORCH_PYTHON, else python3 if it has torch).
+        #[arg(long)]
+        torch: Option<String>,
+    },
+    /// Peak memory (RSS) of steps of one optimizer on N f32 parameters, against parameters +
+    /// gradients + the optimizer's declared state. Run it alone: it reports this process's peak.
+    Memory {
+        #[arg(long, default_value = "adam")]
+        optimizer: String,
+        /// Number of parameters (k and M suffixes allowed).
+        #[arg(long, default_value = "10M")]
+        params: String,
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+    },
+    /// Per-step overhead on a tiny problem: Adam steps on 2-D Rosenbrock with the analytic gradient.
+    Tiny {
+        #[arg(long, default_value_t = 10_000)]
+        steps: usize,
+        /// Repetitions (the median is reported).
+        #[arg(long, default_value_t = 21)]
+        repeats: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -151,6 +197,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Functions { command: FunctionsCommand::Study(args) } => crate::study::cli_run(&args),
+        Command::Bench { command } => run_bench(command),
         Command::Trace(args) => {
             let (spec, dtype) = args.to_spec()?;
             let stdout = std::io::stdout();
@@ -159,6 +206,71 @@ pub fn main_with(cli: Cli) -> Result<()> {
             use std::io::Write;
             let _ = out.flush();
             r
+        }
+    }
+}
+
+fn run_bench(cmd: BenchCommand) -> Result<()> {
+    use crate::bench;
+    match cmd {
+        BenchCommand::Step { optimizers, layouts, threads, repeats, torch } => {
+            if repeats == 0 || threads.contains(&0) {
+                return Err(Error::Usage("--repeats and --threads must be at least 1".into()));
+            }
+            let variants = if optimizers.is_empty() {
+                bench::default_variants()
+            } else {
+                optimizers.iter().map(|s| bench::Variant::parse(s.trim())).collect::<Result<Vec<_>>>()?
+            };
+            let shapes = layouts.iter().map(|s| bench::Shape::parse(s)).collect::<Result<Vec<_>>>()?;
+            let torch_python = bench::find_torch_python(torch.as_deref());
+            let torch_script =
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/bench/torch_step.py");
+            match &torch_python {
+                Some(p) => eprintln!("torch.optim measured with {p} ({})", torch_script.display()),
+                None => eprintln!("no Python with torch found: torch columns omitted (set --torch PATH)"),
+            }
+            let b = bench::StepBench { variants, shapes, threads, repeats, torch_python, torch_script };
+            bench::run_step_bench(&b, &mut std::io::stdout())?;
+            Ok(())
+        }
+        BenchCommand::Memory { optimizer, params, steps } => {
+            let v = bench::Variant::parse(&optimizer)?;
+            let n = bench::Shape::parse(&format!("1x{params}"))?.sizes[0];
+            let (base, peak, expected) = bench::memory(&v, n, steps)?;
+            let mb = |b: u64| b as f64 / 1e6;
+            println!(
+                "{} on {n} f32 parameters, {steps} steps: peak RSS {:.1} MB = {:.1} MB before allocating + {:.1} MB; parameters + gradients + declared state = {:.1} MB (extra {:.1} MB, {:.1}%)",
+                v.label(),
+                mb(peak),
+                mb(base),
+                mb(peak - base),
+                mb(expected),
+                mb(peak - base) - mb(expected),
+                100.0 * ((peak - base) as f64 / expected as f64 - 1.0)
+            );
+            Ok(())
+        }
+        BenchCommand::Tiny { steps, repeats } => {
+            let mut times = Vec::new();
+            let mut end = [0.0; 2];
+            for _ in 0..repeats.max(1) {
+                let (t, x) = bench::tiny_rosenbrock(steps)?;
+                times.push(t);
+                end = x;
+            }
+            times.sort_by(|a, b| a.total_cmp(b));
+            let med = times[times.len() / 2];
+            println!(
+                "{steps} Adam steps (lr 0.01) on 2-D Rosenbrock from (-1.5, 2) with the analytic gradient: median {:.3} ms total, {:.0} ns/step (min {:.3} ms over {} runs); end point ({:.6}, {:.6})",
+                med * 1e3,
+                med * 1e9 / steps as f64,
+                times[0] * 1e3,
+                times.len(),
+                end[0],
+                end[1]
+            );
+            Ok(())
         }
     }
 }

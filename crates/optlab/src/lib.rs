@@ -2,6 +2,7 @@
 //! tables, plots and reports. The binary's commands live in [`cli`]; each command's work is a
 //! library function so tests and other tools can call it directly.
 
+pub mod bench;
 pub mod cli;
 pub mod describe;
 pub mod error;

@@ -512,7 +512,7 @@ pub fn run_one(
         let hess = [&h[..]];
         match opt.step(&mut [&mut x[..]], &[&g[..]], if needs_h { Some(&hess[..]) } else { None }) {
             Ok(_) => {}
-            Err(e @ OptimError::NonFiniteGradient { .. }) => {
+            Err(e @ OptimError::NonFinite { .. }) => {
                 note = Some(format!("step {}: {e}", steps + 1));
                 break Outcome::Diverged;
             }

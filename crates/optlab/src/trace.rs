@@ -117,7 +117,7 @@ pub fn run<T: RegistryFloat>(
         match opt.step(&mut [&mut x[..]], &[&g[..]], hess.as_ref().map(|a| &a[..])) {
             Ok(StepOutcome::Applied) => {}
             Ok(StepOutcome::Skipped { .. }) => {}
-            Err(e @ OptimError::NonFiniteGradient { .. }) => {
+            Err(e @ OptimError::NonFinite { .. }) => {
                 return Err(Error::Diverged { step: step + 1, what: e.to_string() })
             }
             Err(e) => return Err(e.into()),

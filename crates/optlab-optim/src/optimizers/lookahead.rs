@@ -156,6 +156,9 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
         }
         Ok(StepOutcome::Applied)
     }
+    fn state_elements(&self) -> usize {
+        self.inner.state_elements() + self.slow.iter().map(Vec::len).sum::<usize>()
+    }
     fn steps_taken(&self) -> u64 {
         self.step
     }

@@ -1,0 +1,415 @@
+//! `optlab bench step`: optimizer-step speed against the memory-bandwidth limit, measured in one
+//! run next to a bandwidth probe (and torch.optim when a Python with torch is available).
+//!
+//! The probe is an in-place `a[i] += s * b[i]` over arrays laid out like the step's parameters
+//! (same tensor sizes, same chunking, same thread count). It reads and writes memory the way an
+//! optimizer does (12 bytes per element), so its GB/s is the limit a step can reach.
+
+use crate::error::{Error, Result};
+use optlab_optim::registry::{self, RegistryFloat};
+use optlab_optim::{Layout, NonFinite, OptimConfig, Optimizer};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// One optimizer configuration to measure: a name and `key=value` settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variant {
+    pub name: String,
+    pub set: Vec<(String, String)>,
+}
+
+impl Variant {
+    /// Parses `name` or `name:key=value,key=value`.
+    pub fn parse(s: &str) -> Result<Variant> {
+        let (name, rest) = s.split_once(':').unwrap_or((s, ""));
+        registry::spec(name)?;
+        let mut set = Vec::new();
+        for kv in rest.split(',').filter(|t| !t.is_empty()) {
+            let (k, v) =
+                kv.split_once('=').ok_or_else(|| Error::Usage(format!("`{s}`: expected name:key=value,...")))?;
+            set.push((k.to_string(), v.to_string()));
+        }
+        Ok(Variant { name: name.to_string(), set })
+    }
+
+    pub fn label(&self) -> String {
+        if self.set.is_empty() {
+            self.name.clone()
+        } else {
+            let kv: Vec<String> = self.set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{}:{}", self.name, kv.join(","))
+        }
+    }
+
+    fn config(&self, threads: usize, check: bool) -> OptimConfig {
+        let mut c = OptimConfig::new(&self.name).threads(threads).non_finite(if check {
+            NonFinite::Error
+        } else {
+            NonFinite::Unchecked
+        });
+        for (k, v) in &self.set {
+            c = c.set(k, v);
+        }
+        c
+    }
+}
+
+/// The default list: every registered optimizer with its defaults, plus the common variants.
+pub fn default_variants() -> Vec<Variant> {
+    let mut v: Vec<Variant> = Vec::new();
+    for name in registry::names() {
+        v.push(Variant { name: name.to_string(), set: Vec::new() });
+        match *name {
+            "sgd" => {
+                v.push(Variant::parse("sgd:momentum=0.9").unwrap());
+                v.push(Variant::parse("sgd:momentum=0.9,nesterov=true").unwrap());
+            }
+            "adam" => v.push(Variant::parse("adam:amsgrad=true").unwrap()),
+            _ => {}
+        }
+    }
+    v
+}
+
+/// A parameter layout to measure.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    pub label: String,
+    pub sizes: Vec<usize>,
+}
+
+impl Shape {
+    /// Parses `COUNTxSIZE`, e.g. `1x10000000` or `200x50000` (`k` and `M` suffixes allowed).
+    pub fn parse(s: &str) -> Result<Shape> {
+        let bad = || Error::Usage(format!("layout `{s}`: expected COUNTxSIZE such as 1x10M or 200x50k"));
+        let (c, n) = s.split_once('x').ok_or_else(bad)?;
+        let num = |t: &str| -> Result<usize> {
+            let (d, m) = match t.chars().last() {
+                Some('k') | Some('K') => (&t[..t.len() - 1], 1_000),
+                Some('M') => (&t[..t.len() - 1], 1_000_000),
+                _ => (t, 1),
+            };
+            d.parse::<usize>().ok().filter(|&x| x > 0).map(|x| x * m).ok_or_else(bad)
+        };
+        Ok(Shape { label: s.to_string(), sizes: vec![num(n)?; num(c)?] })
+    }
+    fn layout(&self) -> Layout {
+        let mut l = Layout::new();
+        for (i, &n) in self.sizes.iter().enumerate() {
+            l.push(&format!("t{i}"), &[n]).expect("distinct names");
+        }
+        l
+    }
+    fn total(&self) -> usize {
+        self.sizes.iter().sum()
+    }
+}
+
+/// Timing summary of repeated runs, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Timing {
+    pub min_ms: f64,
+    pub median_ms: f64,
+}
+
+fn summarise(mut t: Vec<f64>) -> Timing {
+    t.sort_by(|a, b| a.total_cmp(b));
+    let n = t.len();
+    let median = if n % 2 == 1 { t[n / 2] } else { 0.5 * (t[n / 2 - 1] + t[n / 2]) };
+    Timing { min_ms: t[0], median_ms: median }
+}
+
+fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Usage(format!("threads: {e}")))
+}
+
+/// The bandwidth probe: `a += s b` over tensors of `shape`, chunked and threaded like a step.
+pub fn probe(shape: &Shape, threads: usize, repeats: usize) -> Result<(Timing, f64)> {
+    let mut a: Vec<Vec<f32>> = shape.sizes.iter().map(|&n| vec![1.0f32; n]).collect();
+    let b: Vec<Vec<f32>> = shape.sizes.iter().map(|&n| vec![0.5f32; n]).collect();
+    let chunk = 1 << 15;
+    let pool = pool(threads)?;
+    let s = 1e-7f32;
+    let run = |a: &mut Vec<Vec<f32>>| {
+        if threads <= 1 {
+            for (a, b) in a.iter_mut().zip(&b) {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += s * *y;
+                }
+            }
+        } else {
+            pool.install(|| {
+                a.par_iter_mut().zip(b.par_iter()).for_each(|(a, b)| {
+                    a.par_chunks_mut(chunk).zip(b.par_chunks(chunk)).for_each(|(a, b)| {
+                        for (x, y) in a.iter_mut().zip(b) {
+                            *x += s * *y;
+                        }
+                    })
+                })
+            })
+        }
+    };
+    for _ in 0..3 {
+        run(&mut a);
+    }
+    let mut times = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let t0 = Instant::now();
+        run(&mut a);
+        times.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    std::hint::black_box(&a);
+    let t = summarise(times);
+    let gbps = 12.0 * shape.total() as f64 / (t.median_ms * 1e-3) / 1e9;
+    Ok((t, gbps))
+}
+
+/// Times `repeats` steps (after warm-up) of one optimizer in f32 on fixed gradients.
+pub fn time_steps<T: RegistryFloat>(
+    v: &Variant,
+    shape: &Shape,
+    threads: usize,
+    repeats: usize,
+    check: bool,
+) -> Result<(Timing, f64)> {
+    let layout = shape.layout();
+    let mut opt: Box<dyn Optimizer<T>> = registry::build::<T>(layout.clone(), &v.config(threads, check))?;
+    let mut params: Vec<Vec<T>> =
+        shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(((i % 1000) as f64 - 500.0) * 1e-3)).collect()).collect();
+    let grads: Vec<Vec<T>> =
+        shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(((i % 777) as f64 - 388.0) * 1e-4)).collect()).collect();
+    let hess: Vec<Vec<T>> = if opt.spec().needs_hessian {
+        shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(0.5 + (i % 5) as f64 * 0.1)).collect()).collect()
+    } else {
+        Vec::new()
+    };
+    let gr: Vec<&[T]> = grads.iter().map(|g| &g[..]).collect();
+    let hr: Vec<&[T]> = hess.iter().map(|h| &h[..]).collect();
+    let h = if hess.is_empty() { None } else { Some(&hr[..]) };
+    let mut step = |params: &mut Vec<Vec<T>>| -> Result<()> {
+        let mut pm: Vec<&mut [T]> = params.iter_mut().map(|p| &mut p[..]).collect();
+        opt.step(&mut pm, &gr, h)?;
+        Ok(())
+    };
+    for _ in 0..5 {
+        step(&mut params)?;
+    }
+    let mut times = Vec::with_capacity(repeats);
+    for _ in 0..repeats {
+        let t0 = Instant::now();
+        step(&mut params)?;
+        times.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    std::hint::black_box(&params);
+    Ok((summarise(times), opt.bytes_per_param()))
+}
+
+/// One row of the report.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub label: String,
+    pub shape: String,
+    pub threads: usize,
+    pub timing: Timing,
+    pub checked: Timing,
+    pub bytes_per_param: f64,
+    pub gbps: f64,
+    pub probe_gbps: f64,
+    pub torch: Vec<(String, Option<Timing>)>,
+}
+
+impl Row {
+    pub fn ratio(&self) -> f64 {
+        self.gbps / self.probe_gbps
+    }
+    /// Best torch median among the implementations that exist.
+    pub fn torch_best(&self) -> Option<(String, Timing)> {
+        self.torch
+            .iter()
+            .filter_map(|(i, t)| t.map(|t| (i.clone(), t)))
+            .min_by(|a, b| a.1.median_ms.total_cmp(&b.1.median_ms))
+    }
+}
+
+/// Measures torch with the committed script, if `python` has torch; `None` when unavailable.
+pub fn torch_times(
+    python: &str,
+    script: &std::path::Path,
+    variants: &[Variant],
+    shape: &Shape,
+    threads: usize,
+    repeats: usize,
+) -> Option<Vec<(String, String, Option<Timing>)>> {
+    let labels: Vec<String> = variants.iter().map(Variant::label).collect();
+    let sizes: Vec<String> = shape.sizes.iter().map(|n| n.to_string()).collect();
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args(["--labels", &labels.join(";"), "--sizes", &sizes.join(",")])
+        .args(["--threads", &threads.to_string(), "--repeats", &repeats.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mut rows = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        if let (Some(l), Some(i)) = (v["label"].as_str(), v["impl"].as_str()) {
+            let t = match (v["min_ms"].as_f64(), v["median_ms"].as_f64()) {
+                (Some(a), Some(b)) => Some(Timing { min_ms: a, median_ms: b }),
+                _ => None,
+            };
+            rows.push((l.to_string(), i.to_string(), t));
+        }
+    }
+    Some(rows)
+}
+
+/// Finds a Python with torch: `$OPTLAB_TORCH_PYTHON`, else `python3` if it imports torch.
+pub fn find_torch_python(explicit: Option<&str>) -> Option<String> {
+    let candidates: Vec<String> = match explicit {
+        Some("none") => return None,
+        Some(p) => vec![p.to_string()],
+        None => std::env::var("OPTLAB_TORCH_PYTHON").into_iter().chain(["python3".to_string()]).collect(),
+    };
+    candidates.into_iter().find(|p| {
+        std::process::Command::new(p)
+            .args(["-c", "import torch"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    })
+}
+
+/// Settings of `optlab bench step`.
+#[derive(Clone, Debug)]
+pub struct StepBench {
+    pub variants: Vec<Variant>,
+    pub shapes: Vec<Shape>,
+    pub threads: Vec<usize>,
+    pub repeats: usize,
+    pub torch_python: Option<String>,
+    pub torch_script: std::path::PathBuf,
+}
+
+/// Runs the benchmark, printing each row as it is measured (Markdown), and returns the rows.
+pub fn run_step_bench(b: &StepBench, out: &mut dyn std::io::Write) -> Result<Vec<Row>> {
+    let io = |e| Error::Io { path: "<stdout>".into(), source: e };
+    let with_torch = b.torch_python.is_some();
+    writeln!(
+        out,
+        "| optimizer | layout | threads | B/param | min ms | median ms | GB/s | probe GB/s | ratio | checked ms |{}",
+        if with_torch { " torch best (impl) ms | speed-up |" } else { "" }
+    )
+    .map_err(io)?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|{}", if with_torch { "---|---|" } else { "" })
+        .map_err(io)?;
+    let mut rows = Vec::new();
+    for shape in &b.shapes {
+        for &threads in &b.threads {
+            let (_, probe_gbps) = probe(shape, threads, b.repeats)?;
+            let torch_rows = match &b.torch_python {
+                Some(py) => torch_times(py, &b.torch_script, &b.variants, shape, threads, b.repeats),
+                None => None,
+            };
+            for v in &b.variants {
+                let (t, bpp) = time_steps::<f32>(v, shape, threads, b.repeats, false)?;
+                let (checked, _) = time_steps::<f32>(v, shape, threads, b.repeats.div_ceil(2), true)?;
+                let gbps = bpp * shape.total() as f64 / (t.median_ms * 1e-3) / 1e9;
+                let label = v.label();
+                let torch: Vec<(String, Option<Timing>)> = torch_rows
+                    .iter()
+                    .flatten()
+                    .filter(|(l, _, _)| *l == label)
+                    .map(|(_, i, t)| (i.clone(), *t))
+                    .collect();
+                let row = Row {
+                    label,
+                    shape: shape.label.clone(),
+                    threads,
+                    timing: t,
+                    checked,
+                    bytes_per_param: bpp,
+                    gbps,
+                    probe_gbps,
+                    torch,
+                };
+                let torch_cols = if with_torch {
+                    match row.torch_best() {
+                        Some((i, tt)) => {
+                            format!(" {:.2} ({i}) | {:.2}x |", tt.median_ms, tt.median_ms / row.timing.median_ms)
+                        }
+                        None => " - | - |".to_string(),
+                    }
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    out,
+                    "| {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.1} | {:.2} | {:.2} |{}",
+                    row.label,
+                    row.shape,
+                    threads,
+                    bpp,
+                    t.min_ms,
+                    t.median_ms,
+                    gbps,
+                    probe_gbps,
+                    row.ratio(),
+                    checked.median_ms,
+                    torch_cols
+                )
+                .map_err(io)?;
+                out.flush().map_err(io)?;
+                rows.push(row);
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// `optlab bench tiny`: `steps` Adam steps on 2-D Rosenbrock with the analytic gradient; returns
+/// (total seconds, final point).
+pub fn tiny_rosenbrock(steps: usize) -> Result<(f64, [f64; 2])> {
+    use optlab_functions::TestFunction;
+    let f = optlab_functions::Rosenbrock::new(2);
+    let mut opt = registry::build::<f64>(Layout::single("x", 2), &OptimConfig::new("adam").set("lr", 0.01))?;
+    let mut x = [-1.5, 2.0];
+    let mut g = [0.0; 2];
+    let t0 = Instant::now();
+    for _ in 0..steps {
+        f.gradient(&x, &mut g);
+        opt.step(&mut [&mut x[..]], &[&g[..]], None)?;
+    }
+    Ok((t0.elapsed().as_secs_f64(), x))
+}
+
+/// Peak resident memory of this process so far (VmHWM), in bytes, where /proc is available.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// `optlab bench memory`: peak RSS of `steps` f32 steps of one optimizer on `n` parameters, against
+/// the parameters, gradients and the optimizer's declared state. Returns (baseline before
+/// allocating, peak after stepping, expected bytes).
+pub fn memory(v: &Variant, n: usize, steps: usize) -> Result<(u64, u64, u64)> {
+    let base = peak_rss_bytes().ok_or_else(|| Error::Usage("peak RSS needs /proc/self/status (Linux)".into()))?;
+    let shape = Shape { label: format!("1x{n}"), sizes: vec![n] };
+    let mut opt = registry::build::<f32>(shape.layout(), &v.config(1, true))?;
+    let state_bytes = opt.state_elements() as u64 * 4;
+    let mut p: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 1e-3).collect();
+    let g: Vec<f32> = (0..n).map(|i| ((i % 777) as f32 - 388.0) * 1e-4).collect();
+    let h: Vec<f32> = if opt.spec().needs_hessian { vec![1.0; n] } else { Vec::new() };
+    let hr = [&h[..]];
+    for _ in 0..steps {
+        opt.step(&mut [&mut p[..]], &[&g[..]], if h.is_empty() { None } else { Some(&hr[..]) })?;
+    }
+    std::hint::black_box(&p);
+    let peak = peak_rss_bytes().unwrap_or(0);
+    let expected = 2 * 4 * n as u64 + h.len() as u64 * 4 + state_bytes;
+    Ok((base, peak, expected))
+}

@@ -1,0 +1,93 @@
+"""torch.optim step() timings on the shapes `optlab bench step` uses, for the side-by-side ratio.
+
+Called by `optlab bench step` (or by hand):
+    python3 tools/bench/torch_step.py --labels adam,sgd:momentum=0.9 --sizes 10000000 --threads 2 --repeats 15
+prints one JSON object per line: {"label", "impl" (loop|foreach|fused), "min_ms", "median_ms"} or
+{"label", "impl", "status": "n/a: ..."} where torch lacks that implementation on CPU.
+
+Parameters: float32, randn; gradients fixed randn; WARMUP untimed steps (state allocation and
+RAdam's rectification), then `repeats` individually timed steps. Labels are optlab optimizer
+names with optional `:key=value,...` settings, mapped to the torch optimizer with the same update.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+WARMUP = 5
+
+
+def torch_ctor(label):
+    name, _, rest = label.partition(":")
+    kw = {}
+    for kv in filter(None, rest.split(",")):
+        k, v = kv.split("=")
+        kw[k] = {"true": True, "false": False}.get(v, None) if v in ("true", "false") else float(v)
+    betas = (kw.pop("beta1", 0.9), kw.pop("beta2", 0.999))
+    table = {
+        "sgd": (torch.optim.SGD, {"lr": 1e-3}),
+        "adagrad": (torch.optim.Adagrad, {}),
+        "adadelta": (torch.optim.Adadelta, {}),
+        "rmsprop": (torch.optim.RMSprop, {}),
+        "adam": (torch.optim.Adam, {"betas": betas}),
+        "adamw": (torch.optim.AdamW, {"betas": betas}),
+        "adamax": (torch.optim.Adamax, {"betas": betas}),
+        "nadam": (torch.optim.NAdam, {"betas": betas}),
+        "radam": (torch.optim.RAdam, {"betas": betas}),
+    }
+    if name not in table:
+        return None
+    cls, base = table[name]
+    base = dict(base)
+    base.update(kw)
+    return cls, base
+
+
+def bench(label, impl, sizes, threads, repeats):
+    torch.set_num_threads(threads)
+    ctor = torch_ctor(label)
+    if ctor is None:
+        return {"label": label, "impl": impl, "status": "n/a: no torch equivalent"}
+    cls, kw = ctor
+    g = torch.Generator().manual_seed(0)
+    params = []
+    for n in sizes:
+        p = torch.nn.Parameter(torch.randn(n, generator=g))
+        p.grad = torch.randn(n, generator=g)
+        params.append(p)
+    flags = {"loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}[impl]
+    try:
+        opt = cls(params, **kw, **flags)
+        opt.step()
+    except Exception as e:  # e.g. fused not implemented for this optimizer on CPU
+        return {"label": label, "impl": impl, "status": "n/a: " + str(e).split("\n")[0][:60]}
+    for _ in range(WARMUP):
+        opt.step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        opt.step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return {"label": label, "impl": impl, "min_ms": min(times), "median_ms": statistics.median(times)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--labels", required=True)
+    ap.add_argument("--sizes", required=True, help="comma-separated tensor sizes, e.g. 50000,50000,...")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--impls", default="loop,foreach,fused")
+    a = ap.parse_args()
+    sizes = [int(s) for s in a.sizes.split(",")]
+    for label in a.labels.split(";"):
+        for impl in a.impls.split(","):
+            print(json.dumps(bench(label, impl, sizes, a.threads, a.repeats)), flush=True)
+    print(json.dumps({"torch_version": torch.__version__}), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
