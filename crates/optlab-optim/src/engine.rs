@@ -8,6 +8,7 @@ use crate::hyper::{Hyper, Spec};
 use crate::layout::Layout;
 use crate::optimizer::{NonFinite, OptimConfig, Optimizer, StepOutcome};
 use crate::schedule::Schedule;
+use crate::simd::Simd;
 use crate::state::{OptimizerState, TensorState};
 use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
@@ -79,6 +80,7 @@ pub struct Engine<T: Float, A: Algorithm<T>> {
     pool: Option<rayon::ThreadPool>,
     threads: Option<usize>,
     total_len: usize,
+    simd: Simd,
     _t: PhantomData<T>,
 }
 
@@ -215,6 +217,7 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
             pool,
             threads: cfg.threads,
             total_len,
+            simd: cfg.simd.resolve(),
             _t: PhantomData,
         })
     }
@@ -287,16 +290,17 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
         let chunks = &self.chunks;
         let bad_ptr = SendPtr(self.chunk_bad.as_mut_ptr());
         let with_h = A::spec().needs_hessian;
+        let simd = self.simd;
         self.for_chunks(|c| {
             let d = chunks[c];
             let pt = ptrs[d.tensor as usize];
             let len = d.end - d.start;
             // SAFETY: chunk ranges are within the tensor, checked against the layout.
             let g = unsafe { std::slice::from_raw_parts(pt.g.add(d.start), len) };
-            let mut bad = first_non_finite(g).map(|i| i * 2);
+            let mut bad = scan::<T>(simd, g).map(|i| i * 2);
             if bad.is_none() && with_h {
                 let h = unsafe { std::slice::from_raw_parts(pt.h.add(d.start), len) };
-                bad = first_non_finite(h).map(|i| i * 2 + 1);
+                bad = scan::<T>(simd, h).map(|i| i * 2 + 1);
             }
             unsafe { *bad_ptr.get().add(c) = bad.unwrap_or(usize::MAX) };
         });
@@ -334,25 +338,11 @@ impl<T> SendPtr<T> {
 }
 
 /// Index of the first non-finite element, found with a vectorisable scan.
+#[inline(always)]
 pub(crate) fn first_non_finite<T: Float>(xs: &[T]) -> Option<usize> {
-    const B: usize = 256;
+    const B: usize = 1024;
     for (bi, block) in xs.chunks(B).enumerate() {
-        // x * 0 is NaN exactly when x is infinite or NaN; the sum of a block is NaN iff any is.
-        let mut acc = [T::ZERO; 8];
-        let mut it = block.chunks_exact(8);
-        for c in &mut it {
-            for k in 0..8 {
-                acc[k] += c[k] * T::ZERO;
-            }
-        }
-        let mut s = T::ZERO;
-        for x in it.remainder() {
-            s += *x * T::ZERO;
-        }
-        for a in acc {
-            s += a;
-        }
-        if !s.is_finite() || s != T::ZERO && s != -T::ZERO {
+        if !T::all_finite(block) {
             return Some(bi * B + block.iter().position(|x| !x.is_finite()).unwrap_or(0));
         }
     }
@@ -404,15 +394,15 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
         if A::REDUCE > 0 {
             let acc_ptr = SendPtr(self.chunk_acc.as_mut_ptr());
             {
-                let (ptrs, chunks, slots, groups, alg) =
-                    (&self.ptrs, &self.chunks, &self.slots, &self.groups, &self.alg);
+                let (ptrs, chunks, slots, groups, alg, simd) =
+                    (&self.ptrs, &self.chunks, &self.slots, &self.groups, &self.alg, self.simd);
                 self.for_chunks(|c| {
                     let d = chunks[c];
                     let mut acc = [0.0; MAX_ACC];
                     let chunk = unsafe {
                         make_chunk(&ptrs[d.tensor as usize], slots[d.tensor as usize].bufs.len(), d.start, d.end)
                     };
-                    alg.reduce(&groups[slots[d.tensor as usize].group].eff, chunk, &mut acc);
+                    reduce::<T, A>(simd, alg, &groups[slots[d.tensor as usize].group].eff, chunk, &mut acc);
                     unsafe { *acc_ptr.get().add(c) = acc };
                 });
             }
@@ -441,13 +431,13 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
             self.coefs.push(c);
         }
         {
-            let (ptrs, chunks, slots, coefs) = (&self.ptrs, &self.chunks, &self.slots, &self.coefs);
+            let (ptrs, chunks, slots, coefs, simd) = (&self.ptrs, &self.chunks, &self.slots, &self.coefs, self.simd);
             self.for_chunks(|c| {
                 let d = chunks[c];
                 let ti = d.tensor as usize;
                 // SAFETY: chunks are disjoint ranges of distinct tensors' buffers, all of the length checked above.
                 let chunk = unsafe { make_chunk(&ptrs[ti], slots[ti].bufs.len(), d.start, d.end) };
-                A::update(&coefs[ti], chunk);
+                update::<T, A>(simd, &coefs[ti], chunk);
             });
         }
         self.step = step;
@@ -600,5 +590,80 @@ unsafe fn make_chunk<'a, T>(p: &Ptrs<T>, nbufs: usize, start: usize, end: usize)
         g: std::slice::from_raw_parts(p.g.add(start), len),
         h: if p.h.is_null() { &[] } else { std::slice::from_raw_parts(p.h.add(start), len) },
         s,
+    }
+}
+
+/// The algorithm's kernel, compiled for the chosen instruction set (see [`crate::simd`]).
+#[inline(always)]
+fn update<T: Float, A: Algorithm<T>>(simd: Simd, c: &A::Coef, ch: Chunk<'_, T>) {
+    match simd {
+        // SAFETY: `Simd::resolve` returned these only where the CPU has the features.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { isa::update_avx512::<T, A>(c, ch) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { isa::update_avx2::<T, A>(c, ch) },
+        _ => A::update(c, ch),
+    }
+}
+
+#[inline(always)]
+fn reduce<T: Float, A: Algorithm<T>>(simd: Simd, a: &A, hp: &Hyper, ch: Chunk<'_, T>, acc: &mut [f64; MAX_ACC]) {
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { isa::reduce_avx512::<T, A>(a, hp, ch, acc) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { isa::reduce_avx2::<T, A>(a, hp, ch, acc) },
+        _ => a.reduce(hp, ch, acc),
+    }
+}
+
+#[inline(always)]
+fn scan<T: Float>(simd: Simd, xs: &[T]) -> Option<usize> {
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { isa::scan_avx512(xs) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { isa::scan_avx2(xs) },
+        _ => first_non_finite(xs),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod isa {
+    use super::*;
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn update_avx2<T: Float, A: Algorithm<T>>(c: &A::Coef, ch: Chunk<'_, T>) {
+        A::update(c, ch)
+    }
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+    pub(super) unsafe fn update_avx512<T: Float, A: Algorithm<T>>(c: &A::Coef, ch: Chunk<'_, T>) {
+        A::update(c, ch)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn reduce_avx2<T: Float, A: Algorithm<T>>(
+        a: &A,
+        hp: &Hyper,
+        ch: Chunk<'_, T>,
+        acc: &mut [f64; MAX_ACC],
+    ) {
+        a.reduce(hp, ch, acc)
+    }
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+    pub(super) unsafe fn reduce_avx512<T: Float, A: Algorithm<T>>(
+        a: &A,
+        hp: &Hyper,
+        ch: Chunk<'_, T>,
+        acc: &mut [f64; MAX_ACC],
+    ) {
+        a.reduce(hp, ch, acc)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn scan_avx2<T: Float>(xs: &[T]) -> Option<usize> {
+        first_non_finite(xs)
+    }
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+    pub(super) unsafe fn scan_avx512<T: Float>(xs: &[T]) -> Option<usize> {
+        first_non_finite(xs)
     }
 }

@@ -45,12 +45,15 @@ pub trait Float:
     fn mul_add2(self, a: Self, b: Self) -> Self {
         self * a + b
     }
+    /// Whether every element is finite: one vectorisable pass (integer maximum of the magnitude
+    /// bits; a value is non-finite exactly when its exponent bits are all ones).
+    fn all_finite(xs: &[Self]) -> bool;
     fn to_le_bytes_vec(xs: &[Self], out: &mut Vec<u8>);
     fn from_le_bytes_slice(b: &[u8]) -> Self;
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:expr) => {
+    ($t:ty, $name:expr, $bits:ty, $exp:expr) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -120,6 +123,15 @@ macro_rules! impl_float {
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
             }
+            #[inline(always)]
+            fn all_finite(xs: &[Self]) -> bool {
+                const MAG: $bits = <$bits>::MAX >> 1;
+                let mut m: $bits = 0;
+                for x in xs {
+                    m = m.max(x.to_bits() & MAG);
+                }
+                m < $exp
+            }
             fn to_le_bytes_vec(xs: &[Self], out: &mut Vec<u8>) {
                 out.reserve(xs.len() * Self::BYTES);
                 for x in xs {
@@ -134,5 +146,29 @@ macro_rules! impl_float {
         }
     };
 }
-impl_float!(f32, "f32");
-impl_float!(f64, "f64");
+impl_float!(f32, "f32", u32, 0x7f80_0000);
+impl_float!(f64, "f64", u64, 0x7ff0_0000_0000_0000);
+
+#[cfg(test)]
+mod tests {
+    use super::Float;
+
+    #[test]
+    fn all_finite_detects_nan_and_infinities_anywhere() {
+        for n in [1usize, 7, 64, 1000] {
+            let mut v = vec![1.5f32; n];
+            assert!(f32::all_finite(&v));
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                v[n / 2] = bad;
+                assert!(!f32::all_finite(&v), "{bad} at {} of {n}", n / 2);
+                v[n / 2] = f32::MAX;
+                assert!(f32::all_finite(&v));
+            }
+            let mut w = vec![-0.0f64; n];
+            w[n - 1] = f64::NAN;
+            assert!(!f64::all_finite(&w));
+            w[n - 1] = -f64::MAX;
+            assert!(f64::all_finite(&w));
+        }
+    }
+}

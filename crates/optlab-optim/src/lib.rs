@@ -35,6 +35,7 @@ pub mod optimizer;
 pub mod optimizers;
 pub mod registry;
 pub mod schedule;
+pub mod simd;
 pub mod state;
 
 pub use algorithm::{Algorithm, Buffer, Chunk, StepCtx};
@@ -45,4 +46,5 @@ pub use hyper::{Hyper, HyperSpec, Kind, Spec, Value};
 pub use layout::{Layout, TensorDef};
 pub use optimizer::{GroupConfig, NonFinite, OptimConfig, Optimizer, StepOutcome};
 pub use schedule::Schedule;
+pub use simd::Simd;
 pub use state::{OptimizerState, TensorState};

@@ -76,6 +76,9 @@ pub struct OptimConfig {
     /// Threads for the parallel pass (None: rayon's global pool; 1: the calling thread only).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Kernel instruction set (default: the widest the CPU supports; results are identical).
+    #[serde(default)]
+    pub simd: crate::simd::Simd,
 }
 
 impl OptimConfig {
@@ -128,6 +131,11 @@ impl OptimConfig {
 
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = Some(n);
+        self
+    }
+
+    pub fn simd(mut self, s: crate::simd::Simd) -> Self {
+        self.simd = s;
         self
     }
 

@@ -163,3 +163,40 @@ fn a_schedule_can_drive_beta1_and_is_validated() {
     let e = registry::build::<f64>(Layout::single("x", 1), &cfg).err().unwrap().to_string();
     assert!(e.contains("amsgrad") && e.contains("schedule"), "{e}");
 }
+
+#[test]
+fn results_do_not_depend_on_the_kernel_instruction_set() {
+    use optlab_optim::Simd;
+    let l = layout();
+    for name in registry::names() {
+        let mut out = Vec::new();
+        for simd in [Simd::Base, Simd::Avx2, Simd::Avx512, Simd::Auto] {
+            let cfg = OptimConfig::new(name).simd(simd).threads(2);
+            let mut o = registry::build::<f64>(l.clone(), &cfg).unwrap();
+            let mut p = init_params(&l);
+            run(o.as_mut(), &mut p, 0, 4);
+            out.push(p);
+        }
+        assert!(out.windows(2).all(|w| w[0] == w[1]), "{name}: results depend on the instruction set");
+        // f32 too (different kernels).
+        let mut out32 = Vec::new();
+        for simd in [Simd::Base, Simd::Auto] {
+            let cfg = OptimConfig::new(name).simd(simd);
+            let mut o = registry::build::<f32>(l.clone(), &cfg).unwrap();
+            let mut p: Vec<Vec<f32>> =
+                init_params(&l).into_iter().map(|v| v.into_iter().map(|x| x as f32).collect()).collect();
+            for s in 0..4 {
+                let pd: Vec<Vec<f64>> = p.iter().map(|v| v.iter().map(|&x| x as f64).collect()).collect();
+                let (g, h) = grads(&pd, s);
+                let g: Vec<Vec<f32>> = g.into_iter().map(|v| v.into_iter().map(|x| x as f32).collect()).collect();
+                let h: Vec<Vec<f32>> = h.into_iter().map(|v| v.into_iter().map(|x| x as f32).collect()).collect();
+                let mut pm: Vec<&mut [f32]> = p.iter_mut().map(|v| &mut v[..]).collect();
+                let gr: Vec<&[f32]> = g.iter().map(|v| &v[..]).collect();
+                let hr: Vec<&[f32]> = h.iter().map(|v| &v[..]).collect();
+                o.step(&mut pm, &gr, Some(&hr)).unwrap();
+            }
+            out32.push(p);
+        }
+        assert!(out32[0] == out32[1], "{name}: f32 results depend on the instruction set");
+    }
+}

@@ -11,6 +11,9 @@ use optlab_optim::{Layout, NonFinite, OptimConfig, Optimizer};
 use rayon::prelude::*;
 use std::time::Instant;
 
+/// Kernel instruction set for every optimizer this process benchmarks (`--simd`).
+pub static SIMD: std::sync::OnceLock<optlab_optim::Simd> = std::sync::OnceLock::new();
+
 /// One optimizer configuration to measure: a name and `key=value` settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Variant {
@@ -42,11 +45,10 @@ impl Variant {
     }
 
     fn config(&self, threads: usize, check: bool) -> OptimConfig {
-        let mut c = OptimConfig::new(&self.name).threads(threads).non_finite(if check {
-            NonFinite::Error
-        } else {
-            NonFinite::Unchecked
-        });
+        let mut c = OptimConfig::new(&self.name)
+            .simd(SIMD.get().copied().unwrap_or_default())
+            .threads(threads)
+            .non_finite(if check { NonFinite::Error } else { NonFinite::Unchecked });
         for (k, v) in &self.set {
             c = c.set(k, v);
         }
@@ -123,30 +125,28 @@ fn pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Usage(format!("threads: {e}")))
 }
 
-/// The bandwidth probe: `a += s b` over tensors of `shape`, chunked and threaded like a step.
+/// The bandwidth probe: `a += s b` over tensors of `shape`, chunked and threaded like a step
+/// (one parallel region over the chunks of all tensors).
 pub fn probe(shape: &Shape, threads: usize, repeats: usize) -> Result<(Timing, f64)> {
     let mut a: Vec<Vec<f32>> = shape.sizes.iter().map(|&n| vec![1.0f32; n]).collect();
     let b: Vec<Vec<f32>> = shape.sizes.iter().map(|&n| vec![0.5f32; n]).collect();
-    let chunk = 1 << 15;
+    const CHUNK: usize = 1 << 15;
     let pool = pool(threads)?;
     let s = 1e-7f32;
+    let axpy = |a: &mut [f32], b: &[f32]| {
+        for (x, y) in a.iter_mut().zip(b) {
+            *x += s * *y;
+        }
+    };
     let run = |a: &mut Vec<Vec<f32>>| {
+        let mut pieces: Vec<(&mut [f32], &[f32])> = Vec::new();
+        for (a, b) in a.iter_mut().zip(&b) {
+            pieces.extend(a.chunks_mut(CHUNK).zip(b.chunks(CHUNK)));
+        }
         if threads <= 1 {
-            for (a, b) in a.iter_mut().zip(&b) {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x += s * *y;
-                }
-            }
+            pieces.into_iter().for_each(|(a, b)| probe_kernel(&axpy, a, b));
         } else {
-            pool.install(|| {
-                a.par_iter_mut().zip(b.par_iter()).for_each(|(a, b)| {
-                    a.par_chunks_mut(chunk).zip(b.par_chunks(chunk)).for_each(|(a, b)| {
-                        for (x, y) in a.iter_mut().zip(b) {
-                            *x += s * *y;
-                        }
-                    })
-                })
-            })
+            pool.install(|| pieces.into_par_iter().for_each(|(a, b)| probe_kernel(&axpy, a, b)));
         }
     };
     for _ in 0..3 {
@@ -162,6 +162,23 @@ pub fn probe(shape: &Shape, threads: usize, repeats: usize) -> Result<(Timing, f
     let t = summarise(times);
     let gbps = 12.0 * shape.total() as f64 / (t.median_ms * 1e-3) / 1e9;
     Ok((t, gbps))
+}
+
+/// The probe's loop, compiled with the same instruction set as the optimizer kernels.
+#[inline(always)]
+fn probe_kernel(f: &(impl Fn(&mut [f32], &[f32]) + Sync), a: &mut [f32], b: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2(f: &(impl Fn(&mut [f32], &[f32]) + Sync), a: &mut [f32], b: &[f32]) {
+            f(a, b)
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the features.
+            return unsafe { avx2(f, a, b) };
+        }
+    }
+    f(a, b)
 }
 
 /// Times `repeats` steps (after warm-up) of one optimizer in f32 on fixed gradients.

@@ -50,6 +50,9 @@ pub enum BenchCommand {
         /// Timed steps per configuration (after 5 warm-up steps).
         #[arg(long, default_value_t = 15)]
         repeats: usize,
+        /// Kernel instruction set: auto, base, avx2 or avx512 (results are identical; speed is not).
+        #[arg(long, default_value = "auto")]
+        simd: String,
         /// Python with torch for the side-by-side comparison: a path, or `none` (default: $OPTLAB_TORCH_PYTHON, else python3 if it has torch).
         #[arg(long)]
         torch: Option<String>,
@@ -213,7 +216,9 @@ pub fn main_with(cli: Cli) -> Result<()> {
 fn run_bench(cmd: BenchCommand) -> Result<()> {
     use crate::bench;
     match cmd {
-        BenchCommand::Step { optimizers, layouts, threads, repeats, torch } => {
+        BenchCommand::Step { optimizers, layouts, threads, repeats, simd, torch } => {
+            let _ = bench::SIMD.set(simd.parse()?);
+            eprintln!("kernels: {:?}", bench::SIMD.get().copied().unwrap_or_default().resolve());
             if repeats == 0 || threads.contains(&0) {
                 return Err(Error::Usage("--repeats and --threads must be at least 1".into()));
             }

@@ -232,6 +232,7 @@ impl<T: Float> Algorithm<T> for AdaBelief {
         })
     }
 
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         match (k.ams, k.adaptive) {
             (false, true) => kernel::<T, false, true>(k, ch),

@@ -64,6 +64,7 @@ impl<T: Float> Algorithm<T> for Adadelta {
             neg_lr: T::of(-hp.f(LR)),
         })
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);

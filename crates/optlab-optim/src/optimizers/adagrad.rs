@@ -57,6 +57,7 @@ impl<T: Float> Algorithm<T> for Adagrad {
         let clr = hp.f(LR) / (1.0 + (ctx.step - 1) as f64 * hp.f(LR_DECAY));
         Ok(Coef { prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)), eps: T::of(hp.f(EPS)), neg_clr: T::of(-clr) })
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);

@@ -148,6 +148,7 @@ fn kernel<T: Float, const AMS: bool, const EPS_IN: bool>(k: &Coef<T>, ch: Chunk<
 }
 
 /// The fused Adam pass (shared with AdamW).
+#[inline(always)]
 pub(crate) fn update<T: Float>(k: &Coef<T>, ch: Chunk<'_, T>) {
     match (k.ams, k.eps_inside) {
         (false, false) => kernel::<T, false, false>(k, ch),
@@ -171,6 +172,7 @@ impl<T: Float> Algorithm<T> for Adam {
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
         Ok(coef(hp, ctx.step))
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         update(k, ch)
     }

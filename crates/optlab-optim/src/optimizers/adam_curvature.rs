@@ -98,6 +98,7 @@ impl<T: Float> Algorithm<T> for AdamCurvature {
             neg_lr: T::of(-hp.f(LR)),
         })
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g, h) = (ch.p, &ch.g[..n], &ch.h[..n]);

@@ -188,6 +188,7 @@ impl<T: Float> Algorithm<T> for AdamScheduledBetas {
             neg_step: T::of(-(lr / bc1)),
         })
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);

@@ -155,6 +155,7 @@ impl<T: Float> Algorithm<T> for AdamSkew {
             abs_third: hp.b(ABS_THIRD),
         })
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         if k.abs_third {
             kernel::<T, true>(k, ch)

@@ -98,6 +98,7 @@ impl<T: Float> Algorithm<T> for AdamThird {
             neg_step: T::of(-(lr / (bc1.sqrt() * bc1.sqrt().sqrt()))),
         })
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);

@@ -68,6 +68,7 @@ impl<T: Float> Algorithm<T> for Adamax {
             neg_clr: T::of(-clr),
         })
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);

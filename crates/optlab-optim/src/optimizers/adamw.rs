@@ -47,6 +47,7 @@ impl<T: Float> Algorithm<T> for AdamW {
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<adam::Coef<T>> {
         Ok(adam::coef(hp, ctx.step))
     }
+    #[inline(always)]
     fn update(k: &adam::Coef<T>, ch: Chunk<'_, T>) {
         adam::update(k, ch)
     }

@@ -100,6 +100,7 @@ impl<T: Float> Algorithm<T> for Nadam {
             cm: T::of((-lr * mu_next) / (1.0 - mu_product_next)),
         })
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);

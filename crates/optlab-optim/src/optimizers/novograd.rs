@@ -168,6 +168,7 @@ impl<T: Float> Algorithm<T> for NovoGrad {
         3 + 2 * <Self as Algorithm<T>>::buffers(hp).len() + 1
     }
 
+    #[inline(always)]
     fn reduce(&self, _hp: &Hyper, chunk: Chunk<'_, T>, acc: &mut [f64; MAX_ACC]) {
         acc[0] += sum_sq(chunk.g);
     }
@@ -198,6 +199,7 @@ impl<T: Float> Algorithm<T> for NovoGrad {
         })
     }
 
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);

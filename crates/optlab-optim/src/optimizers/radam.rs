@@ -105,6 +105,7 @@ impl<T: Float> Algorithm<T> for Radam {
             rectify,
         })
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);

@@ -126,6 +126,7 @@ impl<T: Float> Algorithm<T> for Rmsprop {
             eps_inside: hp.b(EPS_INSIDE),
         })
     }
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         // The momentum buffer exists when the configured momentum is > 0 (a schedule may take the
         // effective value to 0, which the momentum kernel handles exactly).

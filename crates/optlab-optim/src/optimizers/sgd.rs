@@ -128,7 +128,7 @@ impl<T: Float> Algorithm<T> for Sgd {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);

@@ -332,6 +332,7 @@ impl<T: Float> Algorithm<T> for YellowFin {
         9
     }
 
+    #[inline(always)]
     fn reduce(&self, hp: &Hyper, chunk: Chunk<'_, T>, acc: &mut [f64; MAX_ACC]) {
         let sign = T::of(if hp.b(MAXIMIZE_) { -1.0 } else { 1.0 });
         let s = sums(sign, chunk.g, chunk.s[1]);
@@ -523,6 +524,7 @@ impl<T: Float> Algorithm<T> for YellowFin {
         })
     }
 
+    #[inline(always)]
     fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);
