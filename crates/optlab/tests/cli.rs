@@ -1,0 +1,157 @@
+//! The `optlab` binary: `optimizers`, `functions list` and `trace`, including bad input.
+
+use std::process::{Command, Output};
+
+fn optlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_optlab")).args(args).output().expect("run optlab")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn optimizers_lists_every_registered_optimizer_with_hyperparameters() {
+    let o = optlab(&["optimizers"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    for name in optlab_optim::registry::names() {
+        assert!(text.contains(&format!("{name} — ")), "{name} missing");
+    }
+    assert!(text.contains("beta1") && text.contains("valid [0, 1)") && text.contains("convention:"));
+    let o = optlab(&["optimizers", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), optlab_optim::registry::names().len());
+}
+
+#[test]
+fn functions_list_names_every_function() {
+    let text = stdout(&optlab(&["functions", "list"]));
+    for name in optlab_functions::NAMES {
+        assert!(text.contains(name), "{name} missing");
+    }
+}
+
+#[test]
+fn trace_prints_start_every_kth_step_and_the_last() {
+    let o = optlab(&[
+        "trace",
+        "--optimizer",
+        "adam",
+        "--set",
+        "lr=0.1",
+        "--function",
+        "rosenbrock",
+        "--steps",
+        "7",
+        "--every",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "step,loss,x0,x1");
+    let steps: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(steps, ["0", "3", "6", "7"]);
+    // Step 0 is the function's first default start, before any update.
+    assert_eq!(lines[1], "0,12.5,-1.5,2.0");
+}
+
+#[test]
+fn trace_matches_the_library_and_honours_start_dim_dtype_and_schedule() {
+    let o = optlab(&[
+        "trace",
+        "--optimizer",
+        "sgd",
+        "--set",
+        "lr=0.1",
+        "--function",
+        "sphere",
+        "--dim",
+        "3",
+        "--start=1,-2,3",
+        "--steps",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Gradient 2x, lr 0.1: x <- 0.8 x each step.
+    let (a, b, c) = (0.64f64, -1.28f64, 1.92f64);
+    assert_eq!(stdout(&o).lines().last().unwrap(), format!("2,{:?},{a:?},{b:?},{c:?}", a * a + b * b + c * c));
+    let o = optlab(&[
+        "trace",
+        "--optimizer",
+        "sgd",
+        "--set",
+        "lr=0.1",
+        "--function",
+        "sphere",
+        "--start=1,1",
+        "--steps",
+        "1",
+        "--dtype",
+        "f32",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let x = 0.8f32 as f64;
+    assert_eq!(stdout(&o).lines().last().unwrap(), format!("1,{:?},{x:?},{x:?}", x * x + x * x));
+    let o = optlab(&[
+        "trace",
+        "--optimizer",
+        "sgd",
+        "--set",
+        "lr=0.1",
+        "--schedule",
+        "lr=step(step_size=1, gamma=0.5)",
+        "--function",
+        "sphere",
+        "--start=1,1",
+        "--steps",
+        "2",
+    ]);
+    // lr 0.1 then 0.05 (SGD: x <- x + (-lr) * 2x).
+    let x1 = 1.0 + -0.1 * 2.0;
+    let x2: f64 = x1 + -0.05 * (2.0 * x1);
+    let last = stdout(&o).lines().last().unwrap().to_string();
+    assert!(last.ends_with(&format!(",{x2:?},{x2:?}")), "{last}");
+    // The Hessian diagonal reaches the optimizers that need it.
+    let o = optlab(&["trace", "--optimizer", "adam_curvature", "--function", "booth", "--steps", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let o = optlab(args);
+    assert!(!o.status.success(), "{args:?} should fail");
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "one line on stderr: {err}");
+    assert!(err.contains(needle), "{args:?}: `{err}` lacks `{needle}`");
+    assert!(stdout(&o).is_empty(), "{args:?}: nothing on stdout before the error");
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_one_clear_line() {
+    fails_with(&["trace", "--optimizer", "adm", "--function", "booth"], "unknown optimizer `adm`");
+    fails_with(&["trace", "--optimizer", "adam", "--function", "boot"], "unknown test function 'boot'");
+    fails_with(&["trace", "--optimizer", "adam", "--set", "lr", "--function", "booth"], "expected KEY=VALUE");
+    fails_with(&["trace", "--optimizer", "adam", "--set", "lr=-1", "--function", "booth"], "`lr`");
+    fails_with(
+        &["trace", "--optimizer", "adam", "--set", "betas=0.9", "--function", "booth"],
+        "unknown hyperparameter `betas`",
+    );
+    fails_with(&["trace", "--optimizer", "adam", "--function", "booth", "--start=1,2,3"], "--start has 3 coordinates");
+    fails_with(&["trace", "--optimizer", "adam", "--function", "booth", "--start=1,x"], "`x` is not a number");
+    fails_with(&["trace", "--optimizer", "adam", "--function", "booth", "--every", "0"], "--every");
+    fails_with(&["trace", "--optimizer", "adam", "--function", "booth", "--dtype", "f16"], "--dtype");
+    fails_with(&["trace", "--optimizer", "adam", "--schedule", "lr=cosine(tmax=3)", "--function", "booth"], "tmax");
+}
+
+#[test]
+fn divergence_is_reported_after_the_rows_so_far() {
+    let o = optlab(&["trace", "--optimizer", "sgd", "--set", "lr=10", "--function", "rosenbrock", "--steps", "50"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("diverged at step"), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("step,loss,x0,x1\n0,"));
+}
