@@ -593,9 +593,16 @@ unsafe fn make_chunk<'a, T>(p: &Ptrs<T>, nbufs: usize, start: usize, end: usize)
     }
 }
 
+/// Chunks shorter than this run the baseline kernel inline (bit-identical, see [`crate::simd`]).
+const SMALL: usize = 64;
+
 /// The algorithm's kernel, compiled for the chosen instruction set (see [`crate::simd`]).
 #[inline(always)]
 fn update<T: Float, A: Algorithm<T>>(simd: Simd, c: &A::Coef, ch: Chunk<'_, T>) {
+    // Tiny tensors gain nothing from wide vectors; the inlined baseline kernel saves a call.
+    if ch.p.len() < SMALL {
+        return A::update(c, ch);
+    }
     match simd {
         // SAFETY: `Simd::resolve` returned these only where the CPU has the features.
         #[cfg(target_arch = "x86_64")]
@@ -619,6 +626,9 @@ fn reduce<T: Float, A: Algorithm<T>>(simd: Simd, a: &A, hp: &Hyper, ch: Chunk<'_
 
 #[inline(always)]
 fn scan<T: Float>(simd: Simd, xs: &[T]) -> Option<usize> {
+    if xs.len() < SMALL {
+        return xs.iter().position(|x| !x.is_finite());
+    }
     match simd {
         #[cfg(target_arch = "x86_64")]
         Simd::Avx512 => unsafe { isa::scan_avx512(xs) },
