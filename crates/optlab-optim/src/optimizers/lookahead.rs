@@ -251,3 +251,54 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{registry, Layout, OptimConfig};
+
+    /// f(x) = x²/2 (g = x) with inner SGD lr 0.1, k = 2, alpha = 0.5, by hand:
+    /// fast steps θ ← θ − 0.1θ; after steps 2 and 4, φ ← φ + α(θ − φ) and θ ← φ.
+    #[test]
+    fn hand_computed_steps_of_lookahead_over_sgd() {
+        let cfg = OptimConfig::new("lookahead").set("inner", "sgd").set("lr", 0.1).set("k", 2).set("alpha", 0.5);
+        let mut o = registry::build::<f64>(Layout::single("x", 1), &cfg).unwrap();
+        let mut x = [1.0f64];
+        let sgd = |t: f64| t + -0.1 * t;
+        let (mut theta, mut phi) = (1.0f64, 1.0f64);
+        let mut want = Vec::new();
+        for step in 1..=5 {
+            theta = sgd(theta);
+            if step % 2 == 0 {
+                phi += 0.5 * (theta - phi);
+                theta = phi;
+            }
+            want.push(theta);
+        }
+        assert_eq!(want[1], 1.0 + 0.5 * (0.81 - 1.0)); // 0.905 after the first sync
+        for (i, w) in want.iter().enumerate() {
+            let g = [x[0]];
+            o.step(&mut [&mut x[..]], &[&g[..]], None).unwrap();
+            assert_eq!(x[0], *w, "step {}", i + 1);
+        }
+        assert_eq!(o.current(0, "alpha"), Some(0.5));
+        assert_eq!(o.current(0, "lr"), Some(0.1));
+    }
+
+    #[test]
+    fn inner_keys_pass_through_and_alpha_can_be_scheduled() {
+        let cfg = OptimConfig::new("lookahead")
+            .set("inner", "adam")
+            .set("beta1", 0.5)
+            .schedule("alpha", crate::Schedule::parse("exponential(gamma=0.5)").unwrap());
+        let mut o = registry::build::<f64>(Layout::single("x", 1), &cfg).unwrap();
+        assert_eq!(o.hyper(0).unwrap().get_text("beta1").as_deref(), Some("0.5"));
+        let mut x = [1.0];
+        o.step(&mut [&mut x[..]], &[&[1.0][..]], None).unwrap();
+        assert_eq!(o.current(0, "alpha"), Some(0.25));
+        let e = registry::build::<f64>(Layout::single("x", 1), &OptimConfig::new("lookahead").set("betas", 1))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("betas") && e.contains("adam"), "{e}");
+    }
+}
