@@ -13,8 +13,10 @@ use crate::state::{OptimizerState, TensorState};
 use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
 
-/// Elements per chunk of the parallel pass (f32: 128 KiB per stream).
-pub(crate) const CHUNK: usize = 1 << 15;
+/// Elements per chunk of the parallel pass (f32: 512 KiB per stream). Chosen by measurement:
+/// 2^17 was 10-15% faster in total than 2^15 over 1x10M and 200x50k, 1 and 2 threads
+/// (`optlab bench step`, alternating builds).
+pub const CHUNK: usize = 1 << 17;
 /// Below this many elements in a step, everything runs on the calling thread.
 pub(crate) const PAR_MIN: usize = 1 << 16;
 

@@ -3,6 +3,8 @@
 
 mod common;
 use common::*;
+
+const W2: usize = 2 * optlab_optim::engine::CHUNK + 1_001;
 use optlab_optim::{registry, GroupConfig, Layout, OptimConfig, OptimizerState, Schedule};
 
 /// A configuration exercising groups and a schedule for each optimizer.
@@ -95,7 +97,7 @@ fn loading_into_a_mismatched_optimizer_names_the_tensor_and_changes_nothing() {
     let missing = Layout::new()
         .with("w1", &[4, 5])
         .unwrap()
-        .with("w2", &[70_001])
+        .with("w2", &[W2])
         .unwrap()
         .with("b", &[7])
         .unwrap()
@@ -103,10 +105,10 @@ fn loading_into_a_mismatched_optimizer_names_the_tensor_and_changes_nothing() {
         .unwrap();
     let e = try_load(missing, "adam");
     assert!(e.contains("`extra`") && e.contains("missing"), "{e}");
-    let fewer = Layout::new().with("w1", &[4, 5]).unwrap().with("w2", &[70_001]).unwrap();
+    let fewer = Layout::new().with("w1", &[4, 5]).unwrap().with("w2", &[W2]).unwrap();
     let e = try_load(fewer, "adam");
     assert!(e.contains("`b`") && e.contains("not among"), "{e}");
-    let reshaped = Layout::new().with("w1", &[5, 4]).unwrap().with("w2", &[70_001]).unwrap().with("b", &[7]).unwrap();
+    let reshaped = Layout::new().with("w1", &[5, 4]).unwrap().with("w2", &[W2]).unwrap().with("b", &[7]).unwrap();
     let e = try_load(reshaped, "adam");
     assert!(e.contains("`w1`") && e.contains("[4, 5]") && e.contains("[5, 4]"), "{e}");
     let e = try_load(layout(), "sgd");
@@ -121,7 +123,7 @@ fn loading_into_a_mismatched_optimizer_names_the_tensor_and_changes_nothing() {
 fn tensors_are_matched_by_name_not_position() {
     let st = saved("adam", layout());
     // The same tensors declared in another order load, each by its own name.
-    let other = Layout::new().with("b", &[7]).unwrap().with("w2", &[70_001]).unwrap().with("w1", &[4, 5]).unwrap();
+    let other = Layout::new().with("b", &[7]).unwrap().with("w2", &[W2]).unwrap().with("w1", &[4, 5]).unwrap();
     let mut o = registry::build::<f64>(other, &OptimConfig::new("adam")).unwrap();
     o.load_state(&st).unwrap();
     let s2 = o.state();

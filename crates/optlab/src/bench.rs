@@ -130,7 +130,7 @@ fn pool(threads: usize) -> Result<rayon::ThreadPool> {
 pub fn probe(shape: &Shape, threads: usize, repeats: usize) -> Result<(Timing, f64)> {
     let mut a: Vec<Vec<f32>> = shape.sizes.iter().map(|&n| vec![1.0f32; n]).collect();
     let b: Vec<Vec<f32>> = shape.sizes.iter().map(|&n| vec![0.5f32; n]).collect();
-    const CHUNK: usize = 1 << 15;
+    const CHUNK: usize = optlab_optim::engine::CHUNK;
     let pool = pool(threads)?;
     let s = 1e-7f32;
     let axpy = |a: &mut [f32], b: &[f32]| {

@@ -5,7 +5,8 @@ use optlab_optim::{registry, Layout, OptimConfig, Optimizer};
 
 /// A layout with a small tensor, one spanning several chunks, and one more small tensor.
 pub fn layout() -> Layout {
-    Layout::new().with("w1", &[4, 5]).unwrap().with("w2", &[70_001]).unwrap().with("b", &[7]).unwrap()
+    let big = 2 * optlab_optim::engine::CHUNK + 1_001;
+    Layout::new().with("w1", &[4, 5]).unwrap().with("w2", &[big]).unwrap().with("b", &[7]).unwrap()
 }
 
 /// Deterministic pseudo-random numbers in [-1, 1).
