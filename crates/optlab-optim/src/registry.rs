@@ -95,3 +95,17 @@ impl RegistryFloat for f64 {
 pub fn build<T: RegistryFloat>(layout: Layout, cfg: &OptimConfig) -> Result<Box<dyn Optimizer<T>>> {
     (T::builder(find(&cfg.name)?))(layout, cfg)
 }
+
+/// Builds `name` with `key=value` settings, panicking on error (for tests).
+#[cfg(test)]
+pub(crate) fn build_for_test<T: RegistryFloat>(
+    name: &str,
+    layout: Layout,
+    set: &[(&str, &str)],
+) -> Box<dyn Optimizer<T>> {
+    let mut cfg = OptimConfig::new(name);
+    for (k, v) in set {
+        cfg = cfg.set(k, v);
+    }
+    build::<T>(layout, &cfg).unwrap_or_else(|e| panic!("{name}: {e}"))
+}

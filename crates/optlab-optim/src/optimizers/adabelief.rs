@@ -245,14 +245,10 @@ impl<T: Float> Algorithm<T> for AdaBelief {
 
 #[cfg(test)]
 mod tests {
-    use crate::{registry, Layout, OptimConfig, Optimizer};
+    use crate::{registry, Layout, Optimizer};
 
     fn build<T: crate::registry::RegistryFloat>(n: usize, set: &[(&str, &str)]) -> Box<dyn Optimizer<T>> {
-        let mut cfg = OptimConfig::new("adabelief");
-        for (k, v) in set {
-            cfg = cfg.set(k, v);
-        }
-        registry::build::<T>(Layout::single("w", n), &cfg).unwrap()
+        registry::build_for_test("adabelief", Layout::single("w", n), set)
     }
 
     fn close(a: f64, b: f64) -> bool {

@@ -219,11 +219,7 @@ mod tests {
     use crate::{registry, Layout, OptimConfig, Optimizer};
 
     fn build<T: crate::registry::RegistryFloat>(layout: Layout, set: &[(&str, &str)]) -> Box<dyn Optimizer<T>> {
-        let mut cfg = OptimConfig::new("novograd");
-        for (k, v) in set {
-            cfg = cfg.set(k, v);
-        }
-        registry::build::<T>(layout, &cfg).unwrap()
+        registry::build_for_test("novograd", layout, set)
     }
 
     fn close(a: f64, b: f64) -> bool {

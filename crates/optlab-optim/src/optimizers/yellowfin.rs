@@ -546,11 +546,7 @@ mod tests {
     use crate::{registry, GroupConfig, Layout, OptimConfig, Optimizer};
 
     fn build<T: crate::registry::RegistryFloat>(layout: Layout, set: &[(&str, &str)]) -> Box<dyn Optimizer<T>> {
-        let mut cfg = OptimConfig::new("yellowfin");
-        for (k, v) in set {
-            cfg = cfg.set(k, v);
-        }
-        registry::build::<T>(layout, &cfg).unwrap()
+        registry::build_for_test("yellowfin", layout, set)
     }
 
     fn global(opt: &dyn Optimizer<f64>, name: &str) -> f64 {
