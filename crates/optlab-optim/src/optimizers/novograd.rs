@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn chunks_and_threads_agree() {
         // Longer than one chunk: the per-tensor norm is summed over chunks in a fixed order.
-        let n = (1 << 15) * 3 + 17;
+        let n = crate::engine::CHUNK * 3 + 17;
         let g: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5).collect();
         let mut out = Vec::new();
         for threads in [1, 4] {

@@ -834,7 +834,7 @@ mod tests {
 
     #[test]
     fn chunks_and_threads_agree() {
-        let n = (1 << 15) * 2 + 5;
+        let n = crate::engine::CHUNK * 2 + 5;
         let layout = Layout::new().with("a", &[n]).unwrap().with("b", &[7]).unwrap();
         let ga: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5).collect();
         let gb = [0.25; 7];
