@@ -1,0 +1,129 @@
+//! What one experiment run produces, as stored and as rendered.
+//!
+//! The store writes these and reads them back unchanged; the report renders them. Series are in
+//! the order they were produced. A network run has one [`Point`] per epoch (and `epoch` set);
+//! a test-function run has one per step (thinned to at most a few thousand) with the iterate in
+//! `x`, so trajectories can be drawn on the landscape.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Ran to its budget or stopping rule.
+    Ok,
+    /// The loss or parameters became non-finite (or left the function's far box).
+    Diverged,
+    /// The run could not be carried out; `RunRecord::error` says why.
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Diverged => "diverged",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// The experiment as a whole, for the report's header.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentInfo {
+    /// Short identifier (file stem of the experiment file).
+    pub name: String,
+    pub title: String,
+    /// Free text (Markdown allowed) from the experiment file.
+    pub description: String,
+    /// The experiment file's text, verbatim.
+    pub source: String,
+    pub comparisons: Vec<ComparisonInfo>,
+}
+
+/// One comparison block of an experiment: the runs that belong in the same tables and plots.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ComparisonInfo {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// The tasks the comparison runs on (function names such as `rosenbrock`, or network tasks
+    /// such as `mnist-mlp`).
+    pub tasks: Vec<String>,
+    /// The hyperparameters swept in this comparison, in the order the file gives them (e.g.
+    /// `["beta1", "beta2"]`, `["lr"]`, `["batch_size"]`); these are the keys of `RunRecord::swept`.
+    pub swept: Vec<String>,
+    /// Target loss for "steps/time to reach the target" and performance profiles, per task
+    /// (absent: no target for that task).
+    pub targets: BTreeMap<String, f64>,
+}
+
+/// One run: a task, an optimizer with its resolved hyperparameters, a seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Hex hash of the canonical JSON of `config`: the run's identity for resuming and merging.
+    pub hash: String,
+    /// `ComparisonInfo::name` this run belongs to.
+    pub comparison: String,
+    pub task: String,
+    /// Optimizer registry name (e.g. `adam`, `sgd`).
+    pub optimizer: String,
+    /// Legend label for the configuration (all seeds of one configuration share it), e.g.
+    /// `adam beta1=0.9 beta2=0.99`.
+    pub label: String,
+    /// Value of each swept hyperparameter for this run, as text (`"0.9"`, `"32"`, `"cosine(...)"`).
+    pub swept: BTreeMap<String, String>,
+    pub seed: u64,
+    /// The full resolved configuration (task settings, optimizer config, budget, seed).
+    pub config: serde_json::Value,
+    pub status: Status,
+    /// Why the run failed or diverged.
+    pub error: Option<String>,
+    /// Wall time of the run in seconds.
+    pub wall_s: f64,
+    pub summary: Summary,
+    pub series: Vec<Point>,
+}
+
+/// The numbers a table shows for a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Optimizer steps taken.
+    pub steps: u64,
+    /// Epochs completed (networks only).
+    pub epochs: Option<u32>,
+    /// Training loss at the end (non-finite when diverged).
+    pub final_loss: f64,
+    /// Smallest training loss seen.
+    pub min_loss: f64,
+    /// Validation loss at the end, and the smallest seen (networks only).
+    pub final_val_loss: Option<f64>,
+    pub min_val_loss: Option<f64>,
+    /// Validation accuracy in [0, 1] at the end, and the best seen (classifiers only).
+    pub final_accuracy: Option<f64>,
+    pub best_accuracy: Option<f64>,
+    /// First step / wall time at which the loss reached the comparison's target for this task.
+    pub steps_to_target: Option<u64>,
+    pub time_to_target: Option<f64>,
+}
+
+/// One point of a run's metric series.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Optimizer steps taken when the point was recorded.
+    pub step: u64,
+    /// Epochs completed (networks only).
+    pub epoch: Option<u32>,
+    /// Seconds since the run started.
+    pub time_s: f64,
+    /// Training loss (for a test function: f(x)).
+    pub loss: f64,
+    pub val_loss: Option<f64>,
+    /// Validation accuracy in [0, 1].
+    pub accuracy: Option<f64>,
+    /// The iterate (test functions only).
+    pub x: Option<Vec<f64>>,
+}
