@@ -1,0 +1,63 @@
+//! The crate's error type. Every variant names the file (or, for in-memory operations, the dataset) and what
+//! is wrong with it, with the values found and expected.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong loading or transforming a dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A file that was asked for does not exist.
+    #[error("{}: no such file", path.display())]
+    Missing { path: PathBuf },
+    /// None of the accepted file names exist in a directory.
+    #[error("{}: no {what} found; looked for {}", dir.display(), looked_for.join(", "))]
+    NotInDir { dir: PathBuf, what: String, looked_for: Vec<String> },
+    /// Any other I/O failure (permissions, a directory where a file was expected, ...).
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file starts with the gzip magic bytes but does not decompress.
+    #[error("{}: corrupt gzip data: {source}", path.display())]
+    CorruptGzip {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The (decompressed) file is shorter than its header says.
+    #[error("{}: truncated {what}: expected {expected} bytes, found {found}", path.display())]
+    Truncated { path: PathBuf, what: String, expected: u64, found: u64 },
+    /// The (decompressed) file is longer than its header says.
+    #[error("{}: {what} has trailing data: expected {expected} bytes, found {found}", path.display())]
+    TrailingData { path: PathBuf, what: String, expected: u64, found: u64 },
+    /// The IDX magic number is not the one for this kind of file.
+    #[error("{}: wrong magic number {found:#010x}, expected {expected:#010x} ({what})", path.display())]
+    BadMagic { path: PathBuf, what: String, found: u32, expected: u32 },
+    /// The header's dimensions are not the ones this format needs.
+    #[error("{}: wrong dimensions: {detail}", path.display())]
+    BadDimensions { path: PathBuf, detail: String },
+    /// A label is not below the number of classes.
+    #[error("{}: label {value} at index {index} is out of range (classes: {classes})", path.display())]
+    LabelOutOfRange { path: PathBuf, index: usize, value: u32, classes: usize },
+    /// The image file and the label file hold different numbers of samples.
+    #[error(
+        "mismatched counts: {} holds {images} images but {} holds {labels} labels",
+        images_path.display(),
+        labels_path.display()
+    )]
+    CountMismatch { images_path: PathBuf, images: usize, labels_path: PathBuf, labels: usize },
+    /// A CIFAR-10 binary batch whose size is not a whole number of 3073-byte records (or is empty).
+    #[error("{}: size {size} bytes is not a positive multiple of the {record}-byte CIFAR-10 record", path.display())]
+    CifarSize { path: PathBuf, size: u64, record: usize },
+    /// An in-memory dataset whose fields disagree (see [`crate::Dataset::new`]).
+    #[error("dataset {dataset:?}: {detail}")]
+    Invalid { dataset: String, detail: String },
+    /// `split` was asked for a fraction outside (0, 1), or one that leaves a side empty.
+    #[error("dataset {dataset:?} ({len} samples): cannot split with val_fraction {fraction}: {detail}")]
+    BadSplit { dataset: String, len: usize, fraction: f64, detail: String },
+    /// `normalise` got statistics of the wrong length or a non-positive / non-finite value.
+    #[error("dataset {dataset:?}: cannot normalise: {detail}")]
+    BadStats { dataset: String, detail: String },
+}

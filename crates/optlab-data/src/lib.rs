@@ -1,0 +1,26 @@
+//! Datasets for optlab's network experiments.
+//!
+//! * [`Dataset`]: images or feature vectors in one flat `f32` buffer plus `u32` labels, with seeded stratified
+//!   [`Dataset::split`], [`Dataset::subset`]/[`Dataset::take`], per-channel [`Dataset::channel_stats`] /
+//!   [`Dataset::normalise`], and allocation-free batch [`Dataset::gather`].
+//! * Loaders: [`load_mnist`] / [`load_mnist_dir`] (IDX, raw or gzip), [`load_cifar10`] (binary batches),
+//!   [`shipped_mnist`] (the 5,000-digit subset embedded from `data/mnist-5k/`), and the synthetic
+//!   [`two_gaussians`].
+//! * [`shuffled`] / [`shuffle_into`]: epoch permutations reproducible from `(seed, epoch)` on any platform.
+//!
+//! Every failure is a [`DataError`] naming the file (or dataset) and the offending values. See `docs/data.md`.
+
+mod cifar;
+mod dataset;
+mod error;
+mod io;
+mod mnist;
+mod rng;
+mod synthetic;
+
+pub use cifar::{load_cifar10, CIFAR_RECORD};
+pub use dataset::Dataset;
+pub use error::DataError;
+pub use mnist::{load_mnist, load_mnist_dir, shipped_mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC};
+pub use rng::{shuffle_into, shuffled};
+pub use synthetic::two_gaussians;
