@@ -1,0 +1,200 @@
+mod common;
+
+use common::*;
+use optlab_data::{load_mnist, load_mnist_dir, DataError};
+
+#[test]
+fn raw_idx_loads_exact_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let px = pattern(2);
+    let i = write(dir.path(), "imgs", &idx_images(2, 28, 28, &px));
+    let l = write(dir.path(), "lbls", &idx_labels(2, &[3, 9]));
+    let d = load_mnist(&i, &l).unwrap();
+    assert_eq!(d.len(), 2);
+    assert_eq!(d.sample_shape, vec![1, 28, 28]);
+    assert_eq!(d.classes, 10);
+    assert_eq!(d.labels, vec![3, 9]);
+    assert_eq!(d.name, "mnist (imgs)");
+    let want: Vec<f32> = px.iter().map(|&b| b as f32 / 255.0).collect();
+    assert_eq!(d.images, want);
+    // 255 maps to exactly 1 and 0 to exactly 0.
+    assert!(px.contains(&255) && px.contains(&0));
+    assert_eq!(d.images.iter().cloned().fold(f32::MIN, f32::max), 1.0);
+    assert_eq!(d.images.iter().cloned().fold(f32::MAX, f32::min), 0.0);
+}
+
+#[test]
+fn gzip_is_detected_by_magic_not_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let px = pattern(3);
+    // gzipped data without a .gz extension, raw data with one.
+    let i = write(dir.path(), "images.idx", &gz(&idx_images(3, 28, 28, &px)));
+    let l = write(dir.path(), "labels.gz", &idx_labels(3, &[0, 5, 7]));
+    let d = load_mnist(&i, &l).unwrap();
+    assert_eq!(d.labels, vec![0, 5, 7]);
+    assert_eq!(d.sample(2).0[100], px[2 * 784 + 100] as f32 / 255.0);
+    assert_eq!(d.images.len(), 3 * 784);
+}
+
+#[test]
+fn missing_file_names_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = write(dir.path(), "l", &idx_labels(0, &[]));
+    let missing = dir.path().join("nope-images");
+    let e = load_mnist(&missing, &l).unwrap_err();
+    assert!(matches!(&e, DataError::Missing { path } if *path == missing), "{e:?}");
+    assert!(e.to_string().contains("nope-images"), "{e}");
+}
+
+#[test]
+fn truncated_image_file_reports_expected_and_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = write(dir.path(), "i", &idx_images(3, 28, 28, &pattern(2)));
+    let l = write(dir.path(), "l", &idx_labels(3, &[1, 2, 3]));
+    let e = load_mnist(&i, &l).unwrap_err();
+    match &e {
+        DataError::Truncated { expected, found, path, .. } => {
+            assert_eq!((*expected, *found), (16 + 3 * 784, 16 + 2 * 784));
+            assert_eq!(path, &i);
+        }
+        other => panic!("{other:?}"),
+    }
+    let msg = e.to_string();
+    assert!(msg.contains("expected 2368 bytes, found 1584"), "{msg}");
+}
+
+#[test]
+fn truncated_header_and_truncated_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = write(dir.path(), "i", &idx_images(1, 28, 28, &pattern(1))[..10]);
+    let l = write(dir.path(), "l", &idx_labels(1, &[1]));
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(e, DataError::Truncated { expected: 16, found: 10, .. }), "{e:?}");
+
+    let i = write(dir.path(), "i", &idx_images(2, 28, 28, &pattern(2)));
+    let l = write(dir.path(), "l", &idx_labels(2, &[1]));
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(&e, DataError::Truncated { expected: 10, found: 9, path, .. } if *path == l), "{e:?}");
+}
+
+#[test]
+fn trailing_data_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = idx_images(1, 28, 28, &pattern(1));
+    bytes.push(0);
+    let i = write(dir.path(), "i", &bytes);
+    let l = write(dir.path(), "l", &idx_labels(1, &[4]));
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(e, DataError::TrailingData { expected: 800, found: 801, .. }), "{e:?}");
+}
+
+#[test]
+fn wrong_magic_reports_found_and_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = write(dir.path(), "l", &idx_labels(1, &[4]));
+    let i = write(dir.path(), "i", &idx_images(1, 28, 28, &pattern(1)));
+    // Files swapped.
+    let e = load_mnist(&l, &i).unwrap_err();
+    assert!(matches!(e, DataError::BadMagic { found: 0x801, expected: 0x803, .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("0x00000801") && msg.contains("0x00000803"), "{msg}");
+    let e = load_mnist(&i, &i).unwrap_err();
+    assert!(matches!(&e, DataError::BadMagic { found: 0x803, expected: 0x801, path, .. } if *path == i), "{e:?}");
+}
+
+#[test]
+fn wrong_dimensions() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = write(dir.path(), "i", &idx_images(1, 28, 27, &vec![0; 28 * 27]));
+    let l = write(dir.path(), "l", &idx_labels(1, &[4]));
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(e, DataError::BadDimensions { .. }), "{e:?}");
+    assert!(e.to_string().contains("28x27, expected 28x28"), "{e}");
+}
+
+#[test]
+fn label_out_of_range_names_index_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = write(dir.path(), "i", &idx_images(3, 28, 28, &pattern(3)));
+    let l = write(dir.path(), "l", &idx_labels(3, &[1, 9, 10]));
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(e, DataError::LabelOutOfRange { index: 2, value: 10, classes: 10, .. }), "{e:?}");
+    assert!(e.to_string().contains("label 10 at index 2"), "{e}");
+}
+
+#[test]
+fn mismatched_counts_name_both_files_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let i = write(dir.path(), "some-images", &idx_images(2, 28, 28, &pattern(2)));
+    let l = write(dir.path(), "some-labels", &idx_labels(3, &[1, 2, 3]));
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(e, DataError::CountMismatch { images: 2, labels: 3, .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("some-images") && msg.contains("some-labels"), "{msg}");
+    assert!(msg.contains("2 images") && msg.contains("3 labels"), "{msg}");
+}
+
+#[test]
+fn corrupt_and_truncated_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = write(dir.path(), "l", &idx_labels(2, &[1, 2]));
+    let good = gz(&idx_images(2, 28, 28, &pattern(2)));
+    // Truncated stream.
+    let i = write(dir.path(), "cut.gz", &good[..good.len() / 2]);
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(&e, DataError::CorruptGzip { path, .. } if *path == i), "{e:?}");
+    assert!(e.to_string().contains("cut.gz") && e.to_string().contains("corrupt gzip"), "{e}");
+    // Garbage after a valid gzip magic.
+    let mut bad = vec![0x1f, 0x8b];
+    bad.extend_from_slice(&[0xAB; 200]);
+    let i = write(dir.path(), "garbage.gz", &bad);
+    assert!(matches!(load_mnist(&i, &l).unwrap_err(), DataError::CorruptGzip { .. }));
+    // Flipped bytes in the middle of the deflate data (caught at the latest by the CRC).
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    for b in &mut flipped[mid..mid + 8] {
+        *b ^= 0x5A;
+    }
+    let i = write(dir.path(), "flipped.gz", &flipped);
+    assert!(matches!(load_mnist(&i, &l).unwrap_err(), DataError::CorruptGzip { .. }));
+}
+
+#[test]
+fn directory_with_standard_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "train-images-idx3-ubyte.gz", &gz(&idx_images(2, 28, 28, &pattern(2))));
+    write(d, "train-labels-idx1-ubyte.gz", &gz(&idx_labels(2, &[6, 1])));
+    write(d, "t10k-images-idx3-ubyte", &idx_images(1, 28, 28, &pattern(1)));
+    write(d, "t10k-labels-idx1-ubyte", &idx_labels(1, &[8]));
+    let train = load_mnist_dir(d, true).unwrap();
+    assert_eq!(train.labels, vec![6, 1]);
+    assert_eq!(train.name, "mnist (train-images-idx3-ubyte.gz)");
+    let test = load_mnist_dir(d, false).unwrap();
+    assert_eq!(test.labels, vec![8]);
+    assert_eq!(test.images, pattern(1).iter().map(|&b| b as f32 / 255.0).collect::<Vec<_>>());
+}
+
+#[test]
+fn directory_with_dot_variant_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "t10k-images.idx3-ubyte", &idx_images(2, 28, 28, &pattern(2)));
+    write(d, "t10k-labels.idx1-ubyte.gz", &gz(&idx_labels(2, &[2, 3])));
+    assert_eq!(load_mnist_dir(d, false).unwrap().labels, vec![2, 3]);
+}
+
+#[test]
+fn directory_missing_files_lists_what_was_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "train-images-idx3-ubyte", &idx_images(1, 28, 28, &pattern(1)));
+    let e = load_mnist_dir(d, true).unwrap_err();
+    assert!(matches!(e, DataError::NotInDir { .. }), "{e:?}");
+    let msg = e.to_string();
+    for name in ["train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte", "train-labels.idx1-ubyte"] {
+        assert!(msg.contains(name), "{msg}");
+    }
+    let e = load_mnist_dir(&d.join("absent"), true).unwrap_err();
+    assert!(matches!(e, DataError::Missing { .. }) && e.to_string().contains("absent"), "{e:?}");
+}
