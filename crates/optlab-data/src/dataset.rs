@@ -244,3 +244,133 @@ impl Dataset {
         counts
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Dataset {
+        // 4 samples of shape [2, 1, 2]: channel 0 = (i, i+1), channel 1 = (10i, -10i).
+        let images = (0..4)
+            .flat_map(|i| {
+                let i = i as f32;
+                [i, i + 1.0, 10.0 * i, -10.0 * i]
+            })
+            .collect();
+        Dataset::new("tiny", images, vec![0, 1, 1, 2], vec![2, 1, 2], 3).unwrap()
+    }
+
+    #[test]
+    fn new_validates_lengths_and_labels() {
+        let e = Dataset::new("a", vec![0.0; 5], vec![0, 1], vec![3], 2).unwrap_err();
+        assert!(e.to_string().contains("5 values for 2 labels of shape [3] (expected 6)"), "{e}");
+        let e = Dataset::new("b", vec![0.0; 6], vec![0, 2], vec![3], 2).unwrap_err();
+        assert!(e.to_string().contains("label 2 at index 1 is out of range"), "{e}");
+        assert!(e.to_string().contains("\"b\""), "{e}");
+    }
+
+    #[test]
+    fn accessors() {
+        let d = tiny();
+        assert_eq!((d.len(), d.sample_len(), d.channels(), d.is_empty()), (4, 4, 2, false));
+        assert_eq!(d.sample(2), (&[2.0, 3.0, 20.0, -20.0][..], 1));
+        assert_eq!(d.class_counts(), vec![1, 2, 1]);
+        let empty = d.take(0);
+        assert!(empty.is_empty());
+        assert_eq!(empty.class_counts(), vec![0, 0, 0]);
+        assert_eq!(two_d().channels(), 3);
+    }
+
+    fn two_d() -> Dataset {
+        Dataset::new("f", vec![1.0, 2.0, 3.0, 5.0, 6.0, 10.0], vec![0, 1], vec![3], 2).unwrap()
+    }
+
+    #[test]
+    fn take_and_subset() {
+        let d = tiny();
+        let t = d.take(2);
+        assert_eq!(t.labels, vec![0, 1]);
+        assert_eq!(t.images, d.images[..8].to_vec());
+        assert_eq!(d.take(99), d);
+        let s = d.subset(&[3, 0, 3]);
+        assert_eq!(s.labels, vec![2, 0, 2]);
+        assert_eq!(s.sample(0).0, d.sample(3).0);
+        assert_eq!(s.sample(1).0, d.sample(0).0);
+        assert_eq!((s.name.as_str(), s.classes, s.sample_shape.clone()), ("tiny", 3, vec![2, 1, 2]));
+    }
+
+    #[test]
+    fn channel_stats_exact() {
+        let (mean, std) = tiny().channel_stats();
+        // Channel 0 values: 0,1,1,2,2,3,3,4 -> mean 2, var (4+1+1+0+0+1+1+4)/8 = 1.5.
+        // Channel 1 values: 0,0,10,-10,20,-20,30,-30 -> mean 0, var 2*(100+400+900)/8 = 350.
+        assert_eq!(mean, vec![2.0, 0.0]);
+        assert_eq!(std, vec![1.5f32.sqrt(), 350f32.sqrt()]);
+        // 1-D samples: per feature.
+        let (mean, std) = two_d().channel_stats();
+        assert_eq!(mean, vec![3.0, 4.0, 6.5]);
+        assert_eq!(std, vec![2.0, 2.0, 3.5]);
+        assert_eq!(tiny().take(0).channel_stats(), (vec![0.0; 2], vec![0.0; 2]));
+    }
+
+    #[test]
+    fn normalise_exact_and_errors_leave_data_untouched() {
+        let mut d = two_d();
+        d.normalise(&[3.0, 4.0, 6.5], &[2.0, 2.0, 3.5]).unwrap();
+        assert_eq!(d.images, vec![-1.0, -1.0, -1.0, 1.0, 1.0, 1.0]);
+        let mut d = tiny();
+        let before = d.clone();
+        for (mean, std, needle) in [
+            (vec![0.0], vec![1.0, 1.0], "1 means and 2 stds given, expected 2"),
+            (vec![0.0, f32::NAN], vec![1.0, 1.0], "mean[1] = NaN"),
+            (vec![0.0, 0.0], vec![1.0, 0.0], "std[1] = 0"),
+            (vec![0.0, 0.0], vec![-1.0, 1.0], "std[0] = -1"),
+            (vec![0.0, 0.0], vec![f32::INFINITY, 1.0], "std[0] = inf"),
+        ] {
+            let e = d.normalise(&mean, &std).unwrap_err();
+            assert!(e.to_string().contains(needle), "{e}");
+            assert!(e.to_string().contains("tiny"), "{e}");
+            assert_eq!(d, before);
+        }
+    }
+
+    #[test]
+    fn split_errors() {
+        let d = tiny();
+        for f in [0.0, 1.0, -0.5, 1.5, f64::NAN, f64::INFINITY] {
+            let e = d.split(f, 0).unwrap_err();
+            assert!(e.to_string().contains("strictly between 0 and 1"), "{f}: {e}");
+        }
+        // 4 samples: 0.1 rounds to 0 validation samples, 0.9 to 4.
+        let e = d.split(0.1, 0).unwrap_err();
+        assert!(e.to_string().contains("0 validation and 4 training"), "{e}");
+        let e = d.split(0.9, 0).unwrap_err();
+        assert!(e.to_string().contains("4 validation and 0 training"), "{e}");
+        assert!(e.to_string().contains("tiny") && e.to_string().contains("0.9"), "{e}");
+    }
+
+    #[test]
+    fn split_is_seeded() {
+        let labels: Vec<u32> = (0..200).map(|i| (i % 4) as u32).collect();
+        let d = Dataset::new("s", (0..200).map(|i| i as f32).collect(), labels, vec![1], 4).unwrap();
+        let (t1, v1) = d.split(0.25, 1).unwrap();
+        let (_, v2) = d.split(0.25, 2).unwrap();
+        assert_eq!(v1.len(), 50);
+        assert_eq!(t1.len(), 150);
+        assert_eq!(v1.class_counts(), vec![12 + 1, 12 + 1, 12, 12]);
+        assert_ne!(v1.images, v2.images);
+    }
+
+    #[test]
+    fn gather_reuses_capacity() {
+        let d = tiny();
+        let mut x = Vec::with_capacity(3 * d.sample_len());
+        let mut y = Vec::with_capacity(3);
+        let (px, py) = (x.as_ptr(), y.as_ptr());
+        d.gather(&[1, 3, 2], &mut x, &mut y);
+        d.gather(&[0, 0], &mut x, &mut y);
+        assert_eq!((x.as_ptr(), y.as_ptr()), (px, py), "gather reallocated");
+        assert_eq!(y, vec![0, 0]);
+        assert_eq!(x, [d.sample(0).0, d.sample(0).0].concat());
+    }
+}
