@@ -5,7 +5,8 @@
 //! little-endian), and the ChaCha *stream* number selects an independent sequence under the same key:
 //! the shuffle of epoch `e` uses stream `e`; splits and synthetic data use fixed stream tags far from any
 //! plausible epoch. Integers below a bound come from Lemire's multiply-and-reject method, so the result
-//! does not depend on `rand`'s distribution code either.
+//! does not depend on `rand`'s distribution code either. The shuffle is Fisher–Yates from the last position
+//! down. `tools/data/shuffle_reference.py` reimplements all of this in plain Python; the tests pin its output.
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -145,10 +146,25 @@ mod tests {
     }
 
     #[test]
-    fn shuffle_is_pinned() {
-        // Pinned output: a change here means every recorded experiment's batch order changed.
-        assert_eq!(shuffled(10, 42, 0), PINNED_42_0.to_vec());
+    fn shuffle_matches_python_reference() {
+        // Outputs of tools/data/shuffle_reference.py, an independent implementation of the documented
+        // generator; a change here means every recorded experiment's batch order changed.
+        assert_eq!(shuffled(10, 42, 0), vec![6, 4, 3, 2, 9, 8, 5, 7, 0, 1]);
+        assert_eq!(
+            shuffled(40, u64::MAX, 7),
+            vec![
+                36, 10, 24, 18, 35, 14, 9, 37, 39, 3, 27, 17, 15, 0, 20, 28, 38, 25, 22, 34, 12, 19, 5, 33, 30, 31, 32,
+                23, 11, 29, 6, 13, 8, 21, 26, 7, 2, 16, 1, 4
+            ]
+        );
+        // 69 draws: crosses rand_chacha's 32-u64 buffer refills.
+        assert_eq!(
+            shuffled(70, 2026, 123_456_789),
+            vec![
+                40, 61, 68, 6, 30, 69, 42, 21, 5, 3, 58, 0, 43, 12, 36, 4, 35, 25, 45, 65, 26, 27, 49, 2, 55, 56, 1,
+                57, 11, 52, 34, 29, 59, 33, 17, 13, 24, 60, 53, 28, 41, 39, 9, 20, 67, 22, 46, 23, 50, 37, 66, 19, 7,
+                44, 38, 51, 47, 48, 16, 32, 15, 64, 31, 63, 54, 14, 8, 18, 10, 62
+            ]
+        );
     }
-
-    const PINNED_42_0: [usize; 10] = [6, 4, 3, 2, 9, 8, 5, 7, 0, 1];
 }
