@@ -131,6 +131,7 @@ th{background:#f0f0ec;position:sticky;top:0}
 td.t,th.t{text-align:left}
 tr:nth-child(even) td{background:#fafaf8}
 td.bad{color:#a01414;font-weight:600}
+.rng{color:#666;font-size:.85em}
 figure{margin:1.4em 0;border:1px solid #e4e4e0;padding:8px}
 figcaption{color:#444;font-size:.92em;margin-top:4px}
 svg.plot{display:block;width:100%;height:auto;max-width:1100px}
@@ -167,7 +168,7 @@ fn counts(runs: &[&RunRecord]) -> (usize, usize, usize) {
 
 fn table_html(t: &Table) -> String {
     let mut s = String::from("<div class=\"table-wrap\"><table>\n<thead><tr>");
-    let n_text = 1 + t.keys.len() + 1 + usize::from(t.show_label);
+    let n_text = t.text_columns();
     for (i, h) in t.headers().iter().enumerate() {
         let cls = if i < n_text { " class=\"t\"" } else { "" };
         let _ = write!(s, "<th{cls}>{}</th>", escape(h));
@@ -182,7 +183,15 @@ fn table_html(t: &Table) -> String {
                 (false, true) => " class=\"bad\"",
                 _ => "",
             };
-            let _ = write!(s, "<td{cls}>{}</td>", escape(c));
+            // A range goes on a second, smaller line.
+            match c.split_once(" (") {
+                Some((m, rest)) if i >= n_text => {
+                    let _ = write!(s, "<td{cls}>{}<br><span class=\"rng\">({}</span></td>", escape(m), escape(rest));
+                }
+                _ => {
+                    let _ = write!(s, "<td{cls}>{}</td>", escape(c));
+                }
+            }
         }
         s.push_str("</tr>\n");
     }

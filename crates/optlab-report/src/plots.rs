@@ -20,7 +20,7 @@ use std::path::Path;
 /// Most points drawn per curve (the median curve is thinned evenly beyond this).
 const MAX_CURVE_POINTS: usize = 800;
 /// Width of the legend panel right of a chart.
-const LEGEND_W: u32 = 300;
+const LEGEND_W: u32 = 340;
 
 /// One plot: its file stem, a caption for the report, its pixel size and what to draw.
 #[derive(Clone, Debug)]
@@ -50,6 +50,9 @@ pub struct Curves {
     pub x_desc: String,
     pub y_desc: String,
     pub log_y: bool,
+    /// On a log axis, values below this (the smallest positive value; exact zeros) are drawn
+    /// at it.
+    pub floor: f64,
     pub curves: Vec<Curve>,
 }
 
@@ -97,6 +100,8 @@ impl HeatCell {
 pub struct Sensitivity {
     pub title: String,
     pub log_y: bool,
+    /// See [`Curves::floor`].
+    pub floor: f64,
     pub lines: Vec<SensLine>,
 }
 
@@ -230,7 +235,7 @@ pub fn curves(cmp: &Comparison, task: &str, metric: Metric) -> Option<Curves> {
     if all.is_empty() {
         return None;
     }
-    let log_y = all.iter().all(|&y| y > 0.0);
+    let (log_y, floor) = log_floor(&all);
     let mut out = Vec::new();
     for cfg in &configs {
         let series: Vec<Vec<(f64, f64)>> =
@@ -266,8 +271,16 @@ pub fn curves(cmp: &Comparison, task: &str, metric: Metric) -> Option<Curves> {
         x_desc: if by_epoch { "epoch" } else { "step" }.into(),
         y_desc: if log_y { format!("{y} (log scale)") } else { y.into() },
         log_y,
+        floor,
         curves: out,
     })
+}
+
+/// Whether values go on a log axis (all ≥ 0, some > 0) and the floor for the zeros.
+pub fn log_floor(values: &[f64]) -> (bool, f64) {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let floor = finite.iter().copied().filter(|&v| v > 0.0).fold(f64::INFINITY, f64::min);
+    (floor.is_finite() && finite.iter().all(|&v| v >= 0.0), if floor.is_finite() { floor } else { 1.0 })
 }
 
 /// The grid of final losses of one optimizer on a task when exactly two keys are swept.
@@ -336,8 +349,15 @@ pub fn sensitivity(cmp: &Comparison, table: &Table, task: &str) -> Option<Sensit
         l.color = series_color(i, n);
         l.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    let log_y = lines.iter().flat_map(|l| l.points.iter().filter_map(|p| p.1)).all(|s| s.min > 0.0);
-    Some(Sensitivity { title: format!("{}: final loss versus learning rate on {task}", cmp.info.name), log_y, lines })
+    let values: Vec<f64> =
+        lines.iter().flat_map(|l| l.points.iter().filter_map(|p| p.1)).flat_map(|s| [s.min, s.median, s.max]).collect();
+    let (log_y, floor) = log_floor(&values);
+    Some(Sensitivity {
+        title: format!("{}: final loss versus learning rate on {task}", cmp.info.name),
+        log_y,
+        floor,
+        lines,
+    })
 }
 
 /// Trajectories on a 2-D test function (the first seed of each configuration that has iterates).
@@ -503,7 +523,7 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
         out.push(Plot {
             stem: format!("{base}-profile"),
             caption: format!(
-                "Performance profiles over the {} tasks with a target: the fraction ρ(τ) of tasks on which a configuration reached the target within τ times the best configuration's steps (left) or time (right).",
+                "Performance profiles over the {} tasks with a target: the fraction ρ(τ) of tasks on which a configuration reached the target within τ times the best configuration's steps (left) or time (right). Lines are offset very slightly in height so that coinciding ones stay visible.",
                 p.tasks.len()
             ),
             size: (1100, (110 + 24 * p.solvers.len() as u32).max(520)),
@@ -538,11 +558,11 @@ where
 {
     let t = TextStyle::from((FAMILY, 15).into_font()).color(&BLACK);
     area.draw(&Text::new(title.to_string(), (8, top), t))?;
-    let st = TextStyle::from((FAMILY, 14).into_font()).color(&BLACK);
+    let st = TextStyle::from((FAMILY, 13).into_font()).color(&BLACK);
     for (k, (label, c)) in entries.iter().enumerate() {
         let y = top + 28 + 24 * k as i32;
         area.draw(&PathElement::new(vec![(8, y + 8), (36, y + 8)], c.stroke_width(3)))?;
-        area.draw(&Text::new(truncate(label, 34), (44, y), st.clone()))?;
+        area.draw(&Text::new(truncate(label, 46), (44, y), st.clone()))?;
     }
     Ok(())
 }
@@ -573,7 +593,7 @@ where
 {
     let (w, _) = root.dim_in_pixel();
     let (left, right) = root.split_horizontally(w - LEGEND_W);
-    let ty = |y: f64| if d.log_y { y.log10() } else { y };
+    let ty = |y: f64| if d.log_y { y.max(d.floor).log10() } else { y };
     let x_range = ext(d.curves.iter().flat_map(|c| c.band.iter().map(|p| p.0))).unwrap_or((0.0, 1.0));
     let x_range = if x_range.1 > x_range.0 { x_range } else { (x_range.0, x_range.0 + 1.0) };
     let y_data =
@@ -599,7 +619,8 @@ where
         .x_label_formatter(&|v| num(*v))
         .label_style((FAMILY, 14))
         .axis_desc_style((FAMILY, 16))
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(RGBColor(238, 238, 238))
+        .max_light_lines(1)
         .draw()?;
     for c in &d.curves {
         if c.band.len() > 1 && c.band.iter().any(|p| p.2 != p.3) {
@@ -660,7 +681,7 @@ where
         .margin(12)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d((0..nx).into_segmented(), (0..ny).into_segmented())?;
+        .build_cartesian_2d((0..(nx - 1).max(0)).into_segmented(), (0..(ny - 1).max(0)).into_segmented())?;
     let xs = d.xs.clone();
     let ys = d.ys.clone();
     let seg_label = |names: &[String], v: &SegmentValue<i32>| match v {
@@ -755,7 +776,7 @@ where
 {
     let (w, _) = root.dim_in_pixel();
     let (left, right) = root.split_horizontally(w - LEGEND_W);
-    let ty = |y: f64| if d.log_y { y.log10() } else { y };
+    let ty = |y: f64| if d.log_y { y.max(d.floor).log10() } else { y };
     let xr = ext(d.lines.iter().flat_map(|l| l.points.iter().map(|p| p.0.log10()))).unwrap_or((-4.0, 0.0));
     let xr = pad_range(xr, 0.06);
     let yr = ext(d.lines.iter().flat_map(|l| l.points.iter().filter_map(|p| p.1).flat_map(|s| [ty(s.min), ty(s.max)])))
@@ -776,7 +797,8 @@ where
         .y_label_formatter(&yl)
         .label_style((FAMILY, 14))
         .axis_desc_style((FAMILY, 16))
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(RGBColor(238, 238, 238))
+        .max_light_lines(1)
         .draw()?;
     for l in &d.lines {
         // Lines join consecutive learning rates with an OK seed.
@@ -852,7 +874,7 @@ where
     let levels = land.levels;
     let n = d.paths.len();
     for (i, p) in d.paths.iter().enumerate() {
-        let wd = if n <= 1 { 2 } else { (4.0 - 2.0 * i as f64 / (n - 1) as f64).round() as u32 };
+        let wd = if n <= 1 { 2 } else { (6.0 - 4.0 * i as f64 / (n - 1) as f64).round() as u32 };
         draw_trajectory(&mut chart, &p.points, [bx[0], bx[1]], p.color, wd, bitmap)?;
     }
     let mut starts: Vec<(f64, f64)> = d.paths.iter().filter_map(|p| p.points.first().copied()).collect();
@@ -885,13 +907,14 @@ where
     let n = d.rows.len() as i32;
     for (panel, time) in [(&a, false), (&b, true)] {
         let value = |r: &BarRow| if time { r.time } else { r.steps };
-        let xmax = ext(d.rows.iter().filter_map(value).flat_map(|s| [s.median, s.max])).map_or(1.0, |r| r.1) * 1.18;
+        let room = if d.rows.iter().filter_map(value).any(|s| s.max.is_infinite()) { 1.8 } else { 1.35 };
+        let xmax = ext(d.rows.iter().filter_map(value).flat_map(|s| [s.median, s.max])).map_or(1.0, |r| r.1) * room;
         let labels: Vec<String> = d.rows.iter().map(|r| truncate(&r.label, 30)).collect();
         let mut chart = ChartBuilder::on(panel)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(if time { 10 } else { 240 })
-            .build_cartesian_2d(0.0..xmax.max(1e-9), (0..n).into_segmented())?;
+            .build_cartesian_2d(0.0..xmax.max(1e-9), (0..(n - 1).max(0)).into_segmented())?;
         let lab = |v: &SegmentValue<i32>| match v {
             SegmentValue::CenterOf(i) if !time => labels.get((n - 1 - *i) as usize).cloned().unwrap_or_default(),
             _ => String::new(),
@@ -904,7 +927,8 @@ where
             .x_desc(if time { "seconds to target" } else { "steps to target" })
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 16))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(1)
             .disable_y_mesh()
             .draw()?;
         for (k, r) in d.rows.iter().enumerate() {
@@ -927,7 +951,8 @@ where
                         [(0.0, SegmentValue::Exact(y)), (s.median, SegmentValue::Exact(y + 1))],
                         r.color.mix(0.85).filled(),
                     )))?;
-                    let hi = if s.max.is_finite() { s.max } else { xmax };
+                    // A seed that never got there has no finite end: its whisker stops at the median.
+                    let hi = if s.max.is_finite() { s.max } else { s.median };
                     if s.min != hi {
                         chart.draw_series(std::iter::once(PathElement::new(
                             vec![(s.min, SegmentValue::CenterOf(y)), (hi, SegmentValue::CenterOf(y))],
@@ -935,10 +960,10 @@ where
                         )))?;
                     }
                     let label =
-                        if s.max.is_finite() { num(s.median) } else { format!("{} (some seeds never)", num(s.median)) };
+                        if s.max.is_finite() { num(s.median) } else { format!("{}, not every seed", num(s.median)) };
                     chart.draw_series(std::iter::once(Text::new(
                         label,
-                        (s.median.max(hi) + 0.01 * xmax, SegmentValue::CenterOf(y)),
+                        (hi + 0.01 * xmax, SegmentValue::CenterOf(y)),
                         TextStyle::from((FAMILY, 13).into_font()).color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center)),
                     )))?;
                 }
@@ -971,7 +996,7 @@ where
             .caption(format!("by {what} to target"), (FAMILY, 16))
             .x_label_area_size(45)
             .y_label_area_size(55)
-            .build_cartesian_2d(0.0..xmax, 0.0..1.04)?;
+            .build_cartesian_2d(0.0..xmax, -0.03..1.04)?;
         chart
             .configure_mesh()
             .x_desc("τ (log scale)")
@@ -980,19 +1005,22 @@ where
             .y_label_formatter(&|v| format!("{v:.1}"))
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 16))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(1)
             .draw()?;
         for (s, (_, color)) in d.solvers.iter().enumerate() {
             let steps = profile_steps(&ratios[s]);
-            let mut pts = vec![(0.0, 0.0)];
+            // A small vertical offset per configuration keeps coinciding lines visible.
+            let dy = (s as f64 - (n as f64 - 1.0) / 2.0) * 0.005;
+            let mut pts = vec![(0.0, dy)];
             let mut rho = 0.0;
             for (tau, r) in steps {
                 let x = tau.log10();
-                pts.push((x, rho));
-                pts.push((x, r));
+                pts.push((x, rho + dy));
+                pts.push((x, r + dy));
                 rho = r;
             }
-            pts.push((xmax, rho));
+            pts.push((xmax, rho + dy));
             let wd = if n <= 1 { 2 } else { (5.0 - 3.0 * s as f64 / (n - 1) as f64).round() as u32 };
             chart.draw_series(std::iter::once(PathElement::new(pts, color.stroke_width(wd))))?;
         }

@@ -162,6 +162,12 @@ impl Table {
         h
     }
 
+    /// How many leading columns hold text (task, swept keys, optimizer, configuration); swept
+    /// values are right-aligned like numbers.
+    pub fn text_columns(&self) -> usize {
+        1 + self.keys.len() + 1 + usize::from(self.show_label)
+    }
+
     /// The cells of a row, as shown in Markdown and HTML (plain text).
     pub fn cells(&self, r: &Row) -> Vec<String> {
         let mut c = vec![r.task.clone()];
