@@ -236,11 +236,12 @@ impl Table {
             |cells: &[String]| format!("| {} |\n", cells.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
         let h = self.headers();
         s.push_str(&line(&h));
-        let _ = writeln!(
-            s,
-            "|{}",
-            h.iter().enumerate().map(|(i, _)| if i == 0 { "---|" } else { "---:|" }).collect::<String>()
-        );
+        // Task, optimizer and configuration left-aligned; swept values and numbers right-aligned.
+        let n_text = self.text_columns();
+        let rule: String = (0..h.len())
+            .map(|i| if i == 0 || (i > self.keys.len() && i < n_text) { "---|" } else { "---:|" })
+            .collect();
+        let _ = writeln!(s, "|{rule}");
         for r in &self.rows {
             s.push_str(&line(&self.cells(r)));
         }
