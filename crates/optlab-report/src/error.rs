@@ -9,18 +9,9 @@ pub enum ReportError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("could not draw `{path}`: {message}")]
     Plot { path: PathBuf, message: String },
-    #[error(
-        "run {hash} (task `{task}`, optimizer `{optimizer}`, seed {seed}) belongs to comparison `{comparison}`, \
-         which experiment `{experiment}` does not declare"
-    )]
-    UnknownComparison {
-        experiment: String,
-        comparison: String,
-        hash: String,
-        task: String,
-        optimizer: String,
-        seed: u64,
-    },
+    /// `run` describes the run: hash, task, optimizer and seed.
+    #[error("{run} belongs to comparison `{comparison}`, which experiment `{experiment}` does not declare")]
+    UnknownComparison { experiment: String, comparison: String, run: String },
     #[error("experiment `{experiment}` declares comparison `{name}` more than once")]
     DuplicateComparison { experiment: String, name: String },
     #[error("comparisons `{a}` and `{b}` would share the file name `{slug}`; rename one of them")]

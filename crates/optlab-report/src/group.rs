@@ -76,10 +76,7 @@ pub fn group<'a>(info: &'a ExperimentInfo, runs: &'a [RunRecord]) -> Result<Vec<
         return Err(ReportError::UnknownComparison {
             experiment: info.name.clone(),
             comparison: r.comparison.clone(),
-            hash: r.hash.clone(),
-            task: r.task.clone(),
-            optimizer: r.optimizer.clone(),
-            seed: r.seed,
+            run: format!("run {} (task `{}`, optimizer `{}`, seed {})", r.hash, r.task, r.optimizer, r.seed),
         });
     }
     let mut out = Vec::new();

@@ -46,7 +46,7 @@ pub fn series_color(i: usize, n: usize) -> RGBColor {
         return color(i);
     }
     let h = (i as f64 * 0.381_966_011_250_105).fract();
-    let lightness = if i % 2 == 0 { 0.42 } else { 0.55 };
+    let lightness = if i.is_multiple_of(2) { 0.42 } else { 0.55 };
     let (r, g, b) = hsl_to_rgb(HSLColor(h, 0.75, lightness));
     RGBColor(r, g, b)
 }

@@ -66,7 +66,7 @@ pub struct Table {
 }
 
 fn spread_of<'a>(runs: impl Iterator<Item = &'a RunRecord>, f: impl Fn(&RunRecord) -> Option<f64>) -> Option<Spread> {
-    Spread::finite(runs.filter_map(|r| f(r)))
+    Spread::finite(runs.filter_map(f))
 }
 
 fn row(cmp: &Comparison, cfg: &Config) -> Row {
