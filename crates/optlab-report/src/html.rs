@@ -104,14 +104,18 @@ pub fn inline_svg(svg: &str, label: &str) -> String {
     let body = svg.trim();
     let Some(end) = body.find('>') else { return String::new() };
     let (open, rest) = body.split_at(end);
+    let attr = |key: &str| -> Option<&str> {
+        let i = open.find(&format!(" {key}=\""))?;
+        let v = &open[i + key.len() + 3..];
+        v.find('"').map(|j| &v[..j])
+    };
     let mut attrs = String::new();
-    for key in ["viewBox"] {
-        if let Some(i) = open.find(&format!("{key}=\"")) {
-            let v = &open[i + key.len() + 2..];
-            if let Some(j) = v.find('"') {
-                let _ = write!(attrs, " {key}=\"{}\"", &v[..j]);
-            }
-        }
+    if let Some(v) = attr("viewBox") {
+        let _ = write!(attrs, " viewBox=\"{v}\"");
+    }
+    // Never wider than drawn (small plots stay small), narrower with the window.
+    if let Some(w) = attr("width").filter(|w| w.chars().all(|c| c.is_ascii_digit())) {
+        let _ = write!(attrs, " style=\"max-width:{w}px\"");
     }
     format!("<svg class=\"plot\"{attrs} role=\"img\" aria-label=\"{}\"{}", escape(label), rest)
 }
@@ -337,6 +341,9 @@ mod tests {
     fn svg_is_made_inline() {
         let svg = "<svg width=\"10\" height=\"20\" viewBox=\"0 0 10 20\" xmlns=\"http://www.w3.org/2000/svg\">\n<rect/>\n</svg>\n";
         let out = inline_svg(svg, "a \"plot\"");
-        assert_eq!(out, "<svg class=\"plot\" viewBox=\"0 0 10 20\" role=\"img\" aria-label=\"a &quot;plot&quot;\">\n<rect/>\n</svg>");
+        assert_eq!(
+            out,
+            "<svg class=\"plot\" viewBox=\"0 0 10 20\" style=\"max-width:10px\" role=\"img\" aria-label=\"a &quot;plot&quot;\">\n<rect/>\n</svg>"
+        );
     }
 }

@@ -360,17 +360,18 @@ pub fn sensitivity(cmp: &Comparison, table: &Table, task: &str) -> Option<Sensit
     })
 }
 
-/// Trajectories on a 2-D test function (the first seed of each configuration that has iterates).
+/// Trajectories on a 2-D test function (the first seed of each configuration that has 2-D
+/// iterates; runs of the same function in more dimensions are not drawn on a 2-D landscape).
 pub fn trajectories(cmp: &Comparison, task: &str) -> Option<Trajectories> {
     let f = optlab_functions::by_name(task, Some(2)).ok()?;
     let mut paths = Vec::new();
     for cfg in cmp.configs_of(task) {
-        let Some(r) = cfg.runs.iter().find(|r| r.series.iter().any(|p| p.x.as_ref().is_some_and(|x| x.len() >= 2)))
+        let Some(r) = cfg.runs.iter().find(|r| r.series.iter().any(|p| p.x.as_ref().is_some_and(|x| x.len() == 2)))
         else {
             continue;
         };
         let points: Vec<(f64, f64)> =
-            r.series.iter().filter_map(|p| p.x.as_ref().filter(|x| x.len() >= 2).map(|x| (x[0], x[1]))).collect();
+            r.series.iter().filter_map(|p| p.x.as_ref().filter(|x| x.len() == 2).map(|x| (x[0], x[1]))).collect();
         paths.push(Path2d {
             label: cfg.label.clone(),
             color: series_color(cmp.color_index(&cfg.label), cmp.labels.len()),
