@@ -350,3 +350,97 @@ fn an_experiment_without_runs_still_renders() {
     assert!(!html.contains("<svg"));
     let _ = BTreeMap::<String, String>::new();
 }
+
+#[test]
+fn loss_curves_use_epochs_for_networks_and_mark_diverged_ends() {
+    let (info, runs) = hand_made();
+    let cmps = group(&info, &runs).unwrap();
+    let c = optlab_report::plots::curves(&cmps[0], "net", optlab_report::plots::Metric::Loss).unwrap();
+    assert_eq!(c.x_desc, "epoch");
+    assert!(c.log_y);
+    // Failed configurations have no curve; the others are in table order.
+    let labels: Vec<&str> = c.curves.iter().map(|k| k.label.as_str()).collect();
+    assert_eq!(labels, vec!["adam b1=0.9 b2=0.99", "adam b1=0.95 b2=0.99"]);
+    // Epoch 10 of the three OK seeds: final losses 0.3, 0.1, 0.2.
+    assert_eq!(c.curves[0].band, vec![(0.0, 2.0, 2.0, 2.0), (10.0, 0.2, 0.1, 0.3)]);
+    assert_eq!(c.curves[0].seeds, 3);
+    // The diverged seed's NaN at epoch 10 is dropped; its last finite point is marked.
+    assert_eq!(c.curves[1].diverged_ends, vec![(0.0, 2.0)]);
+    let v = optlab_report::plots::curves(&cmps[0], "net", optlab_report::plots::Metric::ValLoss).unwrap();
+    assert_eq!(v.curves[0].band.last().unwrap(), &(10.0, 0.45, 0.4, 0.5));
+    let f = optlab_report::plots::curves(&cmps[1], "sphere", optlab_report::plots::Metric::Loss).unwrap();
+    assert_eq!(f.x_desc, "step");
+}
+
+#[test]
+fn sensitivity_has_one_line_per_optimizer_and_gaps_where_nothing_ran_ok() {
+    let (info, runs) = common::sample();
+    let cmps = group(&info, &runs).unwrap();
+    let lr = cmps.iter().find(|c| c.info.name == "lr-sweep").unwrap();
+    let t = table::build(lr);
+    let s = optlab_report::plots::sensitivity(lr, &t, "rosenbrock").unwrap();
+    let names: Vec<&str> = s.lines.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, vec!["adam", "sgd"]);
+    let lrs: Vec<f64> = s.lines[1].points.iter().map(|p| p.0).collect();
+    assert_eq!(lrs, vec![1e-4, 1e-3, 1e-2, 1e-1]);
+    let sgd_ok: Vec<bool> = s.lines[1].points.iter().map(|p| p.1.is_some()).collect();
+    assert_eq!(sgd_ok, vec![true, true, false, false], "large SGD steps diverge on Rosenbrock");
+    let row = t.rows.iter().find(|r| r.task == "rosenbrock" && r.label == "adam lr=0.01").unwrap();
+    assert_eq!(s.lines[0].points[2].1, row.final_loss);
+    let grid = cmps.iter().find(|c| c.info.name == "adam-grid").unwrap();
+    assert!(optlab_report::plots::sensitivity(grid, &table::build(grid), "mnist-mlp").is_none(), "lr not swept");
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn status_of(k: u8) -> Status {
+        match k % 3 {
+            0 => Status::Ok,
+            1 => Status::Diverged,
+            _ => Status::Failed,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever the statuses and values (NaN and ∞ included), every Markdown row has the
+        /// header's cells, no cell says NaN, and the CSV keeps one column per header.
+        #[test]
+        fn tables_stay_rectangular_and_nan_free(
+            runs in proptest::collection::vec(
+                (0u8..3, 0u8..3, 0u8..3, prop_oneof![Just(f64::NAN), Just(f64::INFINITY), 0.0f64..10.0], proptest::option::of(0u64..1000)),
+                1..20,
+            )
+        ) {
+            let (info, _) = hand_made();
+            let records: Vec<RunRecord> = runs
+                .iter()
+                .enumerate()
+                .map(|(i, &(b1, b2, st, loss, to))| {
+                    let status = status_of(st);
+                    let mut r = net_run(&format!("0.{}", 7 + b1), &format!("0.9{}", b2), i as u64, status, 1.0, loss, loss, None, to.map(|s| (s, s as f64)));
+                    r.summary.final_accuracy = (b1 == 1).then_some(0.5);
+                    r
+                })
+                .collect();
+            let cmps = group(&info, &records).unwrap();
+            let t = table::build(&cmps[0]);
+            let md = t.markdown();
+            prop_assert!(!md.contains("NaN"));
+            let n = t.headers().len();
+            for line in md.lines() {
+                prop_assert_eq!(line.matches('|').count(), n + 1, "{}", line);
+            }
+            let csv = t.csv();
+            let cols = csv.lines().next().unwrap().split(',').count();
+            for line in csv.lines() {
+                prop_assert_eq!(line.split(',').count(), cols);
+                prop_assert!(!line.to_lowercase().contains("nan"));
+            }
+            let seeds: usize = t.rows.iter().map(|r| r.total()).sum();
+            prop_assert_eq!(seeds, records.len());
+        }
+    }
+}
