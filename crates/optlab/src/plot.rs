@@ -2,8 +2,10 @@
 //! trajectories of every optimizer from the first default start, and the loss-versus-step curves
 //! of the same runs (log y). 1-D functions get `f(x)` with the iterates instead of a contour.
 //!
-//! Text is drawn with DejaVu Sans embedded in the binary (`assets/fonts/`, Bitstream Vera
-//! license) through plotters' `ab_glyph` feature, so no system font or fontconfig is needed.
+//! Text is drawn with DejaVu Sans embedded in the binary (`crates/optlab-report/assets/fonts/`,
+//! Bitstream Vera license) through plotters' `ab_glyph` feature, so no system font or fontconfig
+//! is needed. The font, the palette and the landscape drawing (levels, bands, clipped
+//! trajectories, marks, level key) live in `optlab_report` and are shared with the report.
 //!
 //! Contour levels: `z = f − base`, where `base = f*` (or the lowest grid value without `f*`). If
 //! the range of `z` over the plot box is large (max/median > 5) the 20 bands are equally spaced
