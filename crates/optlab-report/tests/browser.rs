@@ -55,6 +55,7 @@ fn the_report_loads_cleanly_and_shows_its_plots() {
     assert_eq!(total, 1280 * 4000);
     // The first screen height holds the status tables and the first plots (loss curves, a
     // landscape with trajectories, target bars): tens of thousands of coloured pixels.
+    eprintln!("screenshot: {colourful} coloured pixels of {total}");
     assert!(colourful > 20_000, "only {colourful} coloured pixels: are the plots shown?");
 }
 
