@@ -2,8 +2,10 @@
 //! trajectories of every optimizer from the first default start, and the loss-versus-step curves
 //! of the same runs (log y). 1-D functions get `f(x)` with the iterates instead of a contour.
 //!
-//! Text is drawn with DejaVu Sans embedded in the binary (`assets/fonts/`, Bitstream Vera
-//! license) through plotters' `ab_glyph` feature, so no system font or fontconfig is needed.
+//! Text is drawn with DejaVu Sans embedded in the binary (`crates/optlab-report/assets/fonts/`,
+//! Bitstream Vera license) through plotters' `ab_glyph` feature, so no system font or fontconfig
+//! is needed. The font, the palette and the landscape drawing (levels, bands, clipped
+//! trajectories, marks, level key) live in `optlab_report` and are shared with the report.
 //!
 //! Contour levels: `z = f − base`, where `base = f*` (or the lowest grid value without `f*`). If
 //! the range of `z` over the plot box is large (max/median > 5) the 20 bands are equally spaced
@@ -17,36 +19,10 @@ use plotters::prelude::*;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
-
-/// Registers the embedded font (once).
-pub fn register_fonts() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        if plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_err() {
-            panic!("the embedded DejaVuSans.ttf is not a valid font");
-        }
-    });
-}
-
-/// Trajectory colours (Tableau 10 without its grey, then black).
-pub const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-    RGBColor(0, 0, 0),
-];
-
-fn color(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
-}
+pub use optlab_report::landscape::{band_color, clip_polyline, clip_segment, Levels};
+use optlab_report::landscape::{draw_level_key, draw_marks, draw_trajectory, path_elements, DrawResult, Landscape};
+use optlab_report::style::{color, FAMILY};
+pub use optlab_report::style::{register_fonts, PALETTE};
 
 /// Trajectories are drawn in optimizer order with decreasing widths (5 px down to 2 px), so a path
 /// hidden under a later one still shows as a border around it.
@@ -57,161 +33,11 @@ fn line_width(i: usize, n: usize) -> u32 {
     (5.0 - 3.0 * i as f64 / (n - 1) as f64).round() as u32
 }
 
-/// A darker shade of a band colour, for the cells on a band boundary (the contour lines).
-fn line_color(c: RGBColor) -> RGBColor {
-    RGBColor(c.0 - c.0 / 4, c.1 - c.1 / 4, c.2 - c.2 / 4)
-}
-
 /// One loss curve: optimizer index, (step, value) points, diverged.
 type Series = (usize, Vec<(f64, f64)>, bool);
 
-type DrawResult<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
-
 fn err(path: &Path, e: Box<dyn std::error::Error>) -> Error {
     Error::Io { path: path.display().to_string(), source: std::io::Error::other(e.to_string()) }
-}
-
-/// Level mapping of a contour plot.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Levels {
-    pub base: f64,
-    pub log: bool,
-    pub c: f64,
-    pub lo: f64,
-    pub hi: f64,
-    pub bands: usize,
-}
-
-impl Levels {
-    /// Chooses linear or log levels from grid values.
-    pub fn choose(values: &[f64], fstar: Option<f64>, bands: usize) -> Levels {
-        let finite: Vec<f64> = crate::study::sorted(values.iter().copied().filter(|v| v.is_finite()).collect());
-        let gmin = finite.first().copied().unwrap_or(0.0);
-        let gmax = finite.last().copied().unwrap_or(1.0);
-        let base = fstar.map_or(gmin, |f| f.min(gmin));
-        let med = crate::study::quantile_sorted(&finite, 0.5);
-        let range = (gmax - base).max(1e-300);
-        let log = (gmax - base) > 5.0 * (med - base).max(1e-300);
-        let c = range * 1e-5;
-        let mut l = Levels { base, log, c, lo: 0.0, hi: 1.0, bands };
-        l.lo = l.v(gmin);
-        l.hi = l.v(gmax);
-        if l.hi.partial_cmp(&l.lo) != Some(std::cmp::Ordering::Greater) {
-            l.hi = l.lo + 1.0;
-        }
-        l
-    }
-    /// The level variable.
-    pub fn v(&self, f: f64) -> f64 {
-        if self.log {
-            (f - self.base + self.c).max(1e-300).log10()
-        } else {
-            f
-        }
-    }
-    /// Band index in `0..bands`.
-    pub fn band(&self, f: f64) -> usize {
-        if !f.is_finite() {
-            return self.bands - 1;
-        }
-        let t = (self.v(f) - self.lo) / (self.hi - self.lo);
-        ((t * self.bands as f64).floor().max(0.0) as usize).min(self.bands - 1)
-    }
-    pub fn describe(&self) -> String {
-        if self.log {
-            format!("{} bands, log scale of f − f* + {:.1e}", self.bands, self.c)
-        } else {
-            format!("{} bands, linear in f", self.bands)
-        }
-    }
-}
-
-/// Grey ramp for the contour bands (dark = low f), so that coloured trajectories stand out: band
-/// `k` of `n`.
-pub fn band_color(k: usize, n: usize) -> RGBColor {
-    let t = if n <= 1 { 0.0 } else { k as f64 / (n - 1) as f64 };
-    let g = (140.0 + 112.0 * t).round() as u8;
-    RGBColor(g, g, g.saturating_add(6))
-}
-
-/// A polyline as elements. Bitmap backends draw a wide polyline as a polygon with unlimited miter
-/// joins, which turns a sharp reversal (an oscillating optimizer) into a long spike; there every
-/// segment is drawn on its own (the iterate dots cover the joins). SVG viewers limit miters, so
-/// SVG gets one polyline.
-fn path_elements(pts: &[(f64, f64)], style: ShapeStyle, bitmap: bool) -> Vec<PathElement<(f64, f64)>> {
-    if bitmap && style.stroke_width > 1 && pts.len() > 2 {
-        pts.windows(2).map(|w| PathElement::new(vec![w[0], w[1]], style)).collect()
-    } else {
-        vec![PathElement::new(pts.to_vec(), style)]
-    }
-}
-
-/// Clips the segment `a–b` to the box (Liang–Barsky); `None` when it is outside.
-pub fn clip_segment(a: (f64, f64), b: (f64, f64), bx: [(f64, f64); 2]) -> Option<((f64, f64), (f64, f64))> {
-    if ![a.0, a.1, b.0, b.1].iter().all(|v| v.is_finite()) {
-        return None;
-    }
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    if !(dx.is_finite() && dy.is_finite()) {
-        return None;
-    }
-    let mut t0: f64 = 0.0;
-    let mut t1: f64 = 1.0;
-    for (p, q) in [(-dx, a.0 - bx[0].0), (dx, bx[0].1 - a.0), (-dy, a.1 - bx[1].0), (dy, bx[1].1 - a.1)] {
-        if p == 0.0 {
-            if q < 0.0 {
-                return None;
-            }
-        } else {
-            let r = q / p;
-            if p < 0.0 {
-                t0 = t0.max(r);
-            } else {
-                t1 = t1.min(r);
-            }
-        }
-    }
-    if t0 > t1 || !t0.is_finite() || !t1.is_finite() {
-        return None;
-    }
-    Some(((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
-}
-
-/// Splits a polyline into its visible pieces inside the box.
-pub fn clip_polyline(pts: &[(f64, f64)], bx: [(f64, f64); 2]) -> Vec<Vec<(f64, f64)>> {
-    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
-    let mut cur: Vec<(f64, f64)> = Vec::new();
-    if pts.len() == 1 {
-        if let Some((p, _)) = clip_segment(pts[0], pts[0], bx) {
-            out.push(vec![p]);
-        }
-        return out;
-    }
-    for w in pts.windows(2) {
-        match clip_segment(w[0], w[1], bx) {
-            Some((p, q)) => {
-                if cur.last() != Some(&p) {
-                    if !cur.is_empty() {
-                        out.push(std::mem::take(&mut cur));
-                    }
-                    cur.push(p);
-                }
-                cur.push(q);
-                if q != w[1] {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            None => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
 }
 
 fn outcome_text(r: &RunRecord) -> String {
@@ -326,19 +152,8 @@ where
         }
     } else {
         // Grid of values over the plot box (first two coordinates; others at the first start's values).
-        let (nx, ny) = (grid, grid);
-        let mut x = start.clone();
-        let mut vals = vec![0.0; nx * ny];
-        let dx = (bx[0].1 - bx[0].0) / nx as f64;
-        let dy = (bx[1].1 - bx[1].0) / ny as f64;
-        for j in 0..ny {
-            for i in 0..nx {
-                x[0] = bx[0].0 + (i as f64 + 0.5) * dx;
-                x[1] = bx[1].0 + (j as f64 + 0.5) * dy;
-                vals[j * nx + i] = f.value(&x);
-            }
-        }
-        let levels = Levels::choose(&vals, p.fstar, 20);
+        let land = Landscape::compute(f, &start, [bx[0], bx[1]], grid, 20);
+        let levels = land.levels;
         let scale = if levels.log { "log-scale levels of f − f*" } else { "linear levels of f" };
         let caption = format!("{}: trajectories from ({}); {}", f.title(), fmt_pt(&start), scale);
         let mut chart = ChartBuilder::on(&left)
@@ -355,103 +170,22 @@ where
             .label_style((FAMILY, 15))
             .axis_desc_style((FAMILY, 17))
             .draw()?;
-        // Filled bands, run-length merged along rows; in bitmaps, cells whose right or upper
-        // neighbour lies in another band are drawn darker: they trace the contour lines.
-        let bands: Vec<usize> = vals.iter().map(|&v| levels.band(v)).collect();
-        let cell = |i: usize, j: usize| -> (usize, bool) {
-            let b = bands[j * nx + i];
-            let edge =
-                bitmap && ((i + 1 < nx && bands[j * nx + i + 1] != b) || (j + 1 < ny && bands[(j + 1) * nx + i] != b));
-            (b, edge)
-        };
-        let mut rects = Vec::new();
-        for j in 0..ny {
-            let mut i = 0;
-            while i < nx {
-                let key = cell(i, j);
-                let mut e = i + 1;
-                while e < nx && cell(e, j) == key {
-                    e += 1;
-                }
-                let x0 = bx[0].0 + i as f64 * dx;
-                let x1 = bx[0].0 + e as f64 * dx;
-                let y0 = bx[1].0 + j as f64 * dy;
-                let y1 = bx[1].0 + (j + 1) as f64 * dy;
-                let c = band_color(key.0, levels.bands);
-                rects.push(Rectangle::new([(x0, y0), (x1, y1)], if key.1 { line_color(c) } else { c }.filled()));
-                i = e;
-            }
-        }
-        chart.draw_series(rects)?;
+        land.draw(&mut chart, bitmap)?;
         let pbox = [bx[0], bx[1]];
-        // Trajectories: lines, then dots at every iterate.
+        // Trajectories: lines, then dots at the iterates.
         for r in &runs {
             let tr = r.trace.as_ref().expect("first runs have traces");
             let d = f.dim();
             let pts: Vec<(f64, f64)> = tr.chunks_exact(d + 1).map(|c| (c[1], c[2])).collect();
-            let c = color(r.optimizer);
             let wd = line_width(r.optimizer, study.optimizers.len());
-            for piece in clip_polyline(&pts, pbox) {
-                chart.draw_series(path_elements(&piece, c.stroke_width(wd), bitmap))?;
-            }
-            // Dots at the iterates; in SVG only where they are at least 1/300 of the box apart
-            // (keeps files small when thousands of iterates pile up).
-            let (mx, my) = ((pbox[0].1 - pbox[0].0) / 300.0, (pbox[1].1 - pbox[1].0) / 300.0);
-            let mut last = (f64::NAN, f64::NAN);
-            let mut dots = Vec::new();
-            for &q in &pts {
-                let inside = q.0 >= pbox[0].0 && q.0 <= pbox[0].1 && q.1 >= pbox[1].0 && q.1 <= pbox[1].1;
-                let apart = bitmap || !((q.0 - last.0).abs() < mx && (q.1 - last.1).abs() < my);
-                if inside && apart {
-                    dots.push(Circle::new(q, wd.max(3) as i32 - 1, c.filled()));
-                    last = q;
-                }
-            }
-            chart.draw_series(dots)?;
+            draw_trajectory(&mut chart, &pts, pbox, color(r.optimizer), wd, bitmap)?;
         }
         // Minima (black ×, white halo) and the start (white disc, black ring).
-        for m in &p.minima {
-            let q = (m[0], m[1]);
-            chart.draw_series(std::iter::once(Cross::new(q, 8, WHITE.stroke_width(5))))?;
-            chart.draw_series(std::iter::once(Cross::new(q, 8, BLACK.stroke_width(2))))?;
-        }
-        if start.len() >= 2 {
-            let q = (start[0], start[1]);
-            chart.draw_series(std::iter::once(Circle::new(q, 7, WHITE.filled())))?;
-            chart.draw_series(std::iter::once(Circle::new(q, 7, BLACK.stroke_width(2))))?;
-        }
+        let starts: Vec<(f64, f64)> = if start.len() >= 2 { vec![(start[0], start[1])] } else { Vec::new() };
+        draw_marks(&mut chart, &p.minima, &starts)?;
         // Level key at the bottom of the legend panel.
         let (_, rh) = right.dim_in_pixel();
-        let key_top = rh as i32 - 120;
-        let st = TextStyle::from((FAMILY, 14).into_font()).color(&BLACK);
-        right.draw(&Text::new(
-            if levels.log { "levels: log10(f − f* + c)" } else { "levels: f" },
-            (8, key_top),
-            st.clone(),
-        ))?;
-        let bw = 12;
-        for b in 0..levels.bands {
-            let x0 = 8 + b as i32 * bw;
-            right.draw(&Rectangle::new(
-                [(x0, key_top + 22), (x0 + bw, key_top + 42)],
-                band_color(b, levels.bands).filled(),
-            ))?;
-        }
-        let inv = |v: f64| if levels.log { 10f64.powf(v) - levels.c + levels.base } else { v };
-        let small = TextStyle::from((FAMILY, 13).into_font()).color(&BLACK);
-        right.draw(&Text::new(
-            format!("f = {}", crate::table::num(inv(levels.lo))),
-            (8, key_top + 48),
-            small.clone(),
-        ))?;
-        right.draw(&Text::new(
-            format!("… {}", crate::table::num(inv(levels.hi))),
-            (8 + levels.bands as i32 * bw - 80, key_top + 66),
-            small.clone(),
-        ))?;
-        let mk = TextStyle::from((FAMILY, 13).into_font()).color(&BLACK);
-        let marks = if p.minima.is_empty() { "○ start   (no minimum)" } else { "○ start   × global minimum" };
-        right.draw(&Text::new(marks, (8, key_top + 90), mk))?;
+        draw_level_key(&right, &levels, !p.minima.is_empty(), rh as i32 - 120)?;
     }
     draw_legend(&right, study, fi, 20)?;
     Ok(())
@@ -647,45 +381,9 @@ pub fn write_all(study: &Study, dir: &Path) -> Result<Vec<PathBuf>> {
 mod tests {
     use super::*;
 
-    const B: [(f64, f64); 2] = [(0.0, 1.0), (0.0, 1.0)];
-
     #[test]
-    fn segments_are_clipped_to_the_box() {
-        assert_eq!(clip_segment((0.5, 0.5), (0.6, 0.6), B), Some(((0.5, 0.5), (0.6, 0.6))));
-        assert_eq!(clip_segment((0.5, 0.5), (1.5, 0.5), B), Some(((0.5, 0.5), (1.0, 0.5))));
-        assert_eq!(clip_segment((-1.0, 0.5), (2.0, 0.5), B), Some(((0.0, 0.5), (1.0, 0.5))));
-        assert_eq!(clip_segment((2.0, 2.0), (3.0, 3.0), B), None);
-        assert_eq!(clip_segment((0.5, 0.5), (1e300, f64::NAN), B), None);
-    }
-
-    #[test]
-    fn polylines_split_where_they_leave_the_box() {
-        let pts = [(0.5, 0.5), (2.0, 0.5), (0.5, 0.7), (0.6, 0.7)];
-        let pieces = clip_polyline(&pts, B);
-        assert_eq!(pieces.len(), 2);
-        assert_eq!(pieces[0], vec![(0.5, 0.5), (1.0, 0.5)]);
-        assert_eq!(pieces[1].len(), 3);
-        assert_eq!(pieces[1][0].0, 1.0);
-        assert!((pieces[1][0].1 - (0.5 + 0.2 / 1.5)).abs() < 1e-12);
-        assert_eq!(&pieces[1][1..], &[(0.5, 0.7), (0.6, 0.7)]);
-    }
-
-    #[test]
-    fn levels_are_logarithmic_for_a_large_dynamic_range() {
-        let wide: Vec<f64> = (0..100).map(|k| (k as f64 / 10.0).exp()).collect();
-        let l = Levels::choose(&wide, Some(0.0), 20);
-        assert!(l.log);
-        assert_eq!(l.band(wide[0]), 0);
-        assert_eq!(l.band(*wide.last().unwrap()), 19);
-        let flat: Vec<f64> = (0..100).map(|k| k as f64).collect();
-        assert!(!Levels::choose(&flat, Some(0.0), 20).log);
-        assert_eq!(Levels::choose(&flat, Some(0.0), 20).band(f64::NAN), 19);
-    }
-
-    #[test]
-    fn the_embedded_font_registers() {
+    fn the_study_uses_the_shared_font() {
         register_fonts();
-        register_fonts();
-        assert_eq!(&FONT[..4], &[0, 1, 0, 0], "a TrueType font");
+        assert_eq!(FAMILY, optlab_report::style::FAMILY);
     }
 }

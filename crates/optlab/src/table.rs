@@ -176,26 +176,7 @@ pub fn summary(study: &Study, tables: &[FunctionTable]) -> Vec<SummaryRow> {
         .collect()
 }
 
-/// A number in 3 significant digits (scientific outside [1e-3, 1e5)); `∞` and `—` (NaN).
-pub fn num(x: f64) -> String {
-    if x.is_nan() {
-        "—".into()
-    } else if x.is_infinite() {
-        if x > 0.0 { "∞" } else { "−∞" }.into()
-    } else if x == 0.0 {
-        "0".into()
-    } else if x.abs() >= 1e-3 && x.abs() < 1e5 {
-        let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
-        let s = format!("{x:.digits$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    } else {
-        format!("{x:.2e}")
-    }
-}
+pub use optlab_report::format::num;
 
 /// A learning rate, short.
 pub fn lr_text(lr: Option<f64>) -> String {

@@ -1,0 +1,349 @@
+//! The self-contained HTML report: inline CSS, inline SVG plots, no script and no external URL.
+
+use crate::table::Table;
+use optlab_lab::record::{ExperimentInfo, RunRecord, Status};
+use std::fmt::Write as _;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Inline Markdown of one line (already escaped): `code`, **bold**, *emphasis*.
+fn inline(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find(['`', '*']) {
+        out.push_str(&rest[..i]);
+        let r = &rest[i..];
+        let (open, tag) = if r.starts_with('`') {
+            ("`", "code")
+        } else if r.starts_with("**") {
+            ("**", "strong")
+        } else {
+            ("*", "em")
+        };
+        match r[open.len()..].find(open) {
+            Some(j) if j > 0 => {
+                let _ = write!(out, "<{tag}>{}</{tag}>", &r[open.len()..open.len() + j]);
+                rest = &r[open.len() + j + open.len()..];
+            }
+            _ => {
+                out.push_str(open);
+                rest = &r[open.len()..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A little Markdown as HTML: paragraphs, `#` headings (shown two levels down), `-`/`*` lists,
+/// inline code, bold and emphasis. Everything is escaped first, so no raw HTML gets through.
+pub fn markdown(text: &str) -> String {
+    let mut out = String::new();
+    let mut para: Vec<String> = Vec::new();
+    let mut list: Vec<String> = Vec::new();
+    let flush = |out: &mut String, para: &mut Vec<String>, list: &mut Vec<String>| {
+        if !para.is_empty() {
+            let _ = writeln!(out, "<p>{}</p>", para.iter().map(|l| inline(l)).collect::<Vec<_>>().join("\n"));
+            para.clear();
+        }
+        if !list.is_empty() {
+            let _ = writeln!(
+                out,
+                "<ul>{}</ul>",
+                list.iter().map(|l| format!("<li>{}</li>", inline(l))).collect::<String>()
+            );
+            list.clear();
+        }
+    };
+    for raw in text.lines() {
+        let line = escape(raw.trim_end());
+        let t = line.trim_start();
+        if t.is_empty() {
+            flush(&mut out, &mut para, &mut list);
+        } else if let Some(h) = t.strip_prefix('#') {
+            flush(&mut out, &mut para, &mut list);
+            let level = 1 + h.chars().take_while(|&c| c == '#').count();
+            let content = h.trim_start_matches('#').trim();
+            let tag = (level + 2).min(6);
+            let _ = writeln!(out, "<h{tag}>{}</h{tag}>", inline(content));
+        } else if let Some(item) = t.strip_prefix("- ").or_else(|| t.strip_prefix("* ")) {
+            if !para.is_empty() {
+                let mut none = Vec::new();
+                flush(&mut out, &mut para, &mut none);
+            }
+            list.push(item.to_string());
+        } else {
+            if !list.is_empty() {
+                let mut none = Vec::new();
+                flush(&mut out, &mut none, &mut list);
+            }
+            para.push(t.to_string());
+        }
+    }
+    flush(&mut out, &mut para, &mut list);
+    out
+}
+
+/// Prepares a plotters SVG document for inlining: no XML namespace URL, no fixed size (it scales
+/// to the page through its viewBox), an accessible label.
+pub fn inline_svg(svg: &str, label: &str) -> String {
+    let body = svg.trim();
+    let Some(end) = body.find('>') else { return String::new() };
+    let (open, rest) = body.split_at(end);
+    let attr = |key: &str| -> Option<&str> {
+        let i = open.find(&format!(" {key}=\""))?;
+        let v = &open[i + key.len() + 3..];
+        v.find('"').map(|j| &v[..j])
+    };
+    let mut attrs = String::new();
+    if let Some(v) = attr("viewBox") {
+        let _ = write!(attrs, " viewBox=\"{v}\"");
+    }
+    // Never wider than drawn (small plots stay small), narrower with the window.
+    if let Some(w) = attr("width").filter(|w| w.chars().all(|c| c.is_ascii_digit())) {
+        let _ = write!(attrs, " style=\"max-width:{w}px\"");
+    }
+    format!("<svg class=\"plot\"{attrs} role=\"img\" aria-label=\"{}\"{}", escape(label), rest)
+}
+
+const CSS: &str = "
+body{margin:0;background:#f6f6f4;color:#1d1d1d;font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 60px;background:#fff}
+h1{font-size:1.9em;margin:.2em 0 .3em}h2{margin-top:2em;border-bottom:2px solid #ddd;padding-bottom:.2em}
+h3{margin-top:1.6em}.meta{color:#555}
+code,pre{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:.9em}
+pre{background:#f3f3f0;padding:12px;overflow-x:auto;border:1px solid #e2e2dc}
+nav ul{columns:2;padding-left:1.2em}
+.table-wrap{overflow-x:auto;margin:.6em 0}
+table{border-collapse:collapse;font-size:.88em;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}
+th{background:#f0f0ec;position:sticky;top:0}
+td.t,th.t{text-align:left}
+tr:nth-child(even) td{background:#fafaf8}
+td.bad{color:#a01414;font-weight:600}
+.rng{color:#666;font-size:.85em}
+figure{margin:1.4em 0;border:1px solid #e4e4e0;padding:8px}
+figcaption{color:#444;font-size:.92em;margin-top:4px}
+svg.plot{display:block;width:100%;height:auto;max-width:1100px}
+.counts span{display:inline-block;margin-right:1.4em}
+.ok{color:#1f7a1f}.diverged{color:#b35a00}.failed{color:#a01414}
+details{margin-top:2.5em}summary{cursor:pointer;font-weight:600}
+";
+
+/// One plot as it goes into the page.
+pub struct Figure {
+    pub svg: String,
+    pub caption: String,
+    /// Relative paths of the files behind it (SVG, PNG).
+    pub files: Vec<String>,
+}
+
+/// One comparison's section.
+pub struct Section<'a> {
+    pub anchor: String,
+    pub title: String,
+    pub name: String,
+    pub description: String,
+    pub tasks: Vec<String>,
+    pub table: &'a Table,
+    pub table_files: Vec<String>,
+    pub figures: Vec<Figure>,
+    pub runs: Vec<&'a RunRecord>,
+}
+
+fn counts(runs: &[&RunRecord]) -> (usize, usize, usize) {
+    let c = |s: Status| runs.iter().filter(|r| r.status == s).count();
+    (c(Status::Ok), c(Status::Diverged), c(Status::Failed))
+}
+
+fn table_html(t: &Table) -> String {
+    let mut s = String::from("<div class=\"table-wrap\"><table>\n<thead><tr>");
+    let n_text = t.text_columns();
+    for (i, h) in t.headers().iter().enumerate() {
+        let cls = if i < n_text { " class=\"t\"" } else { "" };
+        let _ = write!(s, "<th{cls}>{}</th>", escape(h));
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    for r in &t.rows {
+        s.push_str("<tr>");
+        for (i, c) in t.cells(r).iter().enumerate() {
+            let bad = c == "diverged" || c == "failed" || c.starts_with("not reached");
+            let cls = match (i < n_text, bad) {
+                (true, _) => " class=\"t\"",
+                (false, true) => " class=\"bad\"",
+                _ => "",
+            };
+            // A range goes on a second, smaller line.
+            match c.split_once(" (") {
+                Some((m, rest)) if i >= n_text => {
+                    let _ = write!(s, "<td{cls}>{}<br><span class=\"rng\">({}</span></td>", escape(m), escape(rest));
+                }
+                _ => {
+                    let _ = write!(s, "<td{cls}>{}</td>", escape(c));
+                }
+            }
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</tbody></table></div>\n");
+    s
+}
+
+/// The whole page.
+pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord]) -> String {
+    let mut s = String::new();
+    let title = if info.title.trim().is_empty() { info.name.clone() } else { info.title.clone() };
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
+        escape(&title)
+    );
+    let all: Vec<&RunRecord> = all_runs.iter().collect();
+    let (ok, div, fail) = counts(&all);
+    let _ = writeln!(s, "<h1>{}</h1>", escape(&title));
+    let _ = writeln!(
+        s,
+        "<p class=\"meta\">Experiment <code>{}</code> · {} comparison{} · {} runs: {ok} ok, {div} diverged, {fail} failed</p>",
+        escape(&info.name),
+        sections.len(),
+        if sections.len() == 1 { "" } else { "s" },
+        all.len()
+    );
+    s.push_str(&markdown(&info.description));
+    s.push_str("<nav><h2>Contents</h2><ul>\n<li><a href=\"#status\">Run status</a></li>\n");
+    for sec in sections {
+        let _ = writeln!(s, "<li><a href=\"#{}\">{}</a></li>", escape(&sec.anchor), escape(&sec.title));
+    }
+    s.push_str("<li><a href=\"#source\">Experiment file</a></li>\n</ul></nav>\n");
+
+    // Run status.
+    s.push_str("<section id=\"status\">\n<h2>Run status</h2>\n<div class=\"table-wrap\"><table>\n<thead><tr><th class=\"t\">comparison</th><th>runs</th><th>ok</th><th>diverged</th><th>failed</th></tr></thead>\n<tbody>\n");
+    for sec in sections {
+        let (o, d, f) = counts(&sec.runs);
+        let _ = writeln!(
+            s,
+            "<tr><td class=\"t\"><a href=\"#{}\">{}</a></td><td>{}</td><td class=\"ok\">{o}</td><td class=\"diverged\">{d}</td><td class=\"failed\">{f}</td></tr>",
+            escape(&sec.anchor),
+            escape(&sec.name),
+            sec.runs.len()
+        );
+    }
+    s.push_str("</tbody></table></div>\n");
+    let bad: Vec<(&Section, &RunRecord)> = sections
+        .iter()
+        .flat_map(|sec| sec.runs.iter().filter(|r| r.status != Status::Ok).map(move |r| (sec, *r)))
+        .collect();
+    if bad.is_empty() {
+        s.push_str("<p>Every run finished normally.</p>\n");
+    } else {
+        s.push_str("<h3>Runs that diverged or failed</h3>\n<div class=\"table-wrap\"><table>\n<thead><tr><th class=\"t\">comparison</th><th class=\"t\">task</th><th class=\"t\">configuration</th><th>seed</th><th class=\"t\">status</th><th>steps</th><th class=\"t\">error</th></tr></thead>\n<tbody>\n");
+        for (sec, r) in bad {
+            let _ = writeln!(
+                s,
+                "<tr><td class=\"t\">{}</td><td class=\"t\">{}</td><td class=\"t\">{}</td><td>{}</td><td class=\"t {}\">{}</td><td>{}</td><td class=\"t\" style=\"white-space:normal\">{}</td></tr>",
+                escape(&sec.name),
+                escape(&r.task),
+                escape(&r.label),
+                r.seed,
+                r.status.as_str(),
+                r.status.as_str(),
+                r.summary.steps,
+                escape(r.error.as_deref().unwrap_or("(no message)"))
+            );
+        }
+        s.push_str("</tbody></table></div>\n");
+    }
+    s.push_str("</section>\n");
+
+    for sec in sections {
+        let _ = writeln!(s, "<section id=\"{}\">", escape(&sec.anchor));
+        let _ = writeln!(s, "<h2>{}</h2>", escape(&sec.title));
+        let _ = writeln!(
+            s,
+            "<p class=\"meta\">Comparison <code>{}</code> · tasks: {} · swept: {}</p>",
+            escape(&sec.name),
+            escape(&sec.tasks.join(", ")),
+            if sec.table.keys.is_empty() { "nothing".to_string() } else { escape(&sec.table.keys.join(" × ")) }
+        );
+        s.push_str(&markdown(&sec.description));
+        s.push_str("<h3>Table</h3>\n<p>Medians over the seeds that ran OK, with the range (min–max) in parentheses when the seeds differ.</p>\n");
+        if sec.table.rows.is_empty() {
+            s.push_str("<p>No runs recorded for this comparison yet.</p>\n");
+        } else {
+            s.push_str(&table_html(sec.table));
+        }
+        let links: Vec<String> =
+            sec.table_files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
+        let _ = writeln!(s, "<p class=\"meta\">Files: {}</p>", links.join(" · "));
+        if !sec.figures.is_empty() {
+            s.push_str("<h3>Plots</h3>\n");
+        }
+        for fig in &sec.figures {
+            let links: Vec<String> =
+                fig.files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
+            let _ = writeln!(
+                s,
+                "<figure>\n{}\n<figcaption>{} <span class=\"meta\">({})</span></figcaption>\n</figure>",
+                fig.svg,
+                escape(&fig.caption),
+                links.join(" · ")
+            );
+        }
+        s.push_str("</section>\n");
+    }
+    let _ = writeln!(
+        s,
+        "<details id=\"source\">\n<summary>Experiment file ({} lines)</summary>\n<pre>{}</pre>\n</details>",
+        info.source.lines().count(),
+        escape(&info.source)
+    );
+    s.push_str("</main>\n</body>\n</html>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+    }
+
+    #[test]
+    fn a_little_markdown() {
+        let html = markdown("# Title\n\nSome *text* with `code` and **bold**.\nsecond line\n\n- one\n- two <b>\n\nend");
+        assert_eq!(
+            html,
+            "<h3>Title</h3>\n<p>Some <em>text</em> with <code>code</code> and <strong>bold</strong>.\nsecond line</p>\n\
+             <ul><li>one</li><li>two &lt;b&gt;</li></ul>\n<p>end</p>\n"
+        );
+        assert_eq!(markdown("a * b"), "<p>a * b</p>\n");
+        assert_eq!(markdown("<script>alert(1)</script>"), "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>\n");
+    }
+
+    #[test]
+    fn svg_is_made_inline() {
+        let svg = "<svg width=\"10\" height=\"20\" viewBox=\"0 0 10 20\" xmlns=\"http://www.w3.org/2000/svg\">\n<rect/>\n</svg>\n";
+        let out = inline_svg(svg, "a \"plot\"");
+        assert_eq!(
+            out,
+            "<svg class=\"plot\" viewBox=\"0 0 10 20\" style=\"max-width:10px\" role=\"img\" aria-label=\"a &quot;plot&quot;\">\n<rect/>\n</svg>"
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! optlab reports: from run records ([`optlab_lab::record`]) to tables, plots and one
+//! self-contained HTML page.
+//!
+//! [`render`] writes into an output directory:
+//! - `report.html`: the experiment's description, a run-status summary, and per comparison its
+//!   table and plots (inline SVG, inline CSS, no script, no external URL), then the experiment
+//!   file's source;
+//! - `tables/<comparison>.md` and `.csv`: one row per configuration and task (see [`table`]);
+//! - `plots/<comparison>-<task>-<kind>.svg` and `.png`: loss curves (and validation loss),
+//!   heatmaps of two-key sweeps, learning-rate sensitivity, trajectories on 2-D test functions,
+//!   steps/time to the target, and `plots/<comparison>-profile.*`, the performance profiles.
+//!
+//! Every file is written to a temporary name and renamed, so a reader never sees half a file; the
+//! output depends only on the records (no clock, no randomness, runs in any order).
+
+pub mod error;
+pub mod format;
+pub mod group;
+pub mod html;
+pub mod landscape;
+pub mod plots;
+pub mod stats;
+pub mod style;
+pub mod table;
+
+pub use error::ReportError;
+
+use optlab_lab::record::{ExperimentInfo, RunRecord};
+use std::path::{Path, PathBuf};
+
+/// What [`render`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedReport {
+    /// `out/report.html`.
+    pub html: PathBuf,
+    /// Every file written (tables, plots, then the HTML), in writing order.
+    pub files: Vec<PathBuf>,
+}
+
+fn tmp_name(path: &Path, keep_ext: bool) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let pid = std::process::id();
+    match (keep_ext, path.extension()) {
+        (true, Some(ext)) => {
+            let stem = path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            path.with_file_name(format!(".{stem}.tmp{pid}.{}", ext.to_string_lossy()))
+        }
+        _ => path.with_file_name(format!(".{name}.tmp{pid}")),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let tmp = tmp_name(path, false);
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(ReportError::io(path, e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        ReportError::io(path, e)
+    })
+}
+
+fn create_dir(dir: &Path) -> Result<(), ReportError> {
+    std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))
+}
+
+/// Renders the report of an experiment into `out` (created if needed): see the crate docs for the
+/// files. Errors name the file that could not be written, or the comparison / run that does not
+/// fit the experiment's declarations.
+pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<RenderedReport, ReportError> {
+    let comparisons = group::group(info, runs)?;
+    let (tables_dir, plots_dir) = (out.join("tables"), out.join("plots"));
+    create_dir(&tables_dir)?;
+    create_dir(&plots_dir)?;
+    let mut files = Vec::new();
+    let tables: Vec<table::Table> = comparisons.iter().map(table::build).collect();
+    let mut sections = Vec::new();
+    for (cmp, t) in comparisons.iter().zip(&tables) {
+        let md = tables_dir.join(format!("{}.md", cmp.slug));
+        let csv = tables_dir.join(format!("{}.csv", cmp.slug));
+        let title = if cmp.info.title.trim().is_empty() { cmp.info.name.clone() } else { cmp.info.title.clone() };
+        write_atomic(&md, format!("# {title}\n\n{}", t.markdown()).as_bytes())?;
+        write_atomic(&csv, t.csv().as_bytes())?;
+        files.extend([md, csv]);
+        let mut figures = Vec::new();
+        for plot in plots::plots_of(cmp, t) {
+            let svg_path = plots_dir.join(format!("{}.svg", plot.stem));
+            let png_path = plots_dir.join(format!("{}.png", plot.stem));
+            let svg = plot.svg(&svg_path)?;
+            write_atomic(&svg_path, svg.as_bytes())?;
+            let tmp = tmp_name(&png_path, true);
+            if let Err(e) = plot.png(&tmp) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+            std::fs::rename(&tmp, &png_path).map_err(|e| ReportError::io(&png_path, e))?;
+            figures.push(html::Figure {
+                svg: html::inline_svg(&svg, &plot.caption),
+                caption: plot.caption.clone(),
+                files: vec![format!("plots/{}.svg", plot.stem), format!("plots/{}.png", plot.stem)],
+            });
+            files.extend([svg_path, png_path]);
+        }
+        sections.push(html::Section {
+            anchor: format!("cmp-{}", cmp.slug),
+            title,
+            name: cmp.info.name.clone(),
+            description: cmp.info.description.clone(),
+            tasks: cmp.tasks.clone(),
+            table: t,
+            table_files: vec![format!("tables/{}.md", cmp.slug), format!("tables/{}.csv", cmp.slug)],
+            figures,
+            runs: cmp.runs().collect(),
+        });
+    }
+    let page = html::page(info, &sections, runs);
+    let html_path = out.join("report.html");
+    write_atomic(&html_path, page.as_bytes())?;
+    files.push(html_path.clone());
+    Ok(RenderedReport { html: html_path, files })
+}

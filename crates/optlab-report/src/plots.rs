@@ -1,0 +1,1034 @@
+//! The report's plots, drawn with plotters into SVG (inlined in the HTML) and PNG.
+//!
+//! Each plot is first reduced to plain data ([`Drawing`]) by a builder function (testable without
+//! drawing), then drawn on any plotters backend. Log axes are drawn as linear axes over `log10`
+//! of the values, with tick labels giving the values.
+
+use crate::format::{cmp_values, log_tick, num, slug};
+use crate::group::{Comparison, Config};
+use crate::landscape::{draw_level_key, draw_marks, draw_trajectory, DrawResult, Landscape};
+use crate::stats::{band, performance_ratios, profile_steps, Spread};
+use crate::style::{series_color, FAMILY};
+use crate::table::Table;
+use optlab_lab::record::{RunRecord, Status};
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::Path;
+
+/// Most points drawn per curve (the median curve is thinned evenly beyond this).
+const MAX_CURVE_POINTS: usize = 800;
+/// Width of the legend panel right of a chart.
+const LEGEND_W: u32 = 340;
+
+/// One plot: its file stem, a caption for the report, its pixel size and what to draw.
+#[derive(Clone, Debug)]
+pub struct Plot {
+    /// `<comparison>-<task>-<kind>` (file-name safe).
+    pub stem: String,
+    pub caption: String,
+    pub size: (u32, u32),
+    pub drawing: Drawing,
+}
+
+/// What a plot shows, as plain data.
+#[derive(Clone, Debug)]
+pub enum Drawing {
+    Curves(Curves),
+    Heatmap(Heatmap),
+    Sensitivity(Sensitivity),
+    Trajectories(Trajectories),
+    Target(TargetBars),
+    Profile(Profile),
+}
+
+/// Median curves with min–max bands over seeds.
+#[derive(Clone, Debug)]
+pub struct Curves {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    pub log_y: bool,
+    /// On a log axis, values below this (the smallest positive value; exact zeros) are drawn
+    /// at it.
+    pub floor: f64,
+    pub curves: Vec<Curve>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Curve {
+    pub label: String,
+    pub color: RGBColor,
+    /// `(x, median, min, max)` over the seeds.
+    pub band: Vec<(f64, f64, f64, f64)>,
+    /// Last finite point of each diverged seed.
+    pub diverged_ends: Vec<(f64, f64)>,
+    pub seeds: usize,
+}
+
+/// Final loss over a two-key grid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Heatmap {
+    pub title: String,
+    /// Key along x (the second swept key) and y (the first).
+    pub x_key: String,
+    pub y_key: String,
+    pub xs: Vec<String>,
+    pub ys: Vec<String>,
+    /// `cells[y][x]`.
+    pub cells: Vec<Vec<HeatCell>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HeatCell {
+    /// Median final loss over the OK seeds.
+    pub median: Option<f64>,
+    pub ok: usize,
+    pub diverged: usize,
+    pub failed: usize,
+}
+
+impl HeatCell {
+    pub fn total(&self) -> usize {
+        self.ok + self.diverged + self.failed
+    }
+}
+
+/// Final loss versus learning rate, one line per optimizer (and other swept values).
+#[derive(Clone, Debug)]
+pub struct Sensitivity {
+    pub title: String,
+    pub log_y: bool,
+    /// See [`Curves::floor`].
+    pub floor: f64,
+    pub lines: Vec<SensLine>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SensLine {
+    pub name: String,
+    pub color: RGBColor,
+    /// `(lr, spread of the final loss over OK seeds or None when no seed ran OK)`, by lr.
+    pub points: Vec<(f64, Option<Spread>)>,
+}
+
+/// Trajectories of the first seed of each configuration on a 2-D test function.
+#[derive(Clone, Debug)]
+pub struct Trajectories {
+    pub title: String,
+    pub function: String,
+    pub paths: Vec<Path2d>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Path2d {
+    pub label: String,
+    pub color: RGBColor,
+    pub seed: u64,
+    pub status: Status,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Steps and time to the target, per configuration.
+#[derive(Clone, Debug)]
+pub struct TargetBars {
+    pub title: String,
+    pub rows: Vec<BarRow>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BarRow {
+    pub label: String,
+    pub color: RGBColor,
+    pub steps: Option<Spread>,
+    pub time: Option<Spread>,
+    /// `diverged` / `failed` when no seed ran OK.
+    pub status: Option<&'static str>,
+}
+
+/// Performance profiles (steps and time to the target) across tasks.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub title: String,
+    pub tasks: Vec<String>,
+    pub solvers: Vec<(String, RGBColor)>,
+    /// `ratios[s][p]` for steps and for time.
+    pub steps: Vec<Vec<f64>>,
+    pub time: Vec<Vec<f64>>,
+}
+
+fn err(path: &Path, e: Box<dyn std::error::Error>) -> crate::ReportError {
+    crate::ReportError::Plot { path: path.to_path_buf(), message: e.to_string() }
+}
+
+impl Plot {
+    /// The plot as an SVG document.
+    pub fn svg(&self, path_for_errors: &Path) -> Result<String, crate::ReportError> {
+        crate::style::register_fonts();
+        let mut s = String::new();
+        {
+            let root = SVGBackend::with_string(&mut s, self.size).into_drawing_area();
+            self.draw(&root, false).map_err(|e| err(path_for_errors, e))?;
+            root.present().map_err(|e| err(path_for_errors, Box::new(e)))?;
+        }
+        Ok(s)
+    }
+
+    /// Draws the plot as a PNG file at `path` (which must end in `.png`).
+    pub fn png(&self, path: &Path) -> Result<(), crate::ReportError> {
+        crate::style::register_fonts();
+        let root = BitMapBackend::new(path, self.size).into_drawing_area();
+        self.draw(&root, true).map_err(|e| err(path, e))?;
+        root.present().map_err(|e| err(path, Box::new(e)))?;
+        Ok(())
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, bitmap: bool) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        root.fill(&WHITE)?;
+        match &self.drawing {
+            Drawing::Curves(d) => draw_curves(root, d),
+            Drawing::Heatmap(d) => draw_heatmap(root, d),
+            Drawing::Sensitivity(d) => draw_sensitivity(root, d),
+            Drawing::Trajectories(d) => draw_trajectories(root, d, bitmap),
+            Drawing::Target(d) => draw_target(root, d),
+            Drawing::Profile(d) => draw_profile(root, d),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Builders.
+
+/// Which series a loss plot shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    Loss,
+    ValLoss,
+}
+
+/// Loss curves of a task: x = epoch when every point has one, else step.
+pub fn curves(cmp: &Comparison, task: &str, metric: Metric) -> Option<Curves> {
+    let configs: Vec<&Config> = cmp.configs_of(task).collect();
+    let runs = || configs.iter().flat_map(|c| c.runs.iter()).filter(|r| r.status != Status::Failed);
+    let by_epoch = runs().all(|r| r.series.iter().all(|p| p.epoch.is_some())) && runs().any(|r| !r.series.is_empty());
+    let y_of = |p: &optlab_lab::record::Point| match metric {
+        Metric::Loss => Some(p.loss),
+        Metric::ValLoss => p.val_loss,
+    };
+    let xy = |r: &RunRecord| -> Vec<(f64, f64)> {
+        let mut v: Vec<(f64, f64)> = r
+            .series
+            .iter()
+            .filter_map(|p| {
+                let x = if by_epoch { p.epoch.unwrap_or(0) as f64 } else { p.step as f64 };
+                y_of(p).filter(|y| y.is_finite()).map(|y| (x, y))
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        v
+    };
+    let all: Vec<f64> = runs().flat_map(|r| xy(r).into_iter().map(|p| p.1)).collect();
+    if all.is_empty() {
+        return None;
+    }
+    let (log_y, floor) = log_floor(&all);
+    let mut out = Vec::new();
+    for cfg in &configs {
+        let series: Vec<Vec<(f64, f64)>> =
+            cfg.runs.iter().filter(|r| r.status != Status::Failed).map(|r| xy(r)).filter(|s| !s.is_empty()).collect();
+        if series.is_empty() {
+            continue;
+        }
+        let diverged_ends =
+            cfg.runs.iter().filter(|r| r.status == Status::Diverged).filter_map(|r| xy(r).last().copied()).collect();
+        let mut b = band(&series);
+        if b.len() > MAX_CURVE_POINTS {
+            let k = b.len().div_ceil(MAX_CURVE_POINTS);
+            let last = *b.last().expect("non-empty");
+            b = b.into_iter().step_by(k).collect();
+            if b.last() != Some(&last) {
+                b.push(last);
+            }
+        }
+        out.push(Curve {
+            label: cfg.label.clone(),
+            color: series_color(cmp.color_index(&cfg.label), cmp.labels.len()),
+            band: b,
+            diverged_ends,
+            seeds: series.len(),
+        });
+    }
+    let (what, y) = match metric {
+        Metric::Loss => ("training loss", "loss"),
+        Metric::ValLoss => ("validation loss", "validation loss"),
+    };
+    Some(Curves {
+        title: format!("{}: {what} on {task} (median, min–max over seeds)", cmp.info.name),
+        x_desc: if by_epoch { "epoch" } else { "step" }.into(),
+        y_desc: if log_y { format!("{y} (log scale)") } else { y.into() },
+        log_y,
+        floor,
+        curves: out,
+    })
+}
+
+/// Whether values go on a log axis (all ≥ 0, some > 0) and the floor for the zeros.
+pub fn log_floor(values: &[f64]) -> (bool, f64) {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let floor = finite.iter().copied().filter(|&v| v > 0.0).fold(f64::INFINITY, f64::min);
+    (floor.is_finite() && finite.iter().all(|&v| v >= 0.0), if floor.is_finite() { floor } else { 1.0 })
+}
+
+/// The grid of final losses of one optimizer on a task when exactly two keys are swept.
+pub fn heatmap(cmp: &Comparison, task: &str, optimizer: &str) -> Option<Heatmap> {
+    let keys = &cmp.info.swept;
+    if keys.len() != 2 {
+        return None;
+    }
+    let configs: Vec<&Config> = cmp.configs_of(task).filter(|c| c.optimizer == optimizer).collect();
+    if configs.is_empty() {
+        return None;
+    }
+    let mut ys: Vec<String> = configs.iter().map(|c| c.swept[0].clone()).collect();
+    let mut xs: Vec<String> = configs.iter().map(|c| c.swept[1].clone()).collect();
+    for v in [&mut xs, &mut ys] {
+        v.sort_by(|a, b| cmp_values(a, b));
+        v.dedup();
+    }
+    let mut cells = vec![vec![HeatCell::default(); xs.len()]; ys.len()];
+    for (yi, y) in ys.iter().enumerate() {
+        for (xi, x) in xs.iter().enumerate() {
+            let runs: Vec<&RunRecord> = configs
+                .iter()
+                .filter(|c| &c.swept[0] == y && &c.swept[1] == x)
+                .flat_map(|c| c.runs.iter().copied())
+                .collect();
+            let cell = &mut cells[yi][xi];
+            cell.ok = runs.iter().filter(|r| r.status == Status::Ok).count();
+            cell.diverged = runs.iter().filter(|r| r.status == Status::Diverged).count();
+            cell.failed = runs.iter().filter(|r| r.status == Status::Failed).count();
+            cell.median = Spread::finite(runs.iter().filter(|r| r.status == Status::Ok).map(|r| r.summary.final_loss))
+                .map(|s| s.median);
+        }
+    }
+    Some(Heatmap {
+        title: format!("{}: final loss of {optimizer} on {task} (median over seeds)", cmp.info.name),
+        x_key: keys[1].clone(),
+        y_key: keys[0].clone(),
+        xs,
+        ys,
+        cells,
+    })
+}
+
+/// Final loss versus `lr` (when `lr` is swept and its values are numbers).
+pub fn sensitivity(cmp: &Comparison, table: &Table, task: &str) -> Option<Sensitivity> {
+    let li = cmp.info.swept.iter().position(|k| k == "lr")?;
+    let mut lines: Vec<SensLine> = Vec::new();
+    for r in table.rows.iter().filter(|r| r.task == task) {
+        let lr: f64 = r.swept[li].trim().parse().ok().filter(|v: &f64| v.is_finite() && *v > 0.0)?;
+        let others: Vec<String> =
+            cmp.info.swept.iter().zip(&r.swept).filter(|(k, _)| *k != "lr").map(|(k, v)| format!("{k}={v}")).collect();
+        let name =
+            if others.is_empty() { r.optimizer.clone() } else { format!("{} {}", r.optimizer, others.join(" ")) };
+        let p = (lr, if r.ok > 0 { r.final_loss } else { None });
+        match lines.iter_mut().find(|l| l.name == name) {
+            Some(l) => l.points.push(p),
+            None => lines.push(SensLine { name, color: BLACK, points: vec![p] }),
+        }
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let n = lines.len();
+    for (i, l) in lines.iter_mut().enumerate() {
+        l.color = series_color(i, n);
+        l.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    let values: Vec<f64> =
+        lines.iter().flat_map(|l| l.points.iter().filter_map(|p| p.1)).flat_map(|s| [s.min, s.median, s.max]).collect();
+    let (log_y, floor) = log_floor(&values);
+    Some(Sensitivity {
+        title: format!("{}: final loss versus learning rate on {task}", cmp.info.name),
+        log_y,
+        floor,
+        lines,
+    })
+}
+
+/// Trajectories on a 2-D test function (the first seed of each configuration that has 2-D
+/// iterates; runs of the same function in more dimensions are not drawn on a 2-D landscape).
+pub fn trajectories(cmp: &Comparison, task: &str) -> Option<Trajectories> {
+    let f = optlab_functions::by_name(task, Some(2)).ok()?;
+    let mut paths = Vec::new();
+    for cfg in cmp.configs_of(task) {
+        let Some(r) = cfg.runs.iter().find(|r| r.series.iter().any(|p| p.x.as_ref().is_some_and(|x| x.len() == 2)))
+        else {
+            continue;
+        };
+        let points: Vec<(f64, f64)> =
+            r.series.iter().filter_map(|p| p.x.as_ref().filter(|x| x.len() == 2).map(|x| (x[0], x[1]))).collect();
+        paths.push(Path2d {
+            label: cfg.label.clone(),
+            color: series_color(cmp.color_index(&cfg.label), cmp.labels.len()),
+            seed: r.seed,
+            status: r.status,
+            points,
+        });
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    Some(Trajectories {
+        title: format!("{}: trajectories on {} (first seed of each configuration)", cmp.info.name, f.title()),
+        function: task.to_string(),
+        paths,
+    })
+}
+
+/// Steps and time to the task's target per configuration.
+pub fn target_bars(cmp: &Comparison, table: &Table, task: &str) -> Option<TargetBars> {
+    let target = cmp.info.targets.get(task)?;
+    let rows: Vec<BarRow> = table
+        .rows
+        .iter()
+        .filter(|r| r.task == task)
+        .map(|r| BarRow {
+            label: r.label.clone(),
+            color: series_color(cmp.color_index(&r.label), cmp.labels.len()),
+            steps: r.steps_to_target,
+            time: r.time_to_target,
+            status: r.status_word(),
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    Some(TargetBars {
+        title: format!("{}: reaching loss {} on {task} (median, min–max over seeds)", cmp.info.name, num(*target)),
+        rows,
+    })
+}
+
+/// Performance profiles over the tasks that have a target, when there are at least two. A
+/// solver is a configuration (label); its cost on a task is the median over its OK seeds of the
+/// steps (time) to the target, `∞` when the median seed never got there, when no seed ran OK or
+/// when it did not run on that task. Steps below 1 count as 1.
+pub fn profile(cmp: &Comparison, table: &Table) -> Option<Profile> {
+    let tasks: Vec<String> = cmp.tasks.iter().filter(|t| cmp.info.targets.contains_key(*t)).cloned().collect();
+    if tasks.len() < 2 || cmp.labels.is_empty() {
+        return None;
+    }
+    let cost = |label: &str, task: &str, time: bool| -> f64 {
+        table
+            .rows
+            .iter()
+            .find(|r| r.label == label && r.task == task && r.ok > 0)
+            .and_then(|r| if time { r.time_to_target } else { r.steps_to_target })
+            .map_or(f64::INFINITY, |s| s.median)
+    };
+    let costs = |time: bool| -> Vec<Vec<f64>> {
+        cmp.labels.iter().map(|l| tasks.iter().map(|t| cost(l, t, time)).collect()).collect()
+    };
+    let n = cmp.labels.len();
+    Some(Profile {
+        title: format!("{}: performance profiles over {} tasks", cmp.info.name, tasks.len()),
+        solvers: cmp.labels.iter().enumerate().map(|(i, l)| (l.clone(), series_color(i, n))).collect(),
+        steps: performance_ratios(&costs(false), 1.0),
+        time: performance_ratios(&costs(true), 1e-9),
+        tasks,
+    })
+}
+
+/// Every plot of a comparison, in report order.
+pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
+    let mut out = Vec::new();
+    let base = &cmp.slug;
+    for task in &cmp.tasks {
+        let t = slug(task);
+        let n_cfg = cmp.configs_of(task).count();
+        let legend_h = (90 + 24 * n_cfg as u32).max(560);
+        if let Some(c) = curves(cmp, task, Metric::Loss) {
+            out.push(Plot {
+                stem: format!("{base}-{t}-loss"),
+                caption: format!(
+                    "Training loss on {task} per configuration: median over seeds (line), min–max (band); ✕ marks where a diverged seed's last finite loss was."
+                ),
+                size: (1100, legend_h),
+                drawing: Drawing::Curves(c),
+            });
+        }
+        if let Some(c) = curves(cmp, task, Metric::ValLoss) {
+            out.push(Plot {
+                stem: format!("{base}-{t}-val-loss"),
+                caption: format!(
+                    "Validation loss on {task} per configuration: median over seeds (line), min–max (band)."
+                ),
+                size: (1100, legend_h),
+                drawing: Drawing::Curves(c),
+            });
+        }
+        let mut opts: Vec<&str> = cmp.configs_of(task).map(|c| c.optimizer.as_str()).collect();
+        opts.sort();
+        opts.dedup();
+        for o in opts {
+            if let Some(h) = heatmap(cmp, task, o) {
+                let (w, hgt) = (260 + 110 * h.xs.len() as u32 + LEGEND_W / 2, 170 + 70 * h.ys.len() as u32);
+                out.push(Plot {
+                    stem: format!("{base}-{t}-{}-heatmap", slug(o)),
+                    caption: format!(
+                        "Final training loss of {o} on {task} for each {} × {} pair (median over OK seeds; k/n = seeds that ran OK; diverged or failed cells hatched).",
+                        h.y_key, h.x_key
+                    ),
+                    size: (w.max(700), hgt.max(420)),
+                    drawing: Drawing::Heatmap(h),
+                });
+            }
+        }
+        if let Some(s) = sensitivity(cmp, table, task) {
+            out.push(Plot {
+                stem: format!("{base}-{t}-lr-sensitivity"),
+                caption: format!(
+                    "Learning-rate sensitivity on {task}: final training loss (median over OK seeds, bars min–max) versus lr; ✕ at the top = no seed ran OK at that lr."
+                ),
+                size: (1100, (90 + 24 * s.lines.len() as u32).max(560)),
+                drawing: Drawing::Sensitivity(s),
+            });
+        }
+        if let Some(tr) = trajectories(cmp, task) {
+            out.push(Plot {
+                stem: format!("{base}-{t}-trajectories"),
+                caption: format!(
+                    "Iterates on the landscape of {task} (grey bands, dark = low f): the first seed of each configuration; ○ start, × global minima."
+                ),
+                size: (1100, (320 + 24 * tr.paths.len() as u32).max(780)),
+                drawing: Drawing::Trajectories(tr),
+            });
+        }
+        if let Some(b) = target_bars(cmp, table, task) {
+            out.push(Plot {
+                stem: format!("{base}-{t}-target"),
+                caption: format!(
+                    "Steps and seconds until the training loss first reached the target on {task} (median over OK seeds, whiskers min–max)."
+                ),
+                size: (1100, (130 + 34 * b.rows.len() as u32).max(300)),
+                drawing: Drawing::Target(b),
+            });
+        }
+    }
+    if let Some(p) = profile(cmp, table) {
+        out.push(Plot {
+            stem: format!("{base}-profile"),
+            caption: format!(
+                "Performance profiles over the {} tasks with a target: the fraction ρ(τ) of tasks on which a configuration reached the target within τ times the best configuration's steps (left) or time (right). Lines are offset very slightly in height so that coinciding ones stay visible.",
+                p.tasks.len()
+            ),
+            size: (1100, (110 + 24 * p.solvers.len() as u32).max(520)),
+            drawing: Drawing::Profile(p),
+        });
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drawing.
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Legend entries (colour line + text) from `top` down in `area`.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    entries: &[(String, RGBColor)],
+    top: i32,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let t = TextStyle::from((FAMILY, 15).into_font()).color(&BLACK);
+    area.draw(&Text::new(title.to_string(), (8, top), t))?;
+    let st = TextStyle::from((FAMILY, 13).into_font()).color(&BLACK);
+    for (k, (label, c)) in entries.iter().enumerate() {
+        let y = top + 28 + 24 * k as i32;
+        area.draw(&PathElement::new(vec![(8, y + 8), (36, y + 8)], c.stroke_width(3)))?;
+        area.draw(&Text::new(truncate(label, 46), (44, y), st.clone()))?;
+    }
+    Ok(())
+}
+
+fn ext(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    (lo <= hi).then_some((lo, hi))
+}
+
+fn pad_range((lo, hi): (f64, f64), frac: f64) -> (f64, f64) {
+    let w = (hi - lo).abs();
+    let p = if w > 0.0 { w * frac } else { lo.abs().max(1.0) * 0.1 };
+    (lo - p, hi + p)
+}
+
+fn axis_label(log: bool) -> impl Fn(&f64) -> String {
+    move |v: &f64| if log { log_tick(*v) } else { num(*v) }
+}
+
+fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Curves) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let (w, _) = root.dim_in_pixel();
+    let (left, right) = root.split_horizontally(w - LEGEND_W);
+    let ty = |y: f64| if d.log_y { y.max(d.floor).log10() } else { y };
+    let x_range = ext(d.curves.iter().flat_map(|c| c.band.iter().map(|p| p.0))).unwrap_or((0.0, 1.0));
+    let x_range = if x_range.1 > x_range.0 { x_range } else { (x_range.0, x_range.0 + 1.0) };
+    let y_data =
+        ext(d.curves.iter().flat_map(|c| c.band.iter().flat_map(|p| [ty(p.2), ty(p.3)]))).unwrap_or((0.0, 1.0));
+    // Cap the top at 1000× (or 1000 above) the largest starting median, so that runs blowing up do
+    // not squash everything else against the bottom.
+    let start = ext(d.curves.iter().filter_map(|c| c.band.first().map(|p| ty(p.1)))).map(|r| r.1);
+    let cap = start.map_or(f64::INFINITY, |s| if d.log_y { s + 3.0 } else { s + 1e3 * s.abs().max(1.0) });
+    let (ylo, yhi) = pad_range((y_data.0, y_data.1.min(cap).max(y_data.0)), 0.04);
+    let clamp = |y: f64| ty(y).clamp(ylo, yhi);
+    let mut chart = ChartBuilder::on(&left)
+        .caption(&d.title, (FAMILY, 19))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(78)
+        .build_cartesian_2d(x_range.0..x_range.1, ylo..yhi)?;
+    let yl = axis_label(d.log_y);
+    chart
+        .configure_mesh()
+        .x_desc(&d.x_desc)
+        .y_desc(&d.y_desc)
+        .y_label_formatter(&yl)
+        .x_label_formatter(&|v| num(*v))
+        .label_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, 16))
+        .light_line_style(RGBColor(238, 238, 238))
+        .max_light_lines(1)
+        .draw()?;
+    for c in &d.curves {
+        if c.band.len() > 1 && c.band.iter().any(|p| p.2 != p.3) {
+            let mut poly: Vec<(f64, f64)> = c.band.iter().map(|p| (p.0, clamp(p.3))).collect();
+            poly.extend(c.band.iter().rev().map(|p| (p.0, clamp(p.2))));
+            chart.draw_series(std::iter::once(Polygon::new(poly, c.color.mix(0.16).filled())))?;
+        }
+    }
+    for c in &d.curves {
+        let pts: Vec<(f64, f64)> = c.band.iter().map(|p| (p.0, clamp(p.1))).collect();
+        if pts.len() == 1 {
+            chart.draw_series(std::iter::once(Circle::new(pts[0], 4, c.color.filled())))?;
+        } else {
+            chart.draw_series(std::iter::once(PathElement::new(pts, c.color.stroke_width(2))))?;
+        }
+        chart
+            .draw_series(c.diverged_ends.iter().map(|&(x, y)| Cross::new((x, clamp(y)), 6, c.color.stroke_width(2))))?;
+    }
+    let entries: Vec<(String, RGBColor)> = d
+        .curves
+        .iter()
+        .map(|c| (format!("{} ({} seed{})", c.label, c.seeds, if c.seeds == 1 { "" } else { "s" }), c.color))
+        .collect();
+    draw_legend(&right, "configuration", &entries, 24)?;
+    let (_, rh) = right.dim_in_pixel();
+    let st = TextStyle::from((FAMILY, 13).into_font()).color(&RGBColor(70, 70, 70));
+    right.draw(&Text::new("line median · band min–max · ✕ diverged", (8, rh as i32 - 36), st))?;
+    Ok(())
+}
+
+/// Viridis-like ramp, `t` in [0, 1] (0 = dark purple = low loss).
+pub fn ramp(t: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 5] =
+        [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 1.0 };
+    let pos = t * (STOPS.len() - 1) as f64;
+    let i = (pos.floor() as usize).min(STOPS.len() - 2);
+    let f = pos - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let mix = |x: f64, y: f64| (x + (y - x) * f).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+fn draw_heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Heatmap) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let (w, _) = root.dim_in_pixel();
+    let (left, right) = root.split_horizontally(w - LEGEND_W / 2);
+    let medians: Vec<f64> = d.cells.iter().flatten().filter_map(|c| c.median).collect();
+    let log = !medians.is_empty() && medians.iter().all(|&m| m > 0.0);
+    let tv = |m: f64| if log { m.log10() } else { m };
+    let (lo, hi) = ext(medians.iter().map(|&m| tv(m))).unwrap_or((0.0, 1.0));
+    let t_of = |m: f64| if hi > lo { (tv(m) - lo) / (hi - lo) } else { 0.5 };
+    let (nx, ny) = (d.xs.len() as i32, d.ys.len() as i32);
+    let mut chart = ChartBuilder::on(&left)
+        .caption(&d.title, (FAMILY, 18))
+        .margin(12)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d((0..(nx - 1).max(0)).into_segmented(), (0..(ny - 1).max(0)).into_segmented())?;
+    let xs = d.xs.clone();
+    let ys = d.ys.clone();
+    let seg_label = |names: &[String], v: &SegmentValue<i32>| match v {
+        SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(d.xs.len() + 1)
+        .y_labels(d.ys.len() + 1)
+        .x_desc(&d.x_key)
+        .y_desc(&d.y_key)
+        .x_label_formatter(&|v| seg_label(&xs, v))
+        .y_label_formatter(&|v| seg_label(&ys, v))
+        .label_style((FAMILY, 15))
+        .axis_desc_style((FAMILY, 17))
+        .draw()?;
+    for (yi, row) in d.cells.iter().enumerate() {
+        for (xi, cell) in row.iter().enumerate() {
+            let (x, y) = (xi as i32, yi as i32);
+            let corners = [
+                (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+                (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+            ];
+            let centre = (SegmentValue::CenterOf(x), SegmentValue::CenterOf(y));
+            let (fill, text, ink) = match cell.median {
+                Some(m) => {
+                    let c = ramp(t_of(m));
+                    let lum = 0.299 * c.0 as f64 + 0.587 * c.1 as f64 + 0.114 * c.2 as f64;
+                    let mut t = num(m);
+                    if cell.ok < cell.total() {
+                        t = format!("{t}\u{2002}{}/{}", cell.ok, cell.total());
+                    }
+                    (c, t, if lum < 128.0 { WHITE } else { BLACK })
+                }
+                None if cell.total() == 0 => (RGBColor(255, 255, 255), "no runs".into(), RGBColor(90, 90, 90)),
+                None => {
+                    let word = if cell.diverged > 0 { "diverged" } else { "failed" };
+                    (
+                        RGBColor(235, 225, 225),
+                        format!("{word} {}/{}", cell.diverged + cell.failed, cell.total()),
+                        RGBColor(160, 20, 20),
+                    )
+                }
+            };
+            chart.draw_series(std::iter::once(Rectangle::new(corners.clone(), fill.filled())))?;
+            if cell.median.is_none() && cell.total() > 0 {
+                // Hatching: a cross over the cell.
+                let cross = [
+                    vec![
+                        (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+                    ],
+                    vec![
+                        (SegmentValue::Exact(x), SegmentValue::Exact(y + 1)),
+                        (SegmentValue::Exact(x + 1), SegmentValue::Exact(y)),
+                    ],
+                ];
+                for line in cross {
+                    chart.draw_series(std::iter::once(PathElement::new(
+                        line,
+                        RGBColor(200, 150, 150).stroke_width(1),
+                    )))?;
+                }
+            }
+            chart.draw_series(std::iter::once(Rectangle::new(corners, WHITE.stroke_width(2))))?;
+            let style = TextStyle::from((FAMILY, 15).into_font()).color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
+            chart.draw_series(std::iter::once(Text::new(text, centre, style)))?;
+        }
+    }
+    // Colour bar.
+    let (_, rh) = right.dim_in_pixel();
+    let (top, bottom) = (60, rh as i32 - 80);
+    let st = TextStyle::from((FAMILY, 13).into_font()).color(&BLACK);
+    right.draw(&Text::new(if log { "final loss (log)" } else { "final loss" }, (4, top - 34), st.clone()))?;
+    let steps = 60;
+    for k in 0..steps {
+        let y0 = bottom - (bottom - top) * (k + 1) / steps;
+        let y1 = bottom - (bottom - top) * k / steps;
+        right.draw(&Rectangle::new([(10, y0), (36, y1)], ramp(k as f64 / (steps - 1) as f64).filled()))?;
+    }
+    let inv = |v: f64| if log { 10f64.powf(v) } else { v };
+    right.draw(&Text::new(num(inv(hi)), (42, top - 6), st.clone()))?;
+    right.draw(&Text::new(num(inv(lo)), (42, bottom - 10), st))?;
+    Ok(())
+}
+
+fn draw_sensitivity<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Sensitivity) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let (w, _) = root.dim_in_pixel();
+    let (left, right) = root.split_horizontally(w - LEGEND_W);
+    let ty = |y: f64| if d.log_y { y.max(d.floor).log10() } else { y };
+    let xr = ext(d.lines.iter().flat_map(|l| l.points.iter().map(|p| p.0.log10()))).unwrap_or((-4.0, 0.0));
+    let xr = pad_range(xr, 0.06);
+    let yr = ext(d.lines.iter().flat_map(|l| l.points.iter().filter_map(|p| p.1).flat_map(|s| [ty(s.min), ty(s.max)])))
+        .unwrap_or((0.0, 1.0));
+    let (ylo, yhi) = pad_range(yr, 0.08);
+    let mut chart = ChartBuilder::on(&left)
+        .caption(&d.title, (FAMILY, 19))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(78)
+        .build_cartesian_2d(xr.0..xr.1, ylo..yhi)?;
+    let yl = axis_label(d.log_y);
+    chart
+        .configure_mesh()
+        .x_desc("learning rate (log scale)")
+        .y_desc(if d.log_y { "final loss (log scale)" } else { "final loss" })
+        .x_label_formatter(&|v| log_tick(*v))
+        .y_label_formatter(&yl)
+        .label_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, 16))
+        .light_line_style(RGBColor(238, 238, 238))
+        .max_light_lines(1)
+        .draw()?;
+    for l in &d.lines {
+        // Lines join consecutive learning rates with an OK seed.
+        let mut piece: Vec<(f64, f64)> = Vec::new();
+        let mut pieces = Vec::new();
+        for p in &l.points {
+            match p.1 {
+                Some(s) => piece.push((p.0.log10(), ty(s.median))),
+                None => pieces.push(std::mem::take(&mut piece)),
+            }
+        }
+        pieces.push(piece);
+        for pc in pieces.into_iter().filter(|p| p.len() > 1) {
+            chart.draw_series(std::iter::once(PathElement::new(pc, l.color.stroke_width(2))))?;
+        }
+        for p in &l.points {
+            let x = p.0.log10();
+            match p.1 {
+                Some(s) => {
+                    chart.draw_series(std::iter::once(Circle::new((x, ty(s.median)), 4, l.color.filled())))?;
+                    if s.min != s.max {
+                        chart.draw_series(std::iter::once(PathElement::new(
+                            vec![(x, ty(s.min)), (x, ty(s.max))],
+                            l.color.stroke_width(1),
+                        )))?;
+                    }
+                }
+                None => {
+                    chart.draw_series(std::iter::once(Cross::new(
+                        (x, yhi - (yhi - ylo) * 0.02),
+                        7,
+                        l.color.stroke_width(3),
+                    )))?;
+                }
+            }
+        }
+    }
+    let entries: Vec<(String, RGBColor)> = d.lines.iter().map(|l| (l.name.clone(), l.color)).collect();
+    draw_legend(&right, "optimizer", &entries, 24)?;
+    let (_, rh) = right.dim_in_pixel();
+    let st = TextStyle::from((FAMILY, 13).into_font()).color(&RGBColor(70, 70, 70));
+    right.draw(&Text::new("● median · bar min–max · ✕ no OK seed", (8, rh as i32 - 36), st))?;
+    Ok(())
+}
+
+fn draw_trajectories<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Trajectories, bitmap: bool) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let f = optlab_functions::by_name(&d.function, Some(2)).map_err(|e| e.to_string())?;
+    let (w, h) = root.dim_in_pixel();
+    let (left, right) = root.split_horizontally(w - LEGEND_W - 40);
+    let bx = f.plot_box();
+    let side = (h as i32 - 40).min(w as i32 - LEGEND_W as i32 - 40);
+    let left = left.margin(0, (h as i32 - side).max(0) / 2, 0, 0);
+    let mut chart = ChartBuilder::on(&left)
+        .caption(&d.title, (FAMILY, 18))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .build_cartesian_2d(bx[0].0..bx[0].1, bx[1].0..bx[1].1)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("x₁")
+        .y_desc("x₂")
+        .label_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, 16))
+        .draw()?;
+    let start = d.paths.iter().find_map(|p| p.points.first().copied()).unwrap_or((0.0, 0.0));
+    let land = Landscape::compute(&*f, &[start.0, start.1], bx, if bitmap { 500 } else { 100 }, 20);
+    land.draw(&mut chart, bitmap)?;
+    let levels = land.levels;
+    let n = d.paths.len();
+    for (i, p) in d.paths.iter().enumerate() {
+        let wd = if n <= 1 { 2 } else { (6.0 - 4.0 * i as f64 / (n - 1) as f64).round() as u32 };
+        draw_trajectory(&mut chart, &p.points, [bx[0], bx[1]], p.color, wd, bitmap)?;
+    }
+    let mut starts: Vec<(f64, f64)> = d.paths.iter().filter_map(|p| p.points.first().copied()).collect();
+    starts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    starts.dedup();
+    draw_marks(&mut chart, &f.minima(), &starts)?;
+    let entries: Vec<(String, RGBColor)> = d
+        .paths
+        .iter()
+        .map(|p| {
+            let note = if p.status == Status::Ok { String::new() } else { format!(", {}", p.status.as_str()) };
+            (format!("{} (seed {}{note})", p.label, p.seed), p.color)
+        })
+        .collect();
+    draw_legend(&right, "configuration", &entries, 24)?;
+    let (_, rh) = right.dim_in_pixel();
+    draw_level_key(&right, &levels, !f.minima().is_empty(), rh as i32 - 130)?;
+    Ok(())
+}
+
+fn draw_target<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &TargetBars) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let title_h = 34;
+    let (top, body) = root.split_vertically(title_h);
+    top.draw(&Text::new(d.title.clone(), (12, 8), TextStyle::from((FAMILY, 18).into_font()).color(&BLACK)))?;
+    let (w, _) = body.dim_in_pixel();
+    let (a, b) = body.split_horizontally(w * 58 / 100);
+    let n = d.rows.len() as i32;
+    for (panel, time) in [(&a, false), (&b, true)] {
+        let value = |r: &BarRow| if time { r.time } else { r.steps };
+        let room = if d.rows.iter().filter_map(value).any(|s| s.max.is_infinite()) { 1.8 } else { 1.35 };
+        let xmax = ext(d.rows.iter().filter_map(value).flat_map(|s| [s.median, s.max])).map_or(1.0, |r| r.1) * room;
+        let labels: Vec<String> = d.rows.iter().map(|r| truncate(&r.label, 30)).collect();
+        let mut chart = ChartBuilder::on(panel)
+            .margin(10)
+            .x_label_area_size(45)
+            .y_label_area_size(if time { 10 } else { 240 })
+            .build_cartesian_2d(0.0..xmax.max(1e-9), (0..(n - 1).max(0)).into_segmented())?;
+        let lab = |v: &SegmentValue<i32>| match v {
+            SegmentValue::CenterOf(i) if !time => labels.get((n - 1 - *i) as usize).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .y_labels(d.rows.len() + 1)
+            .y_label_formatter(&lab)
+            .x_label_formatter(&|v| num(*v))
+            .x_desc(if time { "seconds to target" } else { "steps to target" })
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 16))
+            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(1)
+            .disable_y_mesh()
+            .draw()?;
+        for (k, r) in d.rows.iter().enumerate() {
+            let y = n - 1 - k as i32;
+            let note = |t: String| {
+                Text::new(
+                    t,
+                    (0.01 * xmax, SegmentValue::CenterOf(y)),
+                    TextStyle::from((FAMILY, 14).into_font())
+                        .color(&RGBColor(160, 20, 20))
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                )
+            };
+            match (r.status, value(r)) {
+                (Some(word), _) => {
+                    chart.draw_series(std::iter::once(note(word.to_string())))?;
+                }
+                (None, Some(s)) if s.median.is_finite() => {
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        [(0.0, SegmentValue::Exact(y)), (s.median, SegmentValue::Exact(y + 1))],
+                        r.color.mix(0.85).filled(),
+                    )))?;
+                    // A seed that never got there has no finite end: its whisker stops at the median.
+                    let hi = if s.max.is_finite() { s.max } else { s.median };
+                    if s.min != hi {
+                        chart.draw_series(std::iter::once(PathElement::new(
+                            vec![(s.min, SegmentValue::CenterOf(y)), (hi, SegmentValue::CenterOf(y))],
+                            BLACK.stroke_width(2),
+                        )))?;
+                    }
+                    let label =
+                        if s.max.is_finite() { num(s.median) } else { format!("{}, not every seed", num(s.median)) };
+                    chart.draw_series(std::iter::once(Text::new(
+                        label,
+                        (hi + 0.01 * xmax, SegmentValue::CenterOf(y)),
+                        TextStyle::from((FAMILY, 13).into_font()).color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center)),
+                    )))?;
+                }
+                _ => {
+                    chart.draw_series(std::iter::once(note("not reached".into())))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn draw_profile<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Profile) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let title_h = 34;
+    let (top, body) = root.split_vertically(title_h);
+    top.draw(&Text::new(d.title.clone(), (12, 8), TextStyle::from((FAMILY, 18).into_font()).color(&BLACK)))?;
+    let (w, _) = body.dim_in_pixel();
+    let (panels, legend) = body.split_horizontally(w - LEGEND_W + 40);
+    let (pw, _) = panels.dim_in_pixel();
+    let (a, b) = panels.split_horizontally(pw / 2);
+    let n = d.solvers.len();
+    for (panel, ratios, what) in [(&a, &d.steps, "steps"), (&b, &d.time, "time")] {
+        let tmax = ext(ratios.iter().flatten().copied()).map_or(2.0, |r| r.1).max(2.0) * 1.5;
+        let xmax = tmax.log10();
+        let mut chart = ChartBuilder::on(panel)
+            .margin(10)
+            .caption(format!("by {what} to target"), (FAMILY, 16))
+            .x_label_area_size(45)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.0..xmax, -0.03..1.04)?;
+        chart
+            .configure_mesh()
+            .x_desc("τ (log scale)")
+            .y_desc("ρ(τ): fraction of tasks")
+            .x_label_formatter(&|v| log_tick(*v))
+            .y_label_formatter(&|v| format!("{v:.1}"))
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 16))
+            .light_line_style(RGBColor(238, 238, 238))
+            .max_light_lines(1)
+            .draw()?;
+        for (s, (_, color)) in d.solvers.iter().enumerate() {
+            let steps = profile_steps(&ratios[s]);
+            // A small vertical offset per configuration keeps coinciding lines visible.
+            let dy = (s as f64 - (n as f64 - 1.0) / 2.0) * 0.005;
+            let mut pts = vec![(0.0, dy)];
+            let mut rho = 0.0;
+            for (tau, r) in steps {
+                let x = tau.log10();
+                pts.push((x, rho + dy));
+                pts.push((x, r + dy));
+                rho = r;
+            }
+            pts.push((xmax, rho + dy));
+            let wd = if n <= 1 { 2 } else { (5.0 - 3.0 * s as f64 / (n - 1) as f64).round() as u32 };
+            chart.draw_series(std::iter::once(PathElement::new(pts, color.stroke_width(wd))))?;
+        }
+    }
+    draw_legend(&legend, "configuration", &d.solvers, 40)?;
+    let (_, lh) = legend.dim_in_pixel();
+    let st = TextStyle::from((FAMILY, 13).into_font()).color(&RGBColor(70, 70, 70));
+    legend.draw(&Text::new(format!("tasks: {}", truncate(&d.tasks.join(", "), 36)), (8, lh as i32 - 40), st))?;
+    Ok(())
+}
