@@ -472,7 +472,7 @@ fn hyper_error(ctx: &Ctx, span: &Range<usize>, key: &str, cmp: &str, e: OptimErr
     match e {
         OptimError::InvalidValue { value, range, optimizer, .. } => {
             let numeric = value.parse::<f64>().is_ok();
-            if numeric && range.starts_with(['[', '(']) || numeric && range.starts_with("integer") {
+            if numeric && (range.starts_with(['[', '(']) || range.starts_with("integer")) {
                 ctx.err(span, key, Some(cmp), format!("value {value} out of range {range} (optimizer `{optimizer}`)"))
             } else {
                 ctx.err(

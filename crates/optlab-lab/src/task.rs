@@ -77,7 +77,7 @@ impl NetworkJob {
             val_fraction: n.val_fraction,
             data: n.data.clone(),
             widths: n.widths.clone(),
-            hidden: n.hidden.clone(),
+            hidden: n.hidden,
             patience: n.patience,
             time_budget_s: n.time_budget_s,
             hutchinson_samples: n.hutchinson_samples,
