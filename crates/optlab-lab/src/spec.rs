@@ -782,7 +782,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         }
         if let Some(sch) = &o.schedules {
             for (k, v) in &sch.0 {
-                cfg = schedule_into(ctx, cfg, spec, k.get_ref(), v.get_ref(), &v.span(), cn)?;
+                cfg = schedule_into(ctx, cfg, spec, (k.get_ref(), k.get_ref()), v.get_ref(), &v.span(), cn)?;
                 label_parts.push(format!("{}~{}", k.get_ref(), v.get_ref()));
             }
         }
@@ -992,7 +992,7 @@ fn check_sweep_value(
                 }
                 any = true;
                 if text != NO_SCHEDULE {
-                    schedule_into(ctx, o.config.clone(), spec, k, text, span, cn)?;
+                    schedule_into(ctx, o.config.clone(), spec, (k, key), text, span, cn)?;
                 }
             }
             if !any {
@@ -1008,12 +1008,13 @@ fn check_sweep_value(
     }
 }
 
-/// Adds schedule `text` for `key` to `cfg`, checking the key and the schedule.
+/// Adds schedule `text` for hyperparameter `key` to `cfg`, checking the key and the schedule;
+/// errors name `err_key` (the key as written in the file).
 fn schedule_into(
     ctx: &Ctx,
     cfg: OptimConfig,
     spec: &optlab_optim::Spec,
-    key: &str,
+    (key, err_key): (&str, &str),
     text: &str,
     span: &Range<usize>,
     cn: &str,
@@ -1041,7 +1042,262 @@ fn schedule_into(
         }
         _ => {}
     }
-    let cfg = cfg.schedule_assignment(&format!("{key}={text}")).map_err(|e| ctx.err(span, key, Some(cn), e))?;
-    registry::build::<f64>(optlab_optim::Layout::single("x", 2), &cfg).map_err(|e| ctx.err(span, key, Some(cn), e))?;
+    let cfg = cfg.schedule_assignment(&format!("{key}={text}")).map_err(|e| ctx.err(span, err_key, Some(cn), e))?;
+    registry::build::<f64>(optlab_optim::Layout::single("x", 2), &cfg)
+        .map_err(|e| ctx.err(span, err_key, Some(cn), e))?;
     Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[experiment]
+name = "t"
+title = "T"
+
+[[comparison]]
+name = "grid"
+tasks = ["rosenbrock", "blobs-two-layer"]
+seeds = [0, 1]
+steps = 100
+epochs = 2
+optimizers = [
+    { name = "adam", set = { lr = 1e-2 } },
+    { name = "sgd", set = { momentum = 0.9 }, label = "sgd+m" },
+]
+targets = { rosenbrock = 1e-6 }
+
+[comparison.grid]
+beta1 = [0.7, 0.9]
+batch_size = [8, 32]
+"#;
+
+    /// Parses `text` expecting an error; returns its message.
+    fn err(text: &str) -> String {
+        match parse(text, "exp.toml", "exp") {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// `GOOD` with `from` replaced by `to` (which must occur).
+    fn bad(from: &str, to: &str) -> String {
+        assert!(GOOD.contains(from), "{from}");
+        err(&GOOD.replacen(from, to, 1))
+    }
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l.contains(needle)).expect("needle") + 1
+    }
+
+    #[test]
+    fn good_file_parses_with_everything_resolved() {
+        let e = parse(GOOD, "exp.toml", "exp").unwrap();
+        assert_eq!(e.info.name, "t");
+        assert_eq!(e.info.source, GOOD);
+        let c = &e.comparisons[0];
+        assert_eq!(c.seeds, vec![0, 1]);
+        assert_eq!(c.info.swept, vec!["beta1", "batch_size"]);
+        assert_eq!(c.sweep.points.len(), 4);
+        assert_eq!(c.sweep.points[1], vec!["0.7".to_string(), "32".to_string()]);
+        assert_eq!(c.optimizers[0].label, "adam lr=0.01");
+        assert_eq!(c.optimizers[1].label, "sgd+m");
+        assert_eq!(c.function.steps, 100);
+        assert_eq!(c.network.epochs, 2);
+        assert_eq!(c.info.targets.get("rosenbrock"), Some(&1e-6));
+        assert_eq!(c.optimizers[0].line, line_of(GOOD, "name = \"adam\""));
+    }
+
+    #[test]
+    fn out_of_range_sweep_value_names_file_line_key_comparison() {
+        let m = bad("beta1 = [0.7, 0.9]", "beta1 = [0.7, 1.5]");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `beta1` in comparison `grid`: value 1.5 out of range [0, 1)",
+                line_of(GOOD, "beta1 =")
+            )),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_line() {
+        let m = bad("steps = 100", "stepz = 100");
+        assert!(m.starts_with(&format!("exp.toml:{}: key `stepz`", line_of(GOOD, "steps = 100"))), "{m}");
+        assert!(m.contains("unknown field"), "{m}");
+    }
+
+    #[test]
+    fn wrong_type_is_reported_with_line_and_key() {
+        let m = bad("steps = 100", "steps = \"many\"");
+        assert!(m.starts_with(&format!("exp.toml:{}: key `steps`", line_of(GOOD, "steps = 100"))), "{m}");
+        assert!(m.contains("invalid type"), "{m}");
+    }
+
+    #[test]
+    fn out_of_range_setting() {
+        let m = bad("steps = 100", "steps = 0");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `steps` in comparison `grid`: value 0 out of range",
+                line_of(GOOD, "steps = 100")
+            )),
+            "{m}"
+        );
+        let m = bad("epochs = 2", "epochs = 2\nval_fraction = 1.0");
+        assert!(m.contains(": key `val_fraction` in comparison `grid`: value 1 out of range [0, 1)"), "{m}");
+    }
+
+    #[test]
+    fn unknown_optimizer() {
+        let m = bad("name = \"adam\"", "name = \"adamm\"");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `name` in comparison `grid`: unknown optimizer `adamm`",
+                line_of(GOOD, "name = \"adam\"")
+            )),
+            "{m}"
+        );
+        assert!(m.contains("known optimizers: sgd"), "{m}");
+    }
+
+    #[test]
+    fn unknown_task() {
+        let m = bad("tasks = [\"rosenbrock\"", "tasks = [\"rosenbrok\"");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `tasks` in comparison `grid`: unknown task `rosenbrok`",
+                line_of(GOOD, "tasks =")
+            )),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unknown_hyperparameter_in_set() {
+        let m = bad("set = { lr = 1e-2 }", "set = { lr = 1e-2, betta1 = 0.9 }");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `betta1` in comparison `grid`: unknown hyperparameter of optimizer `adam`",
+                line_of(GOOD, "name = \"adam\"")
+            )),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn invalid_hyperparameter_value_in_set() {
+        let m = bad("momentum = 0.9", "momentum = 1.0");
+        assert!(m.contains(": key `momentum` in comparison `grid`: value 1 out of range [0, 1)"), "{m}");
+        let m = bad("momentum = 0.9", "nesterov = \"maybe\"");
+        assert!(m.contains(": key `nesterov` in comparison `grid`: invalid value `maybe`"), "{m}");
+    }
+
+    #[test]
+    fn swept_key_no_optimizer_has() {
+        let m = bad("beta1 = [0.7, 0.9]", "rho = [0.7, 0.9]");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `rho` in comparison `grid`: no optimizer of the comparison has this hyperparameter",
+                line_of(GOOD, "beta1 =")
+            )),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn bad_schedule() {
+        let m = bad("batch_size = [8, 32]", "lr_schedule = [\"none\", \"cosine(t_max=-3)\"]");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `lr_schedule` in comparison `grid`:",
+                line_of(GOOD, "batch_size = [8")
+            )),
+            "{m}"
+        );
+        assert!(m.contains("t_max"), "{m}");
+        let m = bad("label = \"sgd+m\"", "label = \"sgd+m\", schedules = { lr = \"wobble(3)\" }");
+        assert!(m.contains(": key `lr` in comparison `grid`:") && m.contains("wobble"), "{m}");
+    }
+
+    #[test]
+    fn setting_for_a_kind_of_task_the_comparison_lacks() {
+        let m = bad("tasks = [\"rosenbrock\", \"blobs-two-layer\"]", "tasks = [\"rosenbrock\"]");
+        assert!(m.contains(": key `epochs` in comparison `grid`: this setting is for network tasks"), "{m}");
+    }
+
+    #[test]
+    fn list_lengths_must_match_and_grid_excludes_list() {
+        let text = GOOD
+            .replace("[comparison.grid]", "[comparison.list]")
+            .replace("batch_size = [8, 32]", "batch_size = [8, 16, 32]");
+        let m = err(&text);
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `batch_size` in comparison `grid`: a list zips its keys: this key has 3 values and `beta1` has 2",
+                line_of(&text, "batch_size = [8")
+            )),
+            "{m}"
+        );
+        let ok = parse(&GOOD.replace("[comparison.grid]", "[comparison.list]"), "f", "s").unwrap();
+        assert_eq!(ok.comparisons[0].sweep.points, vec![vec!["0.7", "8"], vec!["0.9", "32"]]);
+        let m = err(&format!("{GOOD}\n[comparison.list]\nlr = [0.1]\n"));
+        assert!(m.contains("a comparison has a grid or a list, not both"), "{m}");
+    }
+
+    #[test]
+    fn seeds_target_and_duplicates() {
+        let m = bad("seeds = [0, 1]", "seeds = 0");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `seeds` in comparison `grid`: value 0 out of range",
+                line_of(GOOD, "seeds =")
+            )),
+            "{m}"
+        );
+        let m = bad("seeds = [0, 1]", "seeds = [0, 0]");
+        assert!(m.contains("seed 0 is listed twice"), "{m}");
+        let m = bad("targets = { rosenbrock = 1e-6 }", "targets = { beale = 1e-6 }");
+        assert!(
+            m.contains(
+                ": key `beale` in comparison `grid`: target for `beale`, which is not one of the comparison's tasks"
+            ),
+            "{m}"
+        );
+        let m = bad("label = \"sgd+m\"", "label = \"adam lr=0.01\"");
+        assert!(m.contains("two optimizers have the label `adam lr=0.01`"), "{m}");
+    }
+
+    #[test]
+    fn seeds_as_count_and_default_start() {
+        let e = parse(&GOOD.replace("seeds = [0, 1]", "seeds = 3\nstart = \"default\""), "f", "s").unwrap();
+        assert_eq!(e.comparisons[0].seeds, vec![0, 1, 2]);
+        assert_eq!(e.comparisons[0].function.start, StartRule::Default);
+        let m = bad("seeds = [0, 1]", "start = [1.0, 2.0, 3.0]");
+        assert!(
+            m.contains(
+                "key `start` in comparison `grid`: the point has 3 coordinates and `rosenbrock` has dimension 2"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn missing_experiment_or_comparison() {
+        let m = err("[[comparison]]\nname = \"a\"\ntasks = [\"sphere\"]\noptimizers = [{ name = \"adam\" }]\n");
+        assert!(m.contains("missing field `experiment`"), "{m}");
+        let m = err("[experiment]\nname = \"x\"\n");
+        assert!(m.starts_with("exp.toml:1: key `comparison`"), "{m}");
+    }
+
+    #[test]
+    fn fmt_f64_reads_back() {
+        for x in [0.001, 1e-4, 0.9, 1.0, 3e-2, 12345678.0, 1e-300] {
+            assert_eq!(fmt_f64(x).parse::<f64>().unwrap(), x);
+        }
+        assert_eq!(fmt_f64(1e-4), "1e-4");
+        assert_eq!(fmt_f64(0.01), "0.01");
+    }
 }
