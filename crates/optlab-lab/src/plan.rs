@@ -272,3 +272,150 @@ impl Plan {
         self.runs.iter().filter(|r| shard.is_none_or(|s| s.contains(r.index))).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::parse;
+    use proptest::prelude::*;
+
+    const EXP: &str = r#"
+[experiment]
+name = "p"
+
+[[comparison]]
+name = "betas"
+tasks = ["blobs-two-layer", "sphere"]
+seeds = 2
+starts = 3
+optimizers = [{ name = "adam" }, { name = "sgd" }]
+
+[comparison.grid]
+beta1 = [0.7, 0.9, 0.99]
+beta2 = [0.8, 0.9, 0.99]
+batch_size = [8, 32]
+
+[[comparison]]
+name = "lr"
+tasks = ["rosenbrock"]
+start = [-1.5, 2.0]
+optimizers = [{ name = "adam" }, { name = "rmsprop" }]
+
+[comparison.list]
+lr = [0.1, 0.01]
+lr_schedule = ["none", "cosine(t_max=100)"]
+"#;
+
+    fn plan() -> Plan {
+        Plan::new(&parse(EXP, "p.toml", "p").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn grid_sizes_and_keys_that_do_not_apply() {
+        let p = plan();
+        let count = |c: &str, t: &str, o: &str| {
+            p.runs.iter().filter(|r| r.comparison == c && r.task == t && r.optimizer.name == o).count()
+        };
+        // Network task: adam 3×3×2 points × 2 seeds; sgd has no betas: 2 batch sizes × 2 seeds.
+        assert_eq!(count("betas", "blobs-two-layer", "adam"), 36);
+        assert_eq!(count("betas", "blobs-two-layer", "sgd"), 4);
+        // Function task: batch size does not apply; 3 random starts per seed.
+        assert_eq!(count("betas", "sphere", "adam"), 9 * 2 * 3);
+        assert_eq!(count("betas", "sphere", "sgd"), 2 * 3);
+        assert_eq!(count("lr", "rosenbrock", "adam"), 2);
+        assert_eq!(p.runs.len(), 36 + 4 + 54 + 6 + 4);
+        assert!(p.runs.iter().enumerate().all(|(i, r)| r.index == i));
+        let r = p.runs.iter().find(|r| r.optimizer.name == "adam" && r.task == "blobs-two-layer").unwrap();
+        assert_eq!(r.label, "adam beta1=0.7 beta2=0.8 batch_size=8");
+        assert_eq!(r.swept.len(), 3);
+        let TaskSettings::Network(n) = &r.settings else { panic!() };
+        assert_eq!(n.batch_size, 8);
+        assert_eq!(r.optimizer.set.get("beta2").map(String::as_str), Some("0.8"));
+        let s = p.runs.iter().find(|r| r.optimizer.name == "sgd" && r.task == "sphere").unwrap();
+        assert!(s.swept.is_empty());
+        assert_eq!(s.label, "sgd");
+        let lr: Vec<_> = p.runs.iter().filter(|r| r.comparison == "lr").collect();
+        assert!(lr[0].optimizer.schedules.is_empty());
+        assert_eq!(lr[1].optimizer.schedules.len(), 1);
+        assert_eq!(lr[1].optimizer.set.get("lr").map(String::as_str), Some("0.01"));
+        let TaskSettings::Function(f) = &lr[0].settings else { panic!() };
+        assert_eq!(f.start, Start::Point(vec![-1.5, 2.0]));
+    }
+
+    #[test]
+    fn hashes_are_stable_distinct_and_of_the_canonical_config() {
+        let (a, b) = (plan(), plan());
+        assert_eq!(a, b);
+        let mut hashes: Vec<&str> = a.runs.iter().map(|r| r.hash.as_str()).collect();
+        for r in &a.runs {
+            assert_eq!(r.hash, sha256_hex(&canonical_json(&r.config)));
+            assert_eq!(r.hash.len(), 64);
+        }
+        hashes.sort();
+        hashes.dedup();
+        assert_eq!(hashes.len(), a.runs.len());
+        // Pinned: the hash must not change between builds or versions (resume and merge rely on it).
+        let last = a.runs.last().unwrap();
+        assert_eq!(
+            canonical_json(&last.config),
+            r#"{"comparison":"lr","optimizer":{"groups":[],"name":"rmsprop","non_finite":"error","schedules":[{"key":"lr","per_epoch":false,"schedule":{"eta_min":0.0,"kind":"cosine","t_max":100}}],"set":{"lr":"0.01"},"simd":"auto","threads":null},"seed":0,"settings":{"function":{"dim":null,"ftol":1e-6,"patience":10,"start":{"point":[-1.5,2.0]},"steps":2000,"time_limit_s":null,"xtol":1e-8}},"task":"rosenbrock"}"#
+        );
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn a_changed_setting_changes_the_hash() {
+        let a = plan();
+        let b = Plan::new(&parse(&EXP.replace("seeds = 2", "seeds = 2\nsteps = 999"), "p.toml", "p").unwrap()).unwrap();
+        let fa: Vec<_> = a.runs.iter().filter(|r| r.task == "sphere").map(|r| &r.hash).collect();
+        let fb: Vec<_> = b.runs.iter().filter(|r| r.task == "sphere").map(|r| &r.hash).collect();
+        assert!(fa.iter().all(|h| !fb.contains(h)));
+        let na: Vec<_> = a.runs.iter().filter(|r| r.task == "blobs-two-layer").map(|r| &r.hash).collect();
+        let nb: Vec<_> = b.runs.iter().filter(|r| r.task == "blobs-two-layer").map(|r| &r.hash).collect();
+        assert_eq!(na, nb);
+    }
+
+    #[test]
+    fn identical_configurations_are_refused() {
+        let text = EXP.replace(
+            "optimizers = [{ name = \"adam\" }, { name = \"rmsprop\" }]",
+            "optimizers = [{ name = \"adam\" }, { name = \"adam\", label = \"again\" }]\n[comparison.grid]\nbeta1 = [0.9]",
+        );
+        let text =
+            text.replace("[comparison.list]\nlr = [0.1, 0.01]\nlr_schedule = [\"none\", \"cosine(t_max=100)\"]\n", "");
+        let Err(e) = Plan::new(&parse(&text, "p.toml", "p").unwrap()) else { panic!("expected an error") };
+        let e = e.to_string();
+        assert!(
+            e.contains("`again beta1=0.9` on `rosenbrock` (seed 0) has the same configuration as `adam beta1=0.9`"),
+            "{e}"
+        );
+        assert!(e.starts_with("p.toml:"), "{e}");
+    }
+
+    #[test]
+    fn shard_parsing() {
+        assert_eq!("2/8".parse::<Shard>().unwrap(), Shard { index: 2, count: 8 });
+        for bad in ["0/3", "4/3", "1/0", "x/2", "3", "1/2/3", "-1/2"] {
+            let e = bad.parse::<Shard>().unwrap_err().to_string();
+            assert!(e.contains("--shard") && e.contains("1-based"), "{bad}: {e}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn shards_partition_the_plan(n in 1usize..12) {
+            let p = plan();
+            let mut seen = vec![0u32; p.runs.len()];
+            for i in 1..=n {
+                let s = Shard::new(i, n).unwrap();
+                let sel = p.select(Some(s));
+                prop_assert!(sel.windows(2).all(|w| w[0].index < w[1].index));
+                for r in sel {
+                    prop_assert_eq!(r.index % n, i - 1);
+                    seen[r.index] += 1;
+                }
+            }
+            prop_assert!(seen.iter().all(|&c| c == 1));
+        }
+    }
+}
