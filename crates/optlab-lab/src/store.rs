@@ -501,3 +501,198 @@ pub fn remove_store(dir: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::ComparisonInfo;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    fn info(name: &str) -> ExperimentInfo {
+        ExperimentInfo {
+            name: name.into(),
+            title: "T".into(),
+            description: "d".into(),
+            source: "[experiment]\n".into(),
+            comparisons: vec![ComparisonInfo {
+                name: "c".into(),
+                tasks: vec!["sphere".into()],
+                swept: vec!["lr".into()],
+                targets: BTreeMap::from([("sphere".to_string(), 1e-6)]),
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn record(hash: &str, losses: &[f64]) -> RunRecord {
+        RunRecord {
+            hash: hash.into(),
+            comparison: "c".into(),
+            task: "sphere".into(),
+            optimizer: "adam".into(),
+            label: "adam lr=0.1".into(),
+            swept: BTreeMap::from([("lr".to_string(), "0.1".to_string())]),
+            seed: u64::MAX - 3,
+            config: serde_json::json!({"a": 1, "b": [0.1, 1e-300, -2.5], "c": {"d": null}}),
+            status: Status::Diverged,
+            error: Some("non-finite f".into()),
+            wall_s: 0.125,
+            summary: Summary {
+                steps: 17,
+                epochs: Some(3),
+                final_loss: f64::NAN,
+                min_loss: -0.0,
+                final_val_loss: Some(f64::INFINITY),
+                min_val_loss: None,
+                final_accuracy: Some(0.1 + 0.2),
+                best_accuracy: Some(f64::NAN),
+                steps_to_target: Some(5),
+                time_to_target: Some(f64::NEG_INFINITY),
+            },
+            series: losses
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| Point {
+                    step: i as u64 * 7,
+                    epoch: if i % 2 == 0 { Some(i as u32) } else { None },
+                    time_s: i as f64 / 3.0,
+                    loss: l,
+                    val_loss: if i % 3 == 0 { None } else { Some(l * 2.0) },
+                    accuracy: Some(1.0 / (i as f64 + 1.0)),
+                    x: if i % 4 == 0 { None } else { Some(vec![l, -l, f64::NAN, 1.0 / 3.0, -0.0]) },
+                })
+                .collect(),
+        }
+    }
+
+    /// Equality that treats NaN as equal to NaN and tells -0 from 0 (Debug text does both).
+    fn same(a: &RunRecord, b: &RunRecord) -> bool {
+        format!("{a:?}") == format!("{b:?}")
+    }
+
+    #[test]
+    fn round_trip_is_exact_including_non_finite_floats() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open_dir(dir.path()).unwrap();
+        st.set_experiment(&info("e")).unwrap();
+        let a = record("h1", &[1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.1 + 0.2, 1e-310, -0.0]);
+        let b = record("h0", &[]);
+        assert!(st.insert(5, &a).unwrap());
+        assert!(st.insert(2, &b).unwrap());
+        drop(st);
+        let st = Store::open(&dir.path().join(DB_FILE)).unwrap();
+        assert_eq!(st.experiment().unwrap(), info("e"));
+        let runs = st.runs().unwrap();
+        assert_eq!(runs.len(), 2);
+        // Plan order, not insertion order.
+        assert!(same(&runs[0], &b), "{:?}\n{:?}", runs[0], b);
+        assert!(same(&runs[1], &a), "{:?}\n{:?}", runs[1], a);
+        assert!(runs[1].summary.min_loss.is_sign_negative());
+        assert_eq!(st.done_hashes().unwrap(), ["h0".to_string(), "h1".to_string()].into_iter().collect());
+    }
+
+    #[test]
+    fn a_second_insert_of_a_hash_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open_dir(dir.path()).unwrap();
+        st.set_experiment(&info("e")).unwrap();
+        assert!(st.insert(0, &record("h", &[1.0, 2.0])).unwrap());
+        assert!(!st.insert(0, &record("h", &[3.0])).unwrap());
+        let runs = st.runs().unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].series.len(), 2);
+        let n: i64 = st.conn.query_row("SELECT count(*) FROM series", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn another_experiment_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open_dir(dir.path()).unwrap();
+        st.set_experiment(&info("first")).unwrap();
+        let e = st.set_experiment(&info("second")).unwrap_err().to_string();
+        assert!(e.contains("holds results of experiment `first`, not `second`") && e.contains("--force"), "{e}");
+        // The same experiment with an edited description is fine.
+        let mut i = info("first");
+        i.description = "more seeds".into();
+        st.set_experiment(&i).unwrap();
+        assert_eq!(st.experiment().unwrap().description, "more seeds");
+        drop(st);
+        remove_store(dir.path()).unwrap();
+        let mut st = Store::open_dir(dir.path()).unwrap();
+        st.set_experiment(&info("second")).unwrap();
+    }
+
+    #[test]
+    fn incompatible_schema_and_foreign_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(DB_FILE);
+        drop(Store::open(&p).unwrap());
+        let c = Connection::open(&p).unwrap();
+        c.execute("UPDATE schema_version SET version = 99", []).unwrap();
+        drop(c);
+        let e = Store::open(&p).unwrap_err().to_string();
+        assert!(e.contains("incompatible version of optlab (schema version 99, this optlab reads 1)"), "{e}");
+
+        let other = dir.path().join("other.sqlite");
+        let c = Connection::open(&other).unwrap();
+        c.execute("CREATE TABLE t (a)", []).unwrap();
+        drop(c);
+        let e = Store::open(&other).unwrap_err().to_string();
+        assert!(e.contains("not an optlab results store"), "{e}");
+
+        let junk = dir.path().join("junk.sqlite");
+        std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+        let e = Store::open(&junk).unwrap_err().to_string();
+        assert!(e.contains("junk.sqlite") && e.contains("not an SQLite database"), "{e}");
+    }
+
+    #[test]
+    fn merge_adds_missing_runs_and_refuses_other_experiments() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Store::open(&dir.path().join("a.sqlite")).unwrap();
+        let mut b = Store::open(&dir.path().join("b.sqlite")).unwrap();
+        a.set_experiment(&info("e")).unwrap();
+        b.set_experiment(&info("e")).unwrap();
+        a.insert(0, &record("h0", &[1.0])).unwrap();
+        b.insert(1, &record("h1", &[2.0])).unwrap();
+        b.insert(0, &record("h0", &[1.0])).unwrap();
+        let mut m = Store::open(&dir.path().join("m.sqlite")).unwrap();
+        assert_eq!(m.merge_from(&b).unwrap(), MergeStats { added: 2, skipped: 0 });
+        assert_eq!(m.merge_from(&a).unwrap(), MergeStats { added: 0, skipped: 1 });
+        let hashes: Vec<String> = m.runs().unwrap().into_iter().map(|r| r.hash).collect();
+        assert_eq!(hashes, ["h0", "h1"]);
+        let mut c = Store::open(&dir.path().join("c.sqlite")).unwrap();
+        c.set_experiment(&info("other")).unwrap();
+        let e = m.merge_from(&c).unwrap_err().to_string();
+        assert!(e.contains("experiment `other`") && e.contains("experiment `e`"), "{e}");
+        let mut d = Store::open(&dir.path().join("d.sqlite")).unwrap();
+        let mut changed = info("e");
+        changed.source.push_str("# edited\n");
+        d.set_experiment(&changed).unwrap();
+        let e = m.merge_from(&d).unwrap_err().to_string();
+        assert!(e.contains("another version of experiment `e`"), "{e}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn any_floats_round_trip(v in proptest::collection::vec(proptest::num::f64::ANY, 0..20)) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut st = Store::open_dir(dir.path()).unwrap();
+            st.set_experiment(&info("e")).unwrap();
+            let r = record("h", &v);
+            st.insert(0, &r).unwrap();
+            let back = st.runs().unwrap();
+            // NaN payloads are not kept (every NaN reads back as the one NaN); compare bit-exactly otherwise.
+            let norm = |x: f64| if x.is_nan() { f64::NAN.to_bits() } else { x.to_bits() };
+            prop_assert_eq!(back[0].series.len(), r.series.len());
+            for (p, q) in back[0].series.iter().zip(&r.series) {
+                prop_assert_eq!(norm(p.loss), norm(q.loss));
+                prop_assert_eq!(p.val_loss.map(norm), q.val_loss.map(norm));
+                prop_assert_eq!(p.x.as_ref().map(|x| x.iter().map(|&a| norm(a)).collect::<Vec<_>>()), q.x.as_ref().map(|x| x.iter().map(|&a| norm(a)).collect::<Vec<_>>()));
+            }
+        }
+    }
+}
