@@ -372,7 +372,10 @@ pub fn parse(src: &str, file: &str, default_name: &str) -> Result<Experiment> {
 
 /// A TOML or serde error as `FILE:LINE: key `K`: message`.
 fn toml_error(ctx: &Ctx, e: &toml::de::Error) -> LabError {
-    let msg = e.message().trim().to_string();
+    let mut msg = e.message().trim().to_string();
+    if msg.contains("invalid type: map, expected a sequence") {
+        msg.push_str(" (a sweep key with a dot must be quoted: \"schedule.lr\" = [...], or use lr_schedule)");
+    }
     match e.span() {
         Some(span) => match key_at(ctx.src, &span) {
             Some(k) => LabError::Spec(format!("{}:{}: key `{k}`: {msg}", ctx.file, ctx.line(&span))),
@@ -1290,6 +1293,18 @@ batch_size = [8, 32]
         assert!(m.contains("missing field `experiment`"), "{m}");
         let m = err("[experiment]\nname = \"x\"\n");
         assert!(m.starts_with("exp.toml:1: key `comparison`"), "{m}");
+    }
+
+    #[test]
+    fn schedule_sweep_keys() {
+        let text = GOOD.replace("batch_size = [8, 32]", "\"schedule.beta1\" = [\"none\", \"exponential(gamma=0.99)\"]");
+        let e = parse(&text, "f", "s").unwrap();
+        let c = &e.comparisons[0];
+        assert_eq!(c.sweep.keys[1], ("schedule.beta1".to_string(), SweepTarget::Schedule("beta1".into())));
+        let m = err(&GOOD.replace("batch_size = [8, 32]", "schedule.lr = [\"none\"]"));
+        assert!(m.contains("must be quoted"), "{m}");
+        let m = err(&GOOD.replace("batch_size = [8, 32]", "\"schedule.nesterov\" = [\"none\"]"));
+        assert!(m.contains("key `schedule.nesterov` in comparison `grid`: no optimizer of the comparison has a schedulable"), "{m}");
     }
 
     #[test]
