@@ -1304,7 +1304,12 @@ batch_size = [8, 32]
         let m = err(&GOOD.replace("batch_size = [8, 32]", "schedule.lr = [\"none\"]"));
         assert!(m.contains("must be quoted"), "{m}");
         let m = err(&GOOD.replace("batch_size = [8, 32]", "\"schedule.nesterov\" = [\"none\"]"));
-        assert!(m.contains("key `schedule.nesterov` in comparison `grid`: no optimizer of the comparison has a schedulable"), "{m}");
+        assert!(
+            m.contains(
+                "key `schedule.nesterov` in comparison `grid`: no optimizer of the comparison has a schedulable"
+            ),
+            "{m}"
+        );
     }
 
     #[test]

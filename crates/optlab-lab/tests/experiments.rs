@@ -40,3 +40,15 @@ fn shipped_experiments_parse_and_expand() {
     let d = get("default");
     assert!(d.runs.iter().any(|r| r.kind == TaskKind::Function) && d.runs.iter().any(|r| r.task == "mnist-mlp"));
 }
+
+#[test]
+fn the_documented_example_parses() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/experiments.md")).unwrap();
+    let start = doc.find("```toml\n").expect("a TOML example in docs/experiments.md") + "```toml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let exp = optlab_lab::spec::parse(&doc[start..end], "docs/experiments.md", "doc").unwrap_or_else(|e| panic!("{e}"));
+    let plan = Plan::new(&exp).unwrap();
+    // blobs-two-layer: adam 3×3×2 points, sgd and rmsprop only batch sizes; rosenbrock: no batch
+    // size, 5 random starts; 3 seeds throughout.
+    assert_eq!(plan.runs.len(), 3 * (18 + 2 + 2) + 3 * 5 * (9 + 1 + 1));
+}
