@@ -111,3 +111,67 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
         job.task
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use optlab_lab::spec::parse;
+    use optlab_lab::Plan;
+
+    fn plan(body: &str) -> Plan {
+        let text = format!("[experiment]\nname = \"t\"\n[[comparison]]\nname = \"c\"\n{body}");
+        Plan::new(&parse(&text, "t.toml", "t").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn long_runs_are_thinned_keeping_first_and_last() {
+        let p = plan("tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\nsteps = 5000\nxtol = 0\noptimizers = [{ name = \"sgd\", set = { lr = 1e-6 } }]\n");
+        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Ok);
+        assert_eq!(out.summary.steps, 5000);
+        assert!(out.series.len() <= MAX_POINTS && out.series.len() > MAX_POINTS - 10, "{}", out.series.len());
+        let (first, last) = (&out.series[0], out.series.last().unwrap());
+        assert_eq!((first.step, last.step), (0, 5000));
+        assert_eq!(first.x.as_deref(), Some(&[-1.5, 2.0][..]));
+        let f = optlab_functions::by_name("rosenbrock", None).unwrap();
+        assert_eq!(first.loss, f.value(&[-1.5, 2.0]));
+        assert_eq!(last.loss, out.summary.final_loss);
+        assert_eq!(last.loss, f.value(last.x.as_deref().unwrap()));
+        assert!(out.summary.min_loss <= last.loss);
+        assert!(out.series.windows(2).all(|w| w[0].step < w[1].step && w[0].time_s <= w[1].time_s));
+    }
+
+    #[test]
+    fn divergence_is_a_status_with_the_reason() {
+        let p = plan(
+            "tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\noptimizers = [{ name = \"sgd\", set = { lr = 10 } }]\n",
+        );
+        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Diverged);
+        assert!(out.error.as_deref().unwrap_or("").contains("step"), "{:?}", out.error);
+    }
+
+    #[test]
+    fn random_starts_follow_the_seed_and_the_study_stream() {
+        let p = plan(
+            "tasks = [\"himmelblau\"]\nseeds = [4, 9]\nstarts = 3\nsteps = 1\noptimizers = [{ name = \"adam\" }]\n",
+        );
+        assert_eq!(p.runs.len(), 6);
+        let prob = Problem::new("himmelblau", 1e-6).unwrap();
+        for r in &p.runs {
+            let out = LabTasks.run(r, &AtomicBool::new(false));
+            let TaskSettings::Function(f) = &r.settings else { panic!() };
+            let Start::Random { index, of } = f.start else { panic!() };
+            let expect = random_starts(&prob, r.seed, StartStream::Evaluation, of as usize)[index as usize].clone();
+            assert_eq!(out.series[0].x.as_deref(), Some(&expect[..]));
+        }
+    }
+
+    #[test]
+    fn network_tasks_fail_until_optlab_nn_is_wired() {
+        let p = plan("tasks = [\"mnist-mlp\"]\noptimizers = [{ name = \"adam\" }]\n");
+        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Failed);
+        assert!(out.error.unwrap().contains("network tasks need optlab-nn"));
+    }
+}
