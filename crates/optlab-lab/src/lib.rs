@@ -2,5 +2,25 @@
 //!
 //! [`record`] is the data model every other part shares: the runner produces [`record::RunRecord`]s,
 //! the store keeps them, and the report crate renders them.
+//!
+//! * [`spec`]: experiment files (TOML), checked before anything runs; errors name file, line, key.
+//! * [`plan`]: the ordered runs of an experiment, each with a stable SHA-256 of its configuration;
+//!   `--shard I/N` slices.
+//! * [`task`]: the [`task::TaskRunner`] trait the binary implements, [`task::NetworkJob`].
+//! * [`store`]: the crash-safe SQLite store, resume and merge.
+//! * [`runner`]: the bounded worker pool with a progress bar.
 
+pub mod error;
+pub mod plan;
 pub mod record;
+pub mod runner;
+pub mod spec;
+pub mod store;
+pub mod task;
+
+pub use error::{LabError, Result};
+pub use plan::{Plan, RunSpec, Shard};
+pub use runner::{RunOptions, RunSummary};
+pub use spec::Experiment;
+pub use store::Store;
+pub use task::{NetworkJob, RunOutput, TaskRunner};

@@ -32,6 +32,13 @@ pub enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    // ---- experiments (optlab-lab): `run` and `merge`; see crate::lab_cli ----
+    /// Run an experiment file (default: the built-in experiment) into an output folder; resumes
+    /// where a previous run of the same command stopped.
+    Run(crate::lab_cli::RunArgs),
+    /// Merge the output folders of `run --shard I/N` processes into one.
+    Merge(crate::lab_cli::MergeArgs),
+    // ---- end of experiments ----
 }
 
 #[derive(Subcommand, Debug)]
@@ -201,6 +208,8 @@ pub fn main_with(cli: Cli) -> Result<()> {
         }
         Command::Functions { command: FunctionsCommand::Study(args) } => crate::study::cli_run(&args),
         Command::Bench { command } => run_bench(command),
+        Command::Run(args) => crate::lab_cli::run(&args),
+        Command::Merge(args) => crate::lab_cli::merge(&args),
         Command::Trace(args) => {
             let (spec, dtype) = args.to_spec()?;
             let stdout = std::io::stdout();

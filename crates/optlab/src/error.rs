@@ -6,6 +6,8 @@ use thiserror::Error;
 pub enum Error {
     #[error(transparent)]
     Optim(#[from] optlab_optim::OptimError),
+    #[error(transparent)]
+    Lab(#[from] optlab_lab::LabError),
     #[error("{0}")]
     Function(String),
     #[error("{0}")]

@@ -6,6 +6,8 @@ pub mod bench;
 pub mod cli;
 pub mod describe;
 pub mod error;
+pub mod lab_cli;
+pub mod lab_tasks;
 pub mod plot;
 pub mod study;
 pub mod table;

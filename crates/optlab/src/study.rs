@@ -209,7 +209,12 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(name: &str, ftol: f64) -> Result<Self> {
-        let f = by_name(name, None)?;
+        Problem::with_dim(name, None, ftol)
+    }
+
+    /// Like [`Problem::new`] with the dimension of a d-dimensional function (None: its default).
+    pub fn with_dim(name: &str, dim: Option<usize>, ftol: f64) -> Result<Self> {
+        let f = by_name(name, dim)?;
         let n = f.dim();
         let domain = f.domain();
         let far = domain.iter().map(|&(lo, hi)| (lo - FAR_WIDTHS * (hi - lo), hi + FAR_WIDTHS * (hi - lo))).collect();

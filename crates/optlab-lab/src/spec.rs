@@ -1,0 +1,1323 @@
+//! Experiment files: TOML read with serde, then checked against the optimizer registry, the
+//! schedule parser and the test-function list before anything runs.
+//!
+//! The format is documented with a full example in `docs/experiments.md`. Every error names the
+//! file, the line and the key, e.g.
+//! `experiments/foo.toml:12: key `beta1` in comparison `grid`: value 1.5 out of range [0, 1)`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Range;
+use std::path::Path;
+
+use optlab_optim::{registry, Hyper, Kind, OptimConfig, OptimError};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::error::{LabError, Result};
+use crate::record::{ComparisonInfo, ExperimentInfo};
+
+/// Network tasks (run by the `optlab` binary through optlab-nn).
+pub const NETWORK_TASKS: &[&str] = &["blobs-neuron", "blobs-two-layer", "mnist-mlp", "mnist-cnn", "cifar-cnn"];
+
+/// Sweep key that makes every optimizer's `lr` follow a schedule (same as `schedule.lr`).
+pub const LR_SCHEDULE_KEY: &str = "lr_schedule";
+/// Prefix of sweep keys that schedule a hyperparameter: `"schedule.beta1"`.
+pub const SCHEDULE_PREFIX: &str = "schedule.";
+/// Sweep value meaning "no schedule" for a schedule key.
+pub const NO_SCHEDULE: &str = "none";
+
+/// What kind of task a name denotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    Function,
+    Network,
+}
+
+/// The kind of a task name, or None for an unknown name.
+pub fn task_kind(name: &str) -> Option<TaskKind> {
+    if optlab_functions::NAMES.contains(&name) {
+        Some(TaskKind::Function)
+    } else if NETWORK_TASKS.contains(&name) {
+        Some(TaskKind::Network)
+    } else {
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw TOML
+
+/// A TOML table read as (key, value) pairs in file order, keeping each key's position.
+#[derive(Debug)]
+struct Ordered<V>(Vec<(Spanned<String>, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Ordered<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V2<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for V2<V> {
+            type Value = Ordered<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = m.next_key::<Spanned<String>>()? {
+                    out.push((k, m.next_value::<V>()?));
+                }
+                Ok(Ordered(out))
+            }
+        }
+        d.deserialize_map(V2(PhantomData))
+    }
+}
+
+/// A number written as an integer or a float.
+#[derive(Clone, Copy, Debug)]
+struct Num(f64);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct NV;
+        impl Visitor<'_> for NV {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<Num, E> {
+                Ok(Num(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Num, E> {
+                Ok(Num(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<Num, E> {
+                Ok(Num(v))
+            }
+        }
+        d.deserialize_any(NV)
+    }
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum SeedsToml {
+    Count(i64),
+    List(Vec<i64>),
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileToml {
+    experiment: Spanned<ExperimentToml>,
+    #[serde(default)]
+    comparison: Vec<ComparisonToml>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ExperimentToml {
+    name: Option<Spanned<String>>,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct OptimizerToml {
+    name: Spanned<String>,
+    set: Option<Ordered<Spanned<toml::Value>>>,
+    schedules: Option<Ordered<Spanned<String>>>,
+    label: Option<Spanned<String>>,
+}
+
+type SweepToml = Ordered<Spanned<Vec<Spanned<toml::Value>>>>;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ComparisonToml {
+    name: Spanned<String>,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    tasks: Spanned<Vec<Spanned<String>>>,
+    seeds: Option<Spanned<SeedsToml>>,
+    optimizers: Spanned<Vec<OptimizerToml>>,
+    grid: Option<SweepToml>,
+    list: Option<SweepToml>,
+    targets: Option<Ordered<Spanned<Num>>>,
+    // test functions
+    dim: Option<Spanned<i64>>,
+    start: Option<Spanned<toml::Value>>,
+    starts: Option<Spanned<i64>>,
+    steps: Option<Spanned<i64>>,
+    ftol: Option<Spanned<Num>>,
+    xtol: Option<Spanned<Num>>,
+    time_limit: Option<Spanned<Num>>,
+    // both
+    patience: Option<Spanned<i64>>,
+    // networks
+    epochs: Option<Spanned<i64>>,
+    batch_size: Option<Spanned<i64>>,
+    max_steps: Option<Spanned<i64>>,
+    val_fraction: Option<Spanned<Num>>,
+    data: Option<Spanned<String>>,
+    widths: Option<Spanned<Vec<i64>>>,
+    hidden: Option<Spanned<i64>>,
+    time_budget: Option<Spanned<Num>>,
+    hutchinson_samples: Option<Spanned<i64>>,
+    hutchinson_h: Option<Spanned<Num>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checked experiment
+
+/// A checked experiment file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Experiment {
+    /// The file name used in messages.
+    pub file: String,
+    pub info: ExperimentInfo,
+    pub comparisons: Vec<Comparison>,
+}
+
+/// Where a random or fixed start of a test-function run comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartRule {
+    /// `starts` points drawn uniformly in the function's start box from the run's seed.
+    Random { count: u32 },
+    /// The function's first default start.
+    Default,
+    /// A fixed point.
+    Point(Vec<f64>),
+}
+
+/// Settings of the test-function runs of a comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FunctionSettings {
+    pub dim: Option<usize>,
+    pub start: StartRule,
+    pub steps: u64,
+    pub ftol: f64,
+    pub xtol: f64,
+    pub patience: u32,
+    pub time_limit_s: Option<f64>,
+}
+
+impl Default for FunctionSettings {
+    fn default() -> Self {
+        FunctionSettings {
+            dim: None,
+            start: StartRule::Random { count: 1 },
+            steps: 2000,
+            ftol: 1e-6,
+            xtol: 1e-8,
+            patience: 10,
+            time_limit_s: None,
+        }
+    }
+}
+
+/// Settings of the network runs of a comparison (the batch size may be swept).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkSettings {
+    pub epochs: u32,
+    pub batch_size: usize,
+    pub max_steps: Option<u64>,
+    pub val_fraction: f64,
+    pub data: Option<String>,
+    pub widths: Option<Vec<usize>>,
+    pub hidden: Option<usize>,
+    /// Early stopping: epochs without a better validation loss.
+    pub patience: Option<u32>,
+    pub time_budget_s: Option<f64>,
+    /// Hutchinson estimator of the Hessian diagonal (optimizers that need it).
+    pub hutchinson_samples: u32,
+    pub hutchinson_h: f64,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            epochs: 10,
+            batch_size: 32,
+            max_steps: None,
+            val_fraction: 0.2,
+            data: None,
+            widths: None,
+            hidden: None,
+            patience: None,
+            time_budget_s: None,
+            hutchinson_samples: 1,
+            hutchinson_h: 1e-3,
+        }
+    }
+}
+
+/// One optimizer of a comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerEntry {
+    /// Legend label before swept values are appended.
+    pub label: String,
+    pub config: OptimConfig,
+    /// Line of the entry in the file.
+    pub line: usize,
+}
+
+/// What a sweep key changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SweepTarget {
+    /// An optimizer hyperparameter (applied to the optimizers that have it).
+    Hyper(String),
+    /// The batch size of network tasks.
+    BatchSize,
+    /// A schedule of a hyperparameter (applied to the optimizers that have it); `none` = no schedule.
+    Schedule(String),
+}
+
+/// The swept keys of a comparison and the points of the sweep (values as text, aligned with keys).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Sweep {
+    pub keys: Vec<(String, SweepTarget)>,
+    pub points: Vec<Vec<String>>,
+}
+
+/// One checked comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub info: ComparisonInfo,
+    pub seeds: Vec<u64>,
+    pub optimizers: Vec<OptimizerEntry>,
+    pub sweep: Sweep,
+    pub function: FunctionSettings,
+    pub network: NetworkSettings,
+    /// Line of the comparison's `name`.
+    pub line: usize,
+}
+
+impl Comparison {
+    pub fn tasks(&self) -> &[String] {
+        &self.info.tasks
+    }
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    src: &'a str,
+}
+
+impl Ctx<'_> {
+    fn line(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.src.len());
+        self.src.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    }
+
+    fn err(&self, span: &Range<usize>, key: &str, cmp: Option<&str>, msg: impl fmt::Display) -> LabError {
+        let within = cmp.map(|c| format!(" in comparison `{c}`")).unwrap_or_default();
+        LabError::Spec(format!("{}:{}: key `{key}`{within}: {msg}", self.file, self.line(span)))
+    }
+}
+
+/// Reads and checks an experiment file.
+pub fn load(path: &Path) -> Result<Experiment> {
+    let src =
+        std::fs::read_to_string(path).map_err(|e| LabError::Io { path: path.display().to_string(), source: e })?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("experiment");
+    parse(&src, &path.display().to_string(), stem)
+}
+
+/// Parses and checks experiment text; `file` names it in messages and `default_name` is the
+/// experiment's name when `[experiment] name` is absent.
+pub fn parse(src: &str, file: &str, default_name: &str) -> Result<Experiment> {
+    let ctx = Ctx { file, src };
+    let raw: FileToml = toml::from_str(src).map_err(|e| toml_error(&ctx, &e))?;
+    let exp_span = raw.experiment.span();
+    let exp = raw.experiment.into_inner();
+    let name = match &exp.name {
+        Some(n) => {
+            check_ident(&ctx, n, "name", None)?;
+            n.get_ref().clone()
+        }
+        None => default_name.to_string(),
+    };
+    if raw.comparison.is_empty() {
+        return Err(ctx.err(&exp_span, "comparison", None, "the file has no [[comparison]]"));
+    }
+    let mut comparisons: Vec<Comparison> = Vec::new();
+    for c in raw.comparison {
+        let cmp = comparison(&ctx, c)?;
+        if comparisons.iter().any(|o| o.info.name == cmp.info.name) {
+            return Err(LabError::Spec(format!(
+                "{file}:{}: key `name`: comparison name `{}` is used twice",
+                cmp.line, cmp.info.name
+            )));
+        }
+        comparisons.push(cmp);
+    }
+    let info = ExperimentInfo {
+        name,
+        title: exp.title,
+        description: exp.description,
+        source: src.to_string(),
+        comparisons: comparisons.iter().map(|c| c.info.clone()).collect(),
+    };
+    Ok(Experiment { file: file.to_string(), info, comparisons })
+}
+
+/// A TOML or serde error as `FILE:LINE: key `K`: message`.
+fn toml_error(ctx: &Ctx, e: &toml::de::Error) -> LabError {
+    let mut msg = e.message().trim().to_string();
+    if msg.contains("invalid type: map, expected a sequence") {
+        msg.push_str(" (a sweep key with a dot must be quoted: \"schedule.lr\" = [...], or use lr_schedule)");
+    }
+    match e.span() {
+        Some(span) => match key_at(ctx.src, &span) {
+            Some(k) => LabError::Spec(format!("{}:{}: key `{k}`: {msg}", ctx.file, ctx.line(&span))),
+            None => LabError::Spec(format!("{}:{}: {msg}", ctx.file, ctx.line(&span))),
+        },
+        None => LabError::Spec(format!("{}: {msg}", ctx.file)),
+    }
+}
+
+/// The key an error span is about: the span itself when it is a key, else the nearest `KEY =`
+/// before it on its line (or the table header it is in).
+fn key_at(src: &str, span: &Range<usize>) -> Option<String> {
+    let start = span.start.min(src.len());
+    let end = span.end.min(src.len()).max(start);
+    let text = src[start..end].trim();
+    let after = src[end..].trim_start_matches([' ', '\t']);
+    let clean = |s: &str| s.trim().trim_matches('"').trim_matches('\'').to_string();
+    if !text.is_empty() && !text.contains(['\n', '=', '[', '{']) && after.starts_with('=') {
+        return Some(clean(text));
+    }
+    let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+    let before = &src[line_start..start];
+    if let Some(eq) = before.rfind('=') {
+        let k = before[..eq].rsplit([',', '{']).next().unwrap_or("");
+        let k = clean(k);
+        if !k.is_empty() {
+            return Some(k);
+        }
+    }
+    let line = src[line_start..].lines().next().unwrap_or("").trim();
+    if let Some(h) = line.strip_prefix('[') {
+        return Some(clean(h.trim_start_matches('[').trim_end_matches(']')));
+    }
+    None
+}
+
+fn check_ident(ctx: &Ctx, s: &Spanned<String>, key: &str, cmp: Option<&str>) -> Result<()> {
+    let v = s.get_ref();
+    if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(ctx.err(
+            &s.span(),
+            key,
+            cmp,
+            format!("`{v}` is not a valid name (letters, digits, `-`, `_`, `.`; not empty)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Canonical text of a TOML scalar used as a hyperparameter or sweep value.
+pub fn value_text(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(fmt_f64(*f)),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Shortest text that reads back as the same f64 (`0.001`, `1e-8`).
+pub fn fmt_f64(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && (x.abs() < 1e-3 || x.abs() >= 1e7) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+fn int_in(ctx: &Ctx, v: &Spanned<i64>, key: &str, cmp: &str, lo: i64, hi: i64) -> Result<i64> {
+    let x = *v.get_ref();
+    if x < lo || x > hi {
+        let range = if hi == i64::MAX { format!("integer >= {lo}") } else { format!("integer in [{lo}, {hi}]") };
+        return Err(ctx.err(&v.span(), key, Some(cmp), format!("value {x} out of range ({range})")));
+    }
+    Ok(x)
+}
+
+/// A float in `(lo, hi)` / `[lo, hi]` as `lo_open`/`hi_open` say.
+fn float_in(ctx: &Ctx, v: &Spanned<Num>, key: &str, cmp: &str, kind: Kind) -> Result<f64> {
+    let x = v.get_ref().0;
+    let Kind::Float { lo, hi, lo_open, hi_open } = kind else { unreachable!("float_in takes a float kind") };
+    let ok = x.is_finite() && (if lo_open { x > lo } else { x >= lo }) && (if hi_open { x < hi } else { x <= hi });
+    if !ok {
+        return Err(ctx.err(
+            &v.span(),
+            key,
+            Some(cmp),
+            format!("value {} out of range {}", fmt_f64(x), kind.range_text()),
+        ));
+    }
+    Ok(x)
+}
+
+/// The error for a hyperparameter value the registry refuses.
+fn hyper_error(ctx: &Ctx, span: &Range<usize>, key: &str, cmp: &str, e: OptimError) -> LabError {
+    match e {
+        OptimError::InvalidValue { value, range, optimizer, .. } => {
+            let numeric = value.parse::<f64>().is_ok();
+            if numeric && (range.starts_with(['[', '(']) || range.starts_with("integer")) {
+                ctx.err(span, key, Some(cmp), format!("value {value} out of range {range} (optimizer `{optimizer}`)"))
+            } else {
+                ctx.err(
+                    span,
+                    key,
+                    Some(cmp),
+                    format!("invalid value `{value}` (optimizer `{optimizer}` expects {range})"),
+                )
+            }
+        }
+        OptimError::UnknownKey { optimizer, valid, .. } => ctx.err(
+            span,
+            key,
+            Some(cmp),
+            format!("unknown hyperparameter of optimizer `{optimizer}`; valid keys: {valid}"),
+        ),
+        other => ctx.err(span, key, Some(cmp), other),
+    }
+}
+
+fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
+    check_ident(ctx, &c.name, "name", None)?;
+    let cname = c.name.get_ref().clone();
+    let cn = cname.as_str();
+    let line = ctx.line(&c.name.span());
+
+    // Tasks.
+    let mut tasks = Vec::new();
+    for t in c.tasks.get_ref() {
+        if task_kind(t.get_ref()).is_none() {
+            return Err(ctx.err(
+                &t.span(),
+                "tasks",
+                Some(cn),
+                format!(
+                    "unknown task `{}`; test functions: {}; networks: {}",
+                    t.get_ref(),
+                    optlab_functions::NAMES.join(", "),
+                    NETWORK_TASKS.join(", ")
+                ),
+            ));
+        }
+        if tasks.contains(t.get_ref()) {
+            return Err(ctx.err(&t.span(), "tasks", Some(cn), format!("task `{}` is listed twice", t.get_ref())));
+        }
+        tasks.push(t.get_ref().clone());
+    }
+    if tasks.is_empty() {
+        return Err(ctx.err(&c.tasks.span(), "tasks", Some(cn), "the list of tasks is empty"));
+    }
+    let has_fn = tasks.iter().any(|t| task_kind(t) == Some(TaskKind::Function));
+    let has_net = tasks.iter().any(|t| task_kind(t) == Some(TaskKind::Network));
+
+    // Seeds.
+    let seeds: Vec<u64> = match &c.seeds {
+        None => vec![0],
+        Some(s) => match s.get_ref() {
+            SeedsToml::Count(n) => {
+                if *n < 1 || *n > 1_000_000 {
+                    return Err(ctx.err(
+                        &s.span(),
+                        "seeds",
+                        Some(cn),
+                        format!("value {n} out of range (count in [1, 1000000])"),
+                    ));
+                }
+                (0..*n as u64).collect()
+            }
+            SeedsToml::List(v) => {
+                if v.is_empty() {
+                    return Err(ctx.err(&s.span(), "seeds", Some(cn), "the list of seeds is empty"));
+                }
+                let mut out: Vec<u64> = Vec::new();
+                for &x in v {
+                    if x < 0 {
+                        return Err(ctx.err(
+                            &s.span(),
+                            "seeds",
+                            Some(cn),
+                            format!("value {x} out of range (seeds are >= 0)"),
+                        ));
+                    }
+                    if out.contains(&(x as u64)) {
+                        return Err(ctx.err(&s.span(), "seeds", Some(cn), format!("seed {x} is listed twice")));
+                    }
+                    out.push(x as u64);
+                }
+                out
+            }
+        },
+    };
+
+    // Settings that only apply to one kind of task.
+    let fn_keys: [(&str, Option<Range<usize>>); 7] = [
+        ("dim", c.dim.as_ref().map(|v| v.span())),
+        ("start", c.start.as_ref().map(|v| v.span())),
+        ("starts", c.starts.as_ref().map(|v| v.span())),
+        ("steps", c.steps.as_ref().map(|v| v.span())),
+        ("ftol", c.ftol.as_ref().map(|v| v.span())),
+        ("xtol", c.xtol.as_ref().map(|v| v.span())),
+        ("time_limit", c.time_limit.as_ref().map(|v| v.span())),
+    ];
+    if !has_fn {
+        if let Some((k, Some(sp))) = fn_keys.iter().find(|(_, s)| s.is_some()) {
+            return Err(ctx.err(sp, k, Some(cn), "this setting is for test functions, and the comparison has none"));
+        }
+    }
+    let net_keys: [(&str, Option<Range<usize>>); 9] = [
+        ("epochs", c.epochs.as_ref().map(|v| v.span())),
+        ("batch_size", c.batch_size.as_ref().map(|v| v.span())),
+        ("max_steps", c.max_steps.as_ref().map(|v| v.span())),
+        ("val_fraction", c.val_fraction.as_ref().map(|v| v.span())),
+        ("data", c.data.as_ref().map(|v| v.span())),
+        ("widths", c.widths.as_ref().map(|v| v.span())),
+        ("hidden", c.hidden.as_ref().map(|v| v.span())),
+        ("time_budget", c.time_budget.as_ref().map(|v| v.span())),
+        ("hutchinson_samples", c.hutchinson_samples.as_ref().map(|v| v.span())),
+    ];
+    if !has_net {
+        let h = c.hutchinson_h.as_ref().map(|v| ("hutchinson_h", Some(v.span())));
+        if let Some((k, Some(sp))) = net_keys.iter().cloned().chain(h).find(|(_, s)| s.is_some()) {
+            return Err(ctx.err(&sp, k, Some(cn), "this setting is for network tasks, and the comparison has none"));
+        }
+    }
+
+    let mut function = FunctionSettings::default();
+    if let Some(v) = &c.dim {
+        function.dim = Some(int_in(ctx, v, "dim", cn, 1, 1_000_000)? as usize);
+        for t in &tasks {
+            if task_kind(t) == Some(TaskKind::Function) && !optlab_functions::is_variable_dim(t) {
+                return Err(ctx.err(&v.span(), "dim", Some(cn), format!("test function `{t}` has a fixed dimension")));
+            }
+        }
+        for t in &tasks {
+            if task_kind(t) == Some(TaskKind::Function) {
+                optlab_functions::by_name(t, function.dim).map_err(|e| ctx.err(&v.span(), "dim", Some(cn), e))?;
+            }
+        }
+    }
+    let count = match &c.starts {
+        Some(v) => Some(int_in(ctx, v, "starts", cn, 1, 100_000)? as u32),
+        None => None,
+    };
+    function.start = match &c.start {
+        None => StartRule::Random { count: count.unwrap_or(1) },
+        Some(s) => {
+            let sp = s.span();
+            match s.get_ref() {
+                toml::Value::String(t) if t == "random" => StartRule::Random { count: count.unwrap_or(1) },
+                toml::Value::String(t) if t == "default" => {
+                    if count.is_some() {
+                        return Err(ctx.err(
+                            &sp,
+                            "starts",
+                            Some(cn),
+                            "`starts` counts random starts; remove it or use start = \"random\"",
+                        ));
+                    }
+                    StartRule::Default
+                }
+                toml::Value::Array(a) => {
+                    if count.is_some() {
+                        return Err(ctx.err(
+                            &sp,
+                            "starts",
+                            Some(cn),
+                            "`starts` counts random starts; it cannot go with a fixed start point",
+                        ));
+                    }
+                    let mut p = Vec::new();
+                    for x in a {
+                        match x {
+                            toml::Value::Float(f) if f.is_finite() => p.push(*f),
+                            toml::Value::Integer(i) => p.push(*i as f64),
+                            other => {
+                                return Err(ctx.err(
+                                    &sp,
+                                    "start",
+                                    Some(cn),
+                                    format!("`{other}` is not a finite number"),
+                                ));
+                            }
+                        }
+                    }
+                    for t in &tasks {
+                        if task_kind(t) == Some(TaskKind::Function) {
+                            let f = optlab_functions::by_name(t, function.dim)
+                                .map_err(|e| ctx.err(&sp, "start", Some(cn), e))?;
+                            if f.dim() != p.len() {
+                                return Err(ctx.err(
+                                    &sp,
+                                    "start",
+                                    Some(cn),
+                                    format!(
+                                        "the point has {} coordinates and `{t}` has dimension {}",
+                                        p.len(),
+                                        f.dim()
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                    StartRule::Point(p)
+                }
+                other => {
+                    return Err(ctx.err(
+                        &sp,
+                        "start",
+                        Some(cn),
+                        format!("invalid value `{other}`: expected \"random\", \"default\" or a point [x, y, ...]"),
+                    ))
+                }
+            }
+        }
+    };
+    if let Some(v) = &c.steps {
+        function.steps = int_in(ctx, v, "steps", cn, 1, i64::MAX)? as u64;
+    }
+    if let Some(v) = &c.ftol {
+        function.ftol = float_in(ctx, v, "ftol", cn, Kind::POS)?;
+    }
+    if let Some(v) = &c.xtol {
+        function.xtol = float_in(ctx, v, "xtol", cn, Kind::NONNEG)?;
+    }
+    if let Some(v) = &c.time_limit {
+        function.time_limit_s = Some(float_in(ctx, v, "time_limit", cn, Kind::POS)?);
+    }
+    let mut network = NetworkSettings::default();
+    if let Some(v) = &c.patience {
+        let p = int_in(ctx, v, "patience", cn, 1, u32::MAX as i64)? as u32;
+        function.patience = p;
+        network.patience = Some(p);
+    }
+    if let Some(v) = &c.epochs {
+        network.epochs = int_in(ctx, v, "epochs", cn, 1, u32::MAX as i64)? as u32;
+    }
+    if let Some(v) = &c.batch_size {
+        network.batch_size = int_in(ctx, v, "batch_size", cn, 1, i64::MAX)? as usize;
+    }
+    if let Some(v) = &c.max_steps {
+        network.max_steps = Some(int_in(ctx, v, "max_steps", cn, 1, i64::MAX)? as u64);
+    }
+    if let Some(v) = &c.val_fraction {
+        network.val_fraction = float_in(ctx, v, "val_fraction", cn, Kind::UNIT_OPEN)?;
+    }
+    if let Some(v) = &c.data {
+        if v.get_ref().is_empty() {
+            return Err(ctx.err(&v.span(), "data", Some(cn), "the data path is empty"));
+        }
+        network.data = Some(v.get_ref().clone());
+    }
+    if let Some(v) = &c.widths {
+        if v.get_ref().is_empty() || v.get_ref().iter().any(|&w| w < 1) {
+            return Err(ctx.err(
+                &v.span(),
+                "widths",
+                Some(cn),
+                format!("value {:?} out of range (a non-empty list of integers >= 1)", v.get_ref()),
+            ));
+        }
+        network.widths = Some(v.get_ref().iter().map(|&w| w as usize).collect());
+    }
+    if let Some(v) = &c.hidden {
+        network.hidden = Some(int_in(ctx, v, "hidden", cn, 1, i64::MAX)? as usize);
+    }
+    if let Some(v) = &c.time_budget {
+        network.time_budget_s = Some(float_in(ctx, v, "time_budget", cn, Kind::POS)?);
+    }
+    if let Some(v) = &c.hutchinson_samples {
+        network.hutchinson_samples = int_in(ctx, v, "hutchinson_samples", cn, 1, u32::MAX as i64)? as u32;
+    }
+    if let Some(v) = &c.hutchinson_h {
+        network.hutchinson_h = float_in(ctx, v, "hutchinson_h", cn, Kind::POS)?;
+    }
+
+    // Optimizers.
+    let mut optimizers: Vec<OptimizerEntry> = Vec::new();
+    if c.optimizers.get_ref().is_empty() {
+        return Err(ctx.err(&c.optimizers.span(), "optimizers", Some(cn), "the list of optimizers is empty"));
+    }
+    for o in c.optimizers.get_ref() {
+        let name = o.name.get_ref();
+        let spec = registry::spec(name).map_err(|_| {
+            ctx.err(
+                &o.name.span(),
+                "name",
+                Some(cn),
+                format!("unknown optimizer `{name}`; known optimizers: {}", registry::names().join(", ")),
+            )
+        })?;
+        let mut hyper = Hyper::defaults(spec);
+        let mut cfg = OptimConfig::new(name);
+        let mut label_parts = vec![name.clone()];
+        if let Some(set) = &o.set {
+            for (k, v) in &set.0 {
+                let text = value_text(v.get_ref()).ok_or_else(|| {
+                    ctx.err(&v.span(), k.get_ref(), Some(cn), "expected a number, a boolean or a string")
+                })?;
+                if spec.index(k.get_ref()).is_none() {
+                    let e = hyper.set_str(k.get_ref(), &text).expect_err("an unknown key is refused");
+                    return Err(hyper_error(ctx, &k.span(), k.get_ref(), cn, e));
+                }
+                hyper.set_str(k.get_ref(), &text).map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
+                cfg = cfg.set(k.get_ref(), &text);
+                label_parts.push(format!("{}={text}", k.get_ref()));
+            }
+        }
+        if let Some(sch) = &o.schedules {
+            for (k, v) in &sch.0 {
+                cfg = schedule_into(ctx, cfg, spec, (k.get_ref(), k.get_ref()), v.get_ref(), &v.span(), cn)?;
+                label_parts.push(format!("{}~{}", k.get_ref(), v.get_ref()));
+            }
+        }
+        let label = match &o.label {
+            Some(l) if l.get_ref().trim().is_empty() => {
+                return Err(ctx.err(&l.span(), "label", Some(cn), "the label is empty"));
+            }
+            Some(l) => l.get_ref().clone(),
+            None => label_parts.join(" "),
+        };
+        if optimizers.iter().any(|e| e.label == label) {
+            return Err(ctx.err(
+                &o.name.span(),
+                "label",
+                Some(cn),
+                format!("two optimizers have the label `{label}`; give one a `label`"),
+            ));
+        }
+        // Relations between hyperparameters are checked by building on a tiny layout.
+        registry::build::<f64>(optlab_optim::Layout::single("x", 2), &cfg)
+            .map_err(|e| ctx.err(&o.name.span(), "optimizers", Some(cn), e))?;
+        optimizers.push(OptimizerEntry { label, config: cfg, line: ctx.line(&o.name.span()) });
+    }
+
+    // Sweeps.
+    if c.grid.is_some() && c.list.is_some() {
+        let sp = c.list.as_ref().and_then(|l| l.0.first()).map(|(k, _)| k.span()).unwrap_or(0..0);
+        return Err(ctx.err(&sp, "list", Some(cn), "a comparison has a grid or a list, not both"));
+    }
+    let mut sweep = Sweep::default();
+    let (table, zipped) = match (&c.grid, &c.list) {
+        (Some(g), _) => (Some(g), false),
+        (_, Some(l)) => (Some(l), true),
+        _ => (None, false),
+    };
+    if let Some(t) = table {
+        let mut columns: Vec<Vec<String>> = Vec::new();
+        for (k, vals) in &t.0 {
+            let key = k.get_ref().as_str();
+            let target = sweep_target(key);
+            let table_name = if zipped { "list" } else { "grid" };
+            if vals.get_ref().is_empty() {
+                return Err(ctx.err(
+                    &vals.span(),
+                    key,
+                    Some(cn),
+                    format!("the {table_name} has no values for this key"),
+                ));
+            }
+            let mut texts = Vec::new();
+            for v in vals.get_ref() {
+                let text = value_text(v.get_ref())
+                    .ok_or_else(|| ctx.err(&v.span(), key, Some(cn), "expected a number, a boolean or a string"))?;
+                if texts.contains(&text) {
+                    return Err(ctx.err(&v.span(), key, Some(cn), format!("value {text} is listed twice")));
+                }
+                check_sweep_value(ctx, &target, key, &text, &v.span(), cn, &optimizers, has_net, &k.span())?;
+                texts.push(text);
+            }
+            if sweep.keys.iter().any(|(k2, t2)| k2 == key || *t2 == target) {
+                return Err(ctx.err(&k.span(), key, Some(cn), "this key is swept twice"));
+            }
+            sweep.keys.push((key.to_string(), target));
+            columns.push(texts);
+        }
+        if zipped {
+            let n = columns[0].len();
+            if let Some(i) = columns.iter().position(|c| c.len() != n) {
+                let (k, v) = &t.0[i];
+                return Err(ctx.err(
+                    &v.span(),
+                    k.get_ref(),
+                    Some(cn),
+                    format!(
+                        "a list zips its keys: this key has {} values and `{}` has {n}",
+                        columns[i].len(),
+                        sweep.keys[0].0
+                    ),
+                ));
+            }
+            sweep.points = (0..n).map(|j| columns.iter().map(|c| c[j].clone()).collect()).collect();
+        } else {
+            let mut pts: Vec<Vec<String>> = vec![vec![]];
+            for col in &columns {
+                pts = pts
+                    .into_iter()
+                    .flat_map(|p| col.iter().map(move |v| [p.clone(), vec![v.clone()]].concat()))
+                    .collect();
+            }
+            sweep.points = pts;
+        }
+    }
+
+    // Targets.
+    let mut targets = BTreeMap::new();
+    if let Some(t) = &c.targets {
+        for (k, v) in &t.0 {
+            if !tasks.contains(k.get_ref()) {
+                return Err(ctx.err(
+                    &k.span(),
+                    k.get_ref(),
+                    Some(cn),
+                    format!("target for `{}`, which is not one of the comparison's tasks", k.get_ref()),
+                ));
+            }
+            let x = v.get_ref().0;
+            if !x.is_finite() {
+                return Err(ctx.err(
+                    &v.span(),
+                    k.get_ref(),
+                    Some(cn),
+                    format!("value {x} out of range (a finite loss)"),
+                ));
+            }
+            targets.insert(k.get_ref().clone(), x);
+        }
+    }
+
+    let info = ComparisonInfo {
+        name: cname.clone(),
+        title: c.title,
+        description: c.description,
+        tasks,
+        swept: sweep.keys.iter().map(|(k, _)| k.clone()).collect(),
+        targets,
+    };
+    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line })
+}
+
+/// What a sweep key means.
+pub fn sweep_target(key: &str) -> SweepTarget {
+    if key == "batch_size" {
+        SweepTarget::BatchSize
+    } else if key == LR_SCHEDULE_KEY {
+        SweepTarget::Schedule("lr".into())
+    } else if let Some(k) = key.strip_prefix(SCHEDULE_PREFIX) {
+        SweepTarget::Schedule(k.to_string())
+    } else {
+        SweepTarget::Hyper(key.to_string())
+    }
+}
+
+/// Whether the optimizer `spec` takes sweep `target` (batch size: every optimizer).
+pub fn applies(target: &SweepTarget, spec: &optlab_optim::Spec) -> bool {
+    match target {
+        SweepTarget::BatchSize => true,
+        SweepTarget::Hyper(k) => spec.index(k).is_some(),
+        SweepTarget::Schedule(k) => spec.index(k).is_some_and(|i| spec.hypers[i].schedulable()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_sweep_value(
+    ctx: &Ctx,
+    target: &SweepTarget,
+    key: &str,
+    text: &str,
+    span: &Range<usize>,
+    cn: &str,
+    optimizers: &[OptimizerEntry],
+    has_net: bool,
+    key_span: &Range<usize>,
+) -> Result<()> {
+    match target {
+        SweepTarget::BatchSize => {
+            if !has_net {
+                return Err(ctx.err(
+                    key_span,
+                    key,
+                    Some(cn),
+                    "the batch size applies to network tasks, and the comparison has none",
+                ));
+            }
+            match text.parse::<i64>() {
+                Ok(b) if b >= 1 => Ok(()),
+                _ => Err(ctx.err(span, key, Some(cn), format!("value {text} out of range (integer >= 1)"))),
+            }
+        }
+        SweepTarget::Hyper(k) => {
+            let mut any = false;
+            for o in optimizers {
+                let spec = registry::spec(&o.config.name).expect("checked above");
+                if spec.index(k).is_none() {
+                    continue;
+                }
+                any = true;
+                let mut h = Hyper::defaults(spec);
+                h.set_str(k, text).map_err(|e| hyper_error(ctx, span, key, cn, e))?;
+            }
+            if !any {
+                let names: Vec<&str> = optimizers.iter().map(|o| o.config.name.as_str()).collect();
+                return Err(ctx.err(
+                    key_span,
+                    key,
+                    Some(cn),
+                    format!("no optimizer of the comparison has this hyperparameter ({})", names.join(", ")),
+                ));
+            }
+            Ok(())
+        }
+        SweepTarget::Schedule(k) => {
+            let mut any = false;
+            for o in optimizers {
+                let spec = registry::spec(&o.config.name).expect("checked above");
+                if !applies(target, spec) {
+                    continue;
+                }
+                any = true;
+                if text != NO_SCHEDULE {
+                    schedule_into(ctx, o.config.clone(), spec, (k, key), text, span, cn)?;
+                }
+            }
+            if !any {
+                return Err(ctx.err(
+                    key_span,
+                    key,
+                    Some(cn),
+                    format!("no optimizer of the comparison has a schedulable hyperparameter `{k}`"),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Adds schedule `text` for hyperparameter `key` to `cfg`, checking the key and the schedule;
+/// errors name `err_key` (the key as written in the file).
+fn schedule_into(
+    ctx: &Ctx,
+    cfg: OptimConfig,
+    spec: &optlab_optim::Spec,
+    (key, err_key): (&str, &str),
+    text: &str,
+    span: &Range<usize>,
+    cn: &str,
+) -> Result<OptimConfig> {
+    match spec.index(key) {
+        None => {
+            let valid: Vec<&str> = spec.hypers.iter().map(|h| h.name).collect();
+            return Err(ctx.err(
+                span,
+                key,
+                Some(cn),
+                format!("unknown hyperparameter of optimizer `{}`; valid keys: {}", spec.name, valid.join(", ")),
+            ));
+        }
+        Some(i) if !spec.hypers[i].schedulable() => {
+            return Err(ctx.err(
+                span,
+                key,
+                Some(cn),
+                format!(
+                    "hyperparameter `{key}` of optimizer `{}` is not numeric and cannot follow a schedule",
+                    spec.name
+                ),
+            ));
+        }
+        _ => {}
+    }
+    let cfg = cfg.schedule_assignment(&format!("{key}={text}")).map_err(|e| ctx.err(span, err_key, Some(cn), e))?;
+    registry::build::<f64>(optlab_optim::Layout::single("x", 2), &cfg)
+        .map_err(|e| ctx.err(span, err_key, Some(cn), e))?;
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[experiment]
+name = "t"
+title = "T"
+
+[[comparison]]
+name = "grid"
+tasks = ["rosenbrock", "blobs-two-layer"]
+seeds = [0, 1]
+steps = 100
+epochs = 2
+optimizers = [
+    { name = "adam", set = { lr = 1e-2 } },
+    { name = "sgd", set = { momentum = 0.9 }, label = "sgd+m" },
+]
+targets = { rosenbrock = 1e-6 }
+
+[comparison.grid]
+beta1 = [0.7, 0.9]
+batch_size = [8, 32]
+"#;
+
+    /// Parses `text` expecting an error; returns its message.
+    fn err(text: &str) -> String {
+        match parse(text, "exp.toml", "exp") {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// `GOOD` with `from` replaced by `to` (which must occur).
+    fn bad(from: &str, to: &str) -> String {
+        assert!(GOOD.contains(from), "{from}");
+        err(&GOOD.replacen(from, to, 1))
+    }
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l.contains(needle)).expect("needle") + 1
+    }
+
+    #[test]
+    fn good_file_parses_with_everything_resolved() {
+        let e = parse(GOOD, "exp.toml", "exp").unwrap();
+        assert_eq!(e.info.name, "t");
+        assert_eq!(e.info.source, GOOD);
+        let c = &e.comparisons[0];
+        assert_eq!(c.seeds, vec![0, 1]);
+        assert_eq!(c.info.swept, vec!["beta1", "batch_size"]);
+        assert_eq!(c.sweep.points.len(), 4);
+        assert_eq!(c.sweep.points[1], vec!["0.7".to_string(), "32".to_string()]);
+        assert_eq!(c.optimizers[0].label, "adam lr=0.01");
+        assert_eq!(c.optimizers[1].label, "sgd+m");
+        assert_eq!(c.function.steps, 100);
+        assert_eq!(c.network.epochs, 2);
+        assert_eq!(c.info.targets.get("rosenbrock"), Some(&1e-6));
+        assert_eq!(c.optimizers[0].line, line_of(GOOD, "name = \"adam\""));
+    }
+
+    #[test]
+    fn out_of_range_sweep_value_names_file_line_key_comparison() {
+        let m = bad("beta1 = [0.7, 0.9]", "beta1 = [0.7, 1.5]");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `beta1` in comparison `grid`: value 1.5 out of range [0, 1)",
+                line_of(GOOD, "beta1 =")
+            )),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_line() {
+        let m = bad("steps = 100", "stepz = 100");
+        assert!(m.starts_with(&format!("exp.toml:{}: key `stepz`", line_of(GOOD, "steps = 100"))), "{m}");
+        assert!(m.contains("unknown field"), "{m}");
+    }
+
+    #[test]
+    fn wrong_type_is_reported_with_line_and_key() {
+        let m = bad("steps = 100", "steps = \"many\"");
+        assert!(m.starts_with(&format!("exp.toml:{}: key `steps`", line_of(GOOD, "steps = 100"))), "{m}");
+        assert!(m.contains("invalid type"), "{m}");
+    }
+
+    #[test]
+    fn out_of_range_setting() {
+        let m = bad("steps = 100", "steps = 0");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `steps` in comparison `grid`: value 0 out of range",
+                line_of(GOOD, "steps = 100")
+            )),
+            "{m}"
+        );
+        let m = bad("epochs = 2", "epochs = 2\nval_fraction = 1.0");
+        assert!(m.contains(": key `val_fraction` in comparison `grid`: value 1 out of range [0, 1)"), "{m}");
+    }
+
+    #[test]
+    fn unknown_optimizer() {
+        let m = bad("name = \"adam\"", "name = \"adamm\"");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `name` in comparison `grid`: unknown optimizer `adamm`",
+                line_of(GOOD, "name = \"adam\"")
+            )),
+            "{m}"
+        );
+        assert!(m.contains("known optimizers: sgd"), "{m}");
+    }
+
+    #[test]
+    fn unknown_task() {
+        let m = bad("tasks = [\"rosenbrock\"", "tasks = [\"rosenbrok\"");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `tasks` in comparison `grid`: unknown task `rosenbrok`",
+                line_of(GOOD, "tasks =")
+            )),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unknown_hyperparameter_in_set() {
+        let m = bad("set = { lr = 1e-2 }", "set = { lr = 1e-2, betta1 = 0.9 }");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `betta1` in comparison `grid`: unknown hyperparameter of optimizer `adam`",
+                line_of(GOOD, "name = \"adam\"")
+            )),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn invalid_hyperparameter_value_in_set() {
+        let m = bad("momentum = 0.9", "momentum = 1.0");
+        assert!(m.contains(": key `momentum` in comparison `grid`: value 1 out of range [0, 1)"), "{m}");
+        let m = bad("momentum = 0.9", "nesterov = \"maybe\"");
+        assert!(m.contains(": key `nesterov` in comparison `grid`: invalid value `maybe`"), "{m}");
+    }
+
+    #[test]
+    fn swept_key_no_optimizer_has() {
+        let m = bad("beta1 = [0.7, 0.9]", "rho = [0.7, 0.9]");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `rho` in comparison `grid`: no optimizer of the comparison has this hyperparameter",
+                line_of(GOOD, "beta1 =")
+            )),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn bad_schedule() {
+        let m = bad("batch_size = [8, 32]", "lr_schedule = [\"none\", \"cosine(t_max=-3)\"]");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `lr_schedule` in comparison `grid`:",
+                line_of(GOOD, "batch_size = [8")
+            )),
+            "{m}"
+        );
+        assert!(m.contains("t_max"), "{m}");
+        let m = bad("label = \"sgd+m\"", "label = \"sgd+m\", schedules = { lr = \"wobble(3)\" }");
+        assert!(m.contains(": key `lr` in comparison `grid`:") && m.contains("wobble"), "{m}");
+    }
+
+    #[test]
+    fn setting_for_a_kind_of_task_the_comparison_lacks() {
+        let m = bad("tasks = [\"rosenbrock\", \"blobs-two-layer\"]", "tasks = [\"rosenbrock\"]");
+        assert!(m.contains(": key `epochs` in comparison `grid`: this setting is for network tasks"), "{m}");
+    }
+
+    #[test]
+    fn list_lengths_must_match_and_grid_excludes_list() {
+        let text = GOOD
+            .replace("[comparison.grid]", "[comparison.list]")
+            .replace("batch_size = [8, 32]", "batch_size = [8, 16, 32]");
+        let m = err(&text);
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `batch_size` in comparison `grid`: a list zips its keys: this key has 3 values and `beta1` has 2",
+                line_of(&text, "batch_size = [8")
+            )),
+            "{m}"
+        );
+        let ok = parse(&GOOD.replace("[comparison.grid]", "[comparison.list]"), "f", "s").unwrap();
+        assert_eq!(ok.comparisons[0].sweep.points, vec![vec!["0.7", "8"], vec!["0.9", "32"]]);
+        let m = err(&format!("{GOOD}\n[comparison.list]\nlr = [0.1]\n"));
+        assert!(m.contains("a comparison has a grid or a list, not both"), "{m}");
+    }
+
+    #[test]
+    fn seeds_target_and_duplicates() {
+        let m = bad("seeds = [0, 1]", "seeds = 0");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `seeds` in comparison `grid`: value 0 out of range",
+                line_of(GOOD, "seeds =")
+            )),
+            "{m}"
+        );
+        let m = bad("seeds = [0, 1]", "seeds = [0, 0]");
+        assert!(m.contains("seed 0 is listed twice"), "{m}");
+        let m = bad("targets = { rosenbrock = 1e-6 }", "targets = { beale = 1e-6 }");
+        assert!(
+            m.contains(
+                ": key `beale` in comparison `grid`: target for `beale`, which is not one of the comparison's tasks"
+            ),
+            "{m}"
+        );
+        let m = bad("label = \"sgd+m\"", "label = \"adam lr=0.01\"");
+        assert!(m.contains("two optimizers have the label `adam lr=0.01`"), "{m}");
+    }
+
+    #[test]
+    fn seeds_as_count_and_default_start() {
+        let e = parse(&GOOD.replace("seeds = [0, 1]", "seeds = 3\nstart = \"default\""), "f", "s").unwrap();
+        assert_eq!(e.comparisons[0].seeds, vec![0, 1, 2]);
+        assert_eq!(e.comparisons[0].function.start, StartRule::Default);
+        let m = bad("seeds = [0, 1]", "start = [1.0, 2.0, 3.0]");
+        assert!(
+            m.contains(
+                "key `start` in comparison `grid`: the point has 3 coordinates and `rosenbrock` has dimension 2"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn missing_experiment_or_comparison() {
+        let m = err("[[comparison]]\nname = \"a\"\ntasks = [\"sphere\"]\noptimizers = [{ name = \"adam\" }]\n");
+        assert!(m.contains("missing field `experiment`"), "{m}");
+        let m = err("[experiment]\nname = \"x\"\n");
+        assert!(m.starts_with("exp.toml:1: key `comparison`"), "{m}");
+    }
+
+    #[test]
+    fn schedule_sweep_keys() {
+        let text = GOOD.replace("batch_size = [8, 32]", "\"schedule.beta1\" = [\"none\", \"exponential(gamma=0.99)\"]");
+        let e = parse(&text, "f", "s").unwrap();
+        let c = &e.comparisons[0];
+        assert_eq!(c.sweep.keys[1], ("schedule.beta1".to_string(), SweepTarget::Schedule("beta1".into())));
+        let m = err(&GOOD.replace("batch_size = [8, 32]", "schedule.lr = [\"none\"]"));
+        assert!(m.contains("must be quoted"), "{m}");
+        let m = err(&GOOD.replace("batch_size = [8, 32]", "\"schedule.nesterov\" = [\"none\"]"));
+        assert!(
+            m.contains(
+                "key `schedule.nesterov` in comparison `grid`: no optimizer of the comparison has a schedulable"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn fmt_f64_reads_back() {
+        for x in [0.001, 1e-4, 0.9, 1.0, 3e-2, 12345678.0, 1e-300] {
+            assert_eq!(fmt_f64(x).parse::<f64>().unwrap(), x);
+        }
+        assert_eq!(fmt_f64(1e-4), "1e-4");
+        assert_eq!(fmt_f64(0.01), "0.01");
+    }
+}

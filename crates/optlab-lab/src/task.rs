@@ -1,0 +1,171 @@
+//! What runs a task: the [`TaskRunner`] trait the `optlab` binary implements (test functions
+//! with its study code, networks with optlab-nn), and the job a network run is given.
+
+use std::sync::atomic::AtomicBool;
+
+use optlab_optim::OptimConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{RunSpec, TaskSettings};
+use crate::record::{Point, RunRecord, Status, Summary};
+
+/// What a task runner reports for one run; the runner adds the identity, the configuration and
+/// the wall time to make the [`RunRecord`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOutput {
+    pub status: Status,
+    /// Why the run failed or diverged.
+    pub error: Option<String>,
+    /// `steps_to_target`/`time_to_target` may be left `None`: they are filled from the series
+    /// and the comparison's target.
+    pub summary: Summary,
+    pub series: Vec<Point>,
+}
+
+impl RunOutput {
+    /// A run that could not be carried out.
+    pub fn failed(error: impl Into<String>) -> RunOutput {
+        RunOutput {
+            status: Status::Failed,
+            error: Some(error.into()),
+            summary: Summary { final_loss: f64::NAN, min_loss: f64::NAN, ..Summary::default() },
+            series: Vec::new(),
+        }
+    }
+}
+
+/// Runs one run of the plan. Implementations must be deterministic in `spec` (apart from wall
+/// times and time budgets) and should return soon after `cancel` becomes true (the result is
+/// then discarded and the run is done again next time).
+pub trait TaskRunner: Send + Sync {
+    fn run(&self, spec: &RunSpec, cancel: &AtomicBool) -> RunOutput;
+}
+
+/// Everything a network run needs (what optlab-nn's trainer is given).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkJob {
+    /// `blobs-neuron`, `blobs-two-layer`, `mnist-mlp`, `mnist-cnn` or `cifar-cnn`.
+    pub task: String,
+    pub optimizer: OptimConfig,
+    pub epochs: u32,
+    pub max_steps: Option<u64>,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub val_fraction: f64,
+    /// Data folder (None: the task's shipped default).
+    pub data: Option<String>,
+    pub widths: Option<Vec<usize>>,
+    pub hidden: Option<usize>,
+    /// Early stopping after this many epochs without a better validation loss.
+    pub patience: Option<u32>,
+    pub time_budget_s: Option<f64>,
+    pub hutchinson_samples: u32,
+    pub hutchinson_h: f64,
+}
+
+impl NetworkJob {
+    /// The job of a network run (None for a test-function run).
+    pub fn from_spec(spec: &RunSpec) -> Option<NetworkJob> {
+        let TaskSettings::Network(n) = &spec.settings else { return None };
+        Some(NetworkJob {
+            task: spec.task.clone(),
+            optimizer: spec.optimizer.clone(),
+            epochs: n.epochs,
+            max_steps: n.max_steps,
+            batch_size: n.batch_size,
+            seed: spec.seed,
+            val_fraction: n.val_fraction,
+            data: n.data.clone(),
+            widths: n.widths.clone(),
+            hidden: n.hidden,
+            patience: n.patience,
+            time_budget_s: n.time_budget_s,
+            hutchinson_samples: n.hutchinson_samples,
+            hutchinson_h: n.hutchinson_h,
+        })
+    }
+}
+
+/// The first point whose loss is at or below `target`: its step and time.
+pub fn first_at_target(series: &[Point], target: f64) -> Option<(u64, f64)> {
+    series.iter().find(|p| p.loss <= target).map(|p| (p.step, p.time_s))
+}
+
+/// The record of a run: identity and configuration from `spec`, results from `out`.
+pub fn make_record(spec: &RunSpec, out: RunOutput, wall_s: f64) -> RunRecord {
+    let mut summary = out.summary;
+    if let Some(t) = spec.target {
+        if summary.steps_to_target.is_none() && summary.time_to_target.is_none() {
+            if let Some((s, ts)) = first_at_target(&out.series, t) {
+                summary.steps_to_target = Some(s);
+                summary.time_to_target = Some(ts);
+            }
+        }
+    }
+    RunRecord {
+        hash: spec.hash.clone(),
+        comparison: spec.comparison.clone(),
+        task: spec.task.clone(),
+        optimizer: spec.optimizer.name.clone(),
+        label: spec.label.clone(),
+        swept: spec.swept.clone(),
+        seed: spec.seed,
+        config: spec.config.clone(),
+        status: out.status,
+        error: out.error,
+        wall_s,
+        summary,
+        series: out.series,
+    }
+}
+
+/// Keeps at most `max` points of a series, evenly spread by position, always with the first and
+/// the last (for a series no longer than `max`, all of them).
+pub fn thin<T: Clone>(series: &[T], max: usize) -> Vec<T> {
+    let n = series.len();
+    if n <= max || max < 2 {
+        return series.to_vec();
+    }
+    let mut out = Vec::with_capacity(max);
+    let mut last = usize::MAX;
+    for k in 0..max {
+        let i = ((k as u128 * (n - 1) as u128) / (max - 1) as u128) as usize;
+        if i != last {
+            out.push(series[i].clone());
+            last = i;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn first_at_target_finds_the_first_point() {
+        let pts: Vec<Point> = [5.0, 2.0, 0.5, 0.1, 0.7]
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| Point { step: i as u64 * 10, time_s: i as f64, loss: l, ..Point::default() })
+            .collect();
+        assert_eq!(first_at_target(&pts, 1.0), Some((20, 2.0)));
+        assert_eq!(first_at_target(&pts, 0.01), None);
+    }
+
+    proptest! {
+        #[test]
+        fn thin_keeps_ends_and_bound(n in 0usize..5000, max in 2usize..300) {
+            let v: Vec<usize> = (0..n).collect();
+            let t = thin(&v, max);
+            prop_assert!(t.len() <= max.max(n.min(max)));
+            if n > 0 {
+                prop_assert_eq!(t[0], 0);
+                prop_assert_eq!(*t.last().unwrap(), n - 1);
+            }
+            prop_assert!(t.windows(2).all(|w| w[0] < w[1]));
+            if n <= max { prop_assert_eq!(t.len(), n); }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Every shipped experiment file parses, validates and expands to a plan.
+
+use optlab_lab::plan::Plan;
+use optlab_lab::spec::{load, TaskKind};
+use std::path::Path;
+
+#[test]
+fn shipped_experiments_parse_and_expand() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let exp = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let plan = Plan::new(&exp).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!plan.runs.is_empty(), "{}", path.display());
+        names.push((exp.info.name.clone(), plan));
+    }
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    let get = |n: &str| &names.iter().find(|(m, _)| m == n).unwrap_or_else(|| panic!("experiment {n} missing")).1;
+    // Adam beta1 × beta2 on the multi-neuron classifier at batch sizes 8 and 32.
+    let p = get("adam-betas");
+    assert_eq!(p.info.comparisons[0].swept, ["beta1", "beta2", "batch_size"]);
+    assert_eq!(p.runs.len() / 3, 3 * 3 * 2);
+    // SGD, SGD+momentum, Adam at three learning rates on two classifiers.
+    let p = get("sgd-momentum-adam");
+    assert_eq!(p.runs.len(), 2 * 3 * 3 * 3);
+    // Four optimizers × three learning rates on the MNIST CNN at batch 512.
+    let p = get("mnist-cnn-optimizers");
+    assert_eq!(p.runs.len(), 12);
+    assert!(p.runs.iter().all(|r| r.config["settings"]["network"]["batch_size"] == 512));
+    // Triangular vs constant learning rate.
+    let p = get("lr-schedule-cnn");
+    assert!(p.runs.iter().any(|r| r.optimizer.schedules.is_empty()));
+    assert!(p.runs.iter().any(|r| r.optimizer.schedules.iter().any(|s| s.key == "lr")));
+    // The test-function study and the default experiment.
+    assert!(get("function-study").runs.iter().all(|r| r.kind == TaskKind::Function));
+    let d = get("default");
+    assert!(d.runs.iter().any(|r| r.kind == TaskKind::Function) && d.runs.iter().any(|r| r.task == "mnist-mlp"));
+}
+
+#[test]
+fn the_documented_example_parses() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/experiments.md")).unwrap();
+    let start = doc.find("```toml\n").expect("a TOML example in docs/experiments.md") + "```toml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let exp = optlab_lab::spec::parse(&doc[start..end], "docs/experiments.md", "doc").unwrap_or_else(|e| panic!("{e}"));
+    let plan = Plan::new(&exp).unwrap();
+    // blobs-two-layer: adam 3×3×2 points, sgd and rmsprop only batch sizes; rosenbrock: no batch
+    // size, 5 random starts; 3 seeds throughout.
+    assert_eq!(plan.runs.len(), 3 * (18 + 2 + 2) + 3 * 5 * (9 + 1 + 1));
+}

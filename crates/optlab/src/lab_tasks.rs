@@ -1,0 +1,177 @@
+//! The task runner of `optlab run`: test functions with the study's [`run_one`], network tasks
+//! through optlab-nn (see [`run_network`]).
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use optlab_lab::plan::{FunctionRun, RunSpec, Start, TaskSettings};
+use optlab_lab::record::{Point, Status, Summary};
+use optlab_lab::task::{thin, NetworkJob, RunOutput, TaskRunner};
+
+use crate::study::{random_starts, run_one, Limits, Outcome, Problem, StartStream};
+
+/// Most points kept of a test-function trajectory (the first and the last always).
+pub const MAX_POINTS: usize = 2000;
+
+/// Runs every kind of task of an experiment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LabTasks;
+
+impl TaskRunner for LabTasks {
+    fn run(&self, spec: &RunSpec, cancel: &AtomicBool) -> RunOutput {
+        match &spec.settings {
+            TaskSettings::Function(f) => run_function(spec, f),
+            TaskSettings::Network(_) => match NetworkJob::from_spec(spec) {
+                Some(job) => run_network(&job, cancel),
+                None => RunOutput::failed("a network run without network settings"),
+            },
+        }
+    }
+}
+
+/// The start point of a test-function run.
+pub fn start_point(p: &Problem, start: &Start, seed: u64) -> Vec<f64> {
+    match start {
+        Start::Random { index, of } => {
+            random_starts(p, seed, StartStream::Evaluation, *of as usize).swap_remove(*index as usize)
+        }
+        Start::Default => p.f.default_starts().swap_remove(0),
+        Start::Point(x) => x.clone(),
+    }
+}
+
+/// One test-function run: the study's stopping rules, the trajectory thinned to at most
+/// [`MAX_POINTS`] points. A run of a test function is a few milliseconds of identical steps, so it
+/// is not interrupted when cancelled, and each point's `time_s` is the run's wall time
+/// apportioned by step.
+pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
+    let problem = match Problem::with_dim(&spec.task, f.dim, f.ftol) {
+        Ok(p) => p,
+        Err(e) => return RunOutput::failed(e.to_string()),
+    };
+    let n = problem.f.dim();
+    let x0 = start_point(&problem, &f.start, spec.seed);
+    if x0.len() != n {
+        return RunOutput::failed(format!(
+            "start point has {} coordinates, `{}` has dimension {n}",
+            x0.len(),
+            spec.task
+        ));
+    }
+    let lim = Limits {
+        max_steps: f.steps,
+        xtol: f.xtol,
+        patience: f.patience,
+        time_limit: f.time_limit_s.map(Duration::from_secs_f64),
+    };
+    let mut cfg = spec.optimizer.clone();
+    cfg.threads = Some(1);
+    let mut trace = Vec::with_capacity((f.steps.min(100_000) as usize + 1) * (n + 1));
+    let t0 = std::time::Instant::now();
+    let res = match run_one(&problem, &cfg, &x0, &lim, Some(&mut trace)) {
+        Ok(r) => r,
+        Err(e) => return RunOutput::failed(e.to_string()),
+    };
+    let wall = t0.elapsed().as_secs_f64();
+    let rows: Vec<&[f64]> = trace.chunks_exact(n + 1).collect();
+    let min_loss = rows.iter().map(|r| r[0]).filter(|v| !v.is_nan()).fold(f64::NAN, f64::min);
+    let per_step = if res.steps > 0 { wall / res.steps as f64 } else { 0.0 };
+    let idx: Vec<usize> = (0..rows.len()).collect();
+    let series = thin(&idx, MAX_POINTS)
+        .into_iter()
+        .map(|i| Point {
+            step: i as u64,
+            epoch: None,
+            time_s: per_step * i as f64,
+            loss: rows[i][0],
+            val_loss: None,
+            accuracy: None,
+            x: Some(rows[i][1..].to_vec()),
+        })
+        .collect();
+    let status = if res.outcome == Outcome::Diverged { Status::Diverged } else { Status::Ok };
+    RunOutput {
+        status,
+        error: if status == Status::Diverged { res.note.clone() } else { None },
+        summary: Summary { steps: res.steps, epochs: None, final_loss: res.final_f, min_loss, ..Summary::default() },
+        series,
+    }
+}
+
+// ============================================================================================
+// INTEGRATION POINT (optlab-nn): network tasks.
+// Until the integrator wires optlab-nn's trainer here, every network run is recorded as
+// `failed` with the message below. Replace the body with a call into optlab-nn that trains
+// `job` (checking `cancel` between batches) and returns its per-epoch series and summary.
+// ============================================================================================
+/// Trains a network task. Not wired yet: returns a `failed` run saying optlab-nn is needed.
+pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
+    RunOutput::failed(format!(
+        "network tasks need optlab-nn (task `{}`), which this build does not include yet",
+        job.task
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use optlab_lab::spec::parse;
+    use optlab_lab::Plan;
+
+    fn plan(body: &str) -> Plan {
+        let text = format!("[experiment]\nname = \"t\"\n[[comparison]]\nname = \"c\"\n{body}");
+        Plan::new(&parse(&text, "t.toml", "t").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn long_runs_are_thinned_keeping_first_and_last() {
+        let p = plan("tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\nsteps = 5000\nxtol = 0\noptimizers = [{ name = \"sgd\", set = { lr = 1e-6 } }]\n");
+        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Ok);
+        assert_eq!(out.summary.steps, 5000);
+        assert!(out.series.len() <= MAX_POINTS && out.series.len() > MAX_POINTS - 10, "{}", out.series.len());
+        let (first, last) = (&out.series[0], out.series.last().unwrap());
+        assert_eq!((first.step, last.step), (0, 5000));
+        assert_eq!(first.x.as_deref(), Some(&[-1.5, 2.0][..]));
+        let f = optlab_functions::by_name("rosenbrock", None).unwrap();
+        assert_eq!(first.loss, f.value(&[-1.5, 2.0]));
+        assert_eq!(last.loss, out.summary.final_loss);
+        assert_eq!(last.loss, f.value(last.x.as_deref().unwrap()));
+        assert!(out.summary.min_loss <= last.loss);
+        assert!(out.series.windows(2).all(|w| w[0].step < w[1].step && w[0].time_s <= w[1].time_s));
+    }
+
+    #[test]
+    fn divergence_is_a_status_with_the_reason() {
+        let p = plan(
+            "tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\noptimizers = [{ name = \"sgd\", set = { lr = 10 } }]\n",
+        );
+        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Diverged);
+        assert!(out.error.as_deref().unwrap_or("").contains("step"), "{:?}", out.error);
+    }
+
+    #[test]
+    fn random_starts_follow_the_seed_and_the_study_stream() {
+        let p = plan(
+            "tasks = [\"himmelblau\"]\nseeds = [4, 9]\nstarts = 3\nsteps = 1\noptimizers = [{ name = \"adam\" }]\n",
+        );
+        assert_eq!(p.runs.len(), 6);
+        let prob = Problem::new("himmelblau", 1e-6).unwrap();
+        for r in &p.runs {
+            let out = LabTasks.run(r, &AtomicBool::new(false));
+            let TaskSettings::Function(f) = &r.settings else { panic!() };
+            let Start::Random { index, of } = f.start else { panic!() };
+            let expect = random_starts(&prob, r.seed, StartStream::Evaluation, of as usize)[index as usize].clone();
+            assert_eq!(out.series[0].x.as_deref(), Some(&expect[..]));
+        }
+    }
+
+    #[test]
+    fn network_tasks_fail_until_optlab_nn_is_wired() {
+        let p = plan("tasks = [\"mnist-mlp\"]\noptimizers = [{ name = \"adam\" }]\n");
+        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Failed);
+        assert!(out.error.unwrap().contains("network tasks need optlab-nn"));
+    }
+}

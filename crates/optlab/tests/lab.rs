@@ -1,0 +1,214 @@
+//! `optlab run` / `optlab merge` as processes: killed with SIGKILL mid-way and run again, the
+//! results equal an uninterrupted run; three shard processes merged equal one unsharded run.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use optlab_lab::record::RunRecord;
+use optlab_lab::store::{Store, DB_FILE};
+
+fn optlab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_optlab"))
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run optlab");
+    assert!(
+        out.status.success(),
+        "optlab failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The stored runs with everything that depends on the machine's speed zeroed.
+fn runs_modulo_time(dir: &Path) -> Vec<String> {
+    let st = Store::open(&dir.join(DB_FILE)).unwrap();
+    st.runs()
+        .unwrap()
+        .into_iter()
+        .map(|mut r: RunRecord| {
+            r.wall_s = 0.0;
+            r.summary.time_to_target = r.summary.time_to_target.map(|_| 0.0);
+            for p in &mut r.series {
+                p.time_s = 0.0;
+            }
+            format!("{r:?}")
+        })
+        .collect()
+}
+
+fn count_runs(db: &Path) -> Option<i64> {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    c.query_row("SELECT count(*) FROM runs", [], |r| r.get(0)).ok()
+}
+
+/// 40 runs of SGD on Rosenbrock, each a few hundred thousand steps (tens of milliseconds).
+const SLOW: &str = r#"
+[experiment]
+name = "slow"
+
+[[comparison]]
+name = "long"
+tasks = ["rosenbrock", "beale"]
+starts = 10
+seeds = 2
+steps = 400000
+ftol = 1e-300
+xtol = 0
+optimizers = [{ name = "sgd", set = { lr = 1e-5 } }]
+"#;
+
+#[test]
+fn kill_9_mid_run_loses_nothing_and_rerun_completes_without_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("slow.toml");
+    std::fs::write(&exp, SLOW).unwrap();
+    let killed = tmp.path().join("killed");
+    let whole = tmp.path().join("whole");
+    let total = 40;
+
+    let mut child = optlab()
+        .args(["run", exp.to_str().unwrap(), "--jobs", "2", "--out", killed.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = killed.join(DB_FILE);
+    let t0 = Instant::now();
+    let at_kill = loop {
+        if let Some(n) = count_runs(&db) {
+            if n >= 3 {
+                break n;
+            }
+        }
+        assert!(child.try_wait().unwrap().is_none(), "optlab finished before it could be killed: make the runs longer");
+        assert!(t0.elapsed() < Duration::from_secs(300), "no runs stored after 300 s");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let after_kill = count_runs(&db).unwrap();
+    assert!(after_kill >= at_kill && after_kill < total, "killed with {after_kill} of {total} runs stored");
+
+    let out = run_ok(optlab().args(["run", exp.to_str().unwrap(), "--jobs", "2", "--out", killed.to_str().unwrap()]));
+    assert!(
+        out.contains(&format!("{total} runs: {} ran", total - after_kill))
+            && out.contains(&format!("{after_kill} skipped")),
+        "{out}"
+    );
+    run_ok(optlab().args(["run", exp.to_str().unwrap(), "--jobs", "2", "--out", whole.to_str().unwrap()]));
+
+    let a = runs_modulo_time(&killed);
+    let b = runs_modulo_time(&whole);
+    assert_eq!(a.len(), total as usize);
+    assert_eq!(a, b, "the resumed results differ from an uninterrupted run");
+
+    // A third run does nothing.
+    let out = run_ok(optlab().args(["run", exp.to_str().unwrap(), "--out", killed.to_str().unwrap()]));
+    assert!(out.contains(&format!("{total} runs: 0 ran")), "{out}");
+}
+
+const SMALL: &str = r#"
+[experiment]
+name = "small"
+
+[[comparison]]
+name = "functions"
+tasks = ["sphere", "booth", "rosenbrock"]
+starts = 3
+steps = 500
+optimizers = [{ name = "adam" }, { name = "sgd", set = { momentum = 0.9 }, label = "sgd+m" }]
+targets = { sphere = 1e-4 }
+
+[comparison.grid]
+lr = [0.1, 0.01]
+
+[[comparison]]
+name = "net"
+tasks = ["mnist-mlp"]
+epochs = 1
+optimizers = [{ name = "adam" }]
+"#;
+
+#[test]
+fn three_shard_processes_merged_equal_one_unsharded_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("small.toml");
+    std::fs::write(&exp, SMALL).unwrap();
+    let shards: Vec<_> = (1..=3).map(|i| tmp.path().join(format!("shard{i}"))).collect();
+    let children: Vec<_> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            optlab()
+                .args(["run", exp.to_str().unwrap(), "--jobs", "1", "--shard", &format!("{}/3", i + 1)])
+                .args(["--out", dir.to_str().unwrap()])
+                .output_async()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let merged = tmp.path().join("merged");
+    let mut args = vec!["merge".to_string(), "--out".into(), merged.display().to_string()];
+    args.extend(shards.iter().map(|s| s.display().to_string()));
+    let out = run_ok(optlab().args(&args));
+    assert!(out.contains("37 runs of experiment `small`"), "{out}");
+    let one = tmp.path().join("one");
+    run_ok(optlab().args(["run", exp.to_str().unwrap(), "--out", one.to_str().unwrap()]));
+    let (a, b) = (runs_modulo_time(&merged), runs_modulo_time(&one));
+    assert_eq!(a.len(), 3 * 3 * 2 * 2 + 1);
+    assert_eq!(a, b);
+    // The network run is recorded as failed until optlab-nn is wired in.
+    let st = Store::open(&one.join(DB_FILE)).unwrap();
+    let net: Vec<_> = st.runs().unwrap().into_iter().filter(|r| r.task == "mnist-mlp").collect();
+    assert!(net[0].error.as_deref().unwrap_or("").contains("need optlab-nn"));
+    // Merging again adds nothing.
+    let out = run_ok(optlab().args(&args));
+    assert!(out.contains("0 runs added"), "{out}");
+}
+
+#[test]
+fn run_errors_name_file_line_and_key_and_nothing_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("bad.toml");
+    std::fs::write(&exp, SMALL.replace("lr = [0.1, 0.01]", "beta1 = [0.9, 1.5]")).unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = optlab().args(["run", exp.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:14: key `beta1` in comparison `functions`: value 1.5 out of range [0, 1)",
+            exp.display()
+        )),
+        "{err}"
+    );
+    assert!(!out_dir.exists(), "nothing may be written for a bad file");
+    for bad in ["0/3", "4/3", "x"] {
+        let out = optlab().args(["run", exp.to_str().unwrap(), "--shard", bad]).output().unwrap();
+        assert!(!out.status.success());
+    }
+    // Another experiment in the same folder is refused.
+    let good = tmp.path().join("small.toml");
+    std::fs::write(&good, SMALL.replace("steps = 500", "steps = 5")).unwrap();
+    run_ok(optlab().args(["run", good.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]));
+    std::fs::write(&good, SMALL.replace("name = \"small\"", "name = \"other\"")).unwrap();
+    let out = optlab().args(["run", good.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("holds results of experiment `small`, not `other`"), "{err}");
+    run_ok(optlab().args(["run", good.to_str().unwrap(), "--out", out_dir.to_str().unwrap(), "--force"]));
+}
+
+trait OutputAsync {
+    fn output_async(&mut self) -> std::process::Child;
+}
+impl OutputAsync for Command {
+    fn output_async(&mut self) -> std::process::Child {
+        self.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+}
