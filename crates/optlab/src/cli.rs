@@ -38,6 +38,8 @@ pub enum Command {
     Run(crate::lab_cli::RunArgs),
     /// Merge the output folders of `run --shard I/N` processes into one.
     Merge(crate::lab_cli::MergeArgs),
+    /// Re-render the report (tables, plots, report.html) of an output folder from its store.
+    Report(crate::lab_cli::ReportArgs),
     // ---- end of experiments ----
 }
 
@@ -210,6 +212,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Bench { command } => run_bench(command),
         Command::Run(args) => crate::lab_cli::run(&args),
         Command::Merge(args) => crate::lab_cli::merge(&args),
+        Command::Report(args) => crate::lab_cli::report(&args),
         Command::Trace(args) => {
             let (spec, dtype) = args.to_spec()?;
             let stdout = std::io::stdout();

@@ -8,6 +8,8 @@ pub enum Error {
     Optim(#[from] optlab_optim::OptimError),
     #[error(transparent)]
     Lab(#[from] optlab_lab::LabError),
+    #[error(transparent)]
+    Report(#[from] optlab_report::ReportError),
     #[error("{0}")]
     Function(String),
     #[error("{0}")]

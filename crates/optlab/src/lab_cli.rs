@@ -36,6 +36,12 @@ pub struct RunArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Output folder of `optlab run` (holds results.sqlite); the report is written beside it.
+    pub dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct MergeArgs {
     /// Output folder of the merged results (created; runs already there are kept).
     #[arg(long)]
@@ -106,19 +112,23 @@ pub fn run(args: &RunArgs) -> Result<()> {
 fn finish(st: &Store, out: &Path) -> Result<()> {
     let info = st.experiment()?;
     let runs = st.runs()?;
-    // ========================================================================================
-    // INTEGRATION POINT (optlab-report): render the report here, e.g.
-    //     let report = optlab_report::render(&info, &runs, out)?;
-    //     println!("report: {}", report.display());
-    // Until the integrator wires optlab-report, only the results database is written.
-    // ========================================================================================
-    println!(
-        "{} runs of experiment `{}` in {} (report: not rendered, optlab-report is not wired into this build yet)",
-        runs.len(),
-        info.name,
-        out.join(DB_FILE).display()
-    );
+    let report = optlab_report::render(&info, &runs, out)?;
+    println!("{} runs of experiment `{}` in {}", runs.len(), info.name, out.join(DB_FILE).display());
+    println!("report: {}", report.html.display());
     Ok(())
+}
+
+/// `optlab report DIR`: re-renders the tables, plots and HTML from the store, running nothing.
+pub fn report(args: &ReportArgs) -> Result<()> {
+    let db = args.dir.join(DB_FILE);
+    if !db.is_file() {
+        return Err(Error::Usage(format!(
+            "`{}` has no {DB_FILE}: give the output folder of `optlab run`",
+            args.dir.display()
+        )));
+    }
+    let st = Store::open(&db)?;
+    finish(&st, &args.dir)
 }
 
 /// `optlab merge`.
