@@ -212,3 +212,17 @@ impl OutputAsync for Command {
         self.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     }
 }
+
+#[test]
+fn built_in_experiment_checks_and_merge_refuses_missing_shards() {
+    let out = run_ok(optlab().args(["run", "--check"]));
+    assert!(out.contains("experiments/default.toml (built in): 364 runs in 2 comparisons"), "{out}");
+    let out = run_ok(optlab().args(["run", "--check", "--shard", "2/4"]));
+    assert!(out.contains("(91 in shard 2/4)"), "{out}");
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nope");
+    let merged = tmp.path().join("m");
+    let out = optlab().args(["merge", "--out", merged.to_str().unwrap(), missing.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("has no results.sqlite"), "{err}");
+}
