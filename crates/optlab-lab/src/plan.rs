@@ -42,6 +42,8 @@ pub struct FunctionRun {
     pub xtol: f64,
     pub patience: u32,
     pub time_limit_s: Option<f64>,
+    /// Most points kept of the series.
+    pub points: u32,
 }
 
 /// Resolved task settings of a run.
@@ -224,6 +226,7 @@ impl Plan {
                                             xtol: f.xtol,
                                             patience: f.patience,
                                             time_limit_s: f.time_limit_s,
+                                            points: f.points,
                                         })
                                     }
                                 };
@@ -358,7 +361,7 @@ lr_schedule = ["none", "cosine(t_max=100)"]
         let last = a.runs.last().unwrap();
         assert_eq!(
             canonical_json(&last.config),
-            r#"{"comparison":"lr","optimizer":{"groups":[],"name":"rmsprop","non_finite":"error","schedules":[{"key":"lr","per_epoch":false,"schedule":{"eta_min":0.0,"kind":"cosine","t_max":100}}],"set":{"lr":"0.01"},"simd":"auto","threads":null},"seed":0,"settings":{"function":{"dim":null,"ftol":1e-6,"patience":10,"start":{"point":[-1.5,2.0]},"steps":2000,"time_limit_s":null,"xtol":1e-8}},"task":"rosenbrock"}"#
+            r#"{"comparison":"lr","optimizer":{"groups":[],"name":"rmsprop","non_finite":"error","schedules":[{"key":"lr","per_epoch":false,"schedule":{"eta_min":0.0,"kind":"cosine","t_max":100}}],"set":{"lr":"0.01"},"simd":"auto","threads":null},"seed":0,"settings":{"function":{"dim":null,"ftol":1e-6,"patience":10,"points":2000,"start":{"point":[-1.5,2.0]},"steps":2000,"time_limit_s":null,"xtol":1e-8}},"task":"rosenbrock"}"#
         );
         assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }

@@ -159,6 +159,7 @@ struct ComparisonToml {
     ftol: Option<Spanned<Num>>,
     xtol: Option<Spanned<Num>>,
     time_limit: Option<Spanned<Num>>,
+    points: Option<Spanned<i64>>,
     // both
     patience: Option<Spanned<i64>>,
     // networks
@@ -208,6 +209,8 @@ pub struct FunctionSettings {
     pub xtol: f64,
     pub patience: u32,
     pub time_limit_s: Option<f64>,
+    /// Most points kept of a run's series (thinned evenly, first and last kept).
+    pub points: u32,
 }
 
 impl Default for FunctionSettings {
@@ -220,6 +223,7 @@ impl Default for FunctionSettings {
             xtol: 1e-8,
             patience: 10,
             time_limit_s: None,
+            points: 2000,
         }
     }
 }
@@ -569,7 +573,8 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     };
 
     // Settings that only apply to one kind of task.
-    let fn_keys: [(&str, Option<Range<usize>>); 7] = [
+    let fn_keys: [(&str, Option<Range<usize>>); 8] = [
+        ("points", c.points.as_ref().map(|v| v.span())),
         ("dim", c.dim.as_ref().map(|v| v.span())),
         ("start", c.start.as_ref().map(|v| v.span())),
         ("starts", c.starts.as_ref().map(|v| v.span())),
@@ -699,6 +704,9 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     }
     if let Some(v) = &c.xtol {
         function.xtol = float_in(ctx, v, "xtol", cn, Kind::NONNEG)?;
+    }
+    if let Some(v) = &c.points {
+        function.points = int_in(ctx, v, "points", cn, 2, 1_000_000)? as u32;
     }
     if let Some(v) = &c.time_limit {
         function.time_limit_s = Some(float_in(ctx, v, "time_limit", cn, Kind::POS)?);

@@ -10,7 +10,7 @@ use optlab_lab::task::{thin, NetworkJob, RunOutput, TaskRunner};
 
 use crate::study::{random_starts, run_one, Limits, Outcome, Problem, StartStream};
 
-/// Most points kept of a test-function trajectory (the first and the last always).
+/// Default of the most points kept of a test-function trajectory (the experiment's `points`).
 pub const MAX_POINTS: usize = 2000;
 
 /// Runs every kind of task of an experiment.
@@ -41,7 +41,7 @@ pub fn start_point(p: &Problem, start: &Start, seed: u64) -> Vec<f64> {
 }
 
 /// One test-function run: the study's stopping rules, the trajectory thinned to at most
-/// [`MAX_POINTS`] points. A run of a test function is a few milliseconds of identical steps, so it
+/// `points` points (default [`MAX_POINTS`]). A run of a test function is a few milliseconds of identical steps, so it
 /// is not interrupted when cancelled, and each point's `time_s` is the run's wall time
 /// apportioned by step.
 pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
@@ -77,7 +77,7 @@ pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
     let min_loss = rows.iter().map(|r| r[0]).filter(|v| !v.is_nan()).fold(f64::NAN, f64::min);
     let per_step = if res.steps > 0 { wall / res.steps as f64 } else { 0.0 };
     let idx: Vec<usize> = (0..rows.len()).collect();
-    let series = thin(&idx, MAX_POINTS)
+    let series = thin(&idx, f.points as usize)
         .into_iter()
         .map(|i| Point {
             step: i as u64,
@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn long_runs_are_thinned_keeping_first_and_last() {
-        let p = plan("tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\nsteps = 5000\nxtol = 0\noptimizers = [{ name = \"sgd\", set = { lr = 1e-6 } }]\n");
+        let p = plan("tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\nsteps = 5000\nxtol = 0\npoints = 2000\noptimizers = [{ name = \"sgd\", set = { lr = 1e-6 } }]\n");
         let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Ok);
         assert_eq!(out.summary.steps, 5000);
@@ -139,6 +139,14 @@ mod tests {
         assert_eq!(last.loss, f.value(last.x.as_deref().unwrap()));
         assert!(out.summary.min_loss <= last.loss);
         assert!(out.series.windows(2).all(|w| w[0].step < w[1].step && w[0].time_s <= w[1].time_s));
+    }
+
+    #[test]
+    fn points_bounds_the_series() {
+        let p = plan("tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\nsteps = 5000\nxtol = 0\npoints = 50\noptimizers = [{ name = \"sgd\", set = { lr = 1e-6 } }]\n");
+        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.series.len(), 50);
+        assert_eq!(out.series.last().unwrap().step, 5000);
     }
 
     #[test]
