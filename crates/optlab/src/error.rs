@@ -8,6 +8,8 @@ pub enum Error {
     Optim(#[from] optlab_optim::OptimError),
     #[error("{0}")]
     Function(String),
+    #[error(transparent)]
+    Nn(#[from] optlab_nn::NnError),
     #[error("{0}")]
     Usage(String),
     #[error("diverged at step {step}: {what}")]
