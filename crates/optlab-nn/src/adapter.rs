@@ -78,7 +78,7 @@ pub fn parameters<M: Module>(module: &M) -> Vec<ParamInfo> {
         }
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let name = self.path.join(".");
-            self.out.push(ParamInfo { name, id: param.id, shape: param.lazy_shape().dims().to_vec() });
+            self.out.push(ParamInfo { name, id: param.id, shape: param.lazy_shape().dims::<D>().to_vec() });
         }
     }
     let mut c = Collect { path: Vec::new(), out: Vec::new() };

@@ -116,7 +116,7 @@ impl Optimizer for OptlabBurnOptimizer {
             cfg = cfg.set("lr", lr);
         }
         let fail = |e: optlab_optim::OptimError| -> ! { panic!("optlab optimizer `{}`: {e}", self.cfg.name) };
-        let layout = Layout::new().with("param", shape.dims()).unwrap_or_else(|e| fail(e));
+        let layout = Layout::new().with("param", &shape.dims::<D>()).unwrap_or_else(|e| fail(e));
         let mut opt = registry::build::<f32>(layout, &cfg).unwrap_or_else(|e| fail(e));
         if let Some(st) = state {
             let mut st = OptimizerState::<f32>::from_bytes(&st.bytes, "burn optimizer state").unwrap_or_else(|e| fail(e));
@@ -148,7 +148,7 @@ mod tests {
     use super::*;
     use crate::adapter::OptlabOptimizer;
     use burn::module::Module;
-    use burn::nn::{Linear, LinearConfig};
+    use burn::nn::Linear;
     use burn::optim::{GradientsParams, ModuleOptimizer};
 
     #[derive(Module, Debug)]

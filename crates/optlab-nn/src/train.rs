@@ -11,7 +11,7 @@ use crate::adapter::{parameters, read_params, write_params, OptlabOptimizer, Par
 use crate::error::NnError;
 use crate::hutchinson::{Hutchinson, HutchinsonConfig};
 use crate::models::{CifarCnn, Loss, Mlp, MnistCnn, Net, OneNeuron, TwoLayer};
-use burn::module::{Module, ParamId};
+use burn::module::ParamId;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use optlab_data::Dataset;
