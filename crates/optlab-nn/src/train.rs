@@ -81,7 +81,7 @@ pub struct TrainConfig {
     pub checkpoint: Option<PathBuf>,
     /// An indicatif progress bar on stderr.
     pub progress: bool,
-    /// Use only the first n training samples (fast tests).
+    /// Use only n training samples (fast tests): a seeded random subset, in the original order.
     pub train_limit: Option<usize>,
 }
 
@@ -389,7 +389,14 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
         other => return Err(NnError::UnknownTask { name: other.into(), known: TASKS.join(", ") }),
     };
     if let Some(n) = cfg.train_limit {
-        train = train.take(n);
+        // A seeded random subset: the shipped MNIST digits are sorted by label, so a prefix
+        // would hold one or two classes only.
+        if n < train.len() {
+            let perm = optlab_data::shuffled(train.len(), cfg.seed, u64::MAX);
+            let mut idx = perm[..n].to_vec();
+            idx.sort_unstable();
+            train = train.subset(&idx);
+        }
     }
     if !cfg.task.starts_with("blobs") {
         let (mean, std) = train.channel_stats();

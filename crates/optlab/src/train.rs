@@ -65,7 +65,7 @@ pub struct TrainArgs {
     /// Checkpoint directory: written after every epoch, resumed from when present.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
-    /// Use only the first N training samples.
+    /// Use only N training samples (a seeded random subset).
     #[arg(long)]
     pub train_limit: Option<usize>,
     /// No progress bar.
