@@ -133,11 +133,7 @@ pub(crate) fn write_params<M: Module>(module: M, index: &HashMap<ParamId, usize>
 
 /// Copies the gradients of the parameters in `index` into `bufs`; the error names a parameter
 /// without a gradient.
-pub(crate) fn read_grads(
-    grads: &GradientsParams,
-    infos: &[ParamInfo],
-    bufs: &mut [Vec<f32>],
-) -> Result<(), NnError> {
+pub(crate) fn read_grads(grads: &GradientsParams, infos: &[ParamInfo], bufs: &mut [Vec<f32>]) -> Result<(), NnError> {
     for (info, buf) in infos.iter().zip(bufs.iter_mut()) {
         let data = match info.shape.len() {
             1 => grads.get::<1>(info.id).map(|t| t.into_data()),
@@ -146,7 +142,10 @@ pub(crate) fn read_grads(
             4 => grads.get::<4>(info.id).map(|t| t.into_data()),
             5 => grads.get::<5>(info.id).map(|t| t.into_data()),
             r => {
-                return Err(NnError::Param { param: info.name.clone(), what: format!("rank {r} is not supported (1-5)") })
+                return Err(NnError::Param {
+                    param: info.name.clone(),
+                    what: format!("rank {r} is not supported (1-5)"),
+                })
             }
         };
         let data = data.ok_or_else(|| NnError::Param {

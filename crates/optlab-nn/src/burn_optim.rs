@@ -119,7 +119,8 @@ impl Optimizer for OptlabBurnOptimizer {
         let layout = Layout::new().with("param", &shape.dims::<D>()).unwrap_or_else(|e| fail(e));
         let mut opt = registry::build::<f32>(layout, &cfg).unwrap_or_else(|e| fail(e));
         if let Some(st) = state {
-            let mut st = OptimizerState::<f32>::from_bytes(&st.bytes, "burn optimizer state").unwrap_or_else(|e| fail(e));
+            let mut st =
+                OptimizerState::<f32>::from_bytes(&st.bytes, "burn optimizer state").unwrap_or_else(|e| fail(e));
             if self.has_lr {
                 for g in &mut st.groups {
                     for (k, v) in &mut g.hyper {
@@ -160,9 +161,12 @@ mod tests {
     fn setup() -> (Net, Tensor<2>, Device) {
         let device = Device::flex().autodiff();
         let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(4);
-        let net =
-            Net { a: crate::models::linear(3, 5, &mut rng, &device), b: crate::models::linear(5, 1, &mut rng, &device) };
-        let x = Tensor::<2>::from_data(TensorData::new((0..12).map(|i| i as f32 * 0.1 - 0.5).collect(), [4, 3]), &device);
+        let net = Net {
+            a: crate::models::linear(3, 5, &mut rng, &device),
+            b: crate::models::linear(5, 1, &mut rng, &device),
+        };
+        let x =
+            Tensor::<2>::from_data(TensorData::new((0..12).map(|i| i as f32 * 0.1 - 0.5).collect(), [4, 3]), &device);
         (net, x, device)
     }
 
@@ -204,7 +208,8 @@ mod tests {
         let before = net.a.weight.val().into_data().try_into_vec_as::<f32>().unwrap();
         let g = GradientsParams::from_grads(loss(&net, &x).backward(), &net);
         let gw: Vec<f32> = g.get::<2>(net.a.weight.id).unwrap().into_data().try_into_vec_as().unwrap();
-        let mut optim: ModuleOptimizer = OptlabBurnOptimizer::new(OptimConfig::new("sgd").set("lr", 99)).unwrap().into();
+        let mut optim: ModuleOptimizer =
+            OptlabBurnOptimizer::new(OptimConfig::new("sgd").set("lr", 99)).unwrap().into();
         let net = optim.step(0.25, net, g);
         let after = net.a.weight.val().into_data().try_into_vec_as::<f32>().unwrap();
         for i in 0..after.len() {

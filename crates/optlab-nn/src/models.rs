@@ -296,7 +296,8 @@ mod tests {
     fn shapes_and_parameter_counts() {
         let d = dev();
         let mut rng = StdRng::seed_from_u64(0);
-        let count = |p: Vec<crate::adapter::ParamInfo>| p.iter().map(|p| p.shape.iter().product::<usize>()).sum::<usize>();
+        let count =
+            |p: Vec<crate::adapter::ParamInfo>| p.iter().map(|p| p.shape.iter().product::<usize>()).sum::<usize>();
         let cnn = MnistCnn::new(&mut rng, &d);
         // PyTorch's MNIST example network has 1,199,882 parameters.
         assert_eq!(count(parameters(&cnn)), 1_199_882);
@@ -346,7 +347,8 @@ mod tests {
     fn dropout_keeps_the_mean_and_zeroes_a_fraction() {
         let d = dev();
         let x = Tensor::<2>::ones([100, 100], &d);
-        let y: Vec<f32> = dropout(x.clone(), 0.25, Some(&mut StdRng::seed_from_u64(3))).into_data().try_into_vec_as().unwrap();
+        let y: Vec<f32> =
+            dropout(x.clone(), 0.25, Some(&mut StdRng::seed_from_u64(3))).into_data().try_into_vec_as().unwrap();
         let zeros = y.iter().filter(|v| **v == 0.0).count() as f64 / 1e4;
         assert!((zeros - 0.25).abs() < 0.02, "{zeros}");
         let mean = y.iter().map(|v| *v as f64).sum::<f64>() / 1e4;

@@ -249,10 +249,11 @@ pub fn evaluate_weights(cfg: &TrainConfig, weights: &[(String, Vec<f32>)]) -> Re
             let infos = parameters(&model);
             let mut bufs = Vec::with_capacity(infos.len());
             for p in &infos {
-                let w = self.weights.iter().find(|(n, _)| *n == p.name).ok_or_else(|| NnError::Param {
-                    param: p.name.clone(),
-                    what: "missing from the weights".into(),
-                })?;
+                let w = self
+                    .weights
+                    .iter()
+                    .find(|(n, _)| *n == p.name)
+                    .ok_or_else(|| NnError::Param { param: p.name.clone(), what: "missing from the weights".into() })?;
                 let len: usize = p.shape.iter().product();
                 if w.1.len() != len {
                     return Err(NnError::Param {
@@ -367,7 +368,9 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
             d.split(cfg.val_fraction, cfg.seed).map_err(data_err)?
         }
         "mnist-mlp" | "mnist-cnn" => match &cfg.data {
-            None => optlab_data::shipped_mnist().map_err(data_err)?.split(cfg.val_fraction, cfg.seed).map_err(data_err)?,
+            None => {
+                optlab_data::shipped_mnist().map_err(data_err)?.split(cfg.val_fraction, cfg.seed).map_err(data_err)?
+            }
             Some(dir) => (
                 optlab_data::load_mnist_dir(dir, true).map_err(data_err)?,
                 optlab_data::load_mnist_dir(dir, false).map_err(data_err)?,
@@ -507,7 +510,8 @@ pub fn evaluate<M: Net>(model: &M, set: &Dataset, device: &Device) -> (f64, usiz
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     for start in (0..set.len()).step_by(EVAL_BATCH) {
         let end = (start + EVAL_BATCH).min(set.len());
-        let x = Tensor::<2>::from_data(TensorData::new(set.images[start * s..end * s].to_vec(), [end - start, s]), &inner);
+        let x =
+            Tensor::<2>::from_data(TensorData::new(set.images[start * s..end * s].to_vec(), [end - start, s]), &inner);
         let labels = &set.labels[start..end];
         let out = valid.forward(x, None);
         let l: f32 = valid.loss().mean(out.clone(), labels).into_scalar();
@@ -742,7 +746,12 @@ fn run<M: Net>(
             read_params(&model, &index, &mut bufs);
             write_checkpoint(
                 dir,
-                &Checkpoint { progress: progress.clone(), weights: bufs.clone(), best: best.clone(), opt_state: opt.state() },
+                &Checkpoint {
+                    progress: progress.clone(),
+                    weights: bufs.clone(),
+                    best: best.clone(),
+                    opt_state: opt.state(),
+                },
             )?;
         }
         if let Some(r) = budget_hit {

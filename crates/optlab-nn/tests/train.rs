@@ -86,13 +86,8 @@ fn divergence_is_reported_not_an_error() {
 #[test]
 fn early_stopping_keeps_the_best_weights() {
     // A tiny training set and a large learning rate overfit quickly: the validation loss rises.
-    let cfg = TrainConfig {
-        epochs: 40,
-        patience: Some(2),
-        train_limit: Some(100),
-        batch_size: 10,
-        ..small_mlp(adam(1e-2))
-    };
+    let cfg =
+        TrainConfig { epochs: 40, patience: Some(2), train_limit: Some(100), batch_size: 10, ..small_mlp(adam(1e-2)) };
     let r = run(&cfg);
     assert_eq!(r.stopped, StopReason::EarlyStopped);
     let best = r.best_epoch.unwrap();

@@ -85,10 +85,9 @@ impl TrainArgs {
         let widths = match &self.widths {
             None => None,
             Some(w) => Some(
-                w.split('-')
-                    .map(|p| p.trim().parse::<usize>())
-                    .collect::<std::result::Result<Vec<_>, _>>()
-                    .map_err(|_| Error::Usage(format!("--widths `{w}`: expected numbers joined by `-`, e.g. 784-256-10")))?,
+                w.split('-').map(|p| p.trim().parse::<usize>()).collect::<std::result::Result<Vec<_>, _>>().map_err(
+                    |_| Error::Usage(format!("--widths `{w}`: expected numbers joined by `-`, e.g. 784-256-10")),
+                )?,
             ),
         };
         let time_budget = match self.time_budget {
@@ -192,7 +191,8 @@ pub fn write_outputs(report: &TrainReport, dir: &Path) -> Result<Vec<PathBuf>> {
 pub fn plot_losses(epochs: &[EpochReport], title: &str, path: &Path) -> Result<()> {
     crate::plot::register_fonts();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let tmp = path.with_file_name(format!(".{}.tmp.{ext}", path.file_name().and_then(|f| f.to_str()).unwrap_or("plot")));
+    let tmp =
+        path.with_file_name(format!(".{}.tmp.{ext}", path.file_name().and_then(|f| f.to_str()).unwrap_or("plot")));
     let size = (900, 560);
     let r = match ext {
         "png" => draw(BitMapBackend::new(&tmp, size).into_drawing_area(), epochs, title),
@@ -205,7 +205,11 @@ pub fn plot_losses(epochs: &[EpochReport], title: &str, path: &Path) -> Result<(
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
-fn draw<DB: DrawingBackend>(root: DrawingArea<DB, plotters::coord::Shift>, epochs: &[EpochReport], title: &str) -> DrawResult
+fn draw<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    epochs: &[EpochReport],
+    title: &str,
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
@@ -225,11 +229,7 @@ where
     let train_color = RGBColor(31, 119, 180);
     let val_color = RGBColor(255, 127, 14);
     let mut builder = ChartBuilder::on(&root);
-    builder
-        .caption(title, (FAMILY, 24))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(72);
+    builder.caption(title, (FAMILY, 24)).margin(16).x_label_area_size(48).y_label_area_size(72);
     macro_rules! finish {
         ($chart:expr) => {{
             let mut chart = $chart;
