@@ -27,6 +27,8 @@ pub enum Command {
     },
     /// Run one optimizer on one test function; print CSV `step,loss,x0,x1,...` to stdout.
     Trace(TraceArgs),
+    /// Train a network (optlab-nn on burn): log lines per epoch, CSV and loss-curve plots in --out.
+    Train(crate::train::TrainArgs),
     /// Benchmarks (speed against the memory-bandwidth limit and against torch).
     Bench {
         #[command(subcommand)]
@@ -213,6 +215,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Run(args) => crate::lab_cli::run(&args),
         Command::Merge(args) => crate::lab_cli::merge(&args),
         Command::Report(args) => crate::lab_cli::report(&args),
+        Command::Train(args) => crate::train::cli_run(&args),
         Command::Trace(args) => {
             let (spec, dtype) = args.to_spec()?;
             let stdout = std::io::stdout();

@@ -12,6 +12,8 @@ pub enum Error {
     Report(#[from] optlab_report::ReportError),
     #[error("{0}")]
     Function(String),
+    #[error(transparent)]
+    Nn(#[from] optlab_nn::NnError),
     #[error("{0}")]
     Usage(String),
     #[error("diverged at step {step}: {what}")]

@@ -12,5 +12,6 @@ pub mod plot;
 pub mod study;
 pub mod table;
 pub mod trace;
+pub mod train;
 
 pub use error::{Error, Result};

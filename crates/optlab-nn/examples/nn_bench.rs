@@ -1,0 +1,111 @@
+//! Benchmarks of training speed on burn's flex CPU backend (not a test):
+//! - MLP 784-256-128-10, seconds per epoch of 60,000 samples at batch 64 and 512 (the shipped
+//!   5,000 MNIST digits cycled to 60,000), with optlab's `adam` through the adapter and with
+//!   burn's built-in Adam; the difference per step is the adapter's overhead;
+//! - the MNIST CNN, training samples per second at batch 64 (both optimizers).
+//!
+//! `cargo run --release -p optlab-nn --example nn_bench -- [REPEATS]` prints medians over REPEATS
+//! (default 3) runs.
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use optlab_data::Dataset;
+use optlab_nn::models::{Mlp, MnistCnn, Net};
+use optlab_nn::train::load_data;
+use optlab_nn::{OptlabOptimizer, TrainConfig};
+use optlab_optim::OptimConfig;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use std::time::Instant;
+
+enum Opt {
+    Optlab(OptlabOptimizer),
+    Burn(ModuleOptimizer),
+}
+
+impl Opt {
+    fn new(which: &str) -> Opt {
+        match which {
+            "optlab" => Opt::Optlab(OptlabOptimizer::new(OptimConfig::new("adam").set("lr", 1e-3)).unwrap()),
+            _ => Opt::Burn(AdamConfig::new().with_epsilon(1e-8).init()),
+        }
+    }
+    fn step<M: Module>(&mut self, m: M, g: GradientsParams) -> M {
+        match self {
+            Opt::Optlab(o) => o.step(m, g).unwrap(),
+            Opt::Burn(o) => o.step(1e-3, m, g),
+        }
+    }
+}
+
+/// Trains `samples` samples (cycling through `data`) and returns the seconds taken.
+fn time_training<M: Net>(mut model: M, data: &Dataset, samples: usize, batch: usize, opt: &mut Opt) -> f64 {
+    let device = Device::flex().autodiff();
+    let s = data.sample_len();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let mut drop_rng = StdRng::seed_from_u64(1);
+    let steps = samples.div_ceil(batch);
+    let idx: Vec<usize> = (0..batch).collect();
+    let t = Instant::now();
+    for k in 0..steps {
+        let start = (k * batch) % (data.len() - batch);
+        let ids: Vec<usize> = idx.iter().map(|i| start + i).collect();
+        data.gather(&ids, &mut x, &mut y);
+        let xb = Tensor::<2>::from_data(TensorData::new(x.clone(), [batch, s]), &device);
+        let loss = model.loss().mean(model.forward(xb, Some(&mut drop_rng)), &y);
+        let _: f32 = loss.clone().into_scalar();
+        let g = GradientsParams::from_grads(loss.backward(), &model);
+        model = opt.step(model, g);
+    }
+    t.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    let repeats: usize = std::env::args().nth(1).map(|a| a.parse().expect("REPEATS must be a number")).unwrap_or(3);
+    let device = Device::flex().autodiff();
+    let cfg = TrainConfig::new("mnist-mlp", OptimConfig::new("adam"));
+    let (train, _) = load_data(&cfg).unwrap();
+    println!("rayon threads: {}; repeats: {repeats} (medians)", rayon_threads());
+    for batch in [64usize, 512] {
+        for which in ["optlab", "burn"] {
+            let runs: Vec<f64> = (0..repeats)
+                .map(|r| {
+                    let m = Mlp::new(&[784, 256, 128, 10], &mut StdRng::seed_from_u64(r as u64), &device);
+                    time_training(m, &train, 60_000, batch, &mut Opt::new(which))
+                })
+                .collect();
+            let steps = 60_000usize.div_ceil(batch);
+            let med = median(runs.clone());
+            println!(
+                "mlp 784-256-128-10 bs{batch:<4} {which:<7} {med:.3} s/epoch ({:.3} ms/step; runs {:?})",
+                med / steps as f64 * 1e3,
+                runs.iter().map(|v| (v * 1000.0).round() / 1000.0).collect::<Vec<_>>()
+            );
+        }
+    }
+    let samples = 64 * 40;
+    for which in ["optlab", "burn"] {
+        let runs: Vec<f64> = (0..repeats)
+            .map(|r| {
+                let m = MnistCnn::new(&mut StdRng::seed_from_u64(r as u64), &device);
+                samples as f64 / time_training(m, &train, samples, 64, &mut Opt::new(which))
+            })
+            .collect();
+        println!(
+            "mnist cnn bs64 {which:<7} {:.0} samples/s (runs {:?})",
+            median(runs.clone()),
+            runs.iter().map(|v| v.round()).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// burn-flex runs its kernels on rayon's global pool (RAYON_NUM_THREADS, else one per core).
+fn rayon_threads() -> usize {
+    rayon::current_num_threads()
+}

@@ -1,0 +1,20 @@
+//! # optlab-nn
+//!
+//! optlab's optimizers training [burn](https://burn.dev) 0.22 networks on burn's `flex` CPU
+//! backend: an [adapter](adapter) that lets any optlab optimizer update any burn module, the
+//! [models] of the study (one neuron, two layers, MLP, MNIST CNN, CIFAR-10 CNN), a [training
+//! loop](train) with validation, early stopping, checkpoints and a time budget, and
+//! [Hutchinson's](hutchinson) estimate of the Hessian diagonal for optimizers that need it.
+
+pub mod adapter;
+pub mod burn_optim;
+pub mod error;
+pub mod hutchinson;
+pub mod models;
+
+pub use adapter::OptlabOptimizer;
+pub use error::NnError;
+pub use hutchinson::{Hutchinson, HutchinsonConfig};
+pub mod train;
+
+pub use train::{evaluate_weights, tasks, train, train_with, EpochReport, StopReason, TrainConfig, TrainReport, TASKS};

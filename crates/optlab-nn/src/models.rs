@@ -1,0 +1,359 @@
+//! The networks: one-neuron and two-layer classifiers, an MLP, the classic MNIST CNN and a small
+//! CIFAR-10 CNN, with their losses.
+//!
+//! Initialisation is PyTorch's default (weights and biases uniform in ±1/√fan_in) drawn from a
+//! generator seeded by the caller, and dropout masks come from a seeded generator too, so a run
+//! is reproducible whatever else uses burn's global random generator (tests run in parallel).
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::{log_sigmoid, log_softmax, relu, sigmoid};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::Rng;
+
+/// The loss a model is trained with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Softmax cross-entropy over the classes (outputs = classes).
+    CrossEntropy,
+    /// Binary cross-entropy of sigmoid(output) (one output; labels 0/1).
+    BinaryCrossEntropy,
+    /// Squared error of sigmoid(output) against the 0/1 label (one output).
+    Mse,
+}
+
+impl Loss {
+    /// Mean loss over the batch. `labels` are class indices.
+    pub fn mean(self, out: Tensor<2>, labels: &[u32]) -> Tensor<1> {
+        let device = out.device();
+        let [b, k] = out.dims();
+        match self {
+            Loss::CrossEntropy => {
+                let mut onehot = vec![0.0f32; b * k];
+                for (i, &l) in labels.iter().enumerate() {
+                    onehot[i * k + l as usize] = 1.0;
+                }
+                let onehot = Tensor::<2>::from_data(TensorData::new(onehot, [b, k]), &device);
+                (log_softmax(out, 1) * onehot).sum().neg().div_scalar(b as f32)
+            }
+            Loss::BinaryCrossEntropy => {
+                let y = targets01(labels, &device);
+                let pos = log_sigmoid(out.clone()) * y.clone();
+                let neg = log_sigmoid(out.neg()) * y.neg().add_scalar(1.0);
+                (pos + neg).mean().neg()
+            }
+            Loss::Mse => {
+                let y = targets01(labels, &device);
+                (sigmoid(out) - y).powi_scalar(2).mean()
+            }
+        }
+    }
+
+    /// Number of correct predictions in the batch.
+    pub fn correct(self, out: Tensor<2>, labels: &[u32]) -> usize {
+        match self {
+            Loss::CrossEntropy => {
+                let pred: Vec<i64> = out.argmax(1).into_data().try_into_vec_as::<i64>().expect("argmax indices");
+                pred.iter().zip(labels).filter(|(p, l)| **p == **l as i64).count()
+            }
+            Loss::BinaryCrossEntropy | Loss::Mse => {
+                let z: Vec<f32> = out.into_data().try_into_vec_as::<f32>().expect("outputs");
+                z.iter().zip(labels).filter(|(z, l)| (**z > 0.0) == (**l == 1)).count()
+            }
+        }
+    }
+}
+
+fn targets01(labels: &[u32], device: &Device) -> Tensor<2> {
+    let y: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
+    Tensor::<2>::from_data(TensorData::new(y, [labels.len(), 1]), device)
+}
+
+/// Integer class labels as a burn tensor.
+pub fn label_tensor(labels: &[u32], device: &Device) -> Tensor<1, Int> {
+    let v: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+    Tensor::<1, Int>::from_data(TensorData::new(v, [labels.len()]), device)
+}
+
+/// A network of this crate: flat samples `[batch, sample_len]` in, outputs `[batch, k]` out.
+/// `dropout` is the generator for dropout masks while training; `None` evaluates (no dropout).
+pub trait Net: Module + Clone + core::fmt::Debug + Send {
+    fn forward(&self, x: Tensor<2>, dropout: Option<&mut StdRng>) -> Tensor<2>;
+    fn loss(&self) -> Loss;
+}
+
+fn uniform(n: usize, bound: f32, rng: &mut StdRng) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-bound..bound)).collect()
+}
+
+/// A linear layer with PyTorch's default initialisation from `rng`.
+pub fn linear(d_in: usize, d_out: usize, rng: &mut StdRng, device: &Device) -> Linear {
+    let mut l = LinearConfig::new(d_in, d_out).init(device);
+    let bound = 1.0 / (d_in as f32).sqrt();
+    let w = uniform(d_in * d_out, bound, rng);
+    let b = uniform(d_out, bound, rng);
+    l.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [d_in, d_out]), device));
+    l.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [d_out]), device)));
+    l
+}
+
+/// A valid-padding, stride-1 convolution with PyTorch's default initialisation from `rng`.
+pub fn conv(c_in: usize, c_out: usize, k: usize, rng: &mut StdRng, device: &Device) -> Conv2d {
+    let mut c = Conv2dConfig::new([c_in, c_out], [k, k]).init(device);
+    let fan_in = c_in * k * k;
+    let bound = 1.0 / (fan_in as f32).sqrt();
+    let w = uniform(c_out * fan_in, bound, rng);
+    let b = uniform(c_out, bound, rng);
+    c.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [c_out, c_in, k, k]), device));
+    c.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [c_out]), device)));
+    c
+}
+
+/// Inverted dropout with a mask drawn from `rng` (identity when `rng` is None or `p` is 0).
+pub fn dropout<const D: usize>(x: Tensor<D>, p: f32, rng: Option<&mut StdRng>) -> Tensor<D> {
+    let Some(rng) = rng else { return x };
+    if p <= 0.0 {
+        return x;
+    }
+    let shape = x.shape();
+    let keep = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..shape.num_elements()).map(|_| if rng.random::<f32>() < p { 0.0 } else { keep }).collect();
+    let mask = Tensor::<D>::from_data(TensorData::new(mask, shape), &x.device());
+    x * mask
+}
+
+/// One neuron: sigmoid(w·x + b) (the sigmoid is in the loss).
+#[derive(Module, Debug)]
+pub struct OneNeuron {
+    pub fc: Linear,
+    #[module(skip)]
+    pub loss: Loss,
+}
+
+impl OneNeuron {
+    pub fn new(dim: usize, loss: Loss, rng: &mut StdRng, device: &Device) -> Self {
+        OneNeuron { fc: linear(dim, 1, rng, device), loss }
+    }
+}
+
+impl Net for OneNeuron {
+    fn forward(&self, x: Tensor<2>, _: Option<&mut StdRng>) -> Tensor<2> {
+        self.fc.forward(x)
+    }
+    fn loss(&self) -> Loss {
+        self.loss
+    }
+}
+
+/// Two layers of neurons: a sigmoid hidden layer of `hidden` units and one output neuron.
+#[derive(Module, Debug)]
+pub struct TwoLayer {
+    pub fc1: Linear,
+    pub fc2: Linear,
+    #[module(skip)]
+    pub loss: Loss,
+}
+
+impl TwoLayer {
+    pub fn new(dim: usize, hidden: usize, loss: Loss, rng: &mut StdRng, device: &Device) -> Self {
+        TwoLayer { fc1: linear(dim, hidden, rng, device), fc2: linear(hidden, 1, rng, device), loss }
+    }
+}
+
+impl Net for TwoLayer {
+    fn forward(&self, x: Tensor<2>, _: Option<&mut StdRng>) -> Tensor<2> {
+        self.fc2.forward(sigmoid(self.fc1.forward(x)))
+    }
+    fn loss(&self) -> Loss {
+        self.loss
+    }
+}
+
+/// A multilayer perceptron with ReLU between layers; `widths` = input, hidden..., classes.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub layers: Vec<Linear>,
+}
+
+impl Mlp {
+    /// `widths` has at least two entries, all positive (checked by the caller).
+    pub fn new(widths: &[usize], rng: &mut StdRng, device: &Device) -> Self {
+        Mlp { layers: widths.windows(2).map(|w| linear(w[0], w[1], rng, device)).collect() }
+    }
+}
+
+impl Net for Mlp {
+    fn forward(&self, mut x: Tensor<2>, _: Option<&mut StdRng>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        for (i, l) in self.layers.iter().enumerate() {
+            x = l.forward(x);
+            if i < last {
+                x = relu(x);
+            }
+        }
+        x
+    }
+    fn loss(&self) -> Loss {
+        Loss::CrossEntropy
+    }
+}
+
+/// The classic MNIST CNN of the PyTorch examples: conv 1→32 3×3, ReLU, conv 32→64 3×3, ReLU,
+/// max-pool 2, dropout 0.25, fc 9216→128, ReLU, dropout 0.5, fc 128→10.
+#[derive(Module, Debug)]
+pub struct MnistCnn {
+    pub conv1: Conv2d,
+    pub conv2: Conv2d,
+    pub pool: MaxPool2d,
+    pub fc1: Linear,
+    pub fc2: Linear,
+}
+
+impl MnistCnn {
+    pub fn new(rng: &mut StdRng, device: &Device) -> Self {
+        MnistCnn {
+            conv1: conv(1, 32, 3, rng, device),
+            conv2: conv(32, 64, 3, rng, device),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            fc1: linear(9216, 128, rng, device),
+            fc2: linear(128, 10, rng, device),
+        }
+    }
+}
+
+impl Net for MnistCnn {
+    fn forward(&self, x: Tensor<2>, mut dropout_rng: Option<&mut StdRng>) -> Tensor<2> {
+        let [b, _] = x.dims();
+        let x = x.reshape([b, 1, 28, 28]);
+        let x = relu(self.conv1.forward(x));
+        let x = relu(self.conv2.forward(x));
+        let x = self.pool.forward(x);
+        let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
+        let x = x.reshape([b, 9216]);
+        let x = relu(self.fc1.forward(x));
+        let x = dropout(x, 0.5, dropout_rng.as_deref_mut());
+        self.fc2.forward(x)
+    }
+    fn loss(&self) -> Loss {
+        Loss::CrossEntropy
+    }
+}
+
+/// A small CIFAR-10 CNN: conv 3→32 3×3, ReLU, max-pool 2, conv 32→64 3×3, ReLU, max-pool 2,
+/// dropout 0.25, fc 2304→128, ReLU, dropout 0.5, fc 128→10.
+#[derive(Module, Debug)]
+pub struct CifarCnn {
+    pub conv1: Conv2d,
+    pub conv2: Conv2d,
+    pub pool: MaxPool2d,
+    pub fc1: Linear,
+    pub fc2: Linear,
+}
+
+impl CifarCnn {
+    pub fn new(rng: &mut StdRng, device: &Device) -> Self {
+        CifarCnn {
+            conv1: conv(3, 32, 3, rng, device),
+            conv2: conv(32, 64, 3, rng, device),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            fc1: linear(2304, 128, rng, device),
+            fc2: linear(128, 10, rng, device),
+        }
+    }
+}
+
+impl Net for CifarCnn {
+    fn forward(&self, x: Tensor<2>, mut dropout_rng: Option<&mut StdRng>) -> Tensor<2> {
+        let [b, _] = x.dims();
+        let x = x.reshape([b, 3, 32, 32]);
+        let x = self.pool.forward(relu(self.conv1.forward(x))); // 30 -> 15
+        let x = self.pool.forward(relu(self.conv2.forward(x))); // 13 -> 6
+        let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
+        let x = x.reshape([b, 2304]);
+        let x = relu(self.fc1.forward(x));
+        let x = dropout(x, 0.5, dropout_rng.as_deref_mut());
+        self.fc2.forward(x)
+    }
+    fn loss(&self) -> Loss {
+        Loss::CrossEntropy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapter::parameters;
+    use rand::SeedableRng;
+
+    fn dev() -> Device {
+        Device::flex().autodiff()
+    }
+
+    #[test]
+    fn shapes_and_parameter_counts() {
+        let d = dev();
+        let mut rng = StdRng::seed_from_u64(0);
+        let count =
+            |p: Vec<crate::adapter::ParamInfo>| p.iter().map(|p| p.shape.iter().product::<usize>()).sum::<usize>();
+        let cnn = MnistCnn::new(&mut rng, &d);
+        // PyTorch's MNIST example network has 1,199,882 parameters.
+        assert_eq!(count(parameters(&cnn)), 1_199_882);
+        let out = cnn.forward(Tensor::zeros([2, 784], &d), None);
+        assert_eq!(out.dims(), [2, 10]);
+        let cifar = CifarCnn::new(&mut rng, &d);
+        assert_eq!(cifar.forward(Tensor::zeros([3, 3072], &d), None).dims(), [3, 10]);
+        let mlp = Mlp::new(&[784, 256, 128, 10], &mut rng, &d);
+        assert_eq!(count(parameters(&mlp)), 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10);
+        let names: Vec<_> = parameters(&mlp).into_iter().map(|p| p.name).collect();
+        assert_eq!(names[0], "layers.0.weight");
+        assert_eq!(OneNeuron::new(5, Loss::Mse, &mut rng, &d).forward(Tensor::zeros([4, 5], &d), None).dims(), [4, 1]);
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let d = dev();
+        let w = |seed| {
+            let m = Mlp::new(&[4, 3, 2], &mut StdRng::seed_from_u64(seed), &d);
+            m.layers[0].weight.val().into_data().try_into_vec_as::<f32>().unwrap()
+        };
+        assert_eq!(w(1), w(1));
+        assert_ne!(w(1), w(2));
+        assert!(w(1).iter().all(|v| v.abs() <= 0.5));
+    }
+
+    #[test]
+    fn losses_match_hand_computation() {
+        let d = dev();
+        let out = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 0.0, 0.5, -1.0, 3.0], [2, 3]), &d);
+        let ce: f32 = Loss::CrossEntropy.mean(out.clone(), &[1, 2]).into_scalar();
+        let lse = |a: [f32; 3]| a.iter().map(|v| v.exp()).sum::<f32>().ln();
+        let want = ((lse([1.0, 2.0, 0.0]) - 2.0) + (lse([0.5, -1.0, 3.0]) - 3.0)) / 2.0;
+        assert!((ce - want).abs() < 1e-6, "{ce} vs {want}");
+        assert_eq!(Loss::CrossEntropy.correct(out, &[1, 0]), 1);
+        let z = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -2.0], [2, 1]), &d);
+        let s = |v: f32| 1.0 / (1.0 + (-v).exp());
+        let bce: f32 = Loss::BinaryCrossEntropy.mean(z.clone(), &[1, 0]).into_scalar();
+        let want = -(s(0.5).ln() + (1.0 - s(-2.0)).ln()) / 2.0;
+        assert!((bce - want).abs() < 1e-6, "{bce} vs {want}");
+        let mse: f32 = Loss::Mse.mean(z.clone(), &[0, 0]).into_scalar();
+        assert!((mse - (s(0.5).powi(2) + s(-2.0).powi(2)) / 2.0).abs() < 1e-6);
+        assert_eq!(Loss::Mse.correct(z, &[1, 1]), 1);
+    }
+
+    #[test]
+    fn dropout_keeps_the_mean_and_zeroes_a_fraction() {
+        let d = dev();
+        let x = Tensor::<2>::ones([100, 100], &d);
+        let y: Vec<f32> =
+            dropout(x.clone(), 0.25, Some(&mut StdRng::seed_from_u64(3))).into_data().try_into_vec_as().unwrap();
+        let zeros = y.iter().filter(|v| **v == 0.0).count() as f64 / 1e4;
+        assert!((zeros - 0.25).abs() < 0.02, "{zeros}");
+        let mean = y.iter().map(|v| *v as f64).sum::<f64>() / 1e4;
+        assert!((mean - 1.0).abs() < 0.03, "{mean}");
+        let same: Vec<f32> = dropout(x, 0.25, None).into_data().try_into_vec_as().unwrap();
+        assert!(same.iter().all(|v| *v == 1.0));
+    }
+}

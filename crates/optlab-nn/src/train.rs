@@ -1,0 +1,825 @@
+//! The training loop: tasks, data, seeded models, per-epoch validation, early stopping with the
+//! best weights kept, step and time budgets, a progress bar, and checkpoints that resume
+//! bit-identically.
+//!
+//! Reproducibility: the initial weights come from `seed`, the sample order of epoch `e` from
+//! `(seed, e)`, the dropout masks of epoch `e` from `(seed, e)` and the Hutchinson probes of step
+//! `t` from `(seed, t)`, so nothing but the weights, the optimizer state and the counters has to be
+//! checkpointed for a resumed run to continue exactly as an uninterrupted one.
+
+use crate::adapter::{parameters, read_params, write_params, OptlabOptimizer, ParamInfo};
+use crate::error::NnError;
+use crate::hutchinson::{Hutchinson, HutchinsonConfig};
+use crate::models::{CifarCnn, Loss, Mlp, MnistCnn, Net, OneNeuron, TwoLayer};
+use burn::module::ParamId;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor, TensorData};
+use optlab_data::Dataset;
+use optlab_optim::{OptimConfig, OptimError, OptimizerState};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The task names: `blobs-neuron`, `blobs-two-layer`, `mnist-mlp`, `mnist-cnn`, `cifar-cnn`.
+pub const TASKS: &[&str] = &["blobs-neuron", "blobs-two-layer", "mnist-mlp", "mnist-cnn", "cifar-cnn"];
+
+/// The task names (for CLIs and experiment files).
+pub fn tasks() -> &'static [&'static str] {
+    TASKS
+}
+
+/// Samples of the synthetic two-Gaussians data set of the `blobs-*` tasks (dimension 2, centres
+/// 3 apart).
+pub const BLOBS_SAMPLES: usize = 1000;
+pub const BLOBS_DIM: usize = 2;
+pub const BLOBS_SEPARATION: f32 = 3.0;
+/// Default MLP widths of `mnist-mlp`.
+pub const MNIST_MLP_WIDTHS: &[usize] = &[784, 256, 128, 10];
+/// Default hidden width of `blobs-two-layer`.
+pub const TWO_LAYER_HIDDEN: usize = 8;
+/// Samples per forward pass when computing the validation loss.
+const EVAL_BATCH: usize = 1000;
+const CHECKPOINT_FILE: &str = "checkpoint.bin";
+const CHECKPOINT_MAGIC: &[u8; 8] = b"OPTLABNN";
+
+/// Everything a training run needs.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    /// One of [`TASKS`].
+    pub task: String,
+    pub optimizer: OptimConfig,
+    /// Epochs to train (an epoch is one pass over the training set).
+    pub epochs: u32,
+    /// Stop after this many optimizer steps (may end an epoch early).
+    pub max_steps: Option<u64>,
+    pub batch_size: usize,
+    pub seed: u64,
+    /// Fraction of the training set held out for validation when there is no separate test set
+    /// (the shipped MNIST subset, the blobs tasks).
+    pub val_fraction: f64,
+    /// MNIST IDX directory or CIFAR-10 binary directory (default: the shipped MNIST subset).
+    pub data: Option<PathBuf>,
+    /// Stop when this much wall time has passed (checked after every step).
+    pub time_budget: Option<Duration>,
+    /// Early stopping: stop after this many epochs without a lower validation loss; the best
+    /// weights are kept.
+    pub patience: Option<u32>,
+    /// `mnist-mlp` layer widths, input to classes (default 784-256-128-10).
+    pub widths: Option<Vec<usize>>,
+    /// `blobs-two-layer` hidden units (default 8).
+    pub hidden: Option<usize>,
+    /// `blobs-neuron`/`blobs-two-layer` loss: binary cross-entropy (default) or MSE.
+    pub mse: bool,
+    pub hutchinson: HutchinsonConfig,
+    /// Directory: a checkpoint is written there (atomically) after every epoch, and a run starts
+    /// from it if one is present.
+    pub checkpoint: Option<PathBuf>,
+    /// An indicatif progress bar on stderr.
+    pub progress: bool,
+    /// Use only n training samples (fast tests): a seeded random subset, in the original order.
+    pub train_limit: Option<usize>,
+}
+
+impl TrainConfig {
+    /// The defaults: 5 epochs, batch 64, seed 0, 20 % validation, no budgets.
+    pub fn new(task: &str, optimizer: OptimConfig) -> Self {
+        TrainConfig {
+            task: task.into(),
+            optimizer,
+            epochs: 5,
+            max_steps: None,
+            batch_size: 64,
+            seed: 0,
+            val_fraction: 0.2,
+            data: None,
+            time_budget: None,
+            patience: None,
+            widths: None,
+            hidden: None,
+            mse: false,
+            hutchinson: HutchinsonConfig::default(),
+            checkpoint: None,
+            progress: false,
+            train_limit: None,
+        }
+    }
+}
+
+/// One epoch's figures. Its `Display` is the log line
+/// `epoch 3: train 0.2134, val loss 0.0412, accuracy 9871/10000 (98.7%)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    pub epoch: u32,
+    /// Optimizer steps taken so far.
+    pub step: u64,
+    /// Mean training loss over the epoch's batches (as trained: dropout on).
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub correct: usize,
+    pub total: usize,
+    /// Wall time of the epoch (training and validation).
+    pub time_s: f64,
+}
+
+impl EpochReport {
+    pub fn accuracy(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.correct as f64 / self.total as f64
+        }
+    }
+}
+
+impl fmt::Display for EpochReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "epoch {}: train {:.4}, val loss {:.4}, accuracy {}/{} ({:.1}%)",
+            self.epoch,
+            self.train_loss,
+            self.val_loss,
+            self.correct,
+            self.total,
+            100.0 * self.accuracy()
+        )
+    }
+}
+
+/// Why training stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum StopReason {
+    /// All epochs done.
+    Completed,
+    /// `max_steps` reached.
+    StepBudget,
+    /// `time_budget` used up.
+    TimeBudget,
+    /// `patience` epochs without improvement of the validation loss.
+    EarlyStopped,
+    /// The training loss became NaN or infinite in this epoch; the weights are those of before.
+    Diverged { epoch: u32 },
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Completed => write!(f, "completed"),
+            StopReason::StepBudget => write!(f, "step budget reached"),
+            StopReason::TimeBudget => write!(f, "time budget used up"),
+            StopReason::EarlyStopped => write!(f, "early stopping"),
+            StopReason::Diverged { epoch } => write!(f, "diverged in epoch {epoch}"),
+        }
+    }
+}
+
+/// What a training run did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainReport {
+    pub task: String,
+    pub optimizer: String,
+    pub epochs: Vec<EpochReport>,
+    /// The epoch with the lowest validation loss.
+    pub best_epoch: Option<u32>,
+    pub stopped: StopReason,
+    /// Wall time of this call (a resumed run counts from the resume).
+    pub wall_s: f64,
+    pub steps: u64,
+    /// Number of trainable parameters.
+    pub param_count: usize,
+    /// Train / validation samples.
+    pub train_samples: usize,
+    pub val_samples: usize,
+    /// Epochs restored from a checkpoint at the start (0 for a fresh run).
+    pub resumed_epochs: u32,
+    /// The final weights by parameter path (the best epoch's when early stopping is on).
+    pub weights: Vec<(String, Vec<f32>)>,
+}
+
+/// Trains on the default engine: burn's `flex` CPU backend with autodiff.
+pub fn train(cfg: &TrainConfig, on_epoch: &mut dyn FnMut(&EpochReport)) -> Result<TrainReport, NnError> {
+    train_with(cfg, &Device::flex().autodiff(), on_epoch)
+}
+
+/// Trains on `device`, which must have autodiff enabled (`Device::flex().autodiff()`, or a GPU
+/// device when burn is built with that backend's feature). burn 0.22 selects the backend through
+/// the device value rather than a type parameter.
+pub fn train_with(
+    cfg: &TrainConfig,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<TrainReport, NnError> {
+    validate(cfg)?;
+    if !device.is_autodiff() {
+        return Err(NnError::setting("device", format!("{device:?}"), "needs autodiff (use device.autodiff())"));
+    }
+    let (train_set, val_set) = load_data(cfg)?;
+    struct Train<'a> {
+        cfg: &'a TrainConfig,
+        device: &'a Device,
+        on_epoch: &'a mut dyn FnMut(&EpochReport),
+    }
+    impl WithModel for Train<'_> {
+        type Out = TrainReport;
+        fn call<M: Net>(self, model: M, train: &Dataset, val: &Dataset) -> Result<TrainReport, NnError> {
+            run(self.cfg, model, train, val, self.device, self.on_epoch)
+        }
+    }
+    with_model(cfg, device, &train_set, &val_set, Train { cfg, device, on_epoch })
+}
+
+/// Validation loss and correct predictions of `weights` (by parameter path, as in
+/// [`TrainReport::weights`]) on the task's validation set.
+pub fn evaluate_weights(cfg: &TrainConfig, weights: &[(String, Vec<f32>)]) -> Result<(f64, usize), NnError> {
+    validate(cfg)?;
+    let device = Device::flex().autodiff();
+    let (train_set, val_set) = load_data(cfg)?;
+    struct Eval<'a> {
+        device: &'a Device,
+        weights: &'a [(String, Vec<f32>)],
+    }
+    impl WithModel for Eval<'_> {
+        type Out = (f64, usize);
+        fn call<M: Net>(self, model: M, _: &Dataset, val: &Dataset) -> Result<(f64, usize), NnError> {
+            let infos = parameters(&model);
+            let mut bufs = Vec::with_capacity(infos.len());
+            for p in &infos {
+                let w = self
+                    .weights
+                    .iter()
+                    .find(|(n, _)| *n == p.name)
+                    .ok_or_else(|| NnError::Param { param: p.name.clone(), what: "missing from the weights".into() })?;
+                let len: usize = p.shape.iter().product();
+                if w.1.len() != len {
+                    return Err(NnError::Param {
+                        param: p.name.clone(),
+                        what: format!("{} values given, the model has {len}", w.1.len()),
+                    });
+                }
+                bufs.push(w.1.clone());
+            }
+            let index = infos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+            let model = write_params(model, &index, &bufs);
+            Ok(evaluate(&model, val, self.device))
+        }
+    }
+    with_model(cfg, &device, &train_set, &val_set, Eval { device: &device, weights })
+}
+
+/// Something to do with the task's freshly initialised model (the model type differs by task).
+trait WithModel {
+    type Out;
+    fn call<M: Net>(self, model: M, train: &Dataset, val: &Dataset) -> Result<Self::Out, NnError>;
+}
+
+fn with_model<W: WithModel>(
+    cfg: &TrainConfig,
+    device: &Device,
+    train_set: &Dataset,
+    val_set: &Dataset,
+    w: W,
+) -> Result<W::Out, NnError> {
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let loss = if cfg.mse { Loss::Mse } else { Loss::BinaryCrossEntropy };
+    match cfg.task.as_str() {
+        "blobs-neuron" => w.call(OneNeuron::new(train_set.sample_len(), loss, &mut rng, device), train_set, val_set),
+        "blobs-two-layer" => {
+            let hidden = cfg.hidden.unwrap_or(TWO_LAYER_HIDDEN);
+            w.call(TwoLayer::new(train_set.sample_len(), hidden, loss, &mut rng, device), train_set, val_set)
+        }
+        "mnist-mlp" => {
+            let widths = cfg.widths.clone().unwrap_or_else(|| MNIST_MLP_WIDTHS.to_vec());
+            check_widths(&widths, train_set.sample_len(), train_set.classes)?;
+            w.call(Mlp::new(&widths, &mut rng, device), train_set, val_set)
+        }
+        "mnist-cnn" => w.call(MnistCnn::new(&mut rng, device), train_set, val_set),
+        "cifar-cnn" => w.call(CifarCnn::new(&mut rng, device), train_set, val_set),
+        other => Err(NnError::UnknownTask { name: other.into(), known: TASKS.join(", ") }),
+    }
+}
+
+fn validate(cfg: &TrainConfig) -> Result<(), NnError> {
+    if !TASKS.contains(&cfg.task.as_str()) {
+        return Err(NnError::UnknownTask { name: cfg.task.clone(), known: TASKS.join(", ") });
+    }
+    if cfg.batch_size == 0 {
+        return Err(NnError::setting("batch_size", 0, "must be at least 1"));
+    }
+    if cfg.epochs == 0 {
+        return Err(NnError::setting("epochs", 0, "must be at least 1"));
+    }
+    if cfg.max_steps == Some(0) {
+        return Err(NnError::setting("max_steps", 0, "must be at least 1"));
+    }
+    if !(cfg.val_fraction > 0.0 && cfg.val_fraction < 1.0) {
+        return Err(NnError::setting("val_fraction", cfg.val_fraction, "must lie strictly between 0 and 1"));
+    }
+    if cfg.patience == Some(0) {
+        return Err(NnError::setting("patience", 0, "must be at least 1"));
+    }
+    if cfg.train_limit == Some(0) {
+        return Err(NnError::setting("train_limit", 0, "must be at least 1"));
+    }
+    if cfg.hidden == Some(0) {
+        return Err(NnError::setting("hidden", 0, "must be at least 1"));
+    }
+    if cfg.time_budget == Some(Duration::ZERO) {
+        return Err(NnError::setting("time_budget", "0s", "must be positive"));
+    }
+    cfg.hutchinson.validate()
+}
+
+fn check_widths(widths: &[usize], input: usize, classes: usize) -> Result<(), NnError> {
+    let text = widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-");
+    if widths.len() < 2 {
+        return Err(NnError::setting("widths", &text, "needs at least the input and output widths"));
+    }
+    if widths.contains(&0) {
+        return Err(NnError::setting("widths", &text, "every width must be at least 1"));
+    }
+    if widths[0] != input || widths[widths.len() - 1] != classes {
+        return Err(NnError::setting(
+            "widths",
+            &text,
+            format!("must start with the input size {input} and end with the {classes} classes"),
+        ));
+    }
+    Ok(())
+}
+
+fn data_err(e: optlab_data::DataError) -> NnError {
+    NnError::Data(e.to_string())
+}
+
+/// The (training, validation) sets of a task, normalised with the training set's channel
+/// statistics.
+pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
+    let (mut train, mut val) = match cfg.task.as_str() {
+        "blobs-neuron" | "blobs-two-layer" => {
+            if let Some(p) = &cfg.data {
+                return Err(NnError::setting("data", p.display(), "the blobs tasks use generated data"));
+            }
+            let d = optlab_data::two_gaussians(BLOBS_SAMPLES, BLOBS_DIM, BLOBS_SEPARATION, cfg.seed);
+            d.split(cfg.val_fraction, cfg.seed).map_err(data_err)?
+        }
+        "mnist-mlp" | "mnist-cnn" => match &cfg.data {
+            None => {
+                optlab_data::shipped_mnist().map_err(data_err)?.split(cfg.val_fraction, cfg.seed).map_err(data_err)?
+            }
+            Some(dir) => (
+                optlab_data::load_mnist_dir(dir, true).map_err(data_err)?,
+                optlab_data::load_mnist_dir(dir, false).map_err(data_err)?,
+            ),
+        },
+        "cifar-cnn" => match &cfg.data {
+            None => {
+                return Err(NnError::setting(
+                    "data",
+                    "(none)",
+                    "cifar-cnn needs --data DIR with the CIFAR-10 binary batches",
+                ))
+            }
+            Some(dir) => (
+                optlab_data::load_cifar10(dir, true).map_err(data_err)?,
+                optlab_data::load_cifar10(dir, false).map_err(data_err)?,
+            ),
+        },
+        other => return Err(NnError::UnknownTask { name: other.into(), known: TASKS.join(", ") }),
+    };
+    if let Some(n) = cfg.train_limit {
+        // A seeded random subset: the shipped MNIST digits are sorted by label, so a prefix
+        // would hold one or two classes only.
+        if n < train.len() {
+            let perm = optlab_data::shuffled(train.len(), cfg.seed, u64::MAX);
+            let mut idx = perm[..n].to_vec();
+            idx.sort_unstable();
+            train = train.subset(&idx);
+        }
+    }
+    if !cfg.task.starts_with("blobs") {
+        let (mean, std) = train.channel_stats();
+        train.normalise(&mean, &std).map_err(data_err)?;
+        val.normalise(&mean, &std).map_err(data_err)?;
+    }
+    Ok((train, val))
+}
+
+/// Training progress that a checkpoint stores besides weights and optimizer state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Progress {
+    task: String,
+    optimizer: String,
+    seed: u64,
+    batch_size: usize,
+    epochs_done: u32,
+    step: u64,
+    reports: Vec<EpochReport>,
+    best_epoch: Option<u32>,
+    best_val: Option<f64>,
+    bad_epochs: u32,
+    /// Parameter names and shapes, in the order of the weight blocks.
+    params: Vec<(String, Vec<usize>)>,
+    has_best: bool,
+    opt_state_len: u64,
+}
+
+struct Checkpoint {
+    progress: Progress,
+    weights: Vec<Vec<f32>>,
+    best: Option<Vec<Vec<f32>>>,
+    opt_state: Option<OptimizerState<f32>>,
+}
+
+fn write_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<(), NnError> {
+    std::fs::create_dir_all(dir).map_err(|e| NnError::io(dir, e))?;
+    let path = dir.join(CHECKPOINT_FILE);
+    let tmp = dir.join(format!("{CHECKPOINT_FILE}.tmp"));
+    let opt_bytes = ck.opt_state.as_ref().map(|s| s.to_bytes()).unwrap_or_default();
+    let mut progress = ck.progress.clone();
+    progress.has_best = ck.best.is_some();
+    progress.opt_state_len = opt_bytes.len() as u64;
+    let header = serde_json::to_vec(&progress).expect("progress serialises");
+    let mut out = Vec::with_capacity(header.len() + opt_bytes.len() + 64);
+    out.extend_from_slice(CHECKPOINT_MAGIC);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    for block in ck.weights.iter().chain(ck.best.iter().flatten()) {
+        for v in block {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out.extend_from_slice(&opt_bytes);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&out)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| NnError::io(&path, e))
+}
+
+fn read_checkpoint(path: &Path) -> Result<Checkpoint, NnError> {
+    let bad = |what: String| NnError::Checkpoint { path: path.display().to_string(), what };
+    let bytes = std::fs::read(path).map_err(|e| NnError::io(path, e))?;
+    if bytes.len() < 16 || &bytes[..8] != CHECKPOINT_MAGIC {
+        return Err(bad("not an optlab-nn checkpoint (bad magic bytes)".into()));
+    }
+    let hlen = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
+    let header = bytes.get(16..16usize.saturating_add(hlen)).ok_or_else(|| bad("truncated header".into()))?;
+    let progress: Progress = serde_json::from_slice(header).map_err(|e| bad(format!("header: {e}")))?;
+    let mut pos = 16 + hlen;
+    let mut take_block = |n: usize| -> Result<Vec<f32>, NnError> {
+        let end = pos + n * 4;
+        let raw = bytes.get(pos..end).ok_or_else(|| bad("truncated weights".into()))?;
+        pos = end;
+        Ok(raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
+    };
+    let sizes: Vec<usize> = progress.params.iter().map(|(_, s)| s.iter().product()).collect();
+    let weights = sizes.iter().map(|&n| take_block(n)).collect::<Result<Vec<_>, _>>()?;
+    let best = if progress.has_best {
+        Some(sizes.iter().map(|&n| take_block(n)).collect::<Result<Vec<_>, _>>()?)
+    } else {
+        None
+    };
+    let opt_bytes = &bytes[pos..];
+    if opt_bytes.len() as u64 != progress.opt_state_len {
+        return Err(bad(format!(
+            "optimizer state is {} bytes, the header says {}",
+            opt_bytes.len(),
+            progress.opt_state_len
+        )));
+    }
+    let opt_state = if opt_bytes.is_empty() {
+        None
+    } else {
+        Some(OptimizerState::<f32>::from_bytes(opt_bytes, &path.display().to_string())?)
+    };
+    Ok(Checkpoint { progress, weights, best, opt_state })
+}
+
+/// Loss, correct and total of `model` on `set` (no dropout, no autodiff).
+pub fn evaluate<M: Net>(model: &M, set: &Dataset, device: &Device) -> (f64, usize) {
+    let valid = model.valid();
+    let inner = device.clone().inner();
+    let s = set.sample_len();
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    for start in (0..set.len()).step_by(EVAL_BATCH) {
+        let end = (start + EVAL_BATCH).min(set.len());
+        let x =
+            Tensor::<2>::from_data(TensorData::new(set.images[start * s..end * s].to_vec(), [end - start, s]), &inner);
+        let labels = &set.labels[start..end];
+        let out = valid.forward(x, None);
+        let l: f32 = valid.loss().mean(out.clone(), labels).into_scalar();
+        loss_sum += l as f64 * (end - start) as f64;
+        correct += valid.loss().correct(out, labels);
+    }
+    (loss_sum / set.len().max(1) as f64, correct)
+}
+
+fn dropout_rng(seed: u64, epoch: u32) -> StdRng {
+    StdRng::seed_from_u64(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (u64::from(epoch) + 1).wrapping_mul(0x9E37_79B9))
+}
+
+fn run<M: Net>(
+    cfg: &TrainConfig,
+    mut model: M,
+    train_set: &Dataset,
+    val_set: &Dataset,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<TrainReport, NnError> {
+    let start = Instant::now();
+    let infos: Vec<ParamInfo> = parameters(&model);
+    let index: HashMap<ParamId, usize> = infos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+    let mut bufs: Vec<Vec<f32>> = infos.iter().map(|p| vec![0.0; p.shape.iter().product()]).collect();
+    let mut opt = OptlabOptimizer::new(cfg.optimizer.clone())?;
+    let mut hutch = opt.needs_hessian().then(|| Hutchinson::new(cfg.hutchinson, cfg.seed));
+    let mut hess: Vec<Vec<f32>> = if hutch.is_some() { bufs.clone() } else { Vec::new() };
+    let loss_kind = model.loss();
+
+    let mut progress = Progress {
+        task: cfg.task.clone(),
+        optimizer: cfg.optimizer.name.clone(),
+        seed: cfg.seed,
+        batch_size: cfg.batch_size,
+        epochs_done: 0,
+        step: 0,
+        reports: Vec::new(),
+        best_epoch: None,
+        best_val: None,
+        bad_epochs: 0,
+        params: infos.iter().map(|p| (p.name.clone(), p.shape.clone())).collect(),
+        has_best: false,
+        opt_state_len: 0,
+    };
+    let mut best: Option<Vec<Vec<f32>>> = None;
+
+    // Resume.
+    let ck_path = cfg.checkpoint.as_ref().map(|d| d.join(CHECKPOINT_FILE));
+    if let Some(path) = ck_path.as_ref().filter(|p| p.exists()) {
+        let ck = read_checkpoint(path)?;
+        let p = &ck.progress;
+        let mismatch = |what: &str, here: String, there: String| NnError::Checkpoint {
+            path: path.display().to_string(),
+            what: format!("{what} is `{there}` in the checkpoint but `{here}` in this run"),
+        };
+        if p.task != cfg.task {
+            return Err(mismatch("task", cfg.task.clone(), p.task.clone()));
+        }
+        if p.optimizer != cfg.optimizer.name {
+            return Err(mismatch("optimizer", cfg.optimizer.name.clone(), p.optimizer.clone()));
+        }
+        if p.seed != cfg.seed {
+            return Err(mismatch("seed", cfg.seed.to_string(), p.seed.to_string()));
+        }
+        if p.batch_size != cfg.batch_size {
+            return Err(mismatch("batch size", cfg.batch_size.to_string(), p.batch_size.to_string()));
+        }
+        if p.params != progress.params {
+            return Err(mismatch("model parameters", format!("{:?}", progress.params), format!("{:?}", p.params)));
+        }
+        model = write_params(model, &index, &ck.weights);
+        match ck.opt_state {
+            Some(st) => opt.load_state(st)?,
+            // No step taken yet: replay the epoch count that drives per-epoch schedules.
+            None => (0..p.epochs_done).for_each(|_| opt.end_epoch()),
+        }
+        best = ck.best;
+        progress = ck.progress;
+    }
+    let resumed_epochs = progress.epochs_done;
+
+    let n = train_set.len();
+    let s = train_set.sample_len();
+    let batches_per_epoch = n.div_ceil(cfg.batch_size) as u64;
+    let mut perm = vec![0usize; n];
+    let (mut xb, mut yb) = (Vec::with_capacity(cfg.batch_size * s), Vec::with_capacity(cfg.batch_size));
+    let bar = cfg.progress.then(|| {
+        let total = batches_per_epoch * u64::from(cfg.epochs);
+        let total = cfg.max_steps.map_or(total, |m| m.min(total));
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps {elapsed}<{eta} {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(cfg.task.clone());
+        bar.set_position(progress.step.min(total));
+        bar
+    });
+
+    let mut stopped = StopReason::Completed;
+    if progress.reports.last().is_some_and(|r| !r.train_loss.is_finite()) {
+        stopped = StopReason::Diverged { epoch: progress.epochs_done };
+    }
+    'epochs: while progress.epochs_done < cfg.epochs && stopped == StopReason::Completed {
+        if cfg.max_steps.is_some_and(|m| progress.step >= m) {
+            stopped = StopReason::StepBudget;
+            break;
+        }
+        if cfg.patience.is_some_and(|p| progress.bad_epochs >= p) {
+            stopped = StopReason::EarlyStopped;
+            break;
+        }
+        let epoch = progress.epochs_done + 1;
+        let epoch_start = Instant::now();
+        optlab_data::shuffle_into(&mut perm, cfg.seed, u64::from(epoch));
+        let mut drop_rng = dropout_rng(cfg.seed, epoch);
+        let (mut loss_sum, mut seen) = (0.0f64, 0usize);
+        let mut budget_hit = None;
+        for idx in perm.chunks(cfg.batch_size) {
+            train_set.gather(idx, &mut xb, &mut yb);
+            let b = idx.len();
+            let x = Tensor::<2>::from_data(TensorData::new(xb.clone(), [b, s]), device);
+            let mask_rng = drop_rng.clone();
+            let out = model.forward(x.clone(), Some(&mut drop_rng));
+            let loss = loss_kind.mean(out, &yb);
+            let lv: f32 = loss.clone().into_scalar();
+            if !lv.is_finite() {
+                progress.reports.push(EpochReport {
+                    epoch,
+                    step: progress.step,
+                    train_loss: f64::from(lv),
+                    val_loss: f64::NAN,
+                    correct: 0,
+                    total: val_set.len(),
+                    time_s: epoch_start.elapsed().as_secs_f64(),
+                });
+                on_epoch(progress.reports.last().expect("pushed"));
+                stopped = StopReason::Diverged { epoch };
+                break 'epochs;
+            }
+            loss_sum += f64::from(lv) * b as f64;
+            seen += b;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let step_no = progress.step;
+            let before = model.clone();
+            let stepped = match hutch.as_mut() {
+                None => opt.step(model, grads),
+                Some(h) => {
+                    read_params(&model, &index, &mut bufs);
+                    let probe = model.clone();
+                    let est = h.estimate(
+                        step_no,
+                        &bufs,
+                        |theta, g| -> Result<(), NnError> {
+                            let m = write_params(probe.clone(), &index, theta);
+                            let out = m.forward(x.clone(), Some(&mut mask_rng.clone()));
+                            let gr = GradientsParams::from_grads(loss_kind.mean(out, &yb).backward(), &m);
+                            crate::adapter::read_grads(&gr, &infos, g)
+                        },
+                        &mut hess,
+                    );
+                    est.and_then(|()| opt.step_with_hessian(model, grads, Some(&hess)))
+                }
+            };
+            model = match stepped {
+                Ok(m) => m,
+                // A non-finite gradient (or curvature) is divergence, not an error.
+                Err(NnError::Optim(OptimError::NonFinite { .. })) => {
+                    model = before;
+                    progress.reports.push(EpochReport {
+                        epoch,
+                        step: progress.step,
+                        train_loss: f64::NAN,
+                        val_loss: f64::NAN,
+                        correct: 0,
+                        total: val_set.len(),
+                        time_s: epoch_start.elapsed().as_secs_f64(),
+                    });
+                    on_epoch(progress.reports.last().expect("pushed"));
+                    stopped = StopReason::Diverged { epoch };
+                    break 'epochs;
+                }
+                Err(e) => return Err(e),
+            };
+            progress.step += 1;
+            if let Some(bar) = &bar {
+                bar.inc(1);
+                bar.set_message(format!("epoch {epoch} loss {lv:.4}"));
+            }
+            if cfg.max_steps.is_some_and(|m| progress.step >= m) {
+                budget_hit = Some(StopReason::StepBudget);
+                break;
+            }
+            if cfg.time_budget.is_some_and(|t| start.elapsed() >= t) {
+                budget_hit = Some(StopReason::TimeBudget);
+                break;
+            }
+        }
+        let (val_loss, correct) = evaluate(&model, val_set, device);
+        let report = EpochReport {
+            epoch,
+            step: progress.step,
+            train_loss: loss_sum / seen.max(1) as f64,
+            val_loss,
+            correct,
+            total: val_set.len(),
+            time_s: epoch_start.elapsed().as_secs_f64(),
+        };
+        if let Some(bar) = &bar {
+            bar.println(report.to_string());
+        }
+        on_epoch(&report);
+        opt.end_epoch();
+        opt.report_metric(val_loss);
+        if progress.best_val.is_none_or(|b| val_loss < b) {
+            progress.best_val = Some(val_loss);
+            progress.best_epoch = Some(epoch);
+            progress.bad_epochs = 0;
+            if cfg.patience.is_some() {
+                let mut copy = best.take().unwrap_or_else(|| bufs.clone());
+                read_params(&model, &index, &mut copy);
+                best = Some(copy);
+            }
+        } else {
+            progress.bad_epochs += 1;
+        }
+        progress.reports.push(report);
+        progress.epochs_done = epoch;
+        if let Some(dir) = &cfg.checkpoint {
+            read_params(&model, &index, &mut bufs);
+            write_checkpoint(
+                dir,
+                &Checkpoint {
+                    progress: progress.clone(),
+                    weights: bufs.clone(),
+                    best: best.clone(),
+                    opt_state: opt.state(),
+                },
+            )?;
+        }
+        if let Some(r) = budget_hit {
+            stopped = r;
+        }
+    }
+    if stopped == StopReason::Completed && cfg.patience.is_some_and(|p| progress.bad_epochs >= p) {
+        stopped = StopReason::EarlyStopped;
+    }
+    if let Some(bar) = &bar {
+        bar.finish_with_message(format!("{stopped}"));
+    }
+    let weights = match (&best, cfg.patience) {
+        (Some(b), Some(_)) => b.clone(),
+        _ => {
+            read_params(&model, &index, &mut bufs);
+            bufs
+        }
+    };
+    Ok(TrainReport {
+        task: cfg.task.clone(),
+        optimizer: cfg.optimizer.name.clone(),
+        best_epoch: progress.best_epoch,
+        stopped,
+        wall_s: start.elapsed().as_secs_f64(),
+        steps: progress.step,
+        param_count: infos.iter().map(|p| p.shape.iter().product::<usize>()).sum(),
+        train_samples: train_set.len(),
+        val_samples: val_set.len(),
+        resumed_epochs,
+        weights: infos.iter().map(|p| p.name.clone()).zip(weights).collect(),
+        epochs: progress.reports,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_line_format() {
+        let r = EpochReport {
+            epoch: 3,
+            step: 10,
+            train_loss: 0.21341,
+            val_loss: 0.04119,
+            correct: 9871,
+            total: 10000,
+            time_s: 1.0,
+        };
+        assert_eq!(r.to_string(), "epoch 3: train 0.2134, val loss 0.0412, accuracy 9871/10000 (98.7%)");
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let base = TrainConfig::new("mnist-mlp", OptimConfig::new("adam"));
+        let e = |c: TrainConfig| train(&c, &mut |_| {}).unwrap_err().to_string();
+        let msg = e(TrainConfig { task: "mnist-rnn".into(), ..base.clone() });
+        assert!(msg.contains("mnist-rnn") && msg.contains("mnist-cnn"), "{msg}");
+        assert!(e(TrainConfig { batch_size: 0, ..base.clone() }).contains("batch_size"));
+        assert!(e(TrainConfig { val_fraction: 1.5, ..base.clone() }).contains("1.5"));
+        let msg = e(TrainConfig { widths: Some(vec![784, 32, 7]), ..base.clone() });
+        assert!(msg.contains("784-32-7") && msg.contains("10 classes"), "{msg}");
+        let msg = e(TrainConfig { task: "cifar-cnn".into(), ..base.clone() });
+        assert!(msg.contains("--data"), "{msg}");
+        let msg = e(TrainConfig { optimizer: OptimConfig::new("adam").set("beta1", 2), ..base.clone() });
+        assert!(msg.contains("beta1"), "{msg}");
+        let msg = e(TrainConfig { data: Some("/nonexistent/mnist".into()), ..base });
+        assert!(msg.contains("/nonexistent/mnist"), "{msg}");
+    }
+}
