@@ -98,18 +98,61 @@ pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
     }
 }
 
-// ============================================================================================
-// INTEGRATION POINT (optlab-nn): network tasks.
-// Until the integrator wires optlab-nn's trainer here, every network run is recorded as
-// `failed` with the message below. Replace the body with a call into optlab-nn that trains
-// `job` (checking `cancel` between batches) and returns its per-epoch series and summary.
-// ============================================================================================
-/// Trains a network task. Not wired yet: returns a `failed` run saying optlab-nn is needed.
+/// Trains a network task with optlab-nn: one point per epoch (train loss, validation loss and
+/// accuracy), status `diverged` when the training loss became non-finite, `failed` when the job
+/// cannot be carried out (bad data path, a setting optlab-nn refuses).
 pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
-    RunOutput::failed(format!(
-        "network tasks need optlab-nn (task `{}`), which this build does not include yet",
-        job.task
-    ))
+    let mut cfg = optlab_nn::TrainConfig::new(&job.task, job.optimizer.clone());
+    cfg.epochs = job.epochs;
+    cfg.max_steps = job.max_steps;
+    cfg.batch_size = job.batch_size;
+    cfg.seed = job.seed;
+    cfg.val_fraction = job.val_fraction;
+    cfg.data = job.data.as_ref().map(std::path::PathBuf::from);
+    cfg.widths = job.widths.clone();
+    cfg.hidden = job.hidden;
+    cfg.patience = job.patience;
+    cfg.time_budget = job.time_budget_s.map(std::time::Duration::from_secs_f64);
+    cfg.hutchinson = optlab_nn::HutchinsonConfig { samples: job.hutchinson_samples as usize, h: job.hutchinson_h as f32 };
+    let mut series = Vec::new();
+    let mut elapsed = 0.0;
+    let report = optlab_nn::train(&cfg, &mut |e: &optlab_nn::EpochReport| {
+        elapsed += e.time_s;
+        series.push(Point {
+            step: e.step,
+            epoch: Some(e.epoch),
+            time_s: elapsed,
+            loss: e.train_loss,
+            val_loss: Some(e.val_loss),
+            accuracy: Some(e.accuracy()),
+            x: None,
+        });
+    });
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => return RunOutput::failed(e.to_string()),
+    };
+    let (status, error) = match report.stopped {
+        optlab_nn::StopReason::Diverged { epoch } => {
+            (Status::Diverged, Some(format!("training loss became non-finite in epoch {epoch}")))
+        }
+        _ => (Status::Ok, None),
+    };
+    let fin = |f: fn(&Point) -> Option<f64>| series.last().and_then(f);
+    let min = |f: fn(&Point) -> Option<f64>| series.iter().filter_map(f).filter(|v| v.is_finite()).reduce(f64::min);
+    let max = |f: fn(&Point) -> Option<f64>| series.iter().filter_map(f).filter(|v| v.is_finite()).reduce(f64::max);
+    let summary = Summary {
+        steps: report.steps,
+        epochs: Some(series.last().and_then(|p| p.epoch).unwrap_or(0)),
+        final_loss: fin(|p| Some(p.loss)).unwrap_or(f64::NAN),
+        min_loss: min(|p| Some(p.loss)).unwrap_or(f64::NAN),
+        final_val_loss: fin(|p| p.val_loss),
+        min_val_loss: min(|p| p.val_loss),
+        final_accuracy: fin(|p| p.accuracy),
+        best_accuracy: max(|p| p.accuracy),
+        ..Summary::default()
+    };
+    RunOutput { status, error, summary, series }
 }
 
 #[cfg(test)]
@@ -176,10 +219,35 @@ mod tests {
     }
 
     #[test]
-    fn network_tasks_fail_until_optlab_nn_is_wired() {
-        let p = plan("tasks = [\"mnist-mlp\"]\noptimizers = [{ name = \"adam\" }]\n");
+    fn network_runs_train_and_record_one_point_per_epoch() {
+        let p = plan(
+            "tasks = [\"blobs-two-layer\"]\nepochs = 3\nbatch_size = 16\noptimizers = [{ name = \"adam\", set = { lr = 0.01 } }]\n",
+        );
+        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Ok, "{:?}", out.error);
+        assert_eq!(out.series.len(), 3);
+        assert_eq!(out.series.iter().map(|p| p.epoch).collect::<Vec<_>>(), [Some(1), Some(2), Some(3)]);
+        let last = out.series.last().unwrap();
+        assert_eq!(out.summary.final_loss, last.loss);
+        assert_eq!(out.summary.final_accuracy, last.accuracy);
+        assert_eq!(out.summary.epochs, Some(3));
+        assert!(out.summary.min_loss <= out.series[0].loss);
+        // Two separated Gaussian clusters: a trained two-layer net classifies most points.
+        assert!(last.accuracy.unwrap() > 0.8, "{:?}", last.accuracy);
+        assert!(out.series.windows(2).all(|w| w[0].step < w[1].step && w[0].time_s <= w[1].time_s));
+        // Same seed, same run.
+        let again = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let losses = |o: &RunOutput| o.series.iter().map(|p| (p.loss, p.val_loss)).collect::<Vec<_>>();
+        assert_eq!(losses(&out), losses(&again));
+    }
+
+    #[test]
+    fn network_run_with_a_missing_data_folder_fails_naming_it() {
+        let p = plan(
+            "tasks = [\"mnist-mlp\"]\ndata = \"/nonexistent/mnist\"\nepochs = 1\noptimizers = [{ name = \"adam\" }]\n",
+        );
         let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Failed);
-        assert!(out.error.unwrap().contains("network tasks need optlab-nn"));
+        assert!(out.error.as_deref().unwrap_or("").contains("/nonexistent/mnist"), "{:?}", out.error);
     }
 }
