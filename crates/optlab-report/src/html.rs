@@ -160,6 +160,9 @@ pub struct Section<'a> {
     pub description: String,
     pub tasks: Vec<String>,
     pub table: &'a Table,
+    /// The best configuration per optimizer (see [`crate::table::best`]) and its files.
+    pub best: Option<&'a Table>,
+    pub best_files: Vec<String>,
     pub table_files: Vec<String>,
     pub figures: Vec<Figure>,
     pub runs: Vec<&'a RunRecord>,
@@ -281,6 +284,13 @@ pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord])
             if sec.table.keys.is_empty() { "nothing".to_string() } else { escape(&sec.table.keys.join(" × ")) }
         );
         s.push_str(&markdown(&sec.description));
+        if let Some(b) = sec.best {
+            s.push_str("<h3>Best configuration per optimizer</h3>\n<p>Per task, each optimizer's configuration with the lowest median final loss over the seeds that ran OK (ties: fewer steps); every configuration is in the table below.</p>\n");
+            s.push_str(&table_html(b));
+            let links: Vec<String> =
+                sec.best_files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
+            let _ = writeln!(s, "<p class=\"meta\">Files: {}</p>", links.join(" · "));
+        }
         s.push_str("<h3>Table</h3>\n<p>Medians over the seeds that ran OK, with the range (min–max) in parentheses when the seeds differ.</p>\n");
         if sec.table.rows.is_empty() {
             s.push_str("<p>No runs recorded for this comparison yet.</p>\n");

@@ -17,6 +17,8 @@ pub struct Row {
     pub task: String,
     pub label: String,
     pub optimizer: String,
+    /// See [`Config::family`].
+    pub family: String,
     /// Values of the swept keys, in the comparison's order.
     pub swept: Vec<String>,
     pub ok: usize,
@@ -79,6 +81,7 @@ fn row(cmp: &Comparison, cfg: &Config) -> Row {
         task: cfg.task.clone(),
         label: cfg.label.clone(),
         optimizer: cfg.optimizer.clone(),
+        family: cfg.family.clone(),
         swept: cfg.swept.clone(),
         ok: cfg.count(Status::Ok),
         diverged: cfg.count(Status::Diverged),
@@ -117,6 +120,24 @@ pub fn build(cmp: &Comparison) -> Table {
         has_target: rows.iter().any(|r| r.target.is_some()),
         rows,
     }
+}
+
+/// The best configuration of each optimizer family on each task (see [`crate::select`]): rows of
+/// `table` (built from `cmp`), with the family in the optimizer column. `None` when no family has
+/// more than one configuration on a task (the full table already is that answer).
+pub fn best(cmp: &Comparison, table: &Table) -> Option<Table> {
+    if !crate::select::has_choices(cmp) {
+        return None;
+    }
+    let mut rows = Vec::new();
+    for task in &cmp.tasks {
+        for cfg in crate::select::best_per_family(cmp, task) {
+            if let Some(r) = table.rows.iter().find(|r| r.task == *task && r.label == cfg.label) {
+                rows.push(Row { optimizer: r.family.clone(), ..r.clone() });
+            }
+        }
+    }
+    Some(Table { show_label: false, rows, ..table.clone() })
 }
 
 /// A count of steps or a loss, short.
