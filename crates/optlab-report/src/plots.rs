@@ -115,7 +115,8 @@ pub struct SensLine {
     pub points: Vec<(f64, Option<Spread>)>,
 }
 
-/// Trajectories of the first seed of each configuration on a 2-D test function.
+/// Trajectories of the first seed of each configuration on a 2-D test function (among runs of
+/// one seed from several random starts, the run from the lowest start).
 #[derive(Clone, Debug)]
 pub struct Trajectories {
     pub title: String,
@@ -285,6 +286,28 @@ fn config_color(cmp: &Comparison, cfg: &Config, by_family: bool) -> RGBColor {
     }
 }
 
+impl Curves {
+    /// The value drawn for `y` (its `log10`, at least the floor's, on a log axis).
+    pub fn ty(&self, y: f64) -> f64 {
+        if self.log_y {
+            y.max(self.floor).log10()
+        } else {
+            y
+        }
+    }
+
+    /// The drawn y range (in [`Curves::ty`] units, padded): that of the medians, so that bands
+    /// and diverged seeds' ends, clipped to it, do not squash every curve against the bottom;
+    /// its top is also capped at 1000× (or 1000 above) the largest starting median, so that a
+    /// median blowing up runs along the top edge.
+    pub fn y_range(&self) -> (f64, f64) {
+        let y_data = ext(self.curves.iter().flat_map(|c| c.band.iter().map(|p| self.ty(p.1)))).unwrap_or((0.0, 1.0));
+        let start = ext(self.curves.iter().filter_map(|c| c.band.first().map(|p| self.ty(p.1)))).map(|r| r.1);
+        let cap = start.map_or(f64::INFINITY, |s| if self.log_y { s + 3.0 } else { s + 1e3 * s.abs().max(1.0) });
+        pad_range((y_data.0, y_data.1.min(cap).max(y_data.0)), 0.04)
+    }
+}
+
 /// Whether values go on a log axis (all ≥ 0, some > 0) and the floor for the zeros.
 pub fn log_floor(values: &[f64]) -> (bool, f64) {
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
@@ -378,8 +401,14 @@ pub fn trajectories(cmp: &Comparison, task: &str) -> Option<Trajectories> {
     let sel = drawn(cmp, task);
     let mut paths = Vec::new();
     for cfg in sel.configs.iter().copied() {
-        let Some(r) = cfg.runs.iter().find(|r| r.series.iter().any(|p| p.x.as_ref().is_some_and(|x| x.len() == 2)))
-        else {
+        // The lowest seed, and among runs of the same seed (random starts) the lowest start, so
+        // that configurations run from the same starts are drawn from the same one.
+        let start =
+            |r: &RunRecord| r.series.iter().find_map(|p| p.x.as_ref().filter(|x| x.len() == 2).map(|x| (x[0], x[1])));
+        let Some(r) = cfg.runs.iter().filter(|r| start(r).is_some()).min_by(|a, b| {
+            let (sa, sb) = (start(a).unwrap_or_default(), start(b).unwrap_or_default());
+            a.seed.cmp(&b.seed).then(sa.0.total_cmp(&sb.0)).then(sa.1.total_cmp(&sb.1))
+        }) else {
             continue;
         };
         let points: Vec<(f64, f64)> =
@@ -679,14 +708,7 @@ where
     let ty = |y: f64| if d.log_y { y.max(d.floor).log10() } else { y };
     let x_range = ext(d.curves.iter().flat_map(|c| c.band.iter().map(|p| p.0))).unwrap_or((0.0, 1.0));
     let x_range = if x_range.1 > x_range.0 { x_range } else { (x_range.0, x_range.0 + 1.0) };
-    // The range of the medians: bands (and diverged seeds' ends) are clipped to it, so that a seed
-    // blowing up does not squash every curve against the bottom.
-    let y_data = ext(d.curves.iter().flat_map(|c| c.band.iter().map(|p| ty(p.1)))).unwrap_or((0.0, 1.0));
-    // Cap the top at 1000× (or 1000 above) the largest starting median too: a median that blows
-    // up runs along the top edge.
-    let start = ext(d.curves.iter().filter_map(|c| c.band.first().map(|p| ty(p.1)))).map(|r| r.1);
-    let cap = start.map_or(f64::INFINITY, |s| if d.log_y { s + 3.0 } else { s + 1e3 * s.abs().max(1.0) });
-    let (ylo, yhi) = pad_range((y_data.0, y_data.1.min(cap).max(y_data.0)), 0.04);
+    let (ylo, yhi) = d.y_range();
     let clamp = |y: f64| ty(y).clamp(ylo, yhi);
     let mut chart = ChartBuilder::on(&left)
         .caption(&d.title, (FAMILY, 19))
