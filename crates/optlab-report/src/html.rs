@@ -142,7 +142,7 @@ svg.plot{display:block;width:100%;height:auto;max-width:1100px}
 .counts span{display:inline-block;margin-right:1.4em}
 .ok{color:#1f7a1f}.diverged{color:#b35a00}.failed{color:#a01414}
 details{margin-top:2.5em}summary{cursor:pointer;font-weight:600}
-details.bad-runs{margin:1.2em 0}details.bad-runs summary{font-size:1.1em}
+details.bad-runs,details.long-table{margin:1.2em 0}details.bad-runs summary{font-size:1.1em}
 ";
 
 /// One plot as it goes into the page.
@@ -206,6 +206,9 @@ fn table_html(t: &Table) -> String {
     s.push_str("</tbody></table></div>\n");
     s
 }
+
+/// Up to this many rows, a comparison's table is shown unfolded.
+const TABLE_ROWS_OPEN: usize = 120;
 
 /// Up to this many rows, the list of diverged and failed runs is shown unfolded.
 const BAD_ROWS_OPEN: usize = 25;
@@ -381,6 +384,14 @@ pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord])
         s.push_str("<h3>Table</h3>\n<p>Medians over the seeds that ran OK, with the range (min–max) in parentheses when the seeds differ.</p>\n");
         if sec.table.rows.is_empty() {
             s.push_str("<p>No runs recorded for this comparison yet.</p>\n");
+        } else if sec.table.rows.len() > TABLE_ROWS_OPEN {
+            // A long table is folded away so that the plots are not thousands of pixels down.
+            let _ = writeln!(
+                s,
+                "<details class=\"long-table\">\n<summary>Every configuration on every task: {} rows (show)</summary>\n{}</details>",
+                sec.table.rows.len(),
+                table_html(sec.table)
+            );
         } else {
             s.push_str(&table_html(sec.table));
         }
