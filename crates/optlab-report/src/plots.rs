@@ -298,12 +298,12 @@ impl Curves {
 
     /// The drawn y range (in [`Curves::ty`] units, padded): that of the medians, so that bands
     /// and diverged seeds' ends, clipped to it, do not squash every curve against the bottom;
-    /// its top is also capped at 1000× (or 1000 above) the largest starting median, so that a
-    /// median blowing up runs along the top edge.
+    /// its top is also capped at 10× (linear axis: 10·max(1, |s|) above) the largest starting
+    /// median `s`, so that a median blowing up (most seeds diverged) runs along the top edge.
     pub fn y_range(&self) -> (f64, f64) {
         let y_data = ext(self.curves.iter().flat_map(|c| c.band.iter().map(|p| self.ty(p.1)))).unwrap_or((0.0, 1.0));
         let start = ext(self.curves.iter().filter_map(|c| c.band.first().map(|p| self.ty(p.1)))).map(|r| r.1);
-        let cap = start.map_or(f64::INFINITY, |s| if self.log_y { s + 3.0 } else { s + 1e3 * s.abs().max(1.0) });
+        let cap = start.map_or(f64::INFINITY, |s| if self.log_y { s + 1.0 } else { s + 10.0 * s.abs().max(1.0) });
         pad_range((y_data.0, y_data.1.min(cap).max(y_data.0)), 0.04)
     }
 }
