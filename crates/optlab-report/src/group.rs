@@ -12,6 +12,10 @@ pub struct Config<'a> {
     pub task: String,
     pub label: String,
     pub optimizer: String,
+    /// The optimizer entry of the experiment file this configuration comes from: its label
+    /// without the swept `key=value` suffix (`sgd+momentum` for `sgd+momentum lr=0.1`). The
+    /// report's "per optimizer" means per family.
+    pub family: String,
     /// Values of the comparison's swept keys, in `ComparisonInfo::swept` order (`—` when a run
     /// lacks the key).
     pub swept: Vec<String>,
@@ -38,6 +42,8 @@ pub struct Comparison<'a> {
     pub tasks: Vec<String>,
     /// Every label, in the order of [`Comparison::configs`]; a label's index is its colour.
     pub labels: Vec<String>,
+    /// Every family (see [`Config::family`]), in the order of [`Comparison::configs`].
+    pub families: Vec<String>,
     /// Ordered by task, swept values (numerically where they are numbers), optimizer, label.
     pub configs: Vec<Config<'a>>,
 }
@@ -46,12 +52,40 @@ impl<'a> Comparison<'a> {
     pub fn color_index(&self, label: &str) -> usize {
         self.labels.iter().position(|l| l == label).unwrap_or(0)
     }
+    /// Index of a family in [`Comparison::families`] (its colour where plots show families).
+    pub fn family_index(&self, family: &str) -> usize {
+        self.families.iter().position(|f| f == family).unwrap_or(0)
+    }
     pub fn configs_of(&self, task: &str) -> impl Iterator<Item = &Config<'a>> + '_ {
         let task = task.to_string();
         self.configs.iter().filter(move |c| c.task == task)
     }
     pub fn runs(&self) -> impl Iterator<Item = &'a RunRecord> + '_ {
         self.configs.iter().flat_map(|c| c.runs.iter().copied())
+    }
+}
+
+/// The family of a run's label: the label without the trailing ` key=value` words of its swept
+/// values (the runner appends them to the optimizer entry's label); the optimizer's name when
+/// nothing is left.
+pub fn family_of(label: &str, optimizer: &str, swept: &BTreeMap<String, String>) -> String {
+    let mut words: Vec<&str> = label.split(' ').collect();
+    while words.len() > 1 {
+        let last = words[words.len() - 1];
+        match last.split_once('=') {
+            Some((k, v)) if swept.get(k).is_some_and(|x| x == v) => {
+                words.pop();
+            }
+            _ => break,
+        }
+    }
+    let family = words.join(" ");
+    let only_swept =
+        words.len() == 1 && family.split_once('=').is_some_and(|(k, v)| swept.get(k).is_some_and(|x| x == v));
+    if family.is_empty() || only_swept {
+        optimizer.to_string()
+    } else {
+        family
     }
 }
 
@@ -93,6 +127,7 @@ pub fn group<'a>(info: &'a ExperimentInfo, runs: &'a [RunRecord]) -> Result<Vec<
                 task: r.task.clone(),
                 label: r.label.clone(),
                 optimizer: r.optimizer.clone(),
+                family: family_of(&r.label, &r.optimizer, &r.swept),
                 swept: c.swept.iter().map(|k| r.swept.get(k).cloned().unwrap_or_else(|| "—".into())).collect(),
                 runs: Vec::new(),
             });
@@ -124,7 +159,30 @@ pub fn group<'a>(info: &'a ExperimentInfo, runs: &'a [RunRecord]) -> Result<Vec<
                 labels.push(cfg.label.clone());
             }
         }
-        out.push(Comparison { info: c, slug: slug(&c.name), tasks, labels, configs });
+        let mut families: Vec<String> = Vec::new();
+        for cfg in &configs {
+            if !families.contains(&cfg.family) {
+                families.push(cfg.family.clone());
+            }
+        }
+        out.push(Comparison { info: c, slug: slug(&c.name), tasks, labels, families, configs });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_drop_the_swept_suffix() {
+        let swept: BTreeMap<String, String> =
+            [("lr", "0.1"), ("beta1", "0.9")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(family_of("sgd+momentum lr=0.1", "sgd", &swept), "sgd+momentum");
+        assert_eq!(family_of("adam beta1=0.9 lr=0.1", "adam", &swept), "adam");
+        assert_eq!(family_of("adam eps=1e-8 lr=0.1", "adam", &swept), "adam eps=1e-8", "set values stay");
+        assert_eq!(family_of("adam lr=0.2", "adam", &swept), "adam lr=0.2", "not the swept value");
+        assert_eq!(family_of("lr=0.1", "adam", &swept), "adam");
+        assert_eq!(family_of("custom", "adam", &BTreeMap::new()), "custom");
+    }
 }

@@ -142,6 +142,7 @@ svg.plot{display:block;width:100%;height:auto;max-width:1100px}
 .counts span{display:inline-block;margin-right:1.4em}
 .ok{color:#1f7a1f}.diverged{color:#b35a00}.failed{color:#a01414}
 details{margin-top:2.5em}summary{cursor:pointer;font-weight:600}
+details.bad-runs,details.long-table{margin:1.2em 0}details.bad-runs summary{font-size:1.1em}
 ";
 
 /// One plot as it goes into the page.
@@ -160,6 +161,9 @@ pub struct Section<'a> {
     pub description: String,
     pub tasks: Vec<String>,
     pub table: &'a Table,
+    /// The best configuration per optimizer (see [`crate::table::best`]) and its files.
+    pub best: Option<&'a Table>,
+    pub best_files: Vec<String>,
     pub table_files: Vec<String>,
     pub figures: Vec<Figure>,
     pub runs: Vec<&'a RunRecord>,
@@ -203,6 +207,82 @@ fn table_html(t: &Table) -> String {
     s
 }
 
+/// Up to this many rows, a comparison's table is shown unfolded.
+const TABLE_ROWS_OPEN: usize = 120;
+
+/// Up to this many rows, the list of diverged and failed runs is shown unfolded.
+const BAD_ROWS_OPEN: usize = 25;
+
+/// The runs of one configuration on one task that ended with the same status.
+struct BadGroup<'a> {
+    comparison: &'a str,
+    task: &'a str,
+    label: &'a str,
+    status: Status,
+    runs: usize,
+    seeds: Vec<u64>,
+    /// Fewest and most steps.
+    steps: (u64, u64),
+    /// The first run's error message.
+    error: Option<&'a str>,
+    /// How many distinct other messages the group's runs have.
+    other_errors: usize,
+}
+
+fn bad_groups<'a>(sections: &'a [Section<'a>]) -> Vec<BadGroup<'a>> {
+    let mut out: Vec<BadGroup> = Vec::new();
+    let mut messages: Vec<Vec<&str>> = Vec::new();
+    for sec in sections {
+        for r in sec.runs.iter().filter(|r| r.status != Status::Ok) {
+            let i = match out.iter().position(|g| {
+                g.comparison == sec.name && g.task == r.task && g.label == r.label && g.status == r.status
+            }) {
+                Some(i) => i,
+                None => {
+                    out.push(BadGroup {
+                        comparison: &sec.name,
+                        task: &r.task,
+                        label: &r.label,
+                        status: r.status,
+                        runs: 0,
+                        seeds: Vec::new(),
+                        steps: (r.summary.steps, r.summary.steps),
+                        error: r.error.as_deref(),
+                        other_errors: 0,
+                    });
+                    messages.push(Vec::new());
+                    out.len() - 1
+                }
+            };
+            let g = &mut out[i];
+            g.runs += 1;
+            if !g.seeds.contains(&r.seed) {
+                g.seeds.push(r.seed);
+            }
+            g.steps = (g.steps.0.min(r.summary.steps), g.steps.1.max(r.summary.steps));
+            let m = r.error.as_deref().unwrap_or("");
+            if r.error.as_deref() != g.error && !messages[i].contains(&m) {
+                messages[i].push(m);
+                g.other_errors += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Seeds as short text: `0`, `0, 1, 2`, `0–19`, or the first few and a count.
+fn seed_list(seeds: &[u64]) -> String {
+    let mut v = seeds.to_vec();
+    v.sort_unstable();
+    match v.as_slice() {
+        [] => String::new(),
+        [a] => a.to_string(),
+        [a, .., z] if (z - a) as usize + 1 == v.len() && v.len() > 3 => format!("{a}–{z}"),
+        _ if v.len() <= 5 => v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
+        _ => format!("{}, … ({} seeds)", v[..3].iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "), v.len()),
+    }
+}
+
 /// The whole page.
 pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord]) -> String {
     let mut s = String::new();
@@ -244,29 +324,42 @@ pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord])
         );
     }
     s.push_str("</tbody></table></div>\n");
-    let bad: Vec<(&Section, &RunRecord)> = sections
-        .iter()
-        .flat_map(|sec| sec.runs.iter().filter(|r| r.status != Status::Ok).map(move |r| (sec, *r)))
-        .collect();
-    if bad.is_empty() {
+    let groups = bad_groups(sections);
+    if groups.is_empty() {
         s.push_str("<p>Every run finished normally.</p>\n");
     } else {
-        s.push_str("<h3>Runs that diverged or failed</h3>\n<div class=\"table-wrap\"><table>\n<thead><tr><th class=\"t\">comparison</th><th class=\"t\">task</th><th class=\"t\">configuration</th><th>seed</th><th class=\"t\">status</th><th>steps</th><th class=\"t\">error</th></tr></thead>\n<tbody>\n");
-        for (sec, r) in bad {
+        let n_bad: usize = groups.iter().map(|g| g.runs).sum();
+        // A long list is folded away so that it does not push the results down the page.
+        let open = if groups.len() <= BAD_ROWS_OPEN { " open" } else { "" };
+        let _ = writeln!(
+            s,
+            "<details class=\"bad-runs\"{open}>\n<summary>Runs that diverged or failed: {n_bad} run{} of {} configuration{} (one row per configuration and status)</summary>",
+            if n_bad == 1 { "" } else { "s" },
+            groups.len(),
+            if groups.len() == 1 { "" } else { "s" }
+        );
+        s.push_str("<div class=\"table-wrap\"><table>\n<thead><tr><th class=\"t\">comparison</th><th class=\"t\">task</th><th class=\"t\">configuration</th><th class=\"t\">status</th><th>runs</th><th>seeds</th><th>steps</th><th class=\"t\">error</th></tr></thead>\n<tbody>\n");
+        for g in &groups {
+            let steps =
+                if g.steps.0 == g.steps.1 { g.steps.0.to_string() } else { format!("{}–{}", g.steps.0, g.steps.1) };
+            let more = match g.other_errors {
+                0 => String::new(),
+                k => format!(" <span class=\"rng\">(+{k} other message{})</span>", if k == 1 { "" } else { "s" }),
+            };
             let _ = writeln!(
                 s,
-                "<tr><td class=\"t\">{}</td><td class=\"t\">{}</td><td class=\"t\">{}</td><td>{}</td><td class=\"t {}\">{}</td><td>{}</td><td class=\"t\" style=\"white-space:normal\">{}</td></tr>",
-                escape(&sec.name),
-                escape(&r.task),
-                escape(&r.label),
-                r.seed,
-                r.status.as_str(),
-                r.status.as_str(),
-                r.summary.steps,
-                escape(r.error.as_deref().unwrap_or("(no message)"))
+                "<tr><td class=\"t\">{}</td><td class=\"t\">{}</td><td class=\"t\">{}</td><td class=\"t {}\">{}</td><td>{}</td><td>{}</td><td>{steps}</td><td class=\"t\" style=\"white-space:normal\">{}{more}</td></tr>",
+                escape(g.comparison),
+                escape(g.task),
+                escape(g.label),
+                g.status.as_str(),
+                g.status.as_str(),
+                g.runs,
+                escape(&seed_list(&g.seeds)),
+                escape(g.error.unwrap_or("(no message)")),
             );
         }
-        s.push_str("</tbody></table></div>\n");
+        s.push_str("</tbody></table></div>\n</details>\n");
     }
     s.push_str("</section>\n");
 
@@ -281,9 +374,24 @@ pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord])
             if sec.table.keys.is_empty() { "nothing".to_string() } else { escape(&sec.table.keys.join(" × ")) }
         );
         s.push_str(&markdown(&sec.description));
+        if let Some(b) = sec.best {
+            s.push_str("<h3>Best configuration per optimizer</h3>\n<p>Per task, each optimizer's configuration with the lowest median final loss over the seeds that ran OK (ties: fewer steps); every configuration is in the table below.</p>\n");
+            s.push_str(&table_html(b));
+            let links: Vec<String> =
+                sec.best_files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
+            let _ = writeln!(s, "<p class=\"meta\">Files: {}</p>", links.join(" · "));
+        }
         s.push_str("<h3>Table</h3>\n<p>Medians over the seeds that ran OK, with the range (min–max) in parentheses when the seeds differ.</p>\n");
         if sec.table.rows.is_empty() {
             s.push_str("<p>No runs recorded for this comparison yet.</p>\n");
+        } else if sec.table.rows.len() > TABLE_ROWS_OPEN {
+            // A long table is folded away so that the plots are not thousands of pixels down.
+            let _ = writeln!(
+                s,
+                "<details class=\"long-table\">\n<summary>Every configuration on every task: {} rows (show)</summary>\n{}</details>",
+                sec.table.rows.len(),
+                table_html(sec.table)
+            );
         } else {
             s.push_str(&table_html(sec.table));
         }
@@ -319,6 +427,15 @@ pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seed_lists_are_short() {
+        assert_eq!(seed_list(&[]), "");
+        assert_eq!(seed_list(&[3]), "3");
+        assert_eq!(seed_list(&[2, 0, 1]), "0, 1, 2");
+        assert_eq!(seed_list(&(0..20).rev().collect::<Vec<_>>()), "0–19");
+        assert_eq!(seed_list(&[1, 5, 9, 12, 30, 31]), "1, 5, 9, … (6 seeds)");
+    }
 
     #[test]
     fn escaping() {

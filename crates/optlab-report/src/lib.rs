@@ -6,9 +6,14 @@
 //!   table and plots (inline SVG, inline CSS, no script, no external URL), then the experiment
 //!   file's source;
 //! - `tables/<comparison>.md` and `.csv`: one row per configuration and task (see [`table`]);
+//! - `tables/<comparison>-best.md` and `.csv`: the best configuration of each optimizer per task
+//!   (see [`select`]), when an optimizer has several configurations;
 //! - `plots/<comparison>-<task>-<kind>.svg` and `.png`: loss curves (and validation loss),
 //!   heatmaps of two-key sweeps, learning-rate sensitivity, trajectories on 2-D test functions,
 //!   steps/time to the target, and `plots/<comparison>-profile.*`, the performance profiles.
+//!   With more than [`select::MAX_DRAWN`] configurations on a task, the curve, trajectory and
+//!   target plots (and the profile) show the best configuration of each optimizer only; long
+//!   series are thinned to at most [`thin::MAX_POINTS`] points.
 //!
 //! Every file is written to a temporary name and renamed, so a reader never sees half a file; the
 //! output depends only on the records (no clock, no randomness, runs in any order).
@@ -19,9 +24,11 @@ pub mod group;
 pub mod html;
 pub mod landscape;
 pub mod plots;
+pub mod select;
 pub mod stats;
 pub mod style;
 pub mod table;
+pub mod thin;
 
 pub use error::ReportError;
 
@@ -76,14 +83,27 @@ pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<R
     create_dir(&plots_dir)?;
     let mut files = Vec::new();
     let tables: Vec<table::Table> = comparisons.iter().map(table::build).collect();
+    let bests: Vec<Option<table::Table>> = comparisons.iter().zip(&tables).map(|(c, t)| table::best(c, t)).collect();
     let mut sections = Vec::new();
-    for (cmp, t) in comparisons.iter().zip(&tables) {
+    for ((cmp, t), best) in comparisons.iter().zip(&tables).zip(&bests) {
         let md = tables_dir.join(format!("{}.md", cmp.slug));
         let csv = tables_dir.join(format!("{}.csv", cmp.slug));
         let title = if cmp.info.title.trim().is_empty() { cmp.info.name.clone() } else { cmp.info.title.clone() };
         write_atomic(&md, format!("# {title}\n\n{}", t.markdown()).as_bytes())?;
         write_atomic(&csv, t.csv().as_bytes())?;
         files.extend([md, csv]);
+        let mut best_files = Vec::new();
+        if let Some(b) = best {
+            let md = tables_dir.join(format!("{}-best.md", cmp.slug));
+            let csv = tables_dir.join(format!("{}-best.csv", cmp.slug));
+            let head = format!(
+                "# {title}: best configuration per optimizer\n\nPer task and optimizer, the configuration with the lowest median final loss over the seeds that ran OK (ties: fewer steps).\n\n"
+            );
+            write_atomic(&md, format!("{head}{}", b.markdown()).as_bytes())?;
+            write_atomic(&csv, b.csv().as_bytes())?;
+            best_files = vec![format!("tables/{}-best.md", cmp.slug), format!("tables/{}-best.csv", cmp.slug)];
+            files.extend([md, csv]);
+        }
         let mut figures = Vec::new();
         for plot in plots::plots_of(cmp, t) {
             let svg_path = plots_dir.join(format!("{}.svg", plot.stem));
@@ -110,6 +130,8 @@ pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<R
             description: cmp.info.description.clone(),
             tasks: cmp.tasks.clone(),
             table: t,
+            best: best.as_ref(),
+            best_files,
             table_files: vec![format!("tables/{}.md", cmp.slug), format!("tables/{}.csv", cmp.slug)],
             figures,
             runs: cmp.runs().collect(),

@@ -7,9 +7,11 @@
 use crate::format::{cmp_values, log_tick, num, slug};
 use crate::group::{Comparison, Config};
 use crate::landscape::{draw_level_key, draw_marks, draw_trajectory, DrawResult, Landscape};
+use crate::select::{best_per_family, drawn, swept_words, MAX_DRAWN};
 use crate::stats::{band, performance_ratios, profile_steps, Spread};
 use crate::style::{series_color, FAMILY};
 use crate::table::Table;
+use crate::thin::{thin_by, thin_path, MAX_POINTS, MIN_PX};
 use optlab_lab::record::{RunRecord, Status};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::coord::Shift;
@@ -17,8 +19,6 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 
-/// Most points drawn per curve (the median curve is thinned evenly beyond this).
-const MAX_CURVE_POINTS: usize = 800;
 /// Width of the legend panel right of a chart.
 const LEGEND_W: u32 = 340;
 
@@ -53,6 +53,8 @@ pub struct Curves {
     /// On a log axis, values below this (the smallest positive value; exact zeros) are drawn
     /// at it.
     pub floor: f64,
+    /// Only the best configuration per optimizer family is drawn (see [`crate::select`]).
+    pub reduced: bool,
     pub curves: Vec<Curve>,
 }
 
@@ -113,11 +115,14 @@ pub struct SensLine {
     pub points: Vec<(f64, Option<Spread>)>,
 }
 
-/// Trajectories of the first seed of each configuration on a 2-D test function.
+/// Trajectories of the first seed of each configuration on a 2-D test function (among runs of
+/// one seed from several random starts, the run from the lowest start).
 #[derive(Clone, Debug)]
 pub struct Trajectories {
     pub title: String,
     pub function: String,
+    /// Only the best configuration per optimizer family is drawn (see [`crate::select`]).
+    pub reduced: bool,
     pub paths: Vec<Path2d>,
 }
 
@@ -153,6 +158,9 @@ pub struct Profile {
     pub title: String,
     pub tasks: Vec<String>,
     pub solvers: Vec<(String, RGBColor)>,
+    /// Whether a solver is an optimizer family with its best configuration per task (rather than
+    /// one configuration).
+    pub by_family: bool,
     /// `ratios[s][p]` for steps and for time.
     pub steps: Vec<Vec<f64>>,
     pub time: Vec<Vec<f64>>,
@@ -211,8 +219,12 @@ pub enum Metric {
 }
 
 /// Loss curves of a task: x = epoch when every point has one, else step.
+/// Beyond [`MAX_DRAWN`] configurations only the best of each optimizer is drawn (see
+/// [`crate::select`]); curves have at most [`MAX_POINTS`] points (min–max thinned).
 pub fn curves(cmp: &Comparison, task: &str, metric: Metric) -> Option<Curves> {
-    let configs: Vec<&Config> = cmp.configs_of(task).collect();
+    let sel = drawn(cmp, task);
+    let configs: Vec<&Config> = sel.configs;
+    let color_of = |cfg: &Config| config_color(cmp, cfg, sel.reduced);
     let runs = || configs.iter().flat_map(|c| c.runs.iter()).filter(|r| r.status != Status::Failed);
     let by_epoch = runs().all(|r| r.series.iter().all(|p| p.epoch.is_some())) && runs().any(|r| !r.series.is_empty());
     let y_of = |p: &optlab_lab::record::Point| match metric {
@@ -245,35 +257,55 @@ pub fn curves(cmp: &Comparison, task: &str, metric: Metric) -> Option<Curves> {
         }
         let diverged_ends =
             cfg.runs.iter().filter(|r| r.status == Status::Diverged).filter_map(|r| xy(r).last().copied()).collect();
-        let mut b = band(&series);
-        if b.len() > MAX_CURVE_POINTS {
-            let k = b.len().div_ceil(MAX_CURVE_POINTS);
-            let last = *b.last().expect("non-empty");
-            b = b.into_iter().step_by(k).collect();
-            if b.last() != Some(&last) {
-                b.push(last);
-            }
-        }
-        out.push(Curve {
-            label: cfg.label.clone(),
-            color: series_color(cmp.color_index(&cfg.label), cmp.labels.len()),
-            band: b,
-            diverged_ends,
-            seeds: series.len(),
-        });
+        let b = thin_by(&band(&series), MAX_POINTS, |p| p.1);
+        out.push(Curve { label: cfg.label.clone(), color: color_of(cfg), band: b, diverged_ends, seeds: series.len() });
     }
     let (what, y) = match metric {
         Metric::Loss => ("training loss", "loss"),
         Metric::ValLoss => ("validation loss", "validation loss"),
     };
+    let which = if sel.reduced { format!("best {} per optimizer; ", swept_words(cmp)) } else { String::new() };
     Some(Curves {
-        title: format!("{}: {what} on {task} (median, min–max over seeds)", cmp.info.name),
+        title: format!("{}: {what} on {task} ({which}median, min–max over seeds)", cmp.info.name),
         x_desc: if by_epoch { "epoch" } else { "step" }.into(),
         y_desc: if log_y { format!("{y} (log scale)") } else { y.into() },
         log_y,
         floor,
+        reduced: sel.reduced,
         curves: out,
     })
+}
+
+/// A configuration's colour: by family when only the best per family is drawn (so an optimizer
+/// keeps its colour across tasks and matches the sensitivity plot), else by label.
+fn config_color(cmp: &Comparison, cfg: &Config, by_family: bool) -> RGBColor {
+    if by_family {
+        series_color(cmp.family_index(&cfg.family), cmp.families.len())
+    } else {
+        series_color(cmp.color_index(&cfg.label), cmp.labels.len())
+    }
+}
+
+impl Curves {
+    /// The value drawn for `y` (its `log10`, at least the floor's, on a log axis).
+    pub fn ty(&self, y: f64) -> f64 {
+        if self.log_y {
+            y.max(self.floor).log10()
+        } else {
+            y
+        }
+    }
+
+    /// The drawn y range (in [`Curves::ty`] units, padded): that of the medians, so that bands
+    /// and diverged seeds' ends, clipped to it, do not squash every curve against the bottom;
+    /// its top is also capped at 10× (linear axis: 10·max(1, |s|) above) the largest starting
+    /// median `s`, so that a median blowing up (most seeds diverged) runs along the top edge.
+    pub fn y_range(&self) -> (f64, f64) {
+        let y_data = ext(self.curves.iter().flat_map(|c| c.band.iter().map(|p| self.ty(p.1)))).unwrap_or((0.0, 1.0));
+        let start = ext(self.curves.iter().filter_map(|c| c.band.first().map(|p| self.ty(p.1)))).map(|r| r.1);
+        let cap = start.map_or(f64::INFINITY, |s| if self.log_y { s + 1.0 } else { s + 10.0 * s.abs().max(1.0) });
+        pad_range((y_data.0, y_data.1.min(cap).max(y_data.0)), 0.04)
+    }
 }
 
 /// Whether values go on a log axis (all ≥ 0, some > 0) and the floor for the zeros.
@@ -333,8 +365,7 @@ pub fn sensitivity(cmp: &Comparison, table: &Table, task: &str) -> Option<Sensit
         let lr: f64 = r.swept[li].trim().parse().ok().filter(|v: &f64| v.is_finite() && *v > 0.0)?;
         let others: Vec<String> =
             cmp.info.swept.iter().zip(&r.swept).filter(|(k, _)| *k != "lr").map(|(k, v)| format!("{k}={v}")).collect();
-        let name =
-            if others.is_empty() { r.optimizer.clone() } else { format!("{} {}", r.optimizer, others.join(" ")) };
+        let name = if others.is_empty() { r.family.clone() } else { format!("{} {}", r.family, others.join(" ")) };
         let p = (lr, if r.ok > 0 { r.final_loss } else { None });
         match lines.iter_mut().find(|l| l.name == name) {
             Some(l) => l.points.push(p),
@@ -345,8 +376,11 @@ pub fn sensitivity(cmp: &Comparison, table: &Table, task: &str) -> Option<Sensit
         return None;
     }
     let n = lines.len();
+    // One line per family (only lr swept): the family's colour, as in the reduced plots.
+    let by_family = cmp.info.swept.len() == 1;
     for (i, l) in lines.iter_mut().enumerate() {
-        l.color = series_color(i, n);
+        l.color =
+            if by_family { series_color(cmp.family_index(&l.name), cmp.families.len()) } else { series_color(i, n) };
         l.points.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
     let values: Vec<f64> =
@@ -364,17 +398,24 @@ pub fn sensitivity(cmp: &Comparison, table: &Table, task: &str) -> Option<Sensit
 /// iterates; runs of the same function in more dimensions are not drawn on a 2-D landscape).
 pub fn trajectories(cmp: &Comparison, task: &str) -> Option<Trajectories> {
     let f = optlab_functions::by_name(task, Some(2)).ok()?;
+    let sel = drawn(cmp, task);
     let mut paths = Vec::new();
-    for cfg in cmp.configs_of(task) {
-        let Some(r) = cfg.runs.iter().find(|r| r.series.iter().any(|p| p.x.as_ref().is_some_and(|x| x.len() == 2)))
-        else {
+    for cfg in sel.configs.iter().copied() {
+        // The lowest seed, and among runs of the same seed (random starts) the lowest start, so
+        // that configurations run from the same starts are drawn from the same one.
+        let start =
+            |r: &RunRecord| r.series.iter().find_map(|p| p.x.as_ref().filter(|x| x.len() == 2).map(|x| (x[0], x[1])));
+        let Some(r) = cfg.runs.iter().filter(|r| start(r).is_some()).min_by(|a, b| {
+            let (sa, sb) = (start(a).unwrap_or_default(), start(b).unwrap_or_default());
+            a.seed.cmp(&b.seed).then(sa.0.total_cmp(&sb.0)).then(sa.1.total_cmp(&sb.1))
+        }) else {
             continue;
         };
         let points: Vec<(f64, f64)> =
             r.series.iter().filter_map(|p| p.x.as_ref().filter(|x| x.len() == 2).map(|x| (x[0], x[1]))).collect();
         paths.push(Path2d {
             label: cfg.label.clone(),
-            color: series_color(cmp.color_index(&cfg.label), cmp.labels.len()),
+            color: config_color(cmp, cfg, sel.reduced),
             seed: r.seed,
             status: r.status,
             points,
@@ -384,8 +425,18 @@ pub fn trajectories(cmp: &Comparison, task: &str) -> Option<Trajectories> {
         return None;
     }
     Some(Trajectories {
-        title: format!("{}: trajectories on {} (first seed of each configuration)", cmp.info.name, f.title()),
+        title: if sel.reduced {
+            format!(
+                "{}: trajectories on {} (best {} per optimizer, first seed)",
+                cmp.info.name,
+                f.title(),
+                swept_words(cmp)
+            )
+        } else {
+            format!("{}: trajectories on {} (first seed of each configuration)", cmp.info.name, f.title())
+        },
         function: task.to_string(),
+        reduced: sel.reduced,
         paths,
     })
 }
@@ -393,13 +444,15 @@ pub fn trajectories(cmp: &Comparison, task: &str) -> Option<Trajectories> {
 /// Steps and time to the task's target per configuration.
 pub fn target_bars(cmp: &Comparison, table: &Table, task: &str) -> Option<TargetBars> {
     let target = cmp.info.targets.get(task)?;
+    let sel = drawn(cmp, task);
     let rows: Vec<BarRow> = table
         .rows
         .iter()
         .filter(|r| r.task == task)
-        .map(|r| BarRow {
+        .filter_map(|r| sel.configs.iter().find(|c| c.label == r.label).map(|c| (r, *c)))
+        .map(|(r, c)| BarRow {
             label: r.label.clone(),
-            color: series_color(cmp.color_index(&r.label), cmp.labels.len()),
+            color: config_color(cmp, c, sel.reduced),
             steps: r.steps_to_target,
             time: r.time_to_target,
             status: r.status_word(),
@@ -408,8 +461,13 @@ pub fn target_bars(cmp: &Comparison, table: &Table, task: &str) -> Option<Target
     if rows.is_empty() {
         return None;
     }
+    let which = if sel.reduced { format!("best {} per optimizer; ", swept_words(cmp)) } else { String::new() };
     Some(TargetBars {
-        title: format!("{}: reaching loss {} on {task} (median, min–max over seeds)", cmp.info.name, num(*target)),
+        title: format!(
+            "{}: reaching loss {} on {task} ({which}median, min–max over seeds)",
+            cmp.info.name,
+            num(*target)
+        ),
         rows,
     })
 }
@@ -418,12 +476,25 @@ pub fn target_bars(cmp: &Comparison, table: &Table, task: &str) -> Option<Target
 /// solver is a configuration (label); its cost on a task is the median over its OK seeds of the
 /// steps (time) to the target, `∞` when the median seed never got there, when no seed ran OK or
 /// when it did not run on that task. Steps below 1 count as 1.
+///
+/// With more than [`MAX_DRAWN`] configurations (and fewer families), a solver is an optimizer
+/// family instead, run on each task with its best configuration there (see [`crate::select`]).
 pub fn profile(cmp: &Comparison, table: &Table) -> Option<Profile> {
     let tasks: Vec<String> = cmp.tasks.iter().filter(|t| cmp.info.targets.contains_key(*t)).cloned().collect();
     if tasks.len() < 2 || cmp.labels.is_empty() {
         return None;
     }
-    let cost = |label: &str, task: &str, time: bool| -> f64 {
+    let by_family = cmp.labels.len() > MAX_DRAWN && cmp.families.len() < cmp.labels.len();
+    // The label a solver runs with on a task.
+    let label_on = |solver: &str, task: &str| -> Option<String> {
+        if by_family {
+            best_per_family(cmp, task).into_iter().find(|c| c.family == solver).map(|c| c.label.clone())
+        } else {
+            Some(solver.to_string())
+        }
+    };
+    let cost = |solver: &str, task: &str, time: bool| -> f64 {
+        let Some(label) = label_on(solver, task) else { return f64::INFINITY };
         table
             .rows
             .iter()
@@ -431,13 +502,17 @@ pub fn profile(cmp: &Comparison, table: &Table) -> Option<Profile> {
             .and_then(|r| if time { r.time_to_target } else { r.steps_to_target })
             .map_or(f64::INFINITY, |s| s.median)
     };
+    let solvers = if by_family { &cmp.families } else { &cmp.labels };
     let costs = |time: bool| -> Vec<Vec<f64>> {
-        cmp.labels.iter().map(|l| tasks.iter().map(|t| cost(l, t, time)).collect()).collect()
+        solvers.iter().map(|l| tasks.iter().map(|t| cost(l, t, time)).collect()).collect()
     };
-    let n = cmp.labels.len();
+    let n = solvers.len();
+    let which =
+        if by_family { format!(" (best {} per optimizer on each task)", swept_words(cmp)) } else { String::new() };
     Some(Profile {
-        title: format!("{}: performance profiles over {} tasks", cmp.info.name, tasks.len()),
-        solvers: cmp.labels.iter().enumerate().map(|(i, l)| (l.clone(), series_color(i, n))).collect(),
+        title: format!("{}: performance profiles over {} tasks{which}", cmp.info.name, tasks.len()),
+        solvers: solvers.iter().enumerate().map(|(i, l)| (l.clone(), series_color(i, n))).collect(),
+        by_family,
         steps: performance_ratios(&costs(false), 1.0),
         time: performance_ratios(&costs(true), 1e-9),
         tasks,
@@ -450,13 +525,34 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
     let base = &cmp.slug;
     for task in &cmp.tasks {
         let t = slug(task);
-        let n_cfg = cmp.configs_of(task).count();
-        let legend_h = (90 + 24 * n_cfg as u32).max(560);
+        let sel = drawn(cmp, task);
+        let legend_h = (90 + 24 * sel.configs.len() as u32).max(560);
+        // What a reduced plot leaves out, and where to find it.
+        let (per, note) = if sel.reduced {
+            let mut elsewhere = vec!["the table"];
+            if cmp.info.swept.iter().any(|k| k == "lr") {
+                elsewhere.push("the sensitivity plot");
+            }
+            if cmp.info.swept.len() == 2 {
+                elsewhere.push("the heatmaps");
+            }
+            (
+                format!("for the best {} of each optimizer", swept_words(cmp)),
+                format!(
+                    " Only the best configuration of each optimizer is drawn (lowest median final loss over the seeds that ran OK; ties: fewer steps) — {} of {} configurations; all configurations are in {}.",
+                    sel.configs.len(),
+                    cmp.configs_of(task).count(),
+                    elsewhere.join(" and ")
+                ),
+            )
+        } else {
+            ("per configuration".to_string(), String::new())
+        };
         if let Some(c) = curves(cmp, task, Metric::Loss) {
             out.push(Plot {
                 stem: format!("{base}-{t}-loss"),
                 caption: format!(
-                    "Training loss on {task} per configuration: median over seeds (line), min–max (band); ✕ marks where a diverged seed's last finite loss was."
+                    "Training loss on {task} {per}: median over seeds (line), min–max (band, clipped to the range of the medians); ✕ marks where a diverged seed's last finite loss was.{note}"
                 ),
                 size: (1100, legend_h),
                 drawing: Drawing::Curves(c),
@@ -466,7 +562,7 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
             out.push(Plot {
                 stem: format!("{base}-{t}-val-loss"),
                 caption: format!(
-                    "Validation loss on {task} per configuration: median over seeds (line), min–max (band)."
+                    "Validation loss on {task} {per}: median over seeds (line), min–max (band, clipped to the range of the medians).{note}"
                 ),
                 size: (1100, legend_h),
                 drawing: Drawing::Curves(c),
@@ -503,7 +599,7 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
             out.push(Plot {
                 stem: format!("{base}-{t}-trajectories"),
                 caption: format!(
-                    "Iterates on the landscape of {task} (grey bands, dark = low f): the first seed of each configuration; ○ start, × global minima."
+                    "Iterates on the landscape of {task} (grey bands, dark = low f): the first seed {per}; ○ start, × global minima.{note}"
                 ),
                 size: (1100, (320 + 24 * tr.paths.len() as u32).max(780)),
                 drawing: Drawing::Trajectories(tr),
@@ -513,7 +609,7 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
             out.push(Plot {
                 stem: format!("{base}-{t}-target"),
                 caption: format!(
-                    "Steps and seconds until the training loss first reached the target on {task} (median over OK seeds, whiskers min–max)."
+                    "Steps and seconds until the training loss first reached the target on {task} {per} (median over OK seeds, whiskers min–max).{note}"
                 ),
                 size: (1100, (130 + 34 * b.rows.len() as u32).max(300)),
                 drawing: Drawing::Target(b),
@@ -524,8 +620,15 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
         out.push(Plot {
             stem: format!("{base}-profile"),
             caption: format!(
-                "Performance profiles over the {} tasks with a target: the fraction ρ(τ) of tasks on which a configuration reached the target within τ times the best configuration's steps (left) or time (right). Lines are offset very slightly in height so that coinciding ones stay visible.",
-                p.tasks.len()
+                "Performance profiles over the {} tasks with a target: the fraction ρ(τ) of tasks on which {} reached the target within τ times the best {}'s steps (left) or time (right). Lines are offset very slightly in height so that coinciding ones stay visible.{}",
+                p.tasks.len(),
+                if p.by_family { "an optimizer (with its best configuration on that task)" } else { "a configuration" },
+                if p.by_family { "optimizer" } else { "configuration" },
+                if p.by_family {
+                    format!(" The {} configurations are too many to draw; each optimizer runs with its best {} per task (lowest median final loss).", cmp.labels.len(), swept_words(cmp))
+                } else {
+                    String::new()
+                }
             ),
             size: (1100, (110 + 24 * p.solvers.len() as u32).max(520)),
             drawing: Drawing::Profile(p),
@@ -568,6 +671,14 @@ where
     Ok(())
 }
 
+fn legend_title(reduced: bool) -> &'static str {
+    if reduced {
+        "best configuration per optimizer"
+    } else {
+        "configuration"
+    }
+}
+
 fn ext(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
@@ -597,13 +708,7 @@ where
     let ty = |y: f64| if d.log_y { y.max(d.floor).log10() } else { y };
     let x_range = ext(d.curves.iter().flat_map(|c| c.band.iter().map(|p| p.0))).unwrap_or((0.0, 1.0));
     let x_range = if x_range.1 > x_range.0 { x_range } else { (x_range.0, x_range.0 + 1.0) };
-    let y_data =
-        ext(d.curves.iter().flat_map(|c| c.band.iter().flat_map(|p| [ty(p.2), ty(p.3)]))).unwrap_or((0.0, 1.0));
-    // Cap the top at 1000× (or 1000 above) the largest starting median, so that runs blowing up do
-    // not squash everything else against the bottom.
-    let start = ext(d.curves.iter().filter_map(|c| c.band.first().map(|p| ty(p.1)))).map(|r| r.1);
-    let cap = start.map_or(f64::INFINITY, |s| if d.log_y { s + 3.0 } else { s + 1e3 * s.abs().max(1.0) });
-    let (ylo, yhi) = pad_range((y_data.0, y_data.1.min(cap).max(y_data.0)), 0.04);
+    let (ylo, yhi) = d.y_range();
     let clamp = |y: f64| ty(y).clamp(ylo, yhi);
     let mut chart = ChartBuilder::on(&left)
         .caption(&d.title, (FAMILY, 19))
@@ -645,7 +750,7 @@ where
         .iter()
         .map(|c| (format!("{} ({} seed{})", c.label, c.seeds, if c.seeds == 1 { "" } else { "s" }), c.color))
         .collect();
-    draw_legend(&right, "configuration", &entries, 24)?;
+    draw_legend(&right, legend_title(d.reduced), &entries, 24)?;
     let (_, rh) = right.dim_in_pixel();
     let st = TextStyle::from((FAMILY, 13).into_font()).color(&RGBColor(70, 70, 70));
     right.draw(&Text::new("line median · band min–max · ✕ diverged", (8, rh as i32 - 36), st))?;
@@ -874,9 +979,13 @@ where
     land.draw(&mut chart, bitmap)?;
     let levels = land.levels;
     let n = d.paths.len();
+    // Pixels per unit along each axis: paths are thinned to what can be seen.
+    let (pw, ph) = chart.plotting_area().dim_in_pixel();
+    let px = (pw as f64 / (bx[0].1 - bx[0].0), ph as f64 / (bx[1].1 - bx[1].0));
     for (i, p) in d.paths.iter().enumerate() {
         let wd = if n <= 1 { 2 } else { (6.0 - 4.0 * i as f64 / (n - 1) as f64).round() as u32 };
-        draw_trajectory(&mut chart, &p.points, [bx[0], bx[1]], p.color, wd, bitmap)?;
+        let pts = thin_path(&p.points, px, MIN_PX, MAX_POINTS);
+        draw_trajectory(&mut chart, &pts, [bx[0], bx[1]], p.color, wd, bitmap)?;
     }
     let mut starts: Vec<(f64, f64)> = d.paths.iter().filter_map(|p| p.points.first().copied()).collect();
     starts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
@@ -890,7 +999,7 @@ where
             (format!("{} (seed {}{note})", p.label, p.seed), p.color)
         })
         .collect();
-    draw_legend(&right, "configuration", &entries, 24)?;
+    draw_legend(&right, legend_title(d.reduced), &entries, 24)?;
     let (_, rh) = right.dim_in_pixel();
     draw_level_key(&right, &levels, !f.minima().is_empty(), rh as i32 - 130)?;
     Ok(())
@@ -1012,7 +1121,7 @@ where
         for (s, (_, color)) in d.solvers.iter().enumerate() {
             let steps = profile_steps(&ratios[s]);
             // A small vertical offset per configuration keeps coinciding lines visible.
-            let dy = (s as f64 - (n as f64 - 1.0) / 2.0) * 0.005;
+            let dy = (s as f64 - (n as f64 - 1.0) / 2.0) * (0.03 / n as f64).min(0.005);
             let mut pts = vec![(0.0, dy)];
             let mut rho = 0.0;
             for (tau, r) in steps {
@@ -1026,7 +1135,7 @@ where
             chart.draw_series(std::iter::once(PathElement::new(pts, color.stroke_width(wd))))?;
         }
     }
-    draw_legend(&legend, "configuration", &d.solvers, 40)?;
+    draw_legend(&legend, if d.by_family { "optimizer (best per task)" } else { "configuration" }, &d.solvers, 40)?;
     let (_, lh) = legend.dim_in_pixel();
     let st = TextStyle::from((FAMILY, 13).into_font()).color(&RGBColor(70, 70, 70));
     legend.draw(&Text::new(format!("tasks: {}", truncate(&d.tasks.join(", "), 36)), (8, lh as i32 - 40), st))?;

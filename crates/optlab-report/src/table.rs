@@ -17,6 +17,8 @@ pub struct Row {
     pub task: String,
     pub label: String,
     pub optimizer: String,
+    /// See [`Config::family`].
+    pub family: String,
     /// Values of the swept keys, in the comparison's order.
     pub swept: Vec<String>,
     pub ok: usize,
@@ -62,6 +64,8 @@ pub struct Table {
     pub has_val_loss: bool,
     pub has_accuracy: bool,
     pub has_target: bool,
+    /// Markdown and HTML leave out the secondary columns ([`COMPACT_DROPS`]); the CSV keeps them.
+    pub compact: bool,
     pub rows: Vec<Row>,
 }
 
@@ -79,6 +83,7 @@ fn row(cmp: &Comparison, cfg: &Config) -> Row {
         task: cfg.task.clone(),
         label: cfg.label.clone(),
         optimizer: cfg.optimizer.clone(),
+        family: cfg.family.clone(),
         swept: cfg.swept.clone(),
         ok: cfg.count(Status::Ok),
         diverged: cfg.count(Status::Diverged),
@@ -115,8 +120,27 @@ pub fn build(cmp: &Comparison) -> Table {
         has_val_loss: runs.iter().any(|r| r.summary.final_val_loss.is_some() || r.summary.min_val_loss.is_some()),
         has_accuracy: runs.iter().any(|r| r.summary.final_accuracy.is_some() || r.summary.best_accuracy.is_some()),
         has_target: rows.iter().any(|r| r.target.is_some()),
+        compact: false,
         rows,
     }
+}
+
+/// The best configuration of each optimizer family on each task (see [`crate::select`]): rows of
+/// `table` (built from `cmp`), with the family in the optimizer column. `None` when no family has
+/// more than one configuration on a task (the full table already is that answer).
+pub fn best(cmp: &Comparison, table: &Table) -> Option<Table> {
+    if !crate::select::has_choices(cmp) {
+        return None;
+    }
+    let mut rows = Vec::new();
+    for task in &cmp.tasks {
+        for cfg in crate::select::best_per_family(cmp, task) {
+            if let Some(r) = table.rows.iter().find(|r| r.task == *task && r.label == cfg.label) {
+                rows.push(Row { optimizer: r.family.clone(), ..r.clone() });
+            }
+        }
+    }
+    Some(Table { show_label: false, compact: true, rows, ..table.clone() })
 }
 
 /// A count of steps or a loss, short.
@@ -140,9 +164,29 @@ fn spread_text(s: &Spread, f: &dyn Fn(f64) -> String) -> String {
     }
 }
 
+/// Columns a compact table leaves out of Markdown and HTML.
+pub const COMPACT_DROPS: [&str; 5] = ["time (s)", "min loss", "min val loss", "best accuracy", "time to target (s)"];
+
 impl Table {
     /// Column headers, as shown in Markdown and HTML.
     pub fn headers(&self) -> Vec<String> {
+        let mut h = self.all_headers();
+        if self.compact {
+            h.retain(|c| !COMPACT_DROPS.contains(&c.as_str()));
+        }
+        h
+    }
+
+    /// The cells of a row, as shown in Markdown and HTML (plain text).
+    pub fn cells(&self, r: &Row) -> Vec<String> {
+        let c = self.all_cells(r);
+        if !self.compact {
+            return c;
+        }
+        self.all_headers().iter().zip(c).filter(|(h, _)| !COMPACT_DROPS.contains(&h.as_str())).map(|(_, c)| c).collect()
+    }
+
+    fn all_headers(&self) -> Vec<String> {
         let mut h = vec!["task".to_string()];
         h.extend(self.keys.iter().cloned());
         h.push("optimizer".into());
@@ -168,8 +212,7 @@ impl Table {
         1 + self.keys.len() + 1 + usize::from(self.show_label)
     }
 
-    /// The cells of a row, as shown in Markdown and HTML (plain text).
-    pub fn cells(&self, r: &Row) -> Vec<String> {
+    fn all_cells(&self, r: &Row) -> Vec<String> {
         let mut c = vec![r.task.clone()];
         c.extend(r.swept.iter().cloned());
         c.push(r.optimizer.clone());
