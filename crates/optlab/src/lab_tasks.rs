@@ -113,7 +113,8 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
     cfg.hidden = job.hidden;
     cfg.patience = job.patience;
     cfg.time_budget = job.time_budget_s.map(std::time::Duration::from_secs_f64);
-    cfg.hutchinson = optlab_nn::HutchinsonConfig { samples: job.hutchinson_samples as usize, h: job.hutchinson_h as f32 };
+    cfg.hutchinson =
+        optlab_nn::HutchinsonConfig { samples: job.hutchinson_samples as usize, h: job.hutchinson_h as f32 };
     let mut series = Vec::new();
     let mut elapsed = 0.0;
     let report = optlab_nn::train(&cfg, &mut |e: &optlab_nn::EpochReport| {

@@ -28,7 +28,9 @@ fn train_writes_log_lines_csv_and_plots() {
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
     let epochs: Vec<&str> = stdout.lines().filter(|l| l.starts_with("epoch ")).collect();
     assert_eq!(epochs.len(), 4, "{stdout}");
-    assert!(epochs[3].starts_with("epoch 4: train ") && epochs[3].contains("accuracy ") && epochs[3].contains("/200 ("));
+    assert!(
+        epochs[3].starts_with("epoch 4: train ") && epochs[3].contains("accuracy ") && epochs[3].contains("/200 (")
+    );
     let csv = std::fs::read_to_string(out.join("epochs.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5);
     assert!(csv.starts_with("epoch,step,train_loss,val_loss,correct,total,accuracy,time_s\n"));
