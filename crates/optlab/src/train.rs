@@ -132,7 +132,7 @@ pub fn cli_run(args: &TrainArgs) -> Result<()> {
         }
     }
     println!(
-        "{}: {} with {}: {} epochs, {} steps, stopped: {}, best epoch {}, {:.1} s",
+        "{}: {} parameters, {}: {} epochs, {} steps, stopped: {}, best epoch {}, {:.1} s",
         report.task,
         report.param_count,
         report.optimizer,
@@ -228,6 +228,7 @@ where
         epochs.iter().filter(|e| e.val_loss.is_finite()).map(|e| (e.epoch as f64, e.val_loss)).collect();
     let train_color = RGBColor(31, 119, 180);
     let val_color = RGBColor(255, 127, 14);
+    let n_epochs = epochs.len().max(2);
     let mut builder = ChartBuilder::on(&root);
     builder.caption(title, (FAMILY, 24)).margin(16).x_label_area_size(48).y_label_area_size(72);
     macro_rules! finish {
@@ -239,7 +240,8 @@ where
                 .y_desc("loss")
                 .label_style((FAMILY, 15))
                 .axis_desc_style((FAMILY, 17))
-                .x_label_formatter(&|x| format!("{x:.0}"))
+                .x_labels(n_epochs.min(12))
+                .x_label_formatter(&|x| if x.fract() == 0.0 { format!("{x:.0}") } else { String::new() })
                 .draw()?;
             chart
                 .draw_series(LineSeries::new(train_pts.clone(), train_color.stroke_width(3)))?
