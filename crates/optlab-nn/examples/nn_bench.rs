@@ -20,14 +20,14 @@ use rand::SeedableRng;
 use std::time::Instant;
 
 enum Opt {
-    Optlab(OptlabOptimizer),
+    Optlab(Box<OptlabOptimizer>),
     Burn(ModuleOptimizer),
 }
 
 impl Opt {
     fn new(which: &str) -> Opt {
         match which {
-            "optlab" => Opt::Optlab(OptlabOptimizer::new(OptimConfig::new("adam").set("lr", 1e-3)).unwrap()),
+            "optlab" => Opt::Optlab(Box::new(OptlabOptimizer::new(OptimConfig::new("adam").set("lr", 1e-3)).unwrap())),
             _ => Opt::Burn(AdamConfig::new().with_epsilon(1e-8).init()),
         }
     }

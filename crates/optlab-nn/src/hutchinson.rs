@@ -134,9 +134,9 @@ mod tests {
         let mut out = vec![vec![0.0; n]];
         let mut est = Hutchinson::new(HutchinsonConfig { samples: 4000, h: 1e-2 }, 7);
         est.estimate(0, &x, grad, &mut out).unwrap();
-        for i in 0..n {
+        for (i, v) in out[0].iter().enumerate() {
             let exact = 1.0 + i as f32;
-            assert!((out[0][i] - exact).abs() < 0.03, "element {i}: {} vs {exact}", out[0][i]);
+            assert!((v - exact).abs() < 0.03, "element {i}: {v} vs {exact}");
         }
         // A diagonal A is recovered exactly with a single sample (z_i² = 1).
         let diag = |x: &[Vec<f32>], g: &mut [Vec<f32>]| -> Result<(), Infallible> {
@@ -147,8 +147,8 @@ mod tests {
         };
         let mut est = Hutchinson::new(HutchinsonConfig { samples: 1, h: 1e-2 }, 1);
         est.estimate(3, &x, diag, &mut out).unwrap();
-        for i in 0..n {
-            assert!((out[0][i] - (1.0 + i as f32)).abs() < 1e-3, "element {i}: {}", out[0][i]);
+        for (i, v) in out[0].iter().enumerate() {
+            assert!((v - (1.0 + i as f32)).abs() < 1e-3, "element {i}: {v}");
         }
     }
 

@@ -234,7 +234,7 @@ impl Net for MnistCnn {
         let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
         let x = x.reshape([b, 9216]);
         let x = relu(self.fc1.forward(x));
-        let x = dropout(x, 0.5, dropout_rng.as_deref_mut());
+        let x = dropout(x, 0.5, dropout_rng);
         self.fc2.forward(x)
     }
     fn loss(&self) -> Loss {
@@ -274,7 +274,7 @@ impl Net for CifarCnn {
         let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
         let x = x.reshape([b, 2304]);
         let x = relu(self.fc1.forward(x));
-        let x = dropout(x, 0.5, dropout_rng.as_deref_mut());
+        let x = dropout(x, 0.5, dropout_rng);
         self.fc2.forward(x)
     }
     fn loss(&self) -> Loss {

@@ -317,11 +317,40 @@ pub fn log_floor(values: &[f64]) -> (bool, f64) {
 
 /// The grid of final losses of one optimizer on a task when exactly two keys are swept.
 pub fn heatmap(cmp: &Comparison, task: &str, optimizer: &str) -> Option<Heatmap> {
-    let keys = &cmp.info.swept;
-    if keys.len() != 2 {
+    if cmp.info.swept.len() != 2 {
         return None;
     }
     let configs: Vec<&Config> = cmp.configs_of(task).filter(|c| c.optimizer == optimizer).collect();
+    heatmap_of(cmp, task, optimizer, &configs, "")
+}
+
+/// Heatmaps of the first two swept keys, one per combination of the values of the other swept
+/// keys (e.g. a beta1 × beta2 grid at each batch size), each with that combination as its
+/// slice label (`batch_size=8`); empty when fewer than two keys are swept.
+pub fn heatmaps(cmp: &Comparison, task: &str, optimizer: &str) -> Vec<(String, Heatmap)> {
+    let keys = &cmp.info.swept;
+    if keys.len() < 2 {
+        return Vec::new();
+    }
+    let configs: Vec<&Config> = cmp.configs_of(task).filter(|c| c.optimizer == optimizer).collect();
+    let mut slices: Vec<Vec<String>> = configs.iter().map(|c| c.swept[2..].to_vec()).collect();
+    slices.sort_by(|a, b| {
+        a.iter().zip(b).map(|(x, y)| cmp_values(x, y)).find(|o| o.is_ne()).unwrap_or(a.len().cmp(&b.len()))
+    });
+    slices.dedup();
+    slices
+        .into_iter()
+        .filter_map(|slice| {
+            let label: Vec<String> = keys[2..].iter().zip(&slice).map(|(k, v)| format!("{k}={v}")).collect();
+            let label = label.join(" ");
+            let sel: Vec<&Config> = configs.iter().copied().filter(|c| c.swept[2..] == slice[..]).collect();
+            heatmap_of(cmp, task, optimizer, &sel, &label).map(|h| (label, h))
+        })
+        .collect()
+}
+
+fn heatmap_of(cmp: &Comparison, task: &str, optimizer: &str, configs: &[&Config], slice: &str) -> Option<Heatmap> {
+    let keys = &cmp.info.swept;
     if configs.is_empty() {
         return None;
     }
@@ -348,7 +377,11 @@ pub fn heatmap(cmp: &Comparison, task: &str, optimizer: &str) -> Option<Heatmap>
         }
     }
     Some(Heatmap {
-        title: format!("{}: final loss of {optimizer} on {task} (median over seeds)", cmp.info.name),
+        title: if slice.is_empty() {
+            format!("{}: final loss of {optimizer} on {task} (median over seeds)", cmp.info.name)
+        } else {
+            format!("{}: final loss of {optimizer} on {task}, {slice} (median over seeds)", cmp.info.name)
+        },
         x_key: keys[1].clone(),
         y_key: keys[0].clone(),
         xs,
@@ -572,12 +605,17 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
         opts.sort();
         opts.dedup();
         for o in opts {
-            if let Some(h) = heatmap(cmp, task, o) {
+            for (slice, h) in heatmaps(cmp, task, o) {
                 let (w, hgt) = (260 + 110 * h.xs.len() as u32 + LEGEND_W / 2, 170 + 70 * h.ys.len() as u32);
+                let (stem_slice, at) = if slice.is_empty() {
+                    (String::new(), String::new())
+                } else {
+                    (format!("-{}", slug(&slice)), format!(" at {slice}"))
+                };
                 out.push(Plot {
-                    stem: format!("{base}-{t}-{}-heatmap", slug(o)),
+                    stem: format!("{base}-{t}-{}-heatmap{stem_slice}", slug(o)),
                     caption: format!(
-                        "Final training loss of {o} on {task} for each {} × {} pair (median over OK seeds; k/n = seeds that ran OK; diverged or failed cells hatched).",
+                        "Final training loss of {o} on {task}{at} for each {} × {} pair (median over OK seeds; k/n = seeds that ran OK; diverged or failed cells hatched).",
                         h.y_key, h.x_key
                     ),
                     size: (w.max(700), hgt.max(420)),

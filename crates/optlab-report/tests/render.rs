@@ -4,7 +4,7 @@ mod common;
 
 use optlab_lab::record::{ComparisonInfo, ExperimentInfo, Point, RunRecord, Status, Summary};
 use optlab_report::group::group;
-use optlab_report::plots::{heatmap, profile, HeatCell};
+use optlab_report::plots::{heatmap, heatmaps, profile, HeatCell};
 use optlab_report::{render, table, ReportError};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -192,6 +192,40 @@ fn heatmap_cells_hold_the_median_and_the_seed_counts() {
     assert_eq!(h.cells[1][0], HeatCell { median: Some(0.2), ok: 3, diverged: 0, failed: 0 });
     assert_eq!(h.cells[2][0], HeatCell { median: Some(0.5), ok: 1, diverged: 1, failed: 0 });
     assert!(heatmap(&cmps[1], "sphere", "X").is_none(), "nothing swept: no heatmap");
+}
+
+#[test]
+fn a_third_swept_key_gives_one_heatmap_per_value() {
+    let (mut info, runs) = hand_made();
+    let name = info.comparisons[0].name.clone();
+    info.comparisons[0].swept.push("batch_size".into());
+    let mut sliced = Vec::new();
+    for r in runs {
+        if r.comparison != name {
+            sliced.push(r);
+            continue;
+        }
+        for (bs, factor) in [("8", 1.0), ("32", 2.0)] {
+            let mut r = r.clone();
+            r.swept.insert("batch_size".into(), bs.into());
+            r.label = format!("{} bs={bs}", r.label);
+            r.summary.final_loss *= factor;
+            sliced.push(r);
+        }
+    }
+    let cmps = group(&info, &sliced).unwrap();
+    assert!(heatmap(&cmps[0], "net", "adam").is_none(), "three keys: no single heatmap");
+    let hs = heatmaps(&cmps[0], "net", "adam");
+    let labels: Vec<&str> = hs.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, ["batch_size=8", "batch_size=32"]);
+    let (_, h8) = &hs[0];
+    let (_, h32) = &hs[1];
+    assert_eq!((h8.y_key.as_str(), h8.x_key.as_str()), ("beta1", "beta2"));
+    assert_eq!(h8.cells[1][0], HeatCell { median: Some(0.2), ok: 3, diverged: 0, failed: 0 });
+    assert_eq!(h32.cells[1][0], HeatCell { median: Some(0.4), ok: 3, diverged: 0, failed: 0 });
+    assert!(h32.title.contains("batch_size=32"), "{}", h32.title);
+    let (_, h1) = (&cmps[1], heatmaps(&cmps[1], "sphere", "X"));
+    assert!(h1.is_empty(), "nothing swept: no heatmap");
 }
 
 #[test]
