@@ -618,7 +618,7 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
                         "Final training loss of {o} on {task}{at} for each {} × {} pair (median over OK seeds; k/n = seeds that ran OK; diverged or failed cells hatched).",
                         h.y_key, h.x_key
                     ),
-                    size: (w.max(700), hgt.max(420)),
+                    size: (w.max(700).max(60 + 10 * h.title.chars().count() as u32), hgt.max(420)),
                     drawing: Drawing::Heatmap(h),
                 });
             }

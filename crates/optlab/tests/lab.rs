@@ -165,10 +165,14 @@ fn three_shard_processes_merged_equal_one_unsharded_run() {
     let (a, b) = (runs_modulo_time(&merged), runs_modulo_time(&one));
     assert_eq!(a.len(), 3 * 3 * 2 * 2 + 1);
     assert_eq!(a, b);
-    // The network run is recorded as failed until optlab-nn is wired in.
+    // The network run trained (optlab-nn): one epoch, with validation loss and accuracy.
     let st = Store::open(&one.join(DB_FILE)).unwrap();
     let net: Vec<_> = st.runs().unwrap().into_iter().filter(|r| r.task == "mnist-mlp").collect();
-    assert!(net[0].error.as_deref().unwrap_or("").contains("need optlab-nn"));
+    assert_eq!(net.len(), 1);
+    assert_eq!(net[0].status, optlab_lab::record::Status::Ok, "{:?}", net[0].error);
+    assert_eq!(net[0].series.len(), 1);
+    assert_eq!(net[0].series[0].epoch, Some(1));
+    assert!(net[0].summary.final_accuracy.is_some_and(|a| a > 0.5), "{:?}", net[0].summary);
     // Merging again adds nothing.
     let out = run_ok(optlab().args(&args));
     assert!(out.contains("0 runs added"), "{out}");
@@ -218,9 +222,9 @@ impl OutputAsync for Command {
 #[test]
 fn built_in_experiment_checks_and_merge_refuses_missing_shards() {
     let out = run_ok(optlab().args(["run", "--check"]));
-    assert!(out.contains("experiments/default.toml (built in): 364 runs in 2 comparisons"), "{out}");
+    assert!(out.contains("experiments/default.toml (built in): 372 runs in 2 comparisons"), "{out}");
     let out = run_ok(optlab().args(["run", "--check", "--shard", "2/4"]));
-    assert!(out.contains("(91 in shard 2/4)"), "{out}");
+    assert!(out.contains("(93 in shard 2/4)"), "{out}");
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nope");
     let merged = tmp.path().join("m");
