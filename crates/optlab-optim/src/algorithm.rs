@@ -116,6 +116,16 @@ pub trait Algorithm<T: Float>: Send + Sync + Sized + 'static {
     /// Per-tensor coefficients of this step; may update the tensor's scalar state.
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, scalars: &mut [f64]) -> Result<Self::Coef>;
 
-    /// The fused per-element update of one chunk.
-    fn update(c: &Self::Coef, chunk: Chunk<'_, T>);
+    /// Whether this step's coefficients allow the short forms of the shared pieces
+    /// ([`crate::optimizers::common`]: `g' = g` with no maximize or L2 decay, `lerp` on its
+    /// `w < 0.5` side). The engine then runs `update::<true>`, else `update::<false>`: the
+    /// choice is made once per chunk, never inside the loop.
+    fn simple(_c: &Self::Coef) -> bool {
+        false
+    }
+
+    /// The fused per-element update of one chunk. `S` is [`Algorithm::simple`]'s answer; with
+    /// `S = true` the kernel may use the short forms. Both must give the same results for finite
+    /// values.
+    fn update<const S: bool>(c: &Self::Coef, chunk: Chunk<'_, T>);
 }

@@ -598,20 +598,30 @@ unsafe fn make_chunk<'a, T>(p: &Ptrs<T>, nbufs: usize, start: usize, end: usize)
 /// Chunks shorter than this run the baseline kernel inline (bit-identical, see [`crate::simd`]).
 const SMALL: usize = 64;
 
-/// The algorithm's kernel, compiled for the chosen instruction set (see [`crate::simd`]).
+/// The algorithm's kernel, compiled for the chosen instruction set (see [`crate::simd`]), in its
+/// short or general form ([`Algorithm::simple`]).
 #[inline(always)]
 fn update<T: Float, A: Algorithm<T>>(simd: Simd, c: &A::Coef, ch: Chunk<'_, T>) {
+    if A::simple(c) {
+        update_form::<T, A, true>(simd, c, ch)
+    } else {
+        update_form::<T, A, false>(simd, c, ch)
+    }
+}
+
+#[inline(always)]
+fn update_form<T: Float, A: Algorithm<T>, const S: bool>(simd: Simd, c: &A::Coef, ch: Chunk<'_, T>) {
     // Tiny tensors gain nothing from wide vectors; the inlined baseline kernel saves a call.
     if ch.p.len() < SMALL {
-        return A::update(c, ch);
+        return A::update::<S>(c, ch);
     }
     match simd {
         // SAFETY: `Simd::resolve` returned these only where the CPU has the features.
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => unsafe { isa::update_avx512::<T, A>(c, ch) },
+        Simd::Avx512 => unsafe { isa::update_avx512::<T, A, S>(c, ch) },
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { isa::update_avx2::<T, A>(c, ch) },
-        _ => A::update(c, ch),
+        Simd::Avx2 => unsafe { isa::update_avx2::<T, A, S>(c, ch) },
+        _ => A::update::<S>(c, ch),
     }
 }
 
@@ -645,12 +655,12 @@ mod isa {
     use super::*;
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn update_avx2<T: Float, A: Algorithm<T>>(c: &A::Coef, ch: Chunk<'_, T>) {
-        A::update(c, ch)
+    pub(super) unsafe fn update_avx2<T: Float, A: Algorithm<T>, const S: bool>(c: &A::Coef, ch: Chunk<'_, T>) {
+        A::update::<S>(c, ch)
     }
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-    pub(super) unsafe fn update_avx512<T: Float, A: Algorithm<T>>(c: &A::Coef, ch: Chunk<'_, T>) {
-        A::update(c, ch)
+    pub(super) unsafe fn update_avx512<T: Float, A: Algorithm<T>, const S: bool>(c: &A::Coef, ch: Chunk<'_, T>) {
+        A::update::<S>(c, ch)
     }
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn reduce_avx2<T: Float, A: Algorithm<T>>(

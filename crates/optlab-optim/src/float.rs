@@ -36,6 +36,10 @@ pub trait Float:
     fn powf(self, e: Self) -> Self;
     fn exp(self) -> Self;
     fn ln(self) -> Self;
+    /// Real cube root, vectorisable ([`crate::vmath`]).
+    fn vcbrt(self) -> Self;
+    /// `b^self` for `self >= 0` given `ln_b = ln b`, vectorisable ([`crate::vmath`]).
+    fn vpow_ln(self, ln_b: f64) -> Self;
     fn max(self, o: Self) -> Self;
     fn min(self, o: Self) -> Self;
     fn signum(self) -> Self;
@@ -53,7 +57,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:expr, $bits:ty, $exp:expr) => {
+    ($t:ty, $name:expr, $bits:ty, $exp:expr, $cbrt:path, $pow_ln:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -91,6 +95,14 @@ macro_rules! impl_float {
             #[inline(always)]
             fn ln(self) -> Self {
                 <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn vcbrt(self) -> Self {
+                $cbrt(self)
+            }
+            #[inline(always)]
+            fn vpow_ln(self, ln_b: f64) -> Self {
+                $pow_ln(self, ln_b)
             }
             #[inline(always)]
             fn max(self, o: Self) -> Self {
@@ -146,8 +158,8 @@ macro_rules! impl_float {
         }
     };
 }
-impl_float!(f32, "f32", u32, 0x7f80_0000);
-impl_float!(f64, "f64", u64, 0x7ff0_0000_0000_0000);
+impl_float!(f32, "f32", u32, 0x7f80_0000, crate::vmath::cbrt_f32, crate::vmath::pow_ln_f32);
+impl_float!(f64, "f64", u64, 0x7ff0_0000_0000_0000, crate::vmath::cbrt_f64, crate::vmath::pow_ln_f64);
 
 #[cfg(test)]
 mod tests {

@@ -35,6 +35,7 @@ pub mod optimizer;
 pub mod optimizers;
 pub mod registry;
 pub mod schedule;
+pub mod vmath;
 pub mod simd;
 pub mod state;
 

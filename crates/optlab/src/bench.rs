@@ -44,11 +44,13 @@ impl Variant {
         }
     }
 
-    fn config(&self, threads: usize, check: bool) -> OptimConfig {
+    fn config(&self, threads: Option<usize>, check: bool) -> OptimConfig {
         let mut c = OptimConfig::new(&self.name)
             .simd(SIMD.get().copied().unwrap_or_default())
-            .threads(threads)
             .non_finite(if check { NonFinite::Error } else { NonFinite::Unchecked });
+        if let Some(n) = threads {
+            c = c.threads(n);
+        }
         for (k, v) in &self.set {
             c = c.set(k, v);
         }
@@ -125,43 +127,62 @@ fn pool(threads: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| Error::Usage(format!("threads: {e}")))
 }
 
-/// The bandwidth probe: `a += s b` over tensors of `shape`, chunked and threaded like a step
-/// (one parallel region over the chunks of all tensors).
-pub fn probe(shape: &Shape, threads: usize, repeats: usize) -> Result<(Timing, f64)> {
-    let mut a: Vec<Vec<f32>> = shape.sizes.iter().map(|&n| vec![1.0f32; n]).collect();
-    let b: Vec<Vec<f32>> = shape.sizes.iter().map(|&n| vec![0.5f32; n]).collect();
-    const CHUNK: usize = optlab_optim::engine::CHUNK;
-    let pool = pool(threads)?;
-    let s = 1e-7f32;
-    let axpy = |a: &mut [f32], b: &[f32]| {
-        for (x, y) in a.iter_mut().zip(b) {
-            *x += s * *y;
-        }
-    };
-    let run = |a: &mut Vec<Vec<f32>>| {
-        let mut pieces: Vec<(&mut [f32], &[f32])> = Vec::new();
-        for (a, b) in a.iter_mut().zip(&b) {
-            pieces.extend(a.chunks_mut(CHUNK).zip(b.chunks(CHUNK)));
-        }
-        if threads <= 1 {
-            pieces.into_iter().for_each(|(a, b)| probe_kernel(&axpy, a, b));
-        } else {
-            pool.install(|| pieces.into_par_iter().for_each(|(a, b)| probe_kernel(&axpy, a, b)));
-        }
-    };
-    for _ in 0..3 {
-        run(&mut a);
+/// The bandwidth probe: `a += s b` over tensors of `shape`, chunked like a step (the engine's
+/// chunk size) and run as one parallel region over the chunks of all tensors.
+pub struct Probe {
+    a: Vec<Vec<f32>>,
+    b: Vec<Vec<f32>>,
+    parallel: bool,
+}
+
+impl Probe {
+    /// Allocates and touches the probe's arrays. With `parallel`, [`Probe::run`] spreads the
+    /// chunks over the rayon pool it is called in.
+    pub fn new(shape: &Shape, parallel: bool) -> Probe {
+        let a = shape.sizes.iter().map(|&n| vec![1.0f32; n]).collect();
+        let b = shape.sizes.iter().map(|&n| vec![0.5f32; n]).collect();
+        Probe { a, b, parallel }
     }
-    let mut times = Vec::with_capacity(repeats);
-    for _ in 0..repeats {
+
+    /// Bytes one pass reads and writes: 12 per element (read a and b, write a).
+    pub fn bytes(&self) -> f64 {
+        12.0 * self.a.iter().map(Vec::len).sum::<usize>() as f64
+    }
+
+    /// One pass; returns its time in milliseconds.
+    pub fn run(&mut self) -> f64 {
+        const CHUNK: usize = optlab_optim::engine::CHUNK;
+        let s = 1e-7f32;
+        let axpy = |a: &mut [f32], b: &[f32]| {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += s * *y;
+            }
+        };
         let t0 = Instant::now();
-        run(&mut a);
-        times.push(t0.elapsed().as_secs_f64() * 1e3);
+        let pieces = self.a.iter_mut().zip(&self.b).flat_map(|(a, b)| a.chunks_mut(CHUNK).zip(b.chunks(CHUNK)));
+        if self.parallel {
+            pieces.collect::<Vec<_>>().into_par_iter().for_each(|(a, b)| probe_kernel(&axpy, a, b));
+        } else {
+            pieces.for_each(|(a, b)| probe_kernel(&axpy, a, b));
+        }
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        std::hint::black_box(&self.a);
+        ms
     }
-    std::hint::black_box(&a);
-    let t = summarise(times);
-    let gbps = 12.0 * shape.total() as f64 / (t.median_ms * 1e-3) / 1e9;
-    Ok((t, gbps))
+}
+
+/// The probe alone: `repeats` passes (after 3 warm-up passes) with `threads` threads; returns the
+/// timing and GB/s of the median.
+pub fn probe(shape: &Shape, threads: usize, repeats: usize) -> Result<(Timing, f64)> {
+    let pool = pool(threads)?;
+    pool.install(|| {
+        let mut pr = Probe::new(shape, threads > 1);
+        for _ in 0..3 {
+            pr.run();
+        }
+        let t = summarise((0..repeats).map(|_| pr.run()).collect());
+        Ok((t, pr.bytes() / (t.median_ms * 1e-3) / 1e9))
+    })
 }
 
 /// The probe's loop, compiled with the same instruction set as the optimizer kernels.
@@ -181,44 +202,73 @@ fn probe_kernel(f: &(impl Fn(&mut [f32], &[f32]) + Sync), a: &mut [f32], b: &[f3
     f(a, b)
 }
 
-/// Times `repeats` steps (after warm-up) of one optimizer in f32 on fixed gradients.
+/// What [`time_steps`] measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Measured {
+    /// Optimizer steps.
+    pub step: Timing,
+    /// Probe passes, each run just before one of the timed steps.
+    pub probe: Timing,
+    /// GB/s of the probe's median pass.
+    pub probe_gbps: f64,
+    /// The optimizer's ideal traffic per parameter (bytes).
+    pub bytes_per_param: f64,
+}
+
+/// Times `repeats` steps (after 5 warm-up steps) of one optimizer on fixed gradients, each timed
+/// step preceded by a timed pass of the bandwidth probe over arrays of the same shape, in the same
+/// thread pool: the two see the same machine, so their ratio holds even when the load changes.
 pub fn time_steps<T: RegistryFloat>(
     v: &Variant,
     shape: &Shape,
     threads: usize,
     repeats: usize,
     check: bool,
-) -> Result<(Timing, f64)> {
-    let layout = shape.layout();
-    let mut opt: Box<dyn Optimizer<T>> = registry::build::<T>(layout.clone(), &v.config(threads, check))?;
-    let mut params: Vec<Vec<T>> =
-        shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(((i % 1000) as f64 - 500.0) * 1e-3)).collect()).collect();
-    let grads: Vec<Vec<T>> =
-        shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(((i % 777) as f64 - 388.0) * 1e-4)).collect()).collect();
-    let hess: Vec<Vec<T>> = if opt.spec().needs_hessian {
-        shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(0.5 + (i % 5) as f64 * 0.1)).collect()).collect()
-    } else {
-        Vec::new()
-    };
-    let gr: Vec<&[T]> = grads.iter().map(|g| &g[..]).collect();
-    let hr: Vec<&[T]> = hess.iter().map(|h| &h[..]).collect();
-    let h = if hess.is_empty() { None } else { Some(&hr[..]) };
-    let mut step = |params: &mut Vec<Vec<T>>| -> Result<()> {
+) -> Result<Measured> {
+    let pool = pool(threads)?;
+    // threads = 1: the engine's single-thread path; otherwise the engine uses the pool it is
+    // called in (`threads` unset), which is the probe's.
+    let cfg = v.config(if threads == 1 { Some(1) } else { None }, check);
+    pool.install(|| {
+        let layout = shape.layout();
+        let mut opt: Box<dyn Optimizer<T>> = registry::build::<T>(layout.clone(), &cfg)?;
+        let mut params: Vec<Vec<T>> = shape
+            .sizes
+            .iter()
+            .map(|&n| (0..n).map(|i| T::of(((i % 1000) as f64 - 500.0) * 1e-3)).collect())
+            .collect();
+        let grads: Vec<Vec<T>> =
+            shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(((i % 777) as f64 - 388.0) * 1e-4)).collect()).collect();
+        let hess: Vec<Vec<T>> = if opt.spec().needs_hessian {
+            shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(0.5 + (i % 5) as f64 * 0.1)).collect()).collect()
+        } else {
+            Vec::new()
+        };
+        let gr: Vec<&[T]> = grads.iter().map(|g| &g[..]).collect();
+        let hr: Vec<&[T]> = hess.iter().map(|h| &h[..]).collect();
+        let h = if hess.is_empty() { None } else { Some(&hr[..]) };
         let mut pm: Vec<&mut [T]> = params.iter_mut().map(|p| &mut p[..]).collect();
-        opt.step(&mut pm, &gr, h)?;
-        Ok(())
-    };
-    for _ in 0..5 {
-        step(&mut params)?;
-    }
-    let mut times = Vec::with_capacity(repeats);
-    for _ in 0..repeats {
-        let t0 = Instant::now();
-        step(&mut params)?;
-        times.push(t0.elapsed().as_secs_f64() * 1e3);
-    }
-    std::hint::black_box(&params);
-    Ok((summarise(times), opt.bytes_per_param()))
+        let mut probe = Probe::new(shape, threads > 1);
+        for _ in 0..5 {
+            opt.step(&mut pm, &gr, h)?;
+            probe.run();
+        }
+        let (mut ts, mut tp) = (Vec::with_capacity(repeats), Vec::with_capacity(repeats));
+        for _ in 0..repeats {
+            tp.push(probe.run());
+            let t0 = Instant::now();
+            opt.step(&mut pm, &gr, h)?;
+            ts.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        std::hint::black_box(&pm);
+        let probe_t = summarise(tp);
+        Ok(Measured {
+            step: summarise(ts),
+            probe: probe_t,
+            probe_gbps: probe.bytes() / (probe_t.median_ms * 1e-3) / 1e9,
+            bytes_per_param: opt.bytes_per_param(),
+        })
+    })
 }
 
 /// One row of the report.
@@ -325,14 +375,14 @@ pub fn run_step_bench(b: &StepBench, out: &mut dyn std::io::Write) -> Result<Vec
     let mut rows = Vec::new();
     for shape in &b.shapes {
         for &threads in &b.threads {
-            let (_, probe_gbps) = probe(shape, threads, b.repeats)?;
             let torch_rows = match &b.torch_python {
                 Some(py) => torch_times(py, &b.torch_script, &b.variants, shape, threads, b.repeats),
                 None => None,
             };
             for v in &b.variants {
-                let (t, bpp) = time_steps::<f32>(v, shape, threads, b.repeats, false)?;
-                let (checked, _) = time_steps::<f32>(v, shape, threads, b.repeats.div_ceil(2), true)?;
+                let m = time_steps::<f32>(v, shape, threads, b.repeats, false)?;
+                let checked = time_steps::<f32>(v, shape, threads, b.repeats.div_ceil(2), true)?.step;
+                let (t, bpp, probe_gbps) = (m.step, m.bytes_per_param, m.probe_gbps);
                 let gbps = bpp * shape.total() as f64 / (t.median_ms * 1e-3) / 1e9;
                 let label = v.label();
                 let torch: Vec<(String, Option<Timing>)> = torch_rows
@@ -416,7 +466,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 pub fn memory(v: &Variant, n: usize, steps: usize) -> Result<(u64, u64, u64)> {
     let base = peak_rss_bytes().ok_or_else(|| Error::Usage("peak RSS needs /proc/self/status (Linux)".into()))?;
     let shape = Shape { label: format!("1x{n}"), sizes: vec![n] };
-    let mut opt = registry::build::<f32>(shape.layout(), &v.config(1, true))?;
+    let mut opt = registry::build::<f32>(shape.layout(), &v.config(Some(1), true))?;
     let state_bytes = opt.state_elements() as u64 * 4;
     let mut p: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 1e-3).collect();
     let g: Vec<f32> = (0..n).map(|i| ((i % 777) as f32 - 388.0) * 1e-4).collect();

@@ -240,7 +240,11 @@ fn run_bench(cmd: BenchCommand) -> Result<()> {
             let variants = if optimizers.is_empty() {
                 bench::default_variants()
             } else {
-                optimizers.iter().map(|s| bench::Variant::parse(s.trim())).collect::<Result<Vec<_>>>()?
+                optimizers
+                    .iter()
+                    .flat_map(|s| s.split_whitespace())
+                    .map(bench::Variant::parse)
+                    .collect::<Result<Vec<_>>>()?
             };
             let shapes = layouts.iter().map(|s| bench::Shape::parse(s)).collect::<Result<Vec<_>>>()?;
             let torch_python = bench::find_torch_python(torch.as_deref());

@@ -144,14 +144,14 @@ pub struct Coef<T> {
 }
 
 #[inline(always)]
-fn kernel<T: Float, const AMS: bool, const ADAPTIVE: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
+fn kernel<T: Float, const S: bool, const AMS: bool, const ADAPTIVE: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
     let n = ch.p.len();
     let (p, g) = (ch.p, &ch.g[..n]);
     let [m, s, smax, _] = ch.s;
     let (m, s) = (&mut m[..n], &mut s[..n]);
     let smax: &mut [T] = if AMS { &mut smax[..n] } else { smax };
     for i in 0..n {
-        let gi = k.prep.apply(g[i], p[i]);
+        let gi = k.prep.get::<S>(g[i], p[i]);
         let mi = m[i] * k.b1 + k.omb1 * gi;
         m[i] = mi;
         let r = gi - mi;
@@ -232,13 +232,16 @@ impl<T: Float> Algorithm<T> for AdaBelief {
         })
     }
 
+    fn simple(k: &Coef<T>) -> bool {
+        k.prep.plain()
+    }
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         match (k.ams, k.adaptive) {
-            (false, true) => kernel::<T, false, true>(k, ch),
-            (true, true) => kernel::<T, true, true>(k, ch),
-            (false, false) => kernel::<T, false, false>(k, ch),
-            (true, false) => kernel::<T, true, false>(k, ch),
+            (false, true) => kernel::<T, S, false, true>(k, ch),
+            (true, true) => kernel::<T, S, true, true>(k, ch),
+            (false, false) => kernel::<T, S, false, false>(k, ch),
+            (true, false) => kernel::<T, S, true, false>(k, ch),
         }
     }
 }

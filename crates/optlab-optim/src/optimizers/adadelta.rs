@@ -64,14 +64,17 @@ impl<T: Float> Algorithm<T> for Adadelta {
             neg_lr: T::of(-hp.f(LR)),
         })
     }
+    fn simple(k: &Coef<T>) -> bool {
+        k.prep.plain()
+    }
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);
         let [a, u, ..] = ch.s;
         let (a, u) = (&mut a[..n], &mut u[..n]);
         for i in 0..n {
-            let gi = k.prep.apply(g[i], p[i]);
+            let gi = k.prep.get::<S>(g[i], p[i]);
             let ai = a[i] * k.rho + k.omr * gi * gi;
             a[i] = ai;
             let std = (ai + k.eps).sqrt();

@@ -57,14 +57,17 @@ impl<T: Float> Algorithm<T> for Adagrad {
         let clr = hp.f(LR) / (1.0 + (ctx.step - 1) as f64 * hp.f(LR_DECAY));
         Ok(Coef { prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)), eps: T::of(hp.f(EPS)), neg_clr: T::of(-clr) })
     }
+    fn simple(k: &Coef<T>) -> bool {
+        k.prep.plain()
+    }
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);
         let [s, ..] = ch.s;
         let s = &mut s[..n];
         for i in 0..n {
-            let gi = k.prep.apply(g[i], p[i]);
+            let gi = k.prep.get::<S>(g[i], p[i]);
             let si = s[i] + gi * gi;
             s[i] = si;
             p[i] += k.neg_clr * gi / (si.sqrt() + k.eps);

@@ -126,15 +126,15 @@ pub(crate) fn buffers(hp: &Hyper) -> Vec<Buffer> {
 }
 
 #[inline(always)]
-fn kernel<T: Float, const AMS: bool, const EPS_IN: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
+fn kernel<T: Float, const S: bool, const AMS: bool, const EPS_IN: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
     let n = ch.p.len();
     let (p, g) = (ch.p, &ch.g[..n]);
     let [m, v, vmax, _] = ch.s;
     let (m, v) = (&mut m[..n], &mut v[..n]);
     let vmax: &mut [T] = if AMS { &mut vmax[..n] } else { vmax };
     for i in 0..n {
-        let gi = k.prep.apply(g[i], p[i]);
-        let mi = k.m.apply(m[i], gi);
+        let gi = k.prep.get::<S>(g[i], p[i]);
+        let mi = k.m.get::<S>(m[i], gi);
         m[i] = mi;
         let mut vi = v[i] * k.b2 + k.omb2 * gi * gi;
         v[i] = vi;
@@ -147,14 +147,19 @@ fn kernel<T: Float, const AMS: bool, const EPS_IN: bool>(k: &Coef<T>, ch: Chunk<
     }
 }
 
+/// Whether the short forms apply (shared with AdamW; see [`Algorithm::simple`]).
+pub(crate) fn simple<T: Float>(k: &Coef<T>) -> bool {
+    k.prep.plain() && k.m.low()
+}
+
 /// The fused Adam pass (shared with AdamW).
 #[inline(always)]
-pub(crate) fn update<T: Float>(k: &Coef<T>, ch: Chunk<'_, T>) {
+pub(crate) fn update<T: Float, const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
     match (k.ams, k.eps_inside) {
-        (false, false) => kernel::<T, false, false>(k, ch),
-        (false, true) => kernel::<T, false, true>(k, ch),
-        (true, false) => kernel::<T, true, false>(k, ch),
-        (true, true) => kernel::<T, true, true>(k, ch),
+        (false, false) => kernel::<T, S, false, false>(k, ch),
+        (false, true) => kernel::<T, S, false, true>(k, ch),
+        (true, false) => kernel::<T, S, true, false>(k, ch),
+        (true, true) => kernel::<T, S, true, true>(k, ch),
     }
 }
 
@@ -172,8 +177,11 @@ impl<T: Float> Algorithm<T> for Adam {
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
         Ok(coef(hp, ctx.step))
     }
+    fn simple(k: &Coef<T>) -> bool {
+        simple(k)
+    }
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
-        update(k, ch)
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
+        update::<T, S>(k, ch)
     }
 }

@@ -188,15 +188,18 @@ impl<T: Float> Algorithm<T> for AdamScheduledBetas {
             neg_step: T::of(-(lr / bc1)),
         })
     }
+    fn simple(k: &Coef<T>) -> bool {
+        k.prep.plain() && k.m.low()
+    }
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);
         let [m, v, ..] = ch.s;
         let (m, v) = (&mut m[..n], &mut v[..n]);
         for i in 0..n {
-            let gi = k.prep.apply(g[i], p[i]);
-            let mi = k.m.apply(m[i], gi);
+            let gi = k.prep.get::<S>(g[i], p[i]);
+            let mi = k.m.get::<S>(m[i], gi);
             m[i] = mi;
             let vi = v[i] * k.b2 + k.omb2 * gi * gi;
             v[i] = vi;

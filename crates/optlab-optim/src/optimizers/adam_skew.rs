@@ -3,7 +3,9 @@
 //! Per element, with `g' = ±g + weight_decay·p` (L2):
 //! - `s ← lerp(s, g', 1 − β1)`, `r ← β2·r + (1 − β2)·g'²`, `q ← β3·q + (1 − β3)·g'³`
 //! - `ŝ = s/(1 − β1^t)`, `r̂ = sqrt(r)/sqrt(1 − β2^t)`, `q̂ = cbrt(q)/cbrt(1 − β3^t)` (the real,
-//!   sign-keeping cube root: `cbrt(−8) = −2`); with `abs_third=true`, `|q̂|` replaces `q̂`
+//!   sign-keeping cube root: `cbrt(−8) = −2`, computed by the vectorisable
+//!   [`crate::vmath::cbrt_f32`]/[`crate::vmath::cbrt_f64`], within 1–2 ulp of libm's); with
+//!   `abs_third=true`, `|q̂|` replaces `q̂`
 //! - `p ← p − lr · ŝ / (r̂ + q̂ + eps)`
 //!
 //! `beta3` defaults to 0.999, the same as `beta2`: the two denominator terms then average the
@@ -108,21 +110,21 @@ pub struct Coef<T> {
 }
 
 #[inline(always)]
-fn kernel<T: Float, const ABS: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
+fn kernel<T: Float, const S: bool, const ABS: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
     let n = ch.p.len();
     let (p, g) = (ch.p, &ch.g[..n]);
     let [s, r, q, _] = ch.s;
     let (s, r, q) = (&mut s[..n], &mut r[..n], &mut q[..n]);
     for i in 0..n {
-        let gi = k.prep.apply(g[i], p[i]);
-        let si = k.m.apply(s[i], gi);
+        let gi = k.prep.get::<S>(g[i], p[i]);
+        let si = k.m.get::<S>(s[i], gi);
         s[i] = si;
         let g2 = gi * gi;
         let ri = r[i] * k.b2 + k.omb2 * g2;
         r[i] = ri;
         let qi = q[i] * k.b3 + k.omb3 * (g2 * gi);
         q[i] = qi;
-        let q_hat = qi.cbrt() / k.bc3_cbrt;
+        let q_hat = qi.vcbrt() / k.bc3_cbrt;
         let q_hat = if ABS { q_hat.abs() } else { q_hat };
         p[i] += k.neg_step * si / (ri.sqrt() / k.bc2_sqrt + q_hat + k.eps);
     }
@@ -149,18 +151,22 @@ impl<T: Float> Algorithm<T> for AdamSkew {
             b3: T::of(b3),
             omb3: T::of(1.0 - b3),
             bc2_sqrt: T::of(bias_correction(b2, ctx.step).sqrt()),
-            bc3_cbrt: T::of(bias_correction(b3, ctx.step).cbrt()),
+            // The same cube root as the kernel's, so that q/(1 - β3^t) = -1 gives exactly -1.
+            bc3_cbrt: T::of(bias_correction(b3, ctx.step)).vcbrt(),
             eps: T::of(hp.f(EPS)),
             neg_step: T::of(-(lr / bias_correction(b1, ctx.step))),
             abs_third: hp.b(ABS_THIRD),
         })
     }
+    fn simple(k: &Coef<T>) -> bool {
+        k.prep.plain() && k.m.low()
+    }
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         if k.abs_third {
-            kernel::<T, true>(k, ch)
+            kernel::<T, S, true>(k, ch)
         } else {
-            kernel::<T, false>(k, ch)
+            kernel::<T, S, false>(k, ch)
         }
     }
 }

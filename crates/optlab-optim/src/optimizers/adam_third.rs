@@ -98,15 +98,18 @@ impl<T: Float> Algorithm<T> for AdamThird {
             neg_step: T::of(-(lr / (bc1.sqrt() * bc1.sqrt().sqrt()))),
         })
     }
+    fn simple(k: &Coef<T>) -> bool {
+        k.prep.plain() && k.m.low()
+    }
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);
         let [s, r, ..] = ch.s;
         let (s, r) = (&mut s[..n], &mut r[..n]);
         for i in 0..n {
-            let gi = k.prep.apply(g[i], p[i]);
-            let si = k.m.apply(s[i], gi);
+            let gi = k.prep.get::<S>(g[i], p[i]);
+            let si = k.m.get::<S>(s[i], gi);
             s[i] = si;
             let ri = r[i] * k.b2 + k.omb2 * (gi * gi * gi);
             r[i] = ri;

@@ -68,15 +68,18 @@ impl<T: Float> Algorithm<T> for Adamax {
             neg_clr: T::of(-clr),
         })
     }
+    fn simple(k: &Coef<T>) -> bool {
+        k.prep.plain() && k.m.low()
+    }
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);
         let [m, u, ..] = ch.s;
         let (m, u) = (&mut m[..n], &mut u[..n]);
         for i in 0..n {
-            let gi = k.prep.apply(g[i], p[i]);
-            let mi = k.m.apply(m[i], gi);
+            let gi = k.prep.get::<S>(g[i], p[i]);
+            let mi = k.m.get::<S>(m[i], gi);
             m[i] = mi;
             let ui = (u[i] * k.b2).max(gi.abs() + k.eps);
             u[i] = ui;

@@ -47,8 +47,11 @@ impl<T: Float> Algorithm<T> for AdamW {
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<adam::Coef<T>> {
         Ok(adam::coef(hp, ctx.step))
     }
+    fn simple(k: &adam::Coef<T>) -> bool {
+        adam::simple(k)
+    }
     #[inline(always)]
-    fn update(k: &adam::Coef<T>, ch: Chunk<'_, T>) {
-        adam::update(k, ch)
+    fn update<const S: bool>(k: &adam::Coef<T>, ch: Chunk<'_, T>) {
+        adam::update::<T, S>(k, ch)
     }
 }

@@ -1,5 +1,11 @@
 //! Pieces shared by the kernels: gradient preparation (maximize, L2 weight decay) and torch's
 //! two-sided `lerp`.
+//!
+//! Each has a general form and a short one, chosen per step by the kernel's `S` parameter (see
+//! [`crate::algorithm::Algorithm::simple`]): `S = true` is promised only when the short form is
+//! exact (`g' = g`; `lerp` on its `w < 0.5` side), so the loop does 2 operations where the
+//! general form does 8. The general forms multiply by 0 and 1, which equals the short forms for
+//! finite values; the short forms also keep infinities (`0·inf` would be NaN), as torch does.
 
 use crate::float::Float;
 use crate::hyper::{HyperSpec, Kind};
@@ -19,6 +25,19 @@ impl<T: Float> GradPrep<T> {
     #[inline(always)]
     pub fn apply(&self, g: T, p: T) -> T {
         self.sign * g + self.wd * p
+    }
+    /// Whether `g' = g` (no maximize, no L2 decay).
+    pub fn plain(&self) -> bool {
+        self.sign == T::ONE && self.wd == T::ZERO
+    }
+    /// `g` when `S` (only where [`GradPrep::plain`]), else [`GradPrep::apply`].
+    #[inline(always)]
+    pub fn get<const S: bool>(&self, g: T, p: T) -> T {
+        if S {
+            g
+        } else {
+            self.apply(g, p)
+        }
     }
 }
 
@@ -42,6 +61,19 @@ impl<T: Float> Lerp<T> {
     #[inline(always)]
     pub fn apply(&self, m: T, g: T) -> T {
         (self.am * m + self.ag * g) + self.c * (g - m)
+    }
+    /// Whether the weight is on the `w < 0.5` side, where the result is `m + w (g - m)`.
+    pub fn low(&self) -> bool {
+        self.am == T::ONE
+    }
+    /// `m + w (g - m)` when `S` (only where [`Lerp::low`]), else [`Lerp::apply`].
+    #[inline(always)]
+    pub fn get<const S: bool>(&self, m: T, g: T) -> T {
+        if S {
+            m + self.c * (g - m)
+        } else {
+            self.apply(m, g)
+        }
     }
 }
 

@@ -121,16 +121,20 @@ pub struct Coef<T> {
 }
 
 /// `Σ g²` of a slice in f64, with four partial sums so the loop vectorises.
+#[inline(always)]
 pub(crate) fn sum_sq<T: Float>(g: &[T]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let mut it = g.chunks_exact(4);
+    // 16 independent accumulators (four 4-lane vectors): the adds overlap instead of waiting on
+    // one another. The order is fixed, so the sum does not depend on the thread count.
+    const L: usize = 16;
+    let mut acc = [0.0f64; L];
+    let mut it = g.chunks_exact(L);
     for c in &mut it {
-        for k in 0..4 {
+        for k in 0..L {
             let x = c[k].to_f64();
             acc[k] += x * x;
         }
     }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    let mut s = acc.iter().sum::<f64>();
     for x in it.remainder() {
         let x = x.to_f64();
         s += x * x;
@@ -200,7 +204,7 @@ impl<T: Float> Algorithm<T> for NovoGrad {
     }
 
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);
         let [m, ..] = ch.s;

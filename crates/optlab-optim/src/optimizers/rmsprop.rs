@@ -60,7 +60,7 @@ pub struct Coef<T> {
 }
 
 #[inline(always)]
-fn kernel<T: Float, const C: bool, const M: bool, const EI: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
+fn kernel<T: Float, const S: bool, const C: bool, const M: bool, const EI: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
     let n = ch.p.len();
     let (p, g) = (ch.p, &ch.g[..n]);
     let [a, s1, s2, _] = ch.s;
@@ -73,11 +73,11 @@ fn kernel<T: Float, const C: bool, const M: bool, const EI: bool>(k: &Coef<T>, c
         (false, false) => (s1, s2),
     };
     for i in 0..n {
-        let gi = k.prep.apply(g[i], p[i]);
+        let gi = k.prep.get::<S>(g[i], p[i]);
         let ai = a[i] * k.alpha + k.oma * gi * gi;
         a[i] = ai;
         let var = if C {
-            let m = k.avg.apply(ga[i], gi);
+            let m = k.avg.get::<S>(ga[i], gi);
             ga[i] = m;
             ai + -m * m
         } else {
@@ -126,20 +126,23 @@ impl<T: Float> Algorithm<T> for Rmsprop {
             eps_inside: hp.b(EPS_INSIDE),
         })
     }
+    fn simple(k: &Coef<T>) -> bool {
+        k.prep.plain() && k.avg.low()
+    }
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         // The momentum buffer exists when the configured momentum is > 0 (a schedule may take the
         // effective value to 0, which the momentum kernel handles exactly).
         let momentum = ch.s.iter().filter(|s| !s.is_empty()).count() == 2 + k.centered as usize;
         match (k.centered, momentum, k.eps_inside) {
-            (false, false, false) => kernel::<T, false, false, false>(k, ch),
-            (false, false, true) => kernel::<T, false, false, true>(k, ch),
-            (false, true, false) => kernel::<T, false, true, false>(k, ch),
-            (false, true, true) => kernel::<T, false, true, true>(k, ch),
-            (true, false, false) => kernel::<T, true, false, false>(k, ch),
-            (true, false, true) => kernel::<T, true, false, true>(k, ch),
-            (true, true, false) => kernel::<T, true, true, false>(k, ch),
-            (true, true, true) => kernel::<T, true, true, true>(k, ch),
+            (false, false, false) => kernel::<T, S, false, false, false>(k, ch),
+            (false, false, true) => kernel::<T, S, false, false, true>(k, ch),
+            (false, true, false) => kernel::<T, S, false, true, false>(k, ch),
+            (false, true, true) => kernel::<T, S, false, true, true>(k, ch),
+            (true, false, false) => kernel::<T, S, true, false, false>(k, ch),
+            (true, false, true) => kernel::<T, S, true, false, true>(k, ch),
+            (true, true, false) => kernel::<T, S, true, true, false>(k, ch),
+            (true, true, true) => kernel::<T, S, true, true, true>(k, ch),
         }
     }
 }

@@ -68,6 +68,23 @@ pub struct Coef<T> {
     neg_lr: T,
 }
 
+/// The momentum pass; `NEST`: the direction mixes gradient and buffer (`dg·g + db·buf`, Nesterov),
+/// else it is the buffer itself.
+#[inline(always)]
+fn momentum<T: Float, const S: bool, const NEST: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
+    let n = ch.p.len();
+    let (p, g) = (ch.p, &ch.g[..n]);
+    let [b, ..] = ch.s;
+    let b = &mut b[..n];
+    for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
+        let g = k.prep.get::<S>(g, *p);
+        let nb = *b * k.a + k.c * g;
+        *b = nb;
+        let d = if NEST { k.dg * g + k.db * nb } else { nb };
+        *p += k.neg_lr * d;
+    }
+}
+
 impl<T: Float> Algorithm<T> for Sgd {
     type Coef = Coef<T>;
 
@@ -128,26 +145,25 @@ impl<T: Float> Algorithm<T> for Sgd {
         })
     }
 
+    fn simple(k: &Coef<T>) -> bool {
+        k.prep.plain()
+    }
     #[inline(always)]
-    fn update(k: &Coef<T>, ch: Chunk<'_, T>) {
-        let n = ch.p.len();
-        let (p, g) = (ch.p, &ch.g[..n]);
+    fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         // The buffer exists when the configured momentum is > 0.
         if ch.s[0].is_empty() {
+            let n = ch.p.len();
+            let (p, g) = (ch.p, &ch.g[..n]);
             for (p, &g) in p.iter_mut().zip(g) {
-                let g = k.prep.apply(g, *p);
+                let g = k.prep.get::<S>(g, *p);
                 *p += k.neg_lr * g;
             }
             return;
         }
-        let [b, ..] = ch.s;
-        let b = &mut b[..n];
-        for ((p, &g), b) in p.iter_mut().zip(g).zip(b.iter_mut()) {
-            let g = k.prep.apply(g, *p);
-            let nb = *b * k.a + k.c * g;
-            *b = nb;
-            let d = k.dg * g + k.db * nb;
-            *p += k.neg_lr * d;
+        if k.dg == T::ZERO && k.db == T::ONE {
+            momentum::<T, S, false>(k, ch)
+        } else {
+            momentum::<T, S, true>(k, ch)
         }
     }
 }
