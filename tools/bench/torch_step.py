@@ -2,8 +2,11 @@
 
 Called by `optlab bench step` (or by hand):
     python3 tools/bench/torch_step.py --labels adam,sgd:momentum=0.9 --sizes 10000000 --threads 2 --repeats 15
-prints one JSON object per line: {"label", "impl" (loop|foreach|fused), "min_ms", "median_ms"} or
-{"label", "impl", "status": "n/a: ..."} where torch lacks that implementation on CPU.
+prints one JSON object per line: {"label", "impl" (loop|foreach|fused), "min_ms", "median_ms",
+"probe_median_ms"} or {"label", "impl", "status": "n/a: ..."} where torch lacks that implementation
+on CPU. "probe_median_ms" is torch's own bandwidth probe, `a.add_(b, alpha=s)` over tensors of the
+same sizes, timed just before each timed step (as optlab's probe is), so that torch's step can be
+set against the memory-bandwidth limit seen by the same process at the same moment.
 
 Parameters: float32, randn; gradients fixed randn; WARMUP untimed steps (state allocation and
 RAdam's rectification), then `repeats` individually timed steps. Labels are optlab optimizer
@@ -64,14 +67,31 @@ def bench(label, impl, sizes, threads, repeats):
         opt.step()
     except Exception as e:  # e.g. fused not implemented for this optimizer on CPU
         return {"label": label, "impl": impl, "status": "n/a: " + str(e).split("\n")[0][:60]}
+    pa = [torch.ones(n) for n in sizes]
+    pb = [torch.full((n,), 0.5) for n in sizes]
+
+    def probe():
+        t0 = time.perf_counter()
+        for a, b in zip(pa, pb):
+            a.add_(b, alpha=1e-7)
+        return (time.perf_counter() - t0) * 1e3
+
     for _ in range(WARMUP):
         opt.step()
-    times = []
+        probe()
+    times, probes = [], []
     for _ in range(repeats):
+        probes.append(probe())
         t0 = time.perf_counter()
         opt.step()
         times.append((time.perf_counter() - t0) * 1e3)
-    return {"label": label, "impl": impl, "min_ms": min(times), "median_ms": statistics.median(times)}
+    return {
+        "label": label,
+        "impl": impl,
+        "min_ms": min(times),
+        "median_ms": statistics.median(times),
+        "probe_median_ms": statistics.median(probes),
+    }
 
 
 def main():

@@ -282,19 +282,27 @@ pub struct Row {
     pub bytes_per_param: f64,
     pub gbps: f64,
     pub probe_gbps: f64,
-    pub torch: Vec<(String, Option<Timing>)>,
+    /// torch's implementations: name, timing, and the median of torch's own probe (ms) measured
+    /// in the same process just before each step.
+    pub torch: Vec<(String, Option<Timing>, Option<f64>)>,
 }
 
 impl Row {
     pub fn ratio(&self) -> f64 {
         self.gbps / self.probe_gbps
     }
-    /// Best torch median among the implementations that exist.
-    pub fn torch_best(&self) -> Option<(String, Timing)> {
+    /// Best torch median among the implementations that exist, with torch's probe median.
+    pub fn torch_best(&self) -> Option<(String, Timing, Option<f64>)> {
         self.torch
             .iter()
-            .filter_map(|(i, t)| t.map(|t| (i.clone(), t)))
+            .filter_map(|(i, t, pr)| t.map(|t| (i.clone(), t, *pr)))
             .min_by(|a, b| a.1.median_ms.total_cmp(&b.1.median_ms))
+    }
+    /// The best torch step's GB/s (same ideal bytes as ours) over torch's own probe's GB/s.
+    pub fn torch_ratio(&self, total: usize) -> Option<f64> {
+        let (_, t, probe_ms) = self.torch_best()?;
+        let gbps = self.bytes_per_param * total as f64 / (t.median_ms * 1e-3) / 1e9;
+        Some(gbps / (12.0 * total as f64 / (probe_ms? * 1e-3) / 1e9))
     }
 }
 
@@ -306,7 +314,7 @@ pub fn torch_times(
     shape: &Shape,
     threads: usize,
     repeats: usize,
-) -> Option<Vec<(String, String, Option<Timing>)>> {
+) -> Option<Vec<(String, String, Option<Timing>, Option<f64>)>> {
     let labels: Vec<String> = variants.iter().map(Variant::label).collect();
     let sizes: Vec<String> = shape.sizes.iter().map(|n| n.to_string()).collect();
     let out = std::process::Command::new(python)
@@ -326,7 +334,7 @@ pub fn torch_times(
                 (Some(a), Some(b)) => Some(Timing { min_ms: a, median_ms: b }),
                 _ => None,
             };
-            rows.push((l.to_string(), i.to_string(), t));
+            rows.push((l.to_string(), i.to_string(), t, v["probe_median_ms"].as_f64()));
         }
     }
     Some(rows)
@@ -367,10 +375,10 @@ pub fn run_step_bench(b: &StepBench, out: &mut dyn std::io::Write) -> Result<Vec
     writeln!(
         out,
         "| optimizer | layout | threads | B/param | min ms | median ms | GB/s | probe GB/s | ratio | checked ms |{}",
-        if with_torch { " torch best (impl) ms | speed-up |" } else { "" }
+        if with_torch { " torch best (impl) ms | torch ratio | speed-up |" } else { "" }
     )
     .map_err(io)?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|{}", if with_torch { "---|---|" } else { "" })
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|{}", if with_torch { "---|---|---|" } else { "" })
         .map_err(io)?;
     let mut rows = Vec::new();
     for shape in &b.shapes {
@@ -385,11 +393,11 @@ pub fn run_step_bench(b: &StepBench, out: &mut dyn std::io::Write) -> Result<Vec
                 let (t, bpp, probe_gbps) = (m.step, m.bytes_per_param, m.probe_gbps);
                 let gbps = bpp * shape.total() as f64 / (t.median_ms * 1e-3) / 1e9;
                 let label = v.label();
-                let torch: Vec<(String, Option<Timing>)> = torch_rows
+                let torch: Vec<(String, Option<Timing>, Option<f64>)> = torch_rows
                     .iter()
                     .flatten()
-                    .filter(|(l, _, _)| *l == label)
-                    .map(|(_, i, t)| (i.clone(), *t))
+                    .filter(|(l, _, _, _)| *l == label)
+                    .map(|(_, i, t, pr)| (i.clone(), *t, *pr))
                     .collect();
                 let row = Row {
                     label,
@@ -404,10 +412,13 @@ pub fn run_step_bench(b: &StepBench, out: &mut dyn std::io::Write) -> Result<Vec
                 };
                 let torch_cols = if with_torch {
                     match row.torch_best() {
-                        Some((i, tt)) => {
-                            format!(" {:.2} ({i}) | {:.2}x |", tt.median_ms, tt.median_ms / row.timing.median_ms)
-                        }
-                        None => " - | - |".to_string(),
+                        Some((i, tt, _)) => format!(
+                            " {:.2} ({i}) | {} | {:.2}x |",
+                            tt.median_ms,
+                            row.torch_ratio(shape.total()).map_or("-".to_string(), |r| format!("{r:.2}")),
+                            tt.median_ms / row.timing.median_ms
+                        ),
+                        None => " - | - | - |".to_string(),
                     }
                 } else {
                     String::new()
