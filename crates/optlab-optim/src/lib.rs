@@ -35,9 +35,9 @@ pub mod optimizer;
 pub mod optimizers;
 pub mod registry;
 pub mod schedule;
-pub mod vmath;
 pub mod simd;
 pub mod state;
+pub mod vmath;
 
 pub use algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 pub use engine::{Engine, Scheduled};

@@ -153,7 +153,7 @@ pub fn exp_neg_f32(x: f32) -> f32 {
     // ln 2 split so that `n · LN2_HI32` is exact for |n| < 2^15.
     const LN2_HI32: f32 = f32::from_bits(0x3f31_8000); // 0.693359375
     const LN2_LO32: f32 = f32::from_bits(0xb95e_8083); // -2.1219444e-4
-    // (NaN stays NaN.)
+                                                       // (NaN stays NaN.)
     let xc = x.clamp(LO, 0.0);
     let t = xc * std::f32::consts::LOG2_E + SHIFT32;
     let n = t - SHIFT32;

@@ -45,9 +45,11 @@ impl Variant {
     }
 
     fn config(&self, threads: Option<usize>, check: bool) -> OptimConfig {
-        let mut c = OptimConfig::new(&self.name)
-            .simd(SIMD.get().copied().unwrap_or_default())
-            .non_finite(if check { NonFinite::Error } else { NonFinite::Unchecked });
+        let mut c = OptimConfig::new(&self.name).simd(SIMD.get().copied().unwrap_or_default()).non_finite(if check {
+            NonFinite::Error
+        } else {
+            NonFinite::Unchecked
+        });
         if let Some(n) = threads {
             c = c.threads(n);
         }
@@ -232,11 +234,8 @@ pub fn time_steps<T: RegistryFloat>(
     pool.install(|| {
         let layout = shape.layout();
         let mut opt: Box<dyn Optimizer<T>> = registry::build::<T>(layout.clone(), &cfg)?;
-        let mut params: Vec<Vec<T>> = shape
-            .sizes
-            .iter()
-            .map(|&n| (0..n).map(|i| T::of(((i % 1000) as f64 - 500.0) * 1e-3)).collect())
-            .collect();
+        let mut params: Vec<Vec<T>> =
+            shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(((i % 1000) as f64 - 500.0) * 1e-3)).collect()).collect();
         let grads: Vec<Vec<T>> =
             shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(((i % 777) as f64 - 388.0) * 1e-4)).collect()).collect();
         let hess: Vec<Vec<T>> = if opt.spec().needs_hessian {
@@ -306,6 +305,9 @@ impl Row {
     }
 }
 
+/// One torch measurement: label, implementation, timing, and torch's probe median (ms).
+pub type TorchRow = (String, String, Option<Timing>, Option<f64>);
+
 /// Measures torch with the committed script, if `python` has torch; `None` when unavailable.
 pub fn torch_times(
     python: &str,
@@ -314,7 +316,7 @@ pub fn torch_times(
     shape: &Shape,
     threads: usize,
     repeats: usize,
-) -> Option<Vec<(String, String, Option<Timing>, Option<f64>)>> {
+) -> Option<Vec<TorchRow>> {
     let labels: Vec<String> = variants.iter().map(Variant::label).collect();
     let sizes: Vec<String> = shape.sizes.iter().map(|n| n.to_string()).collect();
     let out = std::process::Command::new(python)
