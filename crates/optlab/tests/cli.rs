@@ -155,3 +155,42 @@ fn divergence_is_reported_after_the_rows_so_far() {
     assert!(stderr(&o).contains("diverged at step"), "{}", stderr(&o));
     assert!(stdout(&o).starts_with("step,loss,x0,x1\n0,"));
 }
+
+/// `bench step` on a small layout: one row per optimizer, layout and thread count, each with its
+/// own interleaved probe and a positive ratio; bad names and layouts are refused.
+#[test]
+fn bench_step_prints_a_row_per_configuration_with_its_probe() {
+    let o = optlab(&[
+        "bench",
+        "step",
+        "--optimizers",
+        "sgd adam:amsgrad=true;adam_curvature",
+        "--layouts",
+        "1x100k,4x20k",
+        "--threads",
+        "1,2",
+        "--repeats",
+        "3",
+        "--torch",
+        "none",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| optimizer"))
+        .map(|l| l.split('|').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect())
+        .collect();
+    assert_eq!(rows.len(), 3 * 2 * 2, "{text}");
+    for r in &rows {
+        assert_eq!(r.len(), 10, "{r:?}");
+        let probe: f64 = r[7].parse().unwrap();
+        let ratio: f64 = r[8].parse().unwrap();
+        assert!(probe > 0.0 && ratio > 0.0 && ratio.is_finite(), "{r:?}");
+    }
+    assert!(rows.iter().any(|r| r[0] == "adam:amsgrad=true" && r[1] == "4x20k" && r[2] == "2" && r[3] == "36"));
+    let o = optlab(&["bench", "step", "--optimizers", "adamm", "--torch", "none"]);
+    assert!(!o.status.success() && stderr(&o).contains("unknown optimizer `adamm`"), "{}", stderr(&o));
+    let o = optlab(&["bench", "step", "--layouts", "10M", "--torch", "none"]);
+    assert!(!o.status.success() && stderr(&o).contains("layout `10M`"), "{}", stderr(&o));
+}
