@@ -21,6 +21,7 @@
 //! }
 //!
 //! let device = Device::flex().autodiff();
+//! device.seed(0); // a fixed initialisation, so the example is the same run every time
 //! let mut net = Net { fc: LinearConfig::new(2, 1).init(&device) };
 //! // A burn ModuleOptimizer whose per-parameter rule is optlab's NAdam.
 //! let mut optim: ModuleOptimizer = OptlabBurnOptimizer::new(OptimConfig::new("nadam")).unwrap().into();
