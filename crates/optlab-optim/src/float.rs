@@ -32,10 +32,6 @@ pub trait Float:
     fn to_f64(self) -> f64;
     fn sqrt(self) -> Self;
     fn abs(self) -> Self;
-    fn cbrt(self) -> Self;
-    fn powf(self, e: Self) -> Self;
-    fn exp(self) -> Self;
-    fn ln(self) -> Self;
     /// Real cube root, vectorisable ([`crate::vmath`]).
     fn vcbrt(self) -> Self;
     /// `b^self` for `self >= 0` given `ln_b = ln b`, vectorisable ([`crate::vmath`]).
@@ -79,22 +75,6 @@ macro_rules! impl_float {
             #[inline(always)]
             fn abs(self) -> Self {
                 <$t>::abs(self)
-            }
-            #[inline(always)]
-            fn cbrt(self) -> Self {
-                <$t>::cbrt(self)
-            }
-            #[inline(always)]
-            fn powf(self, e: Self) -> Self {
-                <$t>::powf(self, e)
-            }
-            #[inline(always)]
-            fn exp(self) -> Self {
-                <$t>::exp(self)
-            }
-            #[inline(always)]
-            fn ln(self) -> Self {
-                <$t>::ln(self)
             }
             #[inline(always)]
             fn vcbrt(self) -> Self {
