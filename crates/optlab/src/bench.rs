@@ -173,20 +173,6 @@ impl Probe {
     }
 }
 
-/// The probe alone: `repeats` passes (after 3 warm-up passes) with `threads` threads; returns the
-/// timing and GB/s of the median.
-pub fn probe(shape: &Shape, threads: usize, repeats: usize) -> Result<(Timing, f64)> {
-    let pool = pool(threads)?;
-    pool.install(|| {
-        let mut pr = Probe::new(shape, threads > 1);
-        for _ in 0..3 {
-            pr.run();
-        }
-        let t = summarise((0..repeats).map(|_| pr.run()).collect());
-        Ok((t, pr.bytes() / (t.median_ms * 1e-3) / 1e9))
-    })
-}
-
 /// The probe's loop, compiled with the same instruction set as the optimizer kernels.
 #[inline(always)]
 fn probe_kernel(f: &(impl Fn(&mut [f32], &[f32]) + Sync), a: &mut [f32], b: &[f32]) {
@@ -209,9 +195,7 @@ fn probe_kernel(f: &(impl Fn(&mut [f32], &[f32]) + Sync), a: &mut [f32], b: &[f3
 pub struct Measured {
     /// Optimizer steps.
     pub step: Timing,
-    /// Probe passes, each run just before one of the timed steps.
-    pub probe: Timing,
-    /// GB/s of the probe's median pass.
+    /// GB/s of the median probe pass (each pass run just before one of the timed steps).
     pub probe_gbps: f64,
     /// The optimizer's ideal traffic per parameter (bytes).
     pub bytes_per_param: f64,
@@ -260,11 +244,9 @@ pub fn time_steps<T: RegistryFloat>(
             ts.push(t0.elapsed().as_secs_f64() * 1e3);
         }
         std::hint::black_box(&pm);
-        let probe_t = summarise(tp);
         Ok(Measured {
             step: summarise(ts),
-            probe: probe_t,
-            probe_gbps: probe.bytes() / (probe_t.median_ms * 1e-3) / 1e9,
+            probe_gbps: probe.bytes() / (summarise(tp).median_ms * 1e-3) / 1e9,
             bytes_per_param: opt.bytes_per_param(),
         })
     })
