@@ -96,3 +96,93 @@ pub const DECOUPLED: HyperSpec = HyperSpec::boolean(
     false,
     "decoupled weight decay: p <- p (1 - lr weight_decay) before the update, instead of adding weight_decay p to the gradient",
 );
+
+#[cfg(test)]
+mod tests {
+    use super::super::*;
+    use super::{GradPrep, Lerp};
+    use crate::algorithm::{Algorithm, Chunk, StepCtx, MAX_ACC, MAX_BUFFERS};
+    use crate::float::Float;
+    use crate::hyper::Hyper;
+
+    /// One step of `A` with the given settings at step 3, in both forms from the same inputs;
+    /// the short form must be chosen and give bit-identical parameters and state.
+    fn both_forms_agree<T: Float, A: Algorithm<T>>(set: &[(&str, &str)]) {
+        let mut hp = Hyper::defaults(A::spec());
+        for (k, v) in set {
+            hp.set_str(k, v).unwrap();
+        }
+        let alg = A::new(&hp).unwrap();
+        let n = 1000;
+        let names = A::scalars(&hp);
+        let mut scalars: Vec<f64> = names.iter().map(|s| s.1).collect();
+        let ctx = StepCtx { step: 3, len: n, tensor: "x", acc: [0.0; MAX_ACC] };
+        let c = alg.prepare(&hp, &ctx, &mut scalars).unwrap();
+        assert!(A::simple(&c), "{} {set:?}: the short form should apply", A::spec().name);
+        let val = |i: usize, k: f64| T::of(((i * 7919 + 13) % 1000) as f64 * 1e-3 * k - 0.3 * k);
+        let g: Vec<T> = (0..n).map(|i| val(i, 2.0)).collect();
+        let h: Vec<T> = (0..n).map(|i| val(i + 3, 5.0)).collect();
+        let nb = A::buffers(&hp).len();
+        let run = |short: bool| {
+            let mut p: Vec<T> = (0..n).map(|i| val(i + 1, 1.0)).collect();
+            // Non-negative state (second moments must be), different per buffer.
+            let mut bufs: Vec<Vec<T>> = (0..MAX_BUFFERS)
+                .map(|b| if b < nb { (0..n).map(|i| val(i + 5 * b, 1.0).abs()).collect() } else { vec![] })
+                .collect();
+            let mut it = bufs.iter_mut();
+            let s: [&mut [T]; MAX_BUFFERS] = std::array::from_fn(|_| &mut it.next().unwrap()[..]);
+            let ch = Chunk { p: &mut p, g: &g, h: &h, s };
+            if short {
+                A::update::<true>(&c, ch)
+            } else {
+                A::update::<false>(&c, ch)
+            }
+            (p, bufs)
+        };
+        let (a, b) = (run(true), run(false));
+        let bits = |v: &Vec<T>| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.0), bits(&b.0), "{} {set:?}: parameters", A::spec().name);
+        for k in 0..nb {
+            assert_eq!(bits(&a.1[k]), bits(&b.1[k]), "{} {set:?}: buffer {k}", A::spec().name);
+        }
+    }
+
+    fn all<T: Float>() {
+        both_forms_agree::<T, sgd::Sgd>(&[]);
+        both_forms_agree::<T, sgd::Sgd>(&[("momentum", "0.9")]);
+        both_forms_agree::<T, sgd::Sgd>(&[("momentum", "0.9"), ("nesterov", "true")]);
+        both_forms_agree::<T, adagrad::Adagrad>(&[]);
+        both_forms_agree::<T, adadelta::Adadelta>(&[]);
+        both_forms_agree::<T, rmsprop::Rmsprop>(&[]);
+        both_forms_agree::<T, rmsprop::Rmsprop>(&[("centered", "true"), ("momentum", "0.9")]);
+        both_forms_agree::<T, adam::Adam>(&[]);
+        both_forms_agree::<T, adam::Adam>(&[("amsgrad", "true")]);
+        both_forms_agree::<T, adamw::AdamW>(&[]);
+        both_forms_agree::<T, adamax::Adamax>(&[]);
+        both_forms_agree::<T, nadam::Nadam>(&[]);
+        both_forms_agree::<T, radam::Radam>(&[]);
+        both_forms_agree::<T, adam_scheduled_betas::AdamScheduledBetas>(&[]);
+        both_forms_agree::<T, adam_skew::AdamSkew>(&[]);
+        both_forms_agree::<T, adam_third::AdamThird>(&[]);
+        both_forms_agree::<T, adam_curvature::AdamCurvature>(&[]);
+        both_forms_agree::<T, adabelief::AdaBelief>(&[]);
+    }
+
+    #[test]
+    fn short_and_general_forms_give_identical_steps_f32() {
+        all::<f32>();
+    }
+
+    #[test]
+    fn short_and_general_forms_give_identical_steps_f64() {
+        all::<f64>();
+    }
+
+    #[test]
+    fn short_forms_are_refused_where_they_would_be_wrong() {
+        assert!(!GradPrep::<f32>::new(true, 0.0).plain());
+        assert!(!GradPrep::<f32>::new(false, 1e-4).plain());
+        assert!(GradPrep::<f32>::new(false, 0.0).plain());
+        assert!(Lerp::<f64>::new(0.1).low() && !Lerp::<f64>::new(0.7).low());
+    }
+}
