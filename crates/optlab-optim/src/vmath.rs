@@ -2,15 +2,19 @@
 //!
 //! libm's `cbrt` and `pow` are scalar calls: one per element keeps a loop from vectorising and
 //! made `adam_skew` and `adam_curvature` compute-bound at a tenth of the memory bandwidth. These
-//! are written with operations the compiler vectorises (add, multiply, divide, compare-and-select,
-//! integer shifts on the bit patterns), no branches and no tables, so they run inside the fused
-//! loop. Like every kernel operation they are IEEE-exact step by step (no fused multiply-add), so
-//! results are identical whatever the instruction set (see [`crate::simd`]).
+//! are written with operations the compiler vectorises (add, multiply, compare-and-select,
+//! conversions and integer arithmetic on the bit patterns), no branches, no tables and (the cube
+//! root) no division, so they run inside the fused loop. Like every kernel operation they are
+//! IEEE-exact step by step (no fused multiply-add), so results are identical whatever the
+//! instruction set (see [`crate::simd`]).
 //!
-//! Accuracy (tested against libm over wide ranges, see the tests below):
-//! - [`cbrt_f32`]: within 1 ulp of libm's f64 cube root rounded to f32; odd, and exact under scaling by 8 (`cbrt(8x) = 2 cbrt(x)`), so ratios of cube
-//!   roots of values that differ by a power of 8 are exact.
-//! - [`cbrt_f64`]: within 2 ulp of libm's, with the same symmetry and scaling properties.
+//! Accuracy (tested against libm, see the tests below):
+//! - [`cbrt_f32`]: within 1 ulp of libm's f64 cube root rounded to f32 for every f32 (checked
+//!   exhaustively by the ignored test `cbrt_f32_exhaustive`: 11.7% of the inputs are 1 ulp off,
+//!   the others correctly rounded); odd (`cbrt(-x) = -cbrt(x)`).
+//! - [`cbrt_f64`]: within 2 ulp of libm's; odd, and exact under scaling by 8 (`cbrt(8x) =
+//!   2 cbrt(x)` away from the subnormal and overflow ends: the first guess is an exact integer
+//!   third of the exponent bits, and every later operation scales by a power of 2).
 //! - [`exp_neg_f64`]/[`exp_neg_f32`] (`e^x` for `x <= 0`, all the kernels need): within 2 ulp of
 //!   libm's `exp`; results that would be subnormal flush to 0.
 //! - [`pow_ln_f64`]/[`pow_ln_f32`] (`b^a` for `b` in [0, 1] as `exp(a ln b)`): the product
@@ -23,83 +27,79 @@
 //! handled by exact rescaling. `b^0 = 1` for every `b` (also `0^0`), `0^a = 0` for `a > 0`,
 //! `b^inf = 0` for `b < 1`, NaN propagates.
 
-/// `floor(b / 3)` for any `u32`, as a multiply and a shift (vectorises, unlike a division).
+/// `|x|` scaled into the range the cube-root iterations handle, and the factor that scales its
+/// root back: subnormals by 2^24 (exact) and 2^-8; the largest values by 2^-24 and 2^8 (so that
+/// `c³` stays finite).
 #[inline(always)]
-fn div3(b: u32) -> u32 {
-    ((b as u64 * 0xAAAA_AAAB) >> 33) as u32
+fn cbrt_scale_f32(x: f32) -> (f32, f32) {
+    let ax = x.abs();
+    let (scale_in, scale_out) = if ax < f32::MIN_POSITIVE {
+        (16_777_216.0, 1.0 / 256.0)
+    } else if ax > 1e37 {
+        (1.0 / 16_777_216.0, 256.0)
+    } else {
+        (1.0, 1.0)
+    };
+    (ax * scale_in, scale_out)
 }
 
-/// One Halley step for `y ≈ cbrt(x)`: cubic convergence.
-macro_rules! halley {
-    ($y:expr, $x:expr) => {{
-        let y = $y;
-        let y3 = y * y * y;
-        // The ratio first: y times a sum would underflow for the smallest inputs.
-        y * ((y3 + ($x + $x)) / ((y3 + y3) + $x))
-    }};
-}
-
-/// Real cube root of an `f32` (sign-keeping: `cbrt(-8) = -2`), vectorisable.
+/// Real cube root of an `f32` (sign-keeping: `cbrt(-8) = -2`), vectorisable and division-free.
+///
+/// Newton's iteration for the *inverse* cube root `y ≈ |x|^(-1/3)` needs no division; two steps
+/// from a guess within 4% leave `y` within 2e-5, then `c = x·y²` and one Newton correction of `c`
+/// (`c + (x − c³)·y²/3`, `y²` standing in for `1/c²`) give the root. Written for few operations
+/// on a short dependency chain (about 70 cycles): in a fused loop the chain's length, not only
+/// the operation count, limits the speed.
 #[inline(always)]
 pub fn cbrt_f32(x: f32) -> f32 {
-    let ax = x.abs();
-    // Subnormals: scale by 2^24 (exact), take the root, scale the root back by 2^-8; the largest
-    // values by 2^-24 and 2^8 (so that y³ + 2x cannot overflow).
-    let tiny = ax < f32::MIN_POSITIVE;
-    let big = ax > 1e37;
-    let xs = if tiny {
-        ax * 16_777_216.0
-    } else if big {
-        ax * (1.0 / 16_777_216.0)
-    } else {
-        ax
-    };
-    // A first guess within about 3%: a third of the exponent (and mantissa) bits, re-biased.
-    let y0 = f32::from_bits(div3(xs.to_bits()).wrapping_add(709_958_130));
-    let y1 = halley!(y0, xs);
-    // A Newton step written as a small correction of y1, so that its rounding stays below an ulp.
-    let y2 = y1 - (y1 - xs / (y1 * y1)) * (1.0 / 3.0);
-    let r = if tiny {
-        y2 * (1.0 / 256.0)
-    } else if big {
-        y2 * 256.0
-    } else {
-        y2
-    };
-    // 0, inf and NaN are their own cube roots.
-    let r = if ax == 0.0 || ax.is_nan() || ax == f32::INFINITY { ax } else { r };
+    let (xs, scale_out) = cbrt_scale_f32(x);
+    let xs3 = xs * (1.0 / 3.0);
+    // bits(y) = K - bits(x)/3 (a third of the exponent and mantissa bits, negated and
+    // re-biased), evaluated in f32: its rounding moves y by under 2e-5.
+    let guess = 1_419_910_442.0f32 - (xs.to_bits() as i32 as f32) * (1.0 / 3.0);
+    // SAFETY: bits(xs) < 2^31, so `guess` lies in (7e8, 1.5e9), inside i32.
+    let y = f32::from_bits(unsafe { guess.to_int_unchecked::<i32>() } as u32);
+    let y = y * (4.0 / 3.0 - (xs3 * y) * (y * y));
+    let y = y * (4.0 / 3.0 - (xs3 * y) * (y * y));
+    let yy = y * y;
+    let c = xs * yy;
+    let c = c + (xs - c * c * c) * (yy * (1.0 / 3.0));
+    // 0 and NaN come out as themselves; inf would not (inf - inf).
+    let r = if x.abs() == f32::INFINITY { f32::INFINITY } else { c * scale_out };
     f32::from_bits(r.to_bits() | (x.to_bits() & 0x8000_0000))
 }
 
-/// Real cube root of an `f64` (sign-keeping), vectorisable.
+/// As [`cbrt_scale_f32`], for f64: subnormals by 2^54 and 2^-18, the largest values by 2^-54 and
+/// 2^18.
+#[inline(always)]
+fn cbrt_scale_f64(x: f64) -> (f64, f64) {
+    let ax = x.abs();
+    let (scale_in, scale_out) = if ax < f64::MIN_POSITIVE {
+        (18_014_398_509_481_984.0, 1.0 / 262_144.0)
+    } else if ax > 1e300 {
+        (1.0 / 18_014_398_509_481_984.0, 262_144.0)
+    } else {
+        (1.0, 1.0)
+    };
+    (ax * scale_in, scale_out)
+}
+
+/// Real cube root of an `f64` (sign-keeping), vectorisable and division-free (as [`cbrt_f32`],
+/// with three Newton steps for `y`).
 #[inline(always)]
 pub fn cbrt_f64(x: f64) -> f64 {
-    let ax = x.abs();
-    // Subnormals: scale by 2^54, take the root, scale back by 2^-18; the largest values by 2^-54
-    // and 2^18.
-    let tiny = ax < f64::MIN_POSITIVE;
-    let big = ax > 1e300;
-    let xs = if tiny {
-        ax * 18_014_398_509_481_984.0
-    } else if big {
-        ax * (1.0 / 18_014_398_509_481_984.0)
-    } else {
-        ax
-    };
-    // First guess from the high 32 bits (a third of the exponent, re-biased), within about 3%.
-    let hi = (xs.to_bits() >> 32) as u32;
-    let y0 = f64::from_bits((div3(hi).wrapping_add(715_094_163) as u64) << 32);
-    let y = halley!(halley!(y0, xs), xs);
-    // A Newton step written as a small correction, so that its rounding stays below an ulp.
-    let y = y - (y - xs / (y * y)) * (1.0 / 3.0);
-    let r = if tiny {
-        y * (1.0 / 262_144.0)
-    } else if big {
-        y * 262_144.0
-    } else {
-        y
-    };
-    let r = if ax == 0.0 || ax.is_nan() || ax == f64::INFINITY { ax } else { r };
+    let (xs, scale_out) = cbrt_scale_f64(x);
+    let xs3 = xs * (1.0 / 3.0);
+    // K - hi/3 on the high 32 bits (floor(hi/3) as a multiply and a shift), within 4%.
+    let hi = xs.to_bits() >> 32;
+    let y = f64::from_bits((1_430_187_600 - ((hi * 0xAAAA_AAAB) >> 33)) << 32);
+    let y = y * (4.0 / 3.0 - (xs3 * y) * (y * y));
+    let y = y * (4.0 / 3.0 - (xs3 * y) * (y * y));
+    let y = y * (4.0 / 3.0 - (xs3 * y) * (y * y));
+    let yy = y * y;
+    let c = xs * yy;
+    let c = c + (xs - c * c * c) * (yy * (1.0 / 3.0));
+    let r = if x.abs() == f64::INFINITY { f64::INFINITY } else { c * scale_out };
     f64::from_bits(r.to_bits() | (x.to_bits() & 0x8000_0000_0000_0000))
 }
 
@@ -109,11 +109,12 @@ const SHIFT: f64 = 6_755_399_441_055_744.0;
 const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000); // 0.6931471803691238
 const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // 1.9082149292705877e-10
 
-/// `e^x` for `x <= 0` in f64, vectorisable: results below `f64::MIN_POSITIVE` (x < -708.39)
+/// `e^x` for `x <= 0` in f64, vectorisable: results below `f64::MIN_POSITIVE` (x < -708.3964)
 /// flush to 0. Positive `x` is outside the domain (it is clamped to 0).
 #[inline(always)]
 pub fn exp_neg_f64(x: f64) -> f64 {
-    const LO: f64 = -708.39;
+    // ln(f64::MIN_POSITIVE), rounded up: every x from here on has a normal result.
+    const LO: f64 = -708.396_418_532_264_1;
     // (NaN stays NaN.)
     let xc = x.clamp(LO, 0.0);
     let n = (xc * std::f64::consts::LOG2_E + SHIFT) - SHIFT;
@@ -143,11 +144,12 @@ pub fn exp_neg_f64(x: f64) -> f64 {
     }
 }
 
-/// `e^x` for `x <= 0` in f32, vectorisable: results below `f32::MIN_POSITIVE` (x < -87.33) flush
+/// `e^x` for `x <= 0` in f32, vectorisable: results below `f32::MIN_POSITIVE` (x < -87.33654) flush
 /// to 0. Positive `x` is outside the domain (it is clamped to 0).
 #[inline(always)]
 pub fn exp_neg_f32(x: f32) -> f32 {
-    const LO: f32 = -87.33;
+    // ln(f32::MIN_POSITIVE), rounded up to an f32.
+    const LO: f32 = -87.336_54;
     /// 1.5·2^23, the f32 counterpart of [`SHIFT`].
     const SHIFT32: f32 = 12_582_912.0;
     // ln 2 split so that `n · LN2_HI32` is exact for |n| < 2^15.
@@ -231,6 +233,22 @@ mod tests {
         assert!(worst <= 1);
     }
 
+    /// Every positive finite f32 (about 2.1e9 values, 1.5 minutes in release): the figure in
+    /// the module documentation. `cargo test -p optlab-optim --release -- --ignored cbrt_f32_exhaustive`
+    #[test]
+    #[ignore = "exhaustive: run by hand"]
+    fn cbrt_f32_exhaustive() {
+        let (mut worst, mut off) = (0, 0u64);
+        for bits in 1..0x7f80_0000u32 {
+            let x = f32::from_bits(bits);
+            let d = ulp_diff_f32(cbrt_f32(x), (x as f64).cbrt() as f32);
+            worst = worst.max(d);
+            off += (d > 0) as u64;
+        }
+        println!("cbrt_f32: worst {worst} ulp, {off} of {} inputs not correctly rounded", 0x7f80_0000u32 - 1);
+        assert!(worst <= 1);
+    }
+
     #[test]
     fn cbrt_special_values_and_symmetry() {
         for (x, want) in [(0.0f32, 0.0f32), (8.0, 2.0), (-27.0, -3.0), (0.125, 0.5)] {
@@ -266,6 +284,14 @@ mod tests {
             prop_assume!(x.is_finite());
             let (got, want) = (cbrt_f64(x), x.cbrt());
             prop_assert!(ulp_diff_f64(got, want) <= 2, "cbrt_f64({:e}) = {:e}, libm {:e}", x, got, want);
+        }
+
+        #[test]
+        fn cbrt_f64_exact_under_scaling_by_8(m in 1.0f64..8.0, e in -900i32..900) {
+            let x = m * 2f64.powi(e);
+            prop_assert_eq!(cbrt_f64(8.0 * x), 2.0 * cbrt_f64(x), "x = {:e}", x);
+            prop_assert_eq!(cbrt_f64(-x), -cbrt_f64(x));
+            prop_assert_eq!(cbrt_f32(-(x as f32)).to_bits(), (-cbrt_f32(x as f32)).to_bits());
         }
 
         #[test]
@@ -307,6 +333,13 @@ mod tests {
         assert_eq!(exp_neg_f32(f32::NEG_INFINITY), 0.0);
         assert!(exp_neg_f64(f64::NAN).is_nan() && exp_neg_f32(f32::NAN).is_nan());
         assert!(exp_neg_f64(-708.0) >= f64::MIN_POSITIVE && exp_neg_f32(-87.0) >= f32::MIN_POSITIVE);
+        // The flush starts exactly where results stop being normal (proptest found x = -708.3963,
+        // a normal result, flushed by an earlier, rounder cut-off).
+        assert!(exp_neg_f64(-708.3964185322641) >= f64::MIN_POSITIVE);
+        assert!(exp_neg_f32(-87.33654) >= f32::MIN_POSITIVE);
+        assert!(ulp_diff_f64(exp_neg_f64(-708.3963), (-708.3963f64).exp()) <= 2);
+        assert_eq!(exp_neg_f64(-708.3965), 0.0);
+        assert_eq!(exp_neg_f32(-87.3366), 0.0);
         for b in [0.0, 0.9, 1.0] {
             assert_eq!(pow_ln_f64(0.0, f64::ln(b)), 1.0, "{b}^0");
             assert_eq!(pow_ln_f32(0.0, f64::ln(b)), 1.0, "{b}^0");
