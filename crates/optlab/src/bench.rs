@@ -209,6 +209,7 @@ pub fn time_steps<T: RegistryFloat>(
     shape: &Shape,
     threads: usize,
     repeats: usize,
+    hessian: f64,
     check: bool,
 ) -> Result<Measured> {
     let pool = pool(threads)?;
@@ -223,7 +224,7 @@ pub fn time_steps<T: RegistryFloat>(
         let grads: Vec<Vec<T>> =
             shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(((i % 777) as f64 - 388.0) * 1e-4)).collect()).collect();
         let hess: Vec<Vec<T>> = if opt.spec().needs_hessian {
-            shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(0.5 + (i % 5) as f64 * 0.1)).collect()).collect()
+            shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(hessian + (i % 5) as f64 * 0.1)).collect()).collect()
         } else {
             Vec::new()
         };
@@ -348,6 +349,8 @@ pub struct StepBench {
     pub shapes: Vec<Shape>,
     pub threads: Vec<usize>,
     pub repeats: usize,
+    /// Hessian diagonal base for optimizers that need one: `hessian + 0.1·(i mod 5)`.
+    pub hessian: f64,
     pub torch_python: Option<String>,
     pub torch_script: std::path::PathBuf,
 }
@@ -372,8 +375,8 @@ pub fn run_step_bench(b: &StepBench, out: &mut dyn std::io::Write) -> Result<Vec
                 None => None,
             };
             for v in &b.variants {
-                let m = time_steps::<f32>(v, shape, threads, b.repeats, false)?;
-                let checked = time_steps::<f32>(v, shape, threads, b.repeats.div_ceil(2), true)?.step;
+                let m = time_steps::<f32>(v, shape, threads, b.repeats, b.hessian, false)?;
+                let checked = time_steps::<f32>(v, shape, threads, b.repeats.div_ceil(2), b.hessian, true)?.step;
                 let (t, bpp, probe_gbps) = (m.step, m.bytes_per_param, m.probe_gbps);
                 let gbps = bpp * shape.total() as f64 / (t.median_ms * 1e-3) / 1e9;
                 let label = v.label();

@@ -67,6 +67,11 @@ pub enum BenchCommand {
         /// Python with torch for the side-by-side comparison: a path, or `none` (default: $OPTLAB_TORCH_PYTHON, else python3 if it has torch).
         #[arg(long)]
         torch: Option<String>,
+        /// Hessian diagonal given to optimizers that need one (adam_curvature): H + 0.1·(i mod 5)
+        /// for element i. The default keeps every |h| in (eps, 1), where adam_curvature needs no
+        /// power; e.g. 2 makes it compute both powers for every element.
+        #[arg(long, default_value_t = 0.5)]
+        hessian: f64,
     },
     /// Peak memory (RSS) of steps of one optimizer on N f32 parameters, against parameters +
     /// gradients + the optimizer's declared state. Run it alone: it reports this process's peak.
@@ -231,11 +236,14 @@ pub fn main_with(cli: Cli) -> Result<()> {
 fn run_bench(cmd: BenchCommand) -> Result<()> {
     use crate::bench;
     match cmd {
-        BenchCommand::Step { optimizers, layouts, threads, repeats, simd, torch } => {
+        BenchCommand::Step { optimizers, layouts, threads, repeats, simd, torch, hessian } => {
             let _ = bench::SIMD.set(simd.parse()?);
             eprintln!("kernels: {:?}", bench::SIMD.get().copied().unwrap_or_default().resolve());
             if repeats == 0 || threads.contains(&0) {
                 return Err(Error::Usage("--repeats and --threads must be at least 1".into()));
+            }
+            if !hessian.is_finite() {
+                return Err(Error::Usage(format!("--hessian must be a finite number, not {hessian}")));
             }
             let variants = if optimizers.is_empty() {
                 bench::default_variants()
@@ -254,7 +262,7 @@ fn run_bench(cmd: BenchCommand) -> Result<()> {
                 Some(p) => eprintln!("torch.optim measured with {p} ({})", torch_script.display()),
                 None => eprintln!("no Python with torch found: torch columns omitted (set --torch PATH)"),
             }
-            let b = bench::StepBench { variants, shapes, threads, repeats, torch_python, torch_script };
+            let b = bench::StepBench { variants, shapes, threads, repeats, hessian, torch_python, torch_script };
             bench::run_step_bench(&b, &mut std::io::stdout())?;
             Ok(())
         }
