@@ -193,4 +193,10 @@ fn bench_step_prints_a_row_per_configuration_with_its_probe() {
     assert!(!o.status.success() && stderr(&o).contains("unknown optimizer `adamm`"), "{}", stderr(&o));
     let o = optlab(&["bench", "step", "--layouts", "10M", "--torch", "none"]);
     assert!(!o.status.success() && stderr(&o).contains("layout `10M`"), "{}", stderr(&o));
+    // A Hessian outside (eps, 1) makes adam_curvature compute its powers: still a valid row.
+    let args = ["bench", "step", "--optimizers", "adam_curvature", "--layouts", "1x50k", "--threads", "1"];
+    let o = optlab(&[&args[..], &["--repeats", "2", "--torch", "none", "--hessian", "2"]].concat());
+    assert!(o.status.success() && stdout(&o).contains("| adam_curvature | 1x50k | 1 | 32 |"), "{}", stderr(&o));
+    let o = optlab(&[&args[..], &["--torch", "none", "--hessian", "inf"]].concat());
+    assert!(!o.status.success() && stderr(&o).contains("--hessian must be a finite number"), "{}", stderr(&o));
 }
