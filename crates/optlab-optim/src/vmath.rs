@@ -27,6 +27,25 @@
 //! handled by exact rescaling. `b^0 = 1` for every `b` (also `0^0`), `0^a = 0` for `a > 0`,
 //! `b^inf = 0` for `b < 1`, NaN propagates.
 
+/// One Newton step for `y ≈ x^(-1/3)`, given `xs3 = x/3`: `y·(4/3 − (x/3)·y³)`, no division.
+macro_rules! newton_inv_cbrt {
+    ($y:expr, $xs3:expr) => {{
+        let y = $y;
+        y * (4.0 / 3.0 - ($xs3 * y) * (y * y))
+    }};
+}
+
+/// The cube root of `xs` from `y ≈ xs^(-1/3)`: `c = xs·y²`, then one Newton correction of `c`
+/// (`c + (xs − c³)·y²/3`, `y²` standing in for `1/c²`).
+macro_rules! cbrt_from_inverse {
+    ($xs:expr, $y:expr) => {{
+        let (xs, y) = ($xs, $y);
+        let yy = y * y;
+        let c = xs * yy;
+        c + (xs - c * c * c) * (yy * (1.0 / 3.0))
+    }};
+}
+
 /// `|x|` scaled into the range the cube-root iterations handle, and the factor that scales its
 /// root back: subnormals by 2^24 (exact) and 2^-8; the largest values by 2^-24 and 2^8 (so that
 /// `c³` stays finite).
@@ -59,11 +78,8 @@ pub fn cbrt_f32(x: f32) -> f32 {
     let guess = 1_419_910_442.0f32 - (xs.to_bits() as i32 as f32) * (1.0 / 3.0);
     // SAFETY: bits(xs) < 2^31, so `guess` lies in (7e8, 1.5e9), inside i32.
     let y = f32::from_bits(unsafe { guess.to_int_unchecked::<i32>() } as u32);
-    let y = y * (4.0 / 3.0 - (xs3 * y) * (y * y));
-    let y = y * (4.0 / 3.0 - (xs3 * y) * (y * y));
-    let yy = y * y;
-    let c = xs * yy;
-    let c = c + (xs - c * c * c) * (yy * (1.0 / 3.0));
+    let y = newton_inv_cbrt!(newton_inv_cbrt!(y, xs3), xs3);
+    let c = cbrt_from_inverse!(xs, y);
     // 0 and NaN come out as themselves; inf would not (inf - inf).
     let r = if x.abs() == f32::INFINITY { f32::INFINITY } else { c * scale_out };
     f32::from_bits(r.to_bits() | (x.to_bits() & 0x8000_0000))
@@ -93,12 +109,8 @@ pub fn cbrt_f64(x: f64) -> f64 {
     // K - hi/3 on the high 32 bits (floor(hi/3) as a multiply and a shift), within 4%.
     let hi = xs.to_bits() >> 32;
     let y = f64::from_bits((1_430_187_600 - ((hi * 0xAAAA_AAAB) >> 33)) << 32);
-    let y = y * (4.0 / 3.0 - (xs3 * y) * (y * y));
-    let y = y * (4.0 / 3.0 - (xs3 * y) * (y * y));
-    let y = y * (4.0 / 3.0 - (xs3 * y) * (y * y));
-    let yy = y * y;
-    let c = xs * yy;
-    let c = c + (xs - c * c * c) * (yy * (1.0 / 3.0));
+    let y = newton_inv_cbrt!(newton_inv_cbrt!(newton_inv_cbrt!(y, xs3), xs3), xs3);
+    let c = cbrt_from_inverse!(xs, y);
     let r = if x.abs() == f64::INFINITY { f64::INFINITY } else { c * scale_out };
     f64::from_bits(r.to_bits() | (x.to_bits() & 0x8000_0000_0000_0000))
 }
