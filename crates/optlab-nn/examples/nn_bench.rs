@@ -19,6 +19,10 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::time::Instant;
 
+// The same allocator as the `optlab` binary, so these figures are what `optlab train` gets.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 enum Opt {
     Optlab(Box<OptlabOptimizer>),
     Burn(ModuleOptimizer),

@@ -1,5 +1,11 @@
 use clap::Parser;
 
+/// mimalloc keeps freed blocks in per-thread caches: burn allocates a fresh buffer for every
+/// tensor of every step, and with the system allocator those large blocks go back to the kernel
+/// and fault in again each step (see docs/speed.md, "Networks").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = optlab::cli::Cli::parse();
     if let Err(e) = optlab::cli::main_with(cli) {
