@@ -4,13 +4,15 @@
 //! backend: an [adapter](adapter) that lets any optlab optimizer update any burn module, the
 //! [models] of the study (one neuron, two layers, MLP, MNIST CNN, CIFAR-10 CNN), a [training
 //! loop](train) with validation, early stopping, checkpoints and a time budget, and
-//! [Hutchinson's](hutchinson) estimate of the Hessian diagonal for optimizers that need it.
+//! [Hutchinson's](hutchinson) estimate of the Hessian diagonal for optimizers that need it; [throughput]
+//! measures training samples per second for `optlab bench train`.
 
 pub mod adapter;
 pub mod burn_optim;
 pub mod error;
 pub mod hutchinson;
 pub mod models;
+pub mod throughput;
 
 pub use adapter::OptlabOptimizer;
 pub use error::NnError;

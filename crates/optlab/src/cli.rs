@@ -84,6 +84,33 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         steps: usize,
     },
+    /// Training samples per second of the study's networks (Adam, lr 1e-3) with 1 and 2 threads,
+    /// each row in a process of its own (median and minimum of the runs, peak RSS), next to torch
+    /// doing the same work; then whole `optlab train` processes on the shipped subset against
+    /// torch's loop.
+    Train {
+        /// Rows as TASK:BATCH (tasks: mnist-mlp, mnist-cnn, cifar-cnn).
+        #[arg(long, value_delimiter = ',', default_value = crate::bench_train::DEFAULT_ROWS)]
+        rows: Vec<String>,
+        /// Thread counts.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        threads: Vec<usize>,
+        /// Timed runs per row and thread count (at least 3 for a median and a minimum).
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Samples trained per timed run (default: 32,768 for the MLP, 2,048 for the CNNs).
+        #[arg(long)]
+        samples: Option<usize>,
+        /// Epochs of the whole-process comparison on the shipped subset (0 leaves it out).
+        #[arg(long, default_value_t = 1)]
+        shipped_epochs: u32,
+        /// Python with torch for the side-by-side comparison: a path, or `none` (default: $OPTLAB_TORCH_PYTHON, else python3 if it has torch).
+        #[arg(long)]
+        torch: Option<String>,
+        /// Internal: measure one row in this process (TASK:BATCH:STEPS:REPEATS) and print JSON.
+        #[arg(long, hide = true)]
+        child: Option<String>,
+    },
     /// Per-step overhead on a tiny problem: Adam steps on 2-D Rosenbrock with the analytic gradient.
     Tiny {
         #[arg(long, default_value_t = 10_000)]
@@ -282,6 +309,41 @@ fn run_bench(cmd: BenchCommand) -> Result<()> {
                 100.0 * ((peak - base) as f64 / expected as f64 - 1.0)
             );
             Ok(())
+        }
+        BenchCommand::Train { rows, threads, repeats, samples, shipped_epochs, torch, child } => {
+            use crate::bench_train;
+            if let Some(spec) = child {
+                return bench_train::child(&spec, &mut std::io::stdout());
+            }
+            if repeats < 3 {
+                return Err(Error::Usage(format!(
+                    "--repeats {repeats}: at least 3 runs are needed (median and minimum)"
+                )));
+            }
+            if threads.is_empty() || threads.contains(&0) {
+                return Err(Error::Usage("--threads: every thread count must be at least 1".into()));
+            }
+            if samples == Some(0) {
+                return Err(Error::Usage("--samples 0: a run must train at least one sample".into()));
+            }
+            let rows = rows.iter().map(|s| bench_train::TrainRow::parse(s, samples)).collect::<Result<Vec<_>>>()?;
+            let torch_python = bench::find_torch_python(torch.as_deref());
+            let torch_script = bench_train::torch_script();
+            match &torch_python {
+                Some(p) => eprintln!("torch measured with {p} ({})", torch_script.display()),
+                None => eprintln!("no Python with torch found: torch columns omitted (set --torch PATH)"),
+            }
+            let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let b = bench_train::TrainBench {
+                rows,
+                threads,
+                repeats,
+                torch_python,
+                torch_script,
+                shipped_epochs: (shipped_epochs > 0).then_some(shipped_epochs),
+                root,
+            };
+            bench_train::run(&b, &mut std::io::stdout())
         }
         BenchCommand::Tiny { steps, repeats } => {
             let mut times = Vec::new();

@@ -3,6 +3,7 @@
 //! library function so tests and other tools can call it directly.
 
 pub mod bench;
+pub mod bench_train;
 pub mod cli;
 pub mod describe;
 pub mod error;

@@ -200,3 +200,36 @@ fn bench_step_prints_a_row_per_configuration_with_its_probe() {
     let o = optlab(&[&args[..], &["--torch", "none", "--hessian", "inf"]].concat());
     assert!(!o.status.success() && stderr(&o).contains("--hessian must be a finite number"), "{}", stderr(&o));
 }
+
+/// `bench train` measures each row in a child process and prints samples/s, minimum and peak RSS
+/// per row and thread count; bad rows, repeats and sample counts are refused, naming the flag.
+#[test]
+fn bench_train_prints_a_row_per_network_and_thread_count() {
+    let args = ["bench", "train", "--rows", "mnist-mlp:16,cifar-cnn:4", "--threads", "1,2", "--samples", "16"];
+    let o = optlab(&[&args[..], &["--torch", "none", "--shipped-epochs", "0"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| network"))
+        .map(|l| l.split('|').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect())
+        .collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    for r in &rows {
+        assert_eq!(r.len(), 7, "{r:?}");
+        let (median, min, rss): (f64, f64, f64) = (r[4].parse().unwrap(), r[5].parse().unwrap(), r[6].parse().unwrap());
+        assert!(min > 0.0 && median >= min && rss > 1.0, "{r:?}");
+    }
+    assert_eq!(rows[0][..4], ["mnist-mlp", "16", "1", "64"]);
+    assert_eq!(rows[3][..4], ["cifar-cnn", "4", "2", "16"]);
+    for (bad, says) in [
+        (vec!["--rows", "mnist-cnn"], "is not TASK:BATCH"),
+        (vec!["--rows", "resnet:8"], "unknown task `resnet`"),
+        (vec!["--repeats", "2"], "--repeats 2"),
+        (vec!["--samples", "0"], "--samples 0"),
+        (vec!["--threads", "0"], "--threads"),
+    ] {
+        let o = optlab(&[&["bench", "train", "--torch", "none"][..], &bad[..]].concat());
+        assert!(!o.status.success() && stderr(&o).contains(says), "{bad:?}: {}", stderr(&o));
+    }
+}
