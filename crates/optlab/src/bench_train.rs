@@ -72,7 +72,7 @@ impl Measured {
 
     fn from_json(v: &serde_json::Value) -> Option<Measured> {
         let seconds: Vec<f64> = v["seconds"].as_array()?.iter().filter_map(|s| s.as_f64()).collect();
-        if seconds.is_empty() || seconds.iter().any(|s| !(*s > 0.0)) {
+        if seconds.is_empty() || seconds.iter().any(|s| !s.is_finite() || *s <= 0.0) {
             return None;
         }
         Some(Measured { seconds, peak_rss_bytes: v["peak_rss_bytes"].as_u64() })
