@@ -161,17 +161,13 @@ pub fn write_outputs(report: &TrainReport, dir: &Path) -> Result<Vec<PathBuf>> {
     let csv = dir.join("epochs.csv");
     let mut text = String::from("epoch,step,train_loss,val_loss,correct,total,accuracy,time_s\n");
     for e in &report.epochs {
-        text.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\n",
-            e.epoch,
-            e.step,
-            e.train_loss,
-            e.val_loss,
-            e.correct,
-            e.total,
-            e.accuracy(),
-            e.time_s
-        ));
+        // Without validation (--val-fraction 0) the validation columns are empty.
+        let (val, correct, total, acc) = if e.validated() {
+            (e.val_loss.to_string(), e.correct.to_string(), e.total.to_string(), e.accuracy().to_string())
+        } else {
+            Default::default()
+        };
+        text.push_str(&format!("{},{},{},{val},{correct},{total},{acc},{}\n", e.epoch, e.step, e.train_loss, e.time_s));
     }
     let tmp = dir.join(".epochs.csv.tmp");
     std::fs::write(&tmp, text).map_err(io(&tmp))?;
