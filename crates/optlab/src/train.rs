@@ -244,11 +244,14 @@ where
                 .label("train loss")
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], train_color.stroke_width(3)));
             chart.draw_series(train_pts.iter().map(|&p| Circle::new(p, 4, train_color.filled())))?;
-            chart
-                .draw_series(LineSeries::new(val_pts.clone(), val_color.stroke_width(3)))?
-                .label("validation loss")
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], val_color.stroke_width(3)));
-            chart.draw_series(val_pts.iter().map(|&p| Circle::new(p, 4, val_color.filled())))?;
+            // Without validation (--val-fraction 0) there is no validation curve nor legend entry.
+            if !val_pts.is_empty() {
+                chart
+                    .draw_series(LineSeries::new(val_pts.clone(), val_color.stroke_width(3)))?
+                    .label("validation loss")
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], val_color.stroke_width(3)));
+                chart.draw_series(val_pts.iter().map(|&p| Circle::new(p, 4, val_color.filled())))?;
+            }
             chart
                 .configure_series_labels()
                 .label_font((FAMILY, 16))
