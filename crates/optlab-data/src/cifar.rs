@@ -74,7 +74,10 @@ pub fn load_cifar10(path: &Path, train: bool) -> Result<Dataset, DataError> {
         if !beside.is_file() {
             return Err(DataError::NotInDir {
                 dir: dir.to_path_buf(),
-                what: format!("CIFAR-10 test batch beside the training batch {} to validate on", path.display()),
+                what: format!(
+                    "CIFAR-10 test batch beside the training batch {} (to validate on)",
+                    path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned())
+                ),
                 looked_for: vec![TEST_FILES[0].to_string()],
             });
         }

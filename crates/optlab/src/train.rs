@@ -32,7 +32,8 @@ pub struct TrainArgs {
     pub batch_size: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Validation fraction of the training set (when there is no separate test set).
+    /// Validation fraction of the training set (when there is no separate test set); 0 trains on
+    /// every sample and skips validation (also with a separate test set).
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
     /// MNIST IDX directory or CIFAR-10 binary directory (default: the shipped 5,000-digit MNIST subset).
