@@ -132,7 +132,11 @@ const MNIST_FOLDER: &str = "a folder with the MNIST IDX files train-images-idx3-
 fn find_in(dir: &Path, names: &[String], what: &str) -> Result<PathBuf, DataError> {
     if !dir.is_dir() {
         let found = if dir.exists() { "is a file, not a folder" } else { "no such folder" };
-        return Err(DataError::NotAFolder { path: dir.to_path_buf(), found: found.into(), expected: MNIST_FOLDER.into() });
+        return Err(DataError::NotAFolder {
+            path: dir.to_path_buf(),
+            found: found.into(),
+            expected: MNIST_FOLDER.into(),
+        });
     }
     names.iter().map(|n| dir.join(n)).find(|p| p.is_file()).ok_or_else(|| DataError::NotInDir {
         dir: dir.to_path_buf(),

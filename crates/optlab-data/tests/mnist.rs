@@ -211,7 +211,9 @@ fn a_file_where_the_folder_is_expected_names_the_folder_contents() {
         let msg = e.to_string();
         assert!(msg.contains(&*f.to_string_lossy()) && msg.contains("is a file, not a folder"), "{msg}");
         assert!(!msg.contains("no such file"), "{msg}");
-        for name in ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
+        for name in
+            ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+        {
             assert!(msg.contains(name), "{msg}");
         }
     }

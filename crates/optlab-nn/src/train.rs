@@ -442,9 +442,19 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
         "mnist-mlp" | "mnist-cnn" => match &cfg.data {
             None => split(optlab_data::shipped_mnist().map_err(data_err)?)?,
             Some(dir) => {
-                let train = check(dir, "MNIST training set", optlab_data::load_mnist_dir(dir, true).map_err(data_err)?, "train on")?;
+                let train = check(
+                    dir,
+                    "MNIST training set",
+                    optlab_data::load_mnist_dir(dir, true).map_err(data_err)?,
+                    "train on",
+                )?;
                 let val = if validating {
-                    check(dir, "MNIST test set", optlab_data::load_mnist_dir(dir, false).map_err(data_err)?, "validate on")?
+                    check(
+                        dir,
+                        "MNIST test set",
+                        optlab_data::load_mnist_dir(dir, false).map_err(data_err)?,
+                        "validate on",
+                    )?
                 } else {
                     train.subset(&[])
                 };
@@ -460,9 +470,19 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
                 ))
             }
             Some(dir) => {
-                let train = check(dir, "CIFAR-10 training set", optlab_data::load_cifar10(dir, true).map_err(data_err)?, "train on")?;
+                let train = check(
+                    dir,
+                    "CIFAR-10 training set",
+                    optlab_data::load_cifar10(dir, true).map_err(data_err)?,
+                    "train on",
+                )?;
                 let val = if validating {
-                    check(dir, "CIFAR-10 test set", optlab_data::load_cifar10(dir, false).map_err(data_err)?, "validate on")?
+                    check(
+                        dir,
+                        "CIFAR-10 test set",
+                        optlab_data::load_cifar10(dir, false).map_err(data_err)?,
+                        "validate on",
+                    )?
                 } else {
                     train.subset(&[])
                 };
@@ -707,7 +727,9 @@ fn blown_up(loss: f32, first: f64, step: u64) -> Option<String> {
     if !loss.is_finite() {
         Some(format!("training loss {loss} at step {step}"))
     } else if first > 0.0 && f64::from(loss) > DIVERGENCE_FACTOR * first {
-        Some(format!("training loss {loss:.4e} at step {step} is above {DIVERGENCE_FACTOR:e} x the first loss {first:.4}"))
+        Some(format!(
+            "training loss {loss:.4e} at step {step} is above {DIVERGENCE_FACTOR:e} x the first loss {first:.4}"
+        ))
     } else {
         None
     }
@@ -1071,7 +1093,8 @@ mod tests {
 
     #[test]
     fn no_validation_log_line() {
-        let r = EpochReport { epoch: 2, step: 8, train_loss: 0.5, val_loss: f64::NAN, correct: 0, total: 0, time_s: 1.0 };
+        let r =
+            EpochReport { epoch: 2, step: 8, train_loss: 0.5, val_loss: f64::NAN, correct: 0, total: 0, time_s: 1.0 };
         assert!(!r.validated());
         assert_eq!(r.to_string(), "epoch 2: train 0.5000 (no validation)");
     }

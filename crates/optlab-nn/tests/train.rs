@@ -229,7 +229,8 @@ fn resume_refuses_a_changed_loss_split_subset_or_schedule() {
 /// validation figure.
 #[test]
 fn val_fraction_zero_trains_on_every_sample_without_validation() {
-    let cfg = TrainConfig { epochs: 3, batch_size: 50, val_fraction: 0.0, ..TrainConfig::new("blobs-two-layer", adam(0.05)) };
+    let cfg =
+        TrainConfig { epochs: 3, batch_size: 50, val_fraction: 0.0, ..TrainConfig::new("blobs-two-layer", adam(0.05)) };
     let r = run(&cfg);
     assert_eq!((r.train_samples, r.val_samples), (1000, 0));
     assert_eq!(r.steps, 3 * 20);
@@ -251,7 +252,11 @@ fn val_fraction_zero_trains_on_every_sample_without_validation() {
 /// A loss that blows up while staying finite is divergence too (above 1e3 x the first loss).
 #[test]
 fn a_loss_blowing_up_is_divergence() {
-    let cfg = TrainConfig { epochs: 5, batch_size: 100, ..TrainConfig::new("blobs-neuron", OptimConfig::new("sgd").set("lr", 1e5)) };
+    let cfg = TrainConfig {
+        epochs: 5,
+        batch_size: 100,
+        ..TrainConfig::new("blobs-neuron", OptimConfig::new("sgd").set("lr", 1e5))
+    };
     let r = run(&cfg);
     let StopReason::Diverged { epoch, why } = &r.stopped else { panic!("expected divergence, got {:?}", r.stopped) };
     assert_eq!(*epoch as usize, r.epochs.len());
@@ -308,7 +313,11 @@ fn empty_mnist_sets_are_refused_naming_the_folder() {
 }
 
 fn cifar_batch(n: usize, seed: usize) -> Vec<u8> {
-    (0..n).flat_map(|k| std::iter::once((k % 10) as u8).chain((0..3072).map(move |i| ((i * 31 + k * 7 + seed) % 256) as u8))).collect()
+    (0..n)
+        .flat_map(|k| {
+            std::iter::once((k % 10) as u8).chain((0..3072).map(move |i| ((i * 31 + k * 7 + seed) % 256) as u8))
+        })
+        .collect()
 }
 
 /// `--data FILE` for CIFAR validates on `test_batch.bin` beside the file, never on the file.
@@ -317,7 +326,8 @@ fn cifar_single_file_validates_on_the_test_batch_beside_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("data_batch_1.bin");
     std::fs::write(&file, cifar_batch(6, 0)).unwrap();
-    let cfg = TrainConfig { data: Some(file.clone()), epochs: 1, batch_size: 6, ..TrainConfig::new("cifar-cnn", adam(1e-3)) };
+    let cfg =
+        TrainConfig { data: Some(file.clone()), epochs: 1, batch_size: 6, ..TrainConfig::new("cifar-cnn", adam(1e-3)) };
     let msg = train(&cfg, &mut |_| {}).unwrap_err().to_string();
     assert!(msg.contains("test_batch.bin") && msg.contains("data_batch_1.bin"), "{msg}");
     std::fs::write(dir.path().join("test_batch.bin"), cifar_batch(4, 1)).unwrap();

@@ -340,8 +340,7 @@ pub fn upper_fence(values: &[f64], log: bool) -> f64 {
     q75 + 3.0 * iqr
 }
 
-impl Curves {
-}
+impl Curves {}
 
 /// Whether values go on a log axis (all ≥ 0, some > 0) and the floor for the zeros.
 pub fn log_floor(values: &[f64]) -> (bool, f64) {
@@ -825,7 +824,11 @@ pub fn fit_title(title: &str, size: u32, width: u32, measure: &mut dyn FnMut(&st
 
 /// Draws `title` centred across the whole width of `root` (fitted by [`fit_title`], so it is
 /// never cut off and never runs into the legend) and returns the area below it.
-fn titled<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, size: u32) -> DrawResult<DrawingArea<DB, Shift>>
+fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    size: u32,
+) -> DrawResult<DrawingArea<DB, Shift>>
 where
     DB::ErrorType: 'static,
 {

@@ -61,8 +61,18 @@ fn val_fraction_zero_skips_validation() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = optlab(&[
-        "train", "--task", "blobs-two-layer", "--set", "lr=0.05", "--epochs", "2", "--val-fraction", "0",
-        "--out", out.to_str().unwrap(), "--quiet",
+        "train",
+        "--task",
+        "blobs-two-layer",
+        "--set",
+        "lr=0.05",
+        "--epochs",
+        "2",
+        "--val-fraction",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
     ]);
     let stdout = text(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", text(&o.stderr));
