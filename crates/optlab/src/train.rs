@@ -202,6 +202,20 @@ pub fn plot_losses(epochs: &[EpochReport], title: &str, path: &Path) -> Result<(
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
+/// The loss range of the plot: that of the finite positive losses, its top stopped at the
+/// report's far-out fence (`optlab_report::plots::upper_fence` of their log10s), so that one
+/// blown-up epoch (a run that diverged) does not flatten the rest.
+fn y_limits(epochs: &[EpochReport]) -> (f64, f64) {
+    let finite: Vec<f64> =
+        epochs.iter().flat_map(|e| [e.train_loss, e.val_loss]).filter(|v| v.is_finite() && *v > 0.0).collect();
+    if finite.is_empty() {
+        return (0.1, 1.0);
+    }
+    let (lo, hi) = finite.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+    let logs: Vec<f64> = finite.iter().map(|v| v.log10()).collect();
+    (lo, hi.min(10f64.powf(optlab_report::plots::upper_fence(&logs, true))).max(lo))
+}
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     epochs: &[EpochReport],
@@ -212,17 +226,15 @@ where
 {
     const FAMILY: &str = "sans-serif";
     root.fill(&WHITE)?;
-    let finite: Vec<f64> =
-        epochs.iter().flat_map(|e| [e.train_loss, e.val_loss]).filter(|v| v.is_finite() && *v > 0.0).collect();
-    let (lo, hi) = finite.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
-    let (lo, hi) = if finite.is_empty() { (0.1, 1.0) } else { (lo, hi) };
+    let (lo, hi) = y_limits(epochs);
     let last = epochs.last().map_or(1, |e| e.epoch.max(1));
     let first = epochs.first().map_or(1, |e| e.epoch);
     let x_range = (first as f64 - 0.2)..(last as f64 + 0.2);
+    // A loss above the range (a diverged last epoch) is drawn at its top edge.
     let train_pts: Vec<(f64, f64)> =
-        epochs.iter().filter(|e| e.train_loss.is_finite()).map(|e| (e.epoch as f64, e.train_loss)).collect();
+        epochs.iter().filter(|e| e.train_loss.is_finite()).map(|e| (e.epoch as f64, e.train_loss.min(hi))).collect();
     let val_pts: Vec<(f64, f64)> =
-        epochs.iter().filter(|e| e.val_loss.is_finite()).map(|e| (e.epoch as f64, e.val_loss)).collect();
+        epochs.iter().filter(|e| e.val_loss.is_finite()).map(|e| (e.epoch as f64, e.val_loss.min(hi))).collect();
     let train_color = RGBColor(31, 119, 180);
     let val_color = RGBColor(255, 127, 14);
     let n_epochs = epochs.len().max(2);
@@ -296,6 +308,18 @@ mod tests {
         // No temporary files left behind.
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn a_blown_up_epoch_does_not_set_the_loss_range() {
+        let mut eps: Vec<EpochReport> = (1..=5).map(|e| report(e, 1.0 / e as f64, 1.2 / e as f64)).collect();
+        assert_eq!(y_limits(&eps), (0.2, 1.2));
+        eps.push(EpochReport { train_loss: 2.7e13, val_loss: f64::NAN, ..report(6, 0.0, 0.0) });
+        let (lo, hi) = y_limits(&eps);
+        assert_eq!(lo, 0.2);
+        assert!(hi < 1e4 && hi > 1.2, "{hi}");
+        let dir = tempfile::tempdir().unwrap();
+        plot_losses(&eps, "diverged", &dir.path().join("d.png")).unwrap();
     }
 
     #[test]
