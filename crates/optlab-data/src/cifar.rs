@@ -60,12 +60,40 @@ fn batch_files(dir: &Path, train: bool) -> Result<Vec<PathBuf>, DataError> {
 
 /// CIFAR-10 (binary version). `path` is either a directory holding `data_batch_1.bin` … `data_batch_5.bin`
 /// (`train = true`) or `test_batch.bin` (`train = false`) — directly or in its `cifar-10-batches-bin/`
-/// subdirectory — or a single `.bin` batch file (then `train` is ignored). Pixels are scaled to `[0, 1]`,
-/// `sample_shape` is `[3, 32, 32]` (CHW), 10 classes. Name `"cifar10 (train)"`, `"cifar10 (test)"` or
+/// subdirectory — or a single `.bin` batch file: with `train = true` that file, with `train = false` the
+/// `test_batch.bin` beside it (an error when there is none, or when `path` is that test batch itself:
+/// it would validate on the records it trains on). Pixels are scaled to `[0, 1]`, `sample_shape` is
+/// `[3, 32, 32]` (CHW), 10 classes. Name `"cifar10 (train)"`, `"cifar10 (test)"` or
 /// `"cifar10 (<file name>)"`. Gzipped batch files are accepted too.
 pub fn load_cifar10(path: &Path, train: bool) -> Result<Dataset, DataError> {
     let (files, name) = if path.is_dir() {
         (batch_files(path, train)?, format!("cifar10 ({})", if train { "train" } else { "test" }))
+    } else if path.exists() && !train {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let beside = dir.join(TEST_FILES[0]);
+        if !beside.is_file() {
+            return Err(DataError::NotInDir {
+                dir: dir.to_path_buf(),
+                what: format!(
+                    "CIFAR-10 test batch beside the training batch {} (to validate on)",
+                    path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned())
+                ),
+                looked_for: vec![TEST_FILES[0].to_string()],
+            });
+        }
+        let same = match (std::fs::canonicalize(path), std::fs::canonicalize(&beside)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if same {
+            return Err(DataError::TrainIsTest {
+                path: path.to_path_buf(),
+                detail: "this is the test batch: training on it would validate on the records it trains on; \
+                     give a data_batch file or the folder of the batches"
+                    .into(),
+            });
+        }
+        (vec![beside], "cifar10 (test_batch.bin)".to_string())
     } else if path.exists() {
         let file = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
         (vec![path.to_path_buf()], format!("cifar10 ({file})"))

@@ -9,6 +9,13 @@ pub enum DataError {
     /// A file that was asked for does not exist.
     #[error("{}: no such file", path.display())]
     Missing { path: PathBuf },
+    /// A folder was expected: the path is a file, or does not exist.
+    #[error("{}: {found}; expected {expected}", path.display())]
+    NotAFolder { path: PathBuf, found: String, expected: String },
+    /// A training batch given as a single file is the test batch itself: validating on it would
+    /// validate on the records trained on.
+    #[error("{}: {detail}", path.display())]
+    TrainIsTest { path: PathBuf, detail: String },
     /// None of the accepted file names exist in a directory.
     #[error("{}: no {what} found; looked for {}", dir.display(), looked_for.join(", "))]
     NotInDir { dir: PathBuf, what: String, looked_for: Vec<String> },

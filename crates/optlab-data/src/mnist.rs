@@ -125,9 +125,18 @@ fn candidates(prefix: &str, kind: &str, idx: &str) -> Vec<String> {
     names
 }
 
+/// What an MNIST `--data` folder must hold (for errors).
+const MNIST_FOLDER: &str = "a folder with the MNIST IDX files train-images-idx3-ubyte, \
+     train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each may end in .gz)";
+
 fn find_in(dir: &Path, names: &[String], what: &str) -> Result<PathBuf, DataError> {
     if !dir.is_dir() {
-        return Err(DataError::Missing { path: dir.to_path_buf() });
+        let found = if dir.exists() { "is a file, not a folder" } else { "no such folder" };
+        return Err(DataError::NotAFolder {
+            path: dir.to_path_buf(),
+            found: found.into(),
+            expected: MNIST_FOLDER.into(),
+        });
     }
     names.iter().map(|n| dir.join(n)).find(|p| p.is_file()).ok_or_else(|| DataError::NotInDir {
         dir: dir.to_path_buf(),
@@ -138,7 +147,8 @@ fn find_in(dir: &Path, names: &[String], what: &str) -> Result<PathBuf, DataErro
 
 /// MNIST from a directory with the standard file names: `train-images-idx3-ubyte[.gz]` and
 /// `train-labels-idx1-ubyte[.gz]` (`train = true`) or `t10k-…` (`train = false`); the variants
-/// `train-images.idx3-ubyte[.gz]` are accepted too. A missing file's error lists every name looked for.
+/// `train-images.idx3-ubyte[.gz]` are accepted too. A missing file's error lists every name looked for;
+/// a path that is a file or does not exist is a [`DataError::NotAFolder`] naming the files expected.
 pub fn load_mnist_dir(dir: &Path, train: bool) -> Result<Dataset, DataError> {
     let prefix = if train { "train" } else { "t10k" };
     let images = find_in(dir, &candidates(prefix, "images", "idx3"), &format!("MNIST {prefix} images"))?;

@@ -90,3 +90,24 @@ fn missing_files() {
     let e = load_cifar10(d, true).unwrap_err();
     assert!(matches!(e, DataError::Missing { .. }) && e.to_string().contains("data_batch_3.bin"), "{e:?}");
 }
+
+/// A single training batch validates on the `test_batch.bin` beside it, never on itself.
+#[test]
+fn single_file_takes_the_test_batch_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let train = write(d, "data_batch_1.bin", &batch(&[1, 2, 3], 0));
+    // No test batch beside it: an error naming what was looked for, not the training records.
+    let e = load_cifar10(&train, false).unwrap_err();
+    assert!(matches!(e, DataError::NotInDir { .. }), "{e:?}");
+    assert!(e.to_string().contains("test_batch.bin") && e.to_string().contains("data_batch_1.bin"), "{e}");
+    write(d, "test_batch.bin", &batch(&[7, 8], 50));
+    assert_eq!(load_cifar10(&train, true).unwrap().labels, vec![1, 2, 3]);
+    let test = load_cifar10(&train, false).unwrap();
+    assert_eq!(test.labels, vec![7, 8]);
+    assert_eq!(test.name, "cifar10 (test_batch.bin)");
+    // Training on the test batch itself: refused when asked for its validation set.
+    let e = load_cifar10(&d.join("test_batch.bin"), false).unwrap_err();
+    assert!(matches!(e, DataError::TrainIsTest { .. }), "{e:?}");
+    assert!(e.to_string().contains("test_batch.bin") && e.to_string().contains("validate"), "{e}");
+}

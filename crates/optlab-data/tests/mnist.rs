@@ -196,5 +196,25 @@ fn directory_missing_files_lists_what_was_looked_for() {
         assert!(msg.contains(name), "{msg}");
     }
     let e = load_mnist_dir(&d.join("absent"), true).unwrap_err();
-    assert!(matches!(e, DataError::Missing { .. }) && e.to_string().contains("absent"), "{e:?}");
+    assert!(matches!(e, DataError::NotAFolder { .. }) && e.to_string().contains("absent"), "{e:?}");
+    assert!(e.to_string().contains("no such folder"), "{e}");
+}
+
+/// `--data` naming a file where the folder of IDX files is expected says so and names the files.
+#[test]
+fn a_file_where_the_folder_is_expected_names_the_folder_contents() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "train-images-idx3-ubyte", &idx_images(1, 28, 28, &pattern(1)));
+    for train in [true, false] {
+        let e = load_mnist_dir(&f, train).unwrap_err();
+        assert!(matches!(e, DataError::NotAFolder { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains(&*f.to_string_lossy()) && msg.contains("is a file, not a folder"), "{msg}");
+        assert!(!msg.contains("no such file"), "{msg}");
+        for name in
+            ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+        {
+            assert!(msg.contains(name), "{msg}");
+        }
+    }
 }

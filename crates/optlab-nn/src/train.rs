@@ -19,7 +19,7 @@ use optlab_optim::{OptimConfig, OptimError, OptimizerState};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,7 +45,17 @@ pub const TWO_LAYER_HIDDEN: usize = 8;
 /// Samples per forward pass when computing the validation loss.
 const EVAL_BATCH: usize = 1000;
 const CHECKPOINT_FILE: &str = "checkpoint.bin";
-const CHECKPOINT_MAGIC: &[u8; 8] = b"OPTLABNN";
+/// Magic bytes of the checkpoint format (version 2: with a checksum).
+const CHECKPOINT_MAGIC: &[u8; 8] = b"OPTLABN2";
+/// Magic bytes of the first checkpoint format (no checksum), refused with a message saying so.
+const CHECKPOINT_MAGIC_V1: &[u8; 8] = b"OPTLABNN";
+/// A run has diverged when a batch's training loss exceeds this multiple of the run's first
+/// batch loss (the loss at the initial weights), or is NaN or infinite. At initialisation the
+/// cross-entropy of a classifier is about ln(classes) (0.69 for two classes, 2.3 for ten); a
+/// thousand times that means logit margins in the thousands on the wrong side, from which no
+/// run of this study came back, while loss spikes of a too-large learning rate that do recover
+/// stay within a factor of 10 to 100 of it.
+pub const DIVERGENCE_FACTOR: f64 = 1e3;
 
 /// Everything a training run needs.
 #[derive(Clone, Debug)]
@@ -60,7 +70,8 @@ pub struct TrainConfig {
     pub batch_size: usize,
     pub seed: u64,
     /// Fraction of the training set held out for validation when there is no separate test set
-    /// (the shipped MNIST subset, the blobs tasks).
+    /// (the shipped MNIST subset, the blobs tasks). 0 trains on every sample and skips
+    /// validation (for every task, also with a separate test set).
     pub val_fraction: f64,
     /// MNIST IDX directory or CIFAR-10 binary directory (default: the shipped MNIST subset).
     pub data: Option<PathBuf>,
@@ -111,7 +122,9 @@ impl TrainConfig {
 }
 
 /// One epoch's figures. Its `Display` is the log line
-/// `epoch 3: train 0.2134, val loss 0.0412, accuracy 9871/10000 (98.7%)`.
+/// `epoch 3: train 0.2134, val loss 0.0412, accuracy 9871/10000 (98.7%)`, or
+/// `epoch 3: train 0.2134 (no validation)` when validation is off (`val_fraction` 0: then
+/// `val_loss` is NaN and `correct` and `total` are 0; see [`EpochReport::validated`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochReport {
     pub epoch: u32,
@@ -127,6 +140,12 @@ pub struct EpochReport {
 }
 
 impl EpochReport {
+    /// Whether the epoch was validated (false when `val_fraction` is 0).
+    pub fn validated(&self) -> bool {
+        self.total > 0
+    }
+
+    /// Validation accuracy (0 when the epoch was not validated; see [`EpochReport::validated`]).
     pub fn accuracy(&self) -> f64 {
         if self.total == 0 {
             0.0
@@ -138,6 +157,9 @@ impl EpochReport {
 
 impl fmt::Display for EpochReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.validated() {
+            return write!(f, "epoch {}: train {:.4} (no validation)", self.epoch, self.train_loss);
+        }
         write!(
             f,
             "epoch {}: train {:.4}, val loss {:.4}, accuracy {}/{} ({:.1}%)",
@@ -162,8 +184,10 @@ pub enum StopReason {
     TimeBudget,
     /// `patience` epochs without improvement of the validation loss.
     EarlyStopped,
-    /// The training loss became NaN or infinite in this epoch; the weights are those of before.
-    Diverged { epoch: u32 },
+    /// The training loss of a batch of this epoch became NaN or infinite, exceeded
+    /// [`DIVERGENCE_FACTOR`] times the first batch loss, or the optimizer refused a non-finite
+    /// gradient; `why` says which. The weights are those of before that step.
+    Diverged { epoch: u32, why: String },
 }
 
 impl fmt::Display for StopReason {
@@ -173,7 +197,7 @@ impl fmt::Display for StopReason {
             StopReason::StepBudget => write!(f, "step budget reached"),
             StopReason::TimeBudget => write!(f, "time budget used up"),
             StopReason::EarlyStopped => write!(f, "early stopping"),
-            StopReason::Diverged { epoch } => write!(f, "diverged in epoch {epoch}"),
+            StopReason::Diverged { epoch, why } => write!(f, "diverged in epoch {epoch}: {why}"),
         }
     }
 }
@@ -197,6 +221,9 @@ pub struct TrainReport {
     pub val_samples: usize,
     /// Epochs restored from a checkpoint at the start (0 for a fresh run).
     pub resumed_epochs: u32,
+    /// On a resumed run, the settings that differ from the checkpoint's and were applied from
+    /// the resumed step on (also printed on stderr), e.g. "`lr` 0.001 -> 0.5".
+    pub resume_changes: Vec<String>,
     /// The final weights by parameter path (the best epoch's when early stopping is on).
     pub weights: Vec<(String, Vec<f32>)>,
 }
@@ -239,6 +266,9 @@ pub fn evaluate_weights(cfg: &TrainConfig, weights: &[(String, Vec<f32>)]) -> Re
     validate(cfg)?;
     let device = Device::flex().autodiff();
     let (train_set, val_set) = load_data(cfg)?;
+    if val_set.is_empty() {
+        return Err(NnError::setting("val_fraction", 0, "there is no validation set to evaluate the weights on"));
+    }
     struct Eval<'a> {
         device: &'a Device,
         weights: &'a [(String, Vec<f32>)],
@@ -316,11 +346,32 @@ fn validate(cfg: &TrainConfig) -> Result<(), NnError> {
     if cfg.max_steps == Some(0) {
         return Err(NnError::setting("max_steps", 0, "must be at least 1"));
     }
-    if !(cfg.val_fraction > 0.0 && cfg.val_fraction < 1.0) {
-        return Err(NnError::setting("val_fraction", cfg.val_fraction, "must lie strictly between 0 and 1"));
+    if !(cfg.val_fraction >= 0.0 && cfg.val_fraction < 1.0) {
+        return Err(NnError::setting(
+            "val_fraction",
+            cfg.val_fraction,
+            "must lie in [0, 1) (0: train on every sample, no validation)",
+        ));
     }
     if cfg.patience == Some(0) {
         return Err(NnError::setting("patience", 0, "must be at least 1"));
+    }
+    if cfg.val_fraction == 0.0 {
+        if let Some(p) = cfg.patience {
+            return Err(NnError::setting(
+                "patience",
+                p,
+                "early stopping watches the validation loss, and val_fraction = 0 turns validation off",
+            ));
+        }
+        let schedules = cfg.optimizer.schedules.iter().chain(cfg.optimizer.groups.iter().flat_map(|g| &g.schedules));
+        if let Some(s) = schedules.into_iter().find(|s| s.schedule.to_text().contains("plateau")) {
+            return Err(NnError::setting(
+                "schedule",
+                format!("{}={}", s.key, s.schedule.to_text()),
+                "a plateau schedule watches the validation loss, and val_fraction = 0 turns validation off",
+            ));
+        }
     }
     if cfg.train_limit == Some(0) {
         return Err(NnError::setting("train_limit", 0, "must be at least 1"));
@@ -357,24 +408,58 @@ fn data_err(e: optlab_data::DataError) -> NnError {
 }
 
 /// The (training, validation) sets of a task, normalised with the training set's channel
-/// statistics.
+/// statistics. With `val_fraction` 0 the validation set is empty (and a separate test set is not
+/// read). An empty training set, or an empty test set when validating, is an error naming the
+/// data folder.
 pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
+    let validating = cfg.val_fraction > 0.0;
+    let split = |d: Dataset| -> Result<(Dataset, Dataset), NnError> {
+        if validating {
+            d.split(cfg.val_fraction, cfg.seed).map_err(data_err)
+        } else {
+            let none = d.subset(&[]);
+            Ok((d, none))
+        }
+    };
+    let check = |path: &Path, what: &str, set: Dataset, role: &str| -> Result<Dataset, NnError> {
+        if set.is_empty() {
+            return Err(NnError::Data(format!(
+                "{}: the {what} ({}) holds no samples: nothing to {role}{}",
+                path.display(),
+                set.name,
+                if role == "validate on" { " (use --val-fraction 0 to train without validation)" } else { "" }
+            )));
+        }
+        Ok(set)
+    };
     let (mut train, mut val) = match cfg.task.as_str() {
         "blobs-neuron" | "blobs-two-layer" => {
             if let Some(p) = &cfg.data {
                 return Err(NnError::setting("data", p.display(), "the blobs tasks use generated data"));
             }
-            let d = optlab_data::two_gaussians(BLOBS_SAMPLES, BLOBS_DIM, BLOBS_SEPARATION, cfg.seed);
-            d.split(cfg.val_fraction, cfg.seed).map_err(data_err)?
+            split(optlab_data::two_gaussians(BLOBS_SAMPLES, BLOBS_DIM, BLOBS_SEPARATION, cfg.seed))?
         }
         "mnist-mlp" | "mnist-cnn" => match &cfg.data {
-            None => {
-                optlab_data::shipped_mnist().map_err(data_err)?.split(cfg.val_fraction, cfg.seed).map_err(data_err)?
+            None => split(optlab_data::shipped_mnist().map_err(data_err)?)?,
+            Some(dir) => {
+                let train = check(
+                    dir,
+                    "MNIST training set",
+                    optlab_data::load_mnist_dir(dir, true).map_err(data_err)?,
+                    "train on",
+                )?;
+                let val = if validating {
+                    check(
+                        dir,
+                        "MNIST test set",
+                        optlab_data::load_mnist_dir(dir, false).map_err(data_err)?,
+                        "validate on",
+                    )?
+                } else {
+                    train.subset(&[])
+                };
+                (train, val)
             }
-            Some(dir) => (
-                optlab_data::load_mnist_dir(dir, true).map_err(data_err)?,
-                optlab_data::load_mnist_dir(dir, false).map_err(data_err)?,
-            ),
         },
         "cifar-cnn" => match &cfg.data {
             None => {
@@ -384,10 +469,25 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
                     "cifar-cnn needs --data DIR with the CIFAR-10 binary batches",
                 ))
             }
-            Some(dir) => (
-                optlab_data::load_cifar10(dir, true).map_err(data_err)?,
-                optlab_data::load_cifar10(dir, false).map_err(data_err)?,
-            ),
+            Some(dir) => {
+                let train = check(
+                    dir,
+                    "CIFAR-10 training set",
+                    optlab_data::load_cifar10(dir, true).map_err(data_err)?,
+                    "train on",
+                )?;
+                let val = if validating {
+                    check(
+                        dir,
+                        "CIFAR-10 test set",
+                        optlab_data::load_cifar10(dir, false).map_err(data_err)?,
+                        "validate on",
+                    )?
+                } else {
+                    train.subset(&[])
+                };
+                (train, val)
+            }
         },
         other => return Err(NnError::UnknownTask { name: other.into(), known: TASKS.join(", ") }),
     };
@@ -426,6 +526,90 @@ struct Progress {
     params: Vec<(String, Vec<usize>)>,
     has_best: bool,
     opt_state_len: u64,
+    /// The run's first batch loss: the reference of the divergence test.
+    first_loss: Option<f64>,
+    /// Settings a resumed run must share, by name (they change the data, the split, the loss or
+    /// the schedules): see [`fixed_settings`].
+    fixed: Vec<(String, String)>,
+    /// Hyperparameters of the default group and of each parameter group, and the Hutchinson
+    /// settings: a resumed run applies changed ones from the resumed step on.
+    set: BTreeMap<String, String>,
+    group_sets: Vec<BTreeMap<String, String>>,
+    hutchinson: String,
+}
+
+/// The settings a resumed run must share with its checkpoint, as (name, value) text.
+fn fixed_settings(cfg: &TrainConfig) -> Vec<(String, String)> {
+    let loss = match cfg.task.as_str() {
+        "blobs-neuron" | "blobs-two-layer" if cfg.mse => "squared error",
+        "blobs-neuron" | "blobs-two-layer" => "binary cross-entropy",
+        _ => "cross-entropy",
+    };
+    let data = cfg.data.as_ref().map_or("(default)".to_string(), |d| {
+        std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()).display().to_string()
+    });
+    let schedule_text = |list: &[optlab_optim::Scheduled]| {
+        let v: Vec<String> = list
+            .iter()
+            .map(|s| format!("{}={}@{}", s.key, s.schedule.to_text(), if s.per_epoch { "epoch" } else { "step" }))
+            .collect();
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let groups: Vec<String> = cfg
+        .optimizer
+        .groups
+        .iter()
+        .map(|g| format!("[{}] schedules {}", g.tensors.join(", "), schedule_text(&g.schedules)))
+        .collect();
+    vec![
+        ("loss".into(), loss.into()),
+        ("val_fraction".into(), cfg.val_fraction.to_string()),
+        ("train_limit".into(), cfg.train_limit.map_or("none".to_string(), |n| n.to_string())),
+        ("data".into(), data),
+        ("schedules".into(), schedule_text(&cfg.optimizer.schedules)),
+        ("parameter groups".into(), if groups.is_empty() { "none".into() } else { groups.join("; ") }),
+    ]
+}
+
+fn hutchinson_text(cfg: &TrainConfig) -> String {
+    format!("samples={}, h={}", cfg.hutchinson.samples, cfg.hutchinson.h)
+}
+
+/// The differences of two hyperparameter maps as "`key` old -> new" (absent = default).
+fn set_changes(prefix: &str, old: &BTreeMap<String, String>, new: &BTreeMap<String, String>, out: &mut Vec<String>) {
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    for k in keys {
+        let (a, b) = (old.get(k), new.get(k));
+        if a != b {
+            let show = |v: Option<&String>| v.map_or("(default)".to_string(), |v| v.clone());
+            out.push(format!("{prefix}`{k}` {} -> {}", show(a), show(b)));
+        }
+    }
+}
+
+/// Replaces the hyperparameters of every parameter group of `st` (and of a wrapped optimizer's
+/// state) by those of `fresh`, keeping the schedules' state, the moments and the counters.
+fn rebase_hypers(st: &mut OptimizerState<f32>, fresh: &OptimizerState<f32>) {
+    for (g, f) in st.groups.iter_mut().zip(&fresh.groups) {
+        g.hyper = f.hyper.clone();
+    }
+    if let (Some(i), Some(f)) = (st.inner.as_deref_mut(), fresh.inner.as_deref()) {
+        rebase_hypers(i, f);
+    }
+}
+
+/// FNV-1a (64 bits) of `bytes`: any change of a single byte changes it.
+fn checksum(bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 struct Checkpoint {
@@ -446,6 +630,7 @@ fn write_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<(), NnError> {
     let header = serde_json::to_vec(&progress).expect("progress serialises");
     let mut out = Vec::with_capacity(header.len() + opt_bytes.len() + 64);
     out.extend_from_slice(CHECKPOINT_MAGIC);
+    out.extend_from_slice(&0u64.to_le_bytes()); // the checksum, filled in below
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(&header);
     for block in ck.weights.iter().chain(ck.best.iter().flatten()) {
@@ -454,6 +639,8 @@ fn write_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<(), NnError> {
         }
     }
     out.extend_from_slice(&opt_bytes);
+    let sum = checksum(&out[16..]);
+    out[8..16].copy_from_slice(&sum.to_le_bytes());
     let write = || -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(&out)?;
@@ -466,15 +653,28 @@ fn write_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<(), NnError> {
 fn read_checkpoint(path: &Path) -> Result<Checkpoint, NnError> {
     let bad = |what: String| NnError::Checkpoint { path: path.display().to_string(), what };
     let bytes = std::fs::read(path).map_err(|e| NnError::io(path, e))?;
-    if bytes.len() < 16 || &bytes[..8] != CHECKPOINT_MAGIC {
-        return Err(bad("not an optlab-nn checkpoint (bad magic bytes)".into()));
+    if bytes.len() >= 8 && &bytes[..8] == CHECKPOINT_MAGIC_V1 {
+        return Err(bad("written by an older optlab in a format without a checksum; delete it (or use another \
+             checkpoint folder) to start afresh"
+            .into()));
     }
-    let hlen = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-    let header = bytes.get(16..16usize.saturating_add(hlen)).ok_or_else(|| bad("truncated header".into()))?;
+    if bytes.len() < 24 || &bytes[..8] != CHECKPOINT_MAGIC {
+        return Err(bad("not an optlab-nn checkpoint (bad magic bytes or shorter than its 24-byte header)".into()));
+    }
+    let stored = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
+    let computed = checksum(&bytes[16..]);
+    if stored != computed {
+        return Err(bad(format!(
+            "checksum mismatch (stored {stored:016x}, computed {computed:016x}): the file is corrupt and was \
+             not loaded; delete it to start afresh"
+        )));
+    }
+    let hlen = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")) as usize;
+    let header = bytes.get(24..24usize.saturating_add(hlen)).ok_or_else(|| bad("truncated header".into()))?;
     let progress: Progress = serde_json::from_slice(header).map_err(|e| bad(format!("header: {e}")))?;
-    let mut pos = 16 + hlen;
+    let mut pos = 24 + hlen;
     let mut take_block = |n: usize| -> Result<Vec<f32>, NnError> {
-        let end = pos + n * 4;
+        let end = n.checked_mul(4).and_then(|b| b.checked_add(pos)).ok_or_else(|| bad("truncated weights".into()))?;
         let raw = bytes.get(pos..end).ok_or_else(|| bad("truncated weights".into()))?;
         pos = end;
         Ok(raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect())
@@ -521,6 +721,20 @@ pub fn evaluate<M: Net>(model: &M, set: &Dataset, device: &Device) -> (f64, usiz
     (loss_sum / set.len().max(1) as f64, correct)
 }
 
+/// Why a batch loss `loss` at step `step` means divergence, given the run's first batch loss:
+/// NaN or infinite, or above [`DIVERGENCE_FACTOR`] × `first` (when `first` is positive).
+fn blown_up(loss: f32, first: f64, step: u64) -> Option<String> {
+    if !loss.is_finite() {
+        Some(format!("training loss {loss} at step {step}"))
+    } else if first > 0.0 && f64::from(loss) > DIVERGENCE_FACTOR * first {
+        Some(format!(
+            "training loss {loss:.4e} at step {step} is above {DIVERGENCE_FACTOR:e} x the first loss {first:.4}"
+        ))
+    } else {
+        None
+    }
+}
+
 fn dropout_rng(seed: u64, epoch: u32) -> StdRng {
     StdRng::seed_from_u64(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (u64::from(epoch) + 1).wrapping_mul(0x9E37_79B9))
 }
@@ -556,8 +770,14 @@ fn run<M: Net>(
         params: infos.iter().map(|p| (p.name.clone(), p.shape.clone())).collect(),
         has_best: false,
         opt_state_len: 0,
+        first_loss: None,
+        fixed: fixed_settings(cfg),
+        set: cfg.optimizer.set.clone(),
+        group_sets: cfg.optimizer.groups.iter().map(|g| g.set.clone()).collect(),
+        hutchinson: hutchinson_text(cfg),
     };
     let mut best: Option<Vec<Vec<f32>>> = None;
+    let mut resume_changes = Vec::new();
 
     // Resume.
     let ck_path = cfg.checkpoint.as_ref().map(|d| d.join(CHECKPOINT_FILE));
@@ -583,14 +803,52 @@ fn run<M: Net>(
         if p.params != progress.params {
             return Err(mismatch("model parameters", format!("{:?}", progress.params), format!("{:?}", p.params)));
         }
+        for (name, here) in &progress.fixed {
+            let there = p.fixed.iter().find(|(n, _)| n == name).map_or("(not recorded)", |(_, v)| v.as_str());
+            if here != there {
+                return Err(mismatch(name, here.clone(), there.to_string()));
+            }
+        }
+        // Hyperparameters that differ are applied from the resumed step on.
+        let mut hyper_changes = Vec::new();
+        set_changes("", &p.set, &progress.set, &mut hyper_changes);
+        for (i, (a, b)) in p.group_sets.iter().zip(&progress.group_sets).enumerate() {
+            set_changes(&format!("parameter group {}: ", i + 1), a, b, &mut hyper_changes);
+        }
+        let mut opt_state = ck.opt_state;
+        if let (Some(st), false) = (opt_state.as_mut(), hyper_changes.is_empty()) {
+            let mut layout = optlab_optim::Layout::new();
+            for info in &infos {
+                layout.push(&info.name, &info.shape)?;
+            }
+            let fresh = optlab_optim::registry::build::<f32>(layout, &cfg.optimizer)?.state();
+            rebase_hypers(st, &fresh);
+        }
+        resume_changes = hyper_changes;
+        if p.hutchinson != progress.hutchinson {
+            resume_changes.push(format!("Hutchinson {} -> {}", p.hutchinson, progress.hutchinson));
+        }
+        for c in &resume_changes {
+            eprintln!(
+                "resuming {} after epoch {} (step {}): {c}, applied from step {} on",
+                path.display(),
+                p.epochs_done,
+                p.step,
+                p.step + 1
+            );
+        }
         model = write_params(model, &index, &ck.weights);
-        match ck.opt_state {
+        match opt_state {
             Some(st) => opt.load_state(st)?,
             // No step taken yet: replay the epoch count that drives per-epoch schedules.
             None => (0..p.epochs_done).for_each(|_| opt.end_epoch()),
         }
         best = ck.best;
+        let (set, group_sets, hutchinson) =
+            (progress.set.clone(), progress.group_sets.clone(), progress.hutchinson.clone());
         progress = ck.progress;
+        // The checkpoints written from now on record the settings in force.
+        (progress.set, progress.group_sets, progress.hutchinson) = (set, group_sets, hutchinson);
     }
     let resumed_epochs = progress.epochs_done;
 
@@ -614,9 +872,7 @@ fn run<M: Net>(
     });
 
     let mut stopped = StopReason::Completed;
-    if progress.reports.last().is_some_and(|r| !r.train_loss.is_finite()) {
-        stopped = StopReason::Diverged { epoch: progress.epochs_done };
-    }
+    let validating = !val_set.is_empty();
     'epochs: while progress.epochs_done < cfg.epochs && stopped == StopReason::Completed {
         if cfg.max_steps.is_some_and(|m| progress.step >= m) {
             stopped = StopReason::StepBudget;
@@ -640,7 +896,8 @@ fn run<M: Net>(
             let out = model.forward(x.clone(), Some(&mut drop_rng));
             let loss = loss_kind.mean(out, &yb);
             let lv: f32 = loss.clone().into_scalar();
-            if !lv.is_finite() {
+            let first = *progress.first_loss.get_or_insert(f64::from(lv));
+            if let Some(why) = blown_up(lv, first, progress.step + 1) {
                 progress.reports.push(EpochReport {
                     epoch,
                     step: progress.step,
@@ -651,7 +908,7 @@ fn run<M: Net>(
                     time_s: epoch_start.elapsed().as_secs_f64(),
                 });
                 on_epoch(progress.reports.last().expect("pushed"));
-                stopped = StopReason::Diverged { epoch };
+                stopped = StopReason::Diverged { epoch, why };
                 break 'epochs;
             }
             loss_sum += f64::from(lv) * b as f64;
@@ -681,7 +938,7 @@ fn run<M: Net>(
             model = match stepped {
                 Ok(m) => m,
                 // A non-finite gradient (or curvature) is divergence, not an error.
-                Err(NnError::Optim(OptimError::NonFinite { .. })) => {
+                Err(NnError::Optim(e @ OptimError::NonFinite { .. })) => {
                     model = before;
                     progress.reports.push(EpochReport {
                         epoch,
@@ -693,7 +950,7 @@ fn run<M: Net>(
                         time_s: epoch_start.elapsed().as_secs_f64(),
                     });
                     on_epoch(progress.reports.last().expect("pushed"));
-                    stopped = StopReason::Diverged { epoch };
+                    stopped = StopReason::Diverged { epoch, why: format!("step {}: {e}", progress.step + 1) };
                     break 'epochs;
                 }
                 Err(e) => return Err(e),
@@ -712,7 +969,7 @@ fn run<M: Net>(
                 break;
             }
         }
-        let (val_loss, correct) = evaluate(&model, val_set, device);
+        let (val_loss, correct) = if validating { evaluate(&model, val_set, device) } else { (f64::NAN, 0) };
         let report = EpochReport {
             epoch,
             step: progress.step,
@@ -727,18 +984,21 @@ fn run<M: Net>(
         }
         on_epoch(&report);
         opt.end_epoch();
-        opt.report_metric(val_loss);
-        if progress.best_val.is_none_or(|b| val_loss < b) {
-            progress.best_val = Some(val_loss);
-            progress.best_epoch = Some(epoch);
-            progress.bad_epochs = 0;
-            if cfg.patience.is_some() {
-                let mut copy = best.take().unwrap_or_else(|| bufs.clone());
-                read_params(&model, &index, &mut copy);
-                best = Some(copy);
+        // Without validation there is no metric for plateau schedules (refused) and no best epoch.
+        if validating {
+            opt.report_metric(val_loss);
+            if progress.best_val.is_none_or(|b| val_loss < b) {
+                progress.best_val = Some(val_loss);
+                progress.best_epoch = Some(epoch);
+                progress.bad_epochs = 0;
+                if cfg.patience.is_some() {
+                    let mut copy = best.take().unwrap_or_else(|| bufs.clone());
+                    read_params(&model, &index, &mut copy);
+                    best = Some(copy);
+                }
+            } else {
+                progress.bad_epochs += 1;
             }
-        } else {
-            progress.bad_epochs += 1;
         }
         progress.reports.push(report);
         progress.epochs_done = epoch;
@@ -782,6 +1042,7 @@ fn run<M: Net>(
         train_samples: train_set.len(),
         val_samples: val_set.len(),
         resumed_epochs,
+        resume_changes,
         weights: infos.iter().map(|p| p.name.clone()).zip(weights).collect(),
         epochs: progress.reports,
     })
@@ -806,6 +1067,39 @@ mod tests {
     }
 
     #[test]
+    fn divergence_is_non_finite_or_a_thousand_times_the_first_loss() {
+        assert_eq!(blown_up(2.3, 2.3, 5), None);
+        assert_eq!(blown_up(2299.0, 2.3, 5), None);
+        let why = blown_up(2.7e13, 2.3, 7).unwrap();
+        assert!(why.contains("2.7000e13") && why.contains("step 7") && why.contains("first loss 2.3"), "{why}");
+        assert!(blown_up(f32::NAN, 2.3, 1).unwrap().contains("NaN"));
+        assert!(blown_up(f32::INFINITY, 0.0, 1).unwrap().contains("inf"));
+        // A first loss of 0 gives no reference: only non-finite losses count.
+        assert_eq!(blown_up(1e30, 0.0, 2), None);
+    }
+
+    #[test]
+    fn checksum_sees_every_single_byte_change() {
+        let data: Vec<u8> = (0..64u8).collect();
+        let sum = checksum(&data);
+        for i in 0..data.len() {
+            for bit in 0..8 {
+                let mut d = data.clone();
+                d[i] ^= 1 << bit;
+                assert_ne!(checksum(&d), sum, "byte {i} bit {bit}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_validation_log_line() {
+        let r =
+            EpochReport { epoch: 2, step: 8, train_loss: 0.5, val_loss: f64::NAN, correct: 0, total: 0, time_s: 1.0 };
+        assert!(!r.validated());
+        assert_eq!(r.to_string(), "epoch 2: train 0.5000 (no validation)");
+    }
+
+    #[test]
     fn bad_settings_are_named() {
         let base = TrainConfig::new("mnist-mlp", OptimConfig::new("adam"));
         let e = |c: TrainConfig| train(&c, &mut |_| {}).unwrap_err().to_string();
@@ -813,6 +1107,14 @@ mod tests {
         assert!(msg.contains("mnist-rnn") && msg.contains("mnist-cnn"), "{msg}");
         assert!(e(TrainConfig { batch_size: 0, ..base.clone() }).contains("batch_size"));
         assert!(e(TrainConfig { val_fraction: 1.5, ..base.clone() }).contains("1.5"));
+        assert!(e(TrainConfig { val_fraction: -0.1, ..base.clone() }).contains("-0.1"));
+        assert!(e(TrainConfig { val_fraction: f64::NAN, ..base.clone() }).contains("val_fraction"));
+        // No validation: early stopping and plateau schedules have nothing to watch.
+        let msg = e(TrainConfig { val_fraction: 0.0, patience: Some(3), ..base.clone() });
+        assert!(msg.contains("patience") && msg.contains("val_fraction = 0"), "{msg}");
+        let plateau = OptimConfig::new("adam").schedule_assignment("lr=plateau(patience=1)@epoch").unwrap();
+        let msg = e(TrainConfig { val_fraction: 0.0, optimizer: plateau, ..base.clone() });
+        assert!(msg.contains("plateau") && msg.contains("val_fraction = 0"), "{msg}");
         let msg = e(TrainConfig { widths: Some(vec![784, 32, 7]), ..base.clone() });
         assert!(msg.contains("784-32-7") && msg.contains("10 classes"), "{msg}");
         let msg = e(TrainConfig { task: "cifar-cnn".into(), ..base.clone() });

@@ -78,7 +78,10 @@ fn budgets_stop_training() {
 fn divergence_is_reported_not_an_error() {
     let r = run(&TrainConfig { epochs: 5, ..small_mlp(OptimConfig::new("sgd").set("lr", 1e8)) });
     match r.stopped {
-        StopReason::Diverged { epoch } => assert!(epoch >= 1 && epoch as usize == r.epochs.len()),
+        StopReason::Diverged { epoch, why } => {
+            assert!(epoch >= 1 && epoch as usize == r.epochs.len());
+            assert!(why.contains("step"), "{why}");
+        }
         other => panic!("expected divergence, got {other:?}"),
     }
 }
@@ -137,10 +140,202 @@ fn checkpoint_resume_continues_identically() {
 #[test]
 fn corrupt_checkpoint_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("checkpoint.bin"), b"OPTLABNN\x05\0\0\0\0\0\0\0{bad").unwrap();
     let cfg = TrainConfig { checkpoint: Some(dir.path().to_path_buf()), ..small_mlp(adam(1e-3)) };
+    for (bytes, says) in [
+        (&b"OPTLAB"[..], "bad magic"),
+        (&b"OPTLABNN\x05\0\0\0\0\0\0\0{bad"[..], "without a checksum"),
+        (&b"OPTLABN2\0\0\0\0\0\0\0\0\x05\0\0\0\0\0\0\0{bad"[..], "checksum mismatch"),
+    ] {
+        std::fs::write(dir.path().join("checkpoint.bin"), bytes).unwrap();
+        let msg = train(&cfg, &mut |_| {}).unwrap_err().to_string();
+        assert!(msg.contains("checkpoint.bin") && msg.contains(says), "{msg}");
+    }
+}
+
+/// Flipped bytes anywhere in a checkpoint (header, weights, optimizer state) are refused by the
+/// checksum: the run errors naming the file and never loads it.
+#[test]
+fn flipped_byte_in_a_checkpoint_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoint.bin");
+    let cfg = TrainConfig { checkpoint: Some(dir.path().to_path_buf()), epochs: 1, ..small_mlp(adam(1e-3)) };
+    run(&cfg);
+    let good = std::fs::read(&path).unwrap();
+    let resume = TrainConfig { epochs: 2, ..cfg.clone() };
+    for at in [30, good.len() / 2, good.len() - 3] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        std::fs::write(&path, &bad).unwrap();
+        let msg = train(&resume, &mut |_| {}).unwrap_err().to_string();
+        assert!(msg.contains(&*path.to_string_lossy()) && msg.contains("checksum mismatch"), "byte {at}: {msg}");
+    }
+    std::fs::write(&path, &good).unwrap();
+    assert_eq!(run(&resume).resumed_epochs, 1);
+}
+
+/// A resumed run with another `lr` applies it from the resumed step on and says so; the
+/// checkpoints written afterwards carry the new value.
+#[test]
+fn resumed_run_applies_a_changed_hyperparameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = TrainConfig { checkpoint: Some(dir.path().to_path_buf()), ..small_mlp(adam(1e-3)) };
+    run(&TrainConfig { epochs: 1, ..base.clone() });
+    let kept = dir.path().join("kept.bin");
+    std::fs::copy(dir.path().join("checkpoint.bin"), &kept).unwrap();
+    let same = run(&TrainConfig { epochs: 2, ..base.clone() });
+    assert!(same.resume_changes.is_empty(), "{:?}", same.resume_changes);
+    std::fs::copy(&kept, dir.path().join("checkpoint.bin")).unwrap();
+    let changed = run(&TrainConfig { epochs: 2, optimizer: adam(0.5), ..base.clone() });
+    assert_eq!(changed.resumed_epochs, 1);
+    assert_eq!(changed.resume_changes, ["`lr` 0.001 -> 0.5"]);
+    // Epoch 1 is the checkpoint's; epoch 2 trained with lr 0.5, not the saved 0.001.
+    assert_eq!(changed.epochs[0], same.epochs[0]);
+    assert_ne!(changed.epochs[1].train_loss, same.epochs[1].train_loss);
+    assert_ne!(changed.weights, same.weights);
+    // The checkpoint now records lr 0.5: resuming with it again reports no change.
+    let again = run(&TrainConfig { epochs: 3, optimizer: adam(0.5), ..base });
+    assert!(again.resume_changes.is_empty(), "{:?}", again.resume_changes);
+    assert_eq!(again.resumed_epochs, 2);
+}
+
+/// Settings that change the data, the split, the loss or the schedules are refused on resume,
+/// naming the setting and both values.
+#[test]
+fn resume_refuses_a_changed_loss_split_subset_or_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = TrainConfig {
+        checkpoint: Some(dir.path().to_path_buf()),
+        epochs: 1,
+        batch_size: 100,
+        ..TrainConfig::new("blobs-neuron", adam(0.05))
+    };
+    run(&blobs);
+    let err = |c: TrainConfig| train(&TrainConfig { epochs: 2, ..c }, &mut |_| {}).unwrap_err().to_string();
+    let msg = err(TrainConfig { mse: true, ..blobs.clone() });
+    assert!(msg.contains("loss") && msg.contains("binary cross-entropy") && msg.contains("squared error"), "{msg}");
+    let msg = err(TrainConfig { val_fraction: 0.3, ..blobs.clone() });
+    assert!(msg.contains("val_fraction") && msg.contains("`0.2`") && msg.contains("`0.3`"), "{msg}");
+    let sched = adam(0.05).schedule_assignment("lr=step(step_size=1)@epoch").unwrap();
+    let msg = err(TrainConfig { optimizer: sched, ..blobs.clone() });
+    assert!(msg.contains("schedules") && msg.contains("lr=step(") && msg.contains("`none`"), "{msg}");
+    let dir2 = tempfile::tempdir().unwrap();
+    let mlp = TrainConfig { checkpoint: Some(dir2.path().to_path_buf()), epochs: 1, ..small_mlp(adam(1e-3)) };
+    run(&mlp);
+    let msg = err(TrainConfig { train_limit: Some(500), ..mlp });
+    assert!(msg.contains("train_limit") && msg.contains("`600`") && msg.contains("`500`"), "{msg}");
+}
+
+/// `val_fraction = 0`: every sample trains, no epoch is validated, nothing is reported as a
+/// validation figure.
+#[test]
+fn val_fraction_zero_trains_on_every_sample_without_validation() {
+    let cfg =
+        TrainConfig { epochs: 3, batch_size: 50, val_fraction: 0.0, ..TrainConfig::new("blobs-two-layer", adam(0.05)) };
+    let r = run(&cfg);
+    assert_eq!((r.train_samples, r.val_samples), (1000, 0));
+    assert_eq!(r.steps, 3 * 20);
+    assert_eq!(r.stopped, StopReason::Completed);
+    assert_eq!(r.best_epoch, None);
+    for e in &r.epochs {
+        assert!(!e.validated() && e.val_loss.is_nan() && e.total == 0, "{e:?}");
+        assert!(e.to_string().ends_with("(no validation)"), "{e}");
+        assert!(e.train_loss.is_finite());
+    }
+    assert!(r.epochs[2].train_loss < r.epochs[0].train_loss);
+    let msg = evaluate_weights(&cfg, &r.weights).unwrap_err().to_string();
+    assert!(msg.contains("val_fraction"), "{msg}");
+    // The shipped MNIST subset: all 5,000 digits train.
+    let r = run(&TrainConfig { epochs: 1, max_steps: Some(1), val_fraction: 0.0, ..small_mlp(adam(1e-3)) });
+    assert_eq!((r.train_samples, r.val_samples), (600, 0));
+}
+
+/// A loss that blows up while staying finite is divergence too (above 1e3 x the first loss).
+#[test]
+fn a_loss_blowing_up_is_divergence() {
+    let cfg = TrainConfig {
+        epochs: 5,
+        batch_size: 100,
+        ..TrainConfig::new("blobs-neuron", OptimConfig::new("sgd").set("lr", 1e5))
+    };
+    let r = run(&cfg);
+    let StopReason::Diverged { epoch, why } = &r.stopped else { panic!("expected divergence, got {:?}", r.stopped) };
+    assert_eq!(*epoch as usize, r.epochs.len());
+    assert!(why.contains("first loss"), "{why}");
+    let last = r.epochs.last().unwrap();
+    assert!(last.train_loss.is_finite() && last.train_loss > 1e3 * 0.5, "{last:?}");
+}
+
+fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
+    let mut v = magic.to_be_bytes().to_vec();
+    for d in dims {
+        v.extend_from_slice(&d.to_be_bytes());
+    }
+    v.extend_from_slice(body);
+    v
+}
+
+/// An MNIST folder with `train` and `test` images (pixel values varying so the std is not 0).
+fn mnist_dir(train: u32, test: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (prefix, n) in [("train", train), ("t10k", test)] {
+        let pixels: Vec<u8> = (0..n as usize * 784).map(|i| (i * 7 % 256) as u8).collect();
+        let labels: Vec<u8> = (0..n).map(|i| (i % 10) as u8).collect();
+        let p = dir.path();
+        std::fs::write(p.join(format!("{prefix}-images-idx3-ubyte")), idx(0x803, &[n, 28, 28], &pixels)).unwrap();
+        std::fs::write(p.join(format!("{prefix}-labels-idx1-ubyte")), idx(0x801, &[n], &labels)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn empty_mnist_sets_are_refused_naming_the_folder() {
+    let mlp = |dir: &tempfile::TempDir| TrainConfig {
+        data: Some(dir.path().to_path_buf()),
+        widths: Some(vec![784, 8, 10]),
+        epochs: 1,
+        ..TrainConfig::new("mnist-mlp", adam(1e-3))
+    };
+    let ok = mnist_dir(20, 10);
+    let r = run(&mlp(&ok));
+    assert_eq!((r.train_samples, r.val_samples), (20, 10));
+    let no_test = mnist_dir(20, 0);
+    let msg = train(&mlp(&no_test), &mut |_| {}).unwrap_err().to_string();
+    let d = no_test.path().to_string_lossy().to_string();
+    assert!(msg.contains(&d) && msg.contains("MNIST test set") && msg.contains("holds no samples"), "{msg}");
+    assert!(msg.contains("--val-fraction 0"), "{msg}");
+    // Without validation the empty test set is not needed.
+    let r = run(&TrainConfig { val_fraction: 0.0, ..mlp(&no_test) });
+    assert_eq!((r.train_samples, r.val_samples), (20, 0));
+    let no_train = mnist_dir(0, 10);
+    let msg = train(&mlp(&no_train), &mut |_| {}).unwrap_err().to_string();
+    assert!(msg.contains("MNIST training set") && msg.contains("holds no samples"), "{msg}");
+    assert!(!msg.contains("std"), "{msg}");
+}
+
+fn cifar_batch(n: usize, seed: usize) -> Vec<u8> {
+    (0..n)
+        .flat_map(|k| {
+            std::iter::once((k % 10) as u8).chain((0..3072).map(move |i| ((i * 31 + k * 7 + seed) % 256) as u8))
+        })
+        .collect()
+}
+
+/// `--data FILE` for CIFAR validates on `test_batch.bin` beside the file, never on the file.
+#[test]
+fn cifar_single_file_validates_on_the_test_batch_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("data_batch_1.bin");
+    std::fs::write(&file, cifar_batch(6, 0)).unwrap();
+    let cfg =
+        TrainConfig { data: Some(file.clone()), epochs: 1, batch_size: 6, ..TrainConfig::new("cifar-cnn", adam(1e-3)) };
     let msg = train(&cfg, &mut |_| {}).unwrap_err().to_string();
-    assert!(msg.contains("checkpoint.bin") && msg.contains("header"), "{msg}");
+    assert!(msg.contains("test_batch.bin") && msg.contains("data_batch_1.bin"), "{msg}");
+    std::fs::write(dir.path().join("test_batch.bin"), cifar_batch(4, 1)).unwrap();
+    let r = run(&cfg);
+    assert_eq!((r.train_samples, r.val_samples), (6, 4));
+    let on_test = TrainConfig { data: Some(dir.path().join("test_batch.bin")), ..cfg };
+    let msg = train(&on_test, &mut |_| {}).unwrap_err().to_string();
+    assert!(msg.contains("test batch") && msg.contains("validate on the records it trains on"), "{msg}");
 }
 
 #[test]

@@ -299,14 +299,48 @@ impl Curves {
     /// The drawn y range (in [`Curves::ty`] units, padded): that of the medians, so that bands
     /// and diverged seeds' ends, clipped to it, do not squash every curve against the bottom;
     /// its top is also capped at 10× (linear axis: 10·max(1, |s|) above) the largest starting
-    /// median `s`, so that a median blowing up (most seeds diverged) runs along the top edge.
+    /// median `s`, so that a median blowing up (most seeds diverged) runs along the top edge,
+    /// and at the upper fence of all the medians' values ([`upper_fence`]), so that one outlier
+    /// curve — even one that starts high, such as a run that blew up in its first epoch — is
+    /// clipped to the top edge instead of setting the range.
     pub fn y_range(&self) -> (f64, f64) {
-        let y_data = ext(self.curves.iter().flat_map(|c| c.band.iter().map(|p| self.ty(p.1)))).unwrap_or((0.0, 1.0));
+        let values: Vec<f64> =
+            self.curves.iter().flat_map(|c| c.band.iter().map(|p| self.ty(p.1))).filter(|v| v.is_finite()).collect();
+        let y_data = ext(values.iter().copied()).unwrap_or((0.0, 1.0));
         let start = ext(self.curves.iter().filter_map(|c| c.band.first().map(|p| self.ty(p.1)))).map(|r| r.1);
         let cap = start.map_or(f64::INFINITY, |s| if self.log_y { s + 1.0 } else { s + 10.0 * s.abs().max(1.0) });
-        pad_range((y_data.0, y_data.1.min(cap).max(y_data.0)), 0.04)
+        let fence = upper_fence(&values, self.log_y);
+        pad_range((y_data.0, y_data.1.min(cap).min(fence).max(y_data.0)), 0.04)
     }
 }
+
+/// The `q`-quantile (linear interpolation) of sorted finite values.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let (i, frac) = (pos.floor() as usize, pos.fract());
+    if i + 1 < sorted.len() {
+        sorted[i] + frac * (sorted[i + 1] - sorted[i])
+    } else {
+        sorted[i]
+    }
+}
+
+/// Tukey's far-out fence above finite values: `q75 + 3·IQR`, with the IQR taken as at least one
+/// decade on a log axis (values are `log10`s: the fence is then at least 1000× the upper
+/// quartile) and at least `|q75|` on a linear one, so that only values far beyond the bulk are
+/// cut. `+∞` for fewer than four values.
+pub fn upper_fence(values: &[f64], log: bool) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.len() < 4 {
+        return f64::INFINITY;
+    }
+    v.sort_by(f64::total_cmp);
+    let (q25, q75) = (quantile(&v, 0.25), quantile(&v, 0.75));
+    let iqr = (q75 - q25).max(if log { 1.0 } else { q75.abs() });
+    q75 + 3.0 * iqr
+}
+
+impl Curves {}
 
 /// Whether values go on a log axis (all ≥ 0, some > 0) and the floor for the zeros.
 pub fn log_floor(values: &[f64]) -> (bool, f64) {
@@ -737,19 +771,95 @@ fn axis_label(log: bool) -> impl Fn(&f64) -> String {
     move |v: &f64| if log { log_tick(*v) } else { num(*v) }
 }
 
-fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Curves) -> DrawResult
+/// Smallest font size of a plot title (it shrinks to fit on one line, then wraps).
+const MIN_TITLE_PX: u32 = 13;
+
+/// The font size and lines of a title so that every line fits `width` pixels as `measure`
+/// (text, font size → pixel width) says: one line at `size`, else one line at a font size down to
+/// 3/4 of `size` (at least [`MIN_TITLE_PX`]), else wrapped at spaces at a size from `size` down to
+/// [`MIN_TITLE_PX`] into as few lines as fit; a single word too long even then is cut with `…`.
+pub fn fit_title(title: &str, size: u32, width: u32, measure: &mut dyn FnMut(&str, u32) -> u32) -> (u32, Vec<String>) {
+    let smallest_one_line = (size * 3 / 4).max(MIN_TITLE_PX).min(size);
+    for s in (smallest_one_line..=size).rev() {
+        if measure(title, s) <= width {
+            return (s, vec![title.to_string()]);
+        }
+    }
+    let wrap = |s: u32, measure: &mut dyn FnMut(&str, u32) -> u32| -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        for word in title.split(' ').filter(|w| !w.is_empty()) {
+            match lines.last_mut() {
+                Some(line) if measure(&format!("{line} {word}"), s) <= width => {
+                    line.push(' ');
+                    line.push_str(word);
+                }
+                _ => lines.push(word.to_string()),
+            }
+        }
+        lines
+    };
+    let mut best = (MIN_TITLE_PX, wrap(MIN_TITLE_PX, measure));
+    for s in (MIN_TITLE_PX..=size).rev() {
+        let lines = wrap(s, measure);
+        if lines.len() <= 2 && lines.iter().all(|l| measure(l, s) <= width) {
+            best = (s, lines);
+            break;
+        }
+    }
+    let s = best.0;
+    let lines = best
+        .1
+        .into_iter()
+        .map(|l| {
+            let mut l = l;
+            while measure(&l, s) > width && l.chars().count() > 1 {
+                let keep = l.chars().count() - 2;
+                l = l.chars().take(keep).collect::<String>() + "…";
+            }
+            l
+        })
+        .collect();
+    (s, lines)
+}
+
+/// Draws `title` centred across the whole width of `root` (fitted by [`fit_title`], so it is
+/// never cut off and never runs into the legend) and returns the area below it.
+fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    size: u32,
+) -> DrawResult<DrawingArea<DB, Shift>>
 where
     DB::ErrorType: 'static,
 {
     let (w, _) = root.dim_in_pixel();
-    let (left, right) = root.split_horizontally(w - LEGEND_W);
+    let margin = 12;
+    let mut measure = |t: &str, s: u32| {
+        root.estimate_text_size(t, &TextStyle::from((FAMILY, s).into_font())).map_or(u32::MAX, |(tw, _)| tw)
+    };
+    let (s, lines) = fit_title(title, size, w.saturating_sub(2 * margin), &mut measure);
+    let line_h = s as i32 + 5;
+    let style = TextStyle::from((FAMILY, s).into_font()).color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+    for (i, l) in lines.iter().enumerate() {
+        root.draw(&Text::new(l.clone(), (w as i32 / 2, 8 + line_h * i as i32), style.clone()))?;
+    }
+    let (_, body) = root.split_vertically(14 + line_h * lines.len() as i32);
+    Ok(body)
+}
+
+fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Curves) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let body = titled(root, &d.title, 19)?;
+    let (w, _) = body.dim_in_pixel();
+    let (left, right) = body.split_horizontally(w - LEGEND_W);
     let ty = |y: f64| if d.log_y { y.max(d.floor).log10() } else { y };
     let x_range = ext(d.curves.iter().flat_map(|c| c.band.iter().map(|p| p.0))).unwrap_or((0.0, 1.0));
     let x_range = if x_range.1 > x_range.0 { x_range } else { (x_range.0, x_range.0 + 1.0) };
     let (ylo, yhi) = d.y_range();
     let clamp = |y: f64| ty(y).clamp(ylo, yhi);
     let mut chart = ChartBuilder::on(&left)
-        .caption(&d.title, (FAMILY, 19))
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(78)
@@ -812,8 +922,9 @@ fn draw_heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Heatmap) 
 where
     DB::ErrorType: 'static,
 {
-    let (w, _) = root.dim_in_pixel();
-    let (left, right) = root.split_horizontally(w - LEGEND_W / 2);
+    let body = titled(root, &d.title, 18)?;
+    let (w, _) = body.dim_in_pixel();
+    let (left, right) = body.split_horizontally(w - LEGEND_W / 2);
     let medians: Vec<f64> = d.cells.iter().flatten().filter_map(|c| c.median).collect();
     let log = !medians.is_empty() && medians.iter().all(|&m| m > 0.0);
     let tv = |m: f64| if log { m.log10() } else { m };
@@ -821,7 +932,6 @@ where
     let t_of = |m: f64| if hi > lo { (tv(m) - lo) / (hi - lo) } else { 0.5 };
     let (nx, ny) = (d.xs.len() as i32, d.ys.len() as i32);
     let mut chart = ChartBuilder::on(&left)
-        .caption(&d.title, (FAMILY, 18))
         .margin(12)
         .x_label_area_size(50)
         .y_label_area_size(80)
@@ -918,8 +1028,9 @@ fn draw_sensitivity<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Sensi
 where
     DB::ErrorType: 'static,
 {
-    let (w, _) = root.dim_in_pixel();
-    let (left, right) = root.split_horizontally(w - LEGEND_W);
+    let body = titled(root, &d.title, 19)?;
+    let (w, _) = body.dim_in_pixel();
+    let (left, right) = body.split_horizontally(w - LEGEND_W);
     let ty = |y: f64| if d.log_y { y.max(d.floor).log10() } else { y };
     let xr = ext(d.lines.iter().flat_map(|l| l.points.iter().map(|p| p.0.log10()))).unwrap_or((-4.0, 0.0));
     let xr = pad_range(xr, 0.06);
@@ -927,7 +1038,6 @@ where
         .unwrap_or((0.0, 1.0));
     let (ylo, yhi) = pad_range(yr, 0.08);
     let mut chart = ChartBuilder::on(&left)
-        .caption(&d.title, (FAMILY, 19))
         .margin(12)
         .x_label_area_size(48)
         .y_label_area_size(78)
@@ -993,13 +1103,13 @@ where
     DB::ErrorType: 'static,
 {
     let f = optlab_functions::by_name(&d.function, Some(2)).map_err(|e| e.to_string())?;
-    let (w, h) = root.dim_in_pixel();
-    let (left, right) = root.split_horizontally(w - LEGEND_W - 40);
+    let body = titled(root, &d.title, 18)?;
+    let (w, h) = body.dim_in_pixel();
+    let (left, right) = body.split_horizontally(w - LEGEND_W - 40);
     let bx = f.plot_box();
     let side = (h as i32 - 40).min(w as i32 - LEGEND_W as i32 - 40);
     let left = left.margin(0, (h as i32 - side).max(0) / 2, 0, 0);
     let mut chart = ChartBuilder::on(&left)
-        .caption(&d.title, (FAMILY, 18))
         .margin(12)
         .x_label_area_size(45)
         .y_label_area_size(55)
@@ -1047,9 +1157,7 @@ fn draw_target<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &TargetBars
 where
     DB::ErrorType: 'static,
 {
-    let title_h = 34;
-    let (top, body) = root.split_vertically(title_h);
-    top.draw(&Text::new(d.title.clone(), (12, 8), TextStyle::from((FAMILY, 18).into_font()).color(&BLACK)))?;
+    let body = titled(root, &d.title, 18)?;
     let (w, _) = body.dim_in_pixel();
     let (a, b) = body.split_horizontally(w * 58 / 100);
     let n = d.rows.len() as i32;
@@ -1128,9 +1236,7 @@ fn draw_profile<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, d: &Profile) 
 where
     DB::ErrorType: 'static,
 {
-    let title_h = 34;
-    let (top, body) = root.split_vertically(title_h);
-    top.draw(&Text::new(d.title.clone(), (12, 8), TextStyle::from((FAMILY, 18).into_font()).color(&BLACK)))?;
+    let body = titled(root, &d.title, 18)?;
     let (w, _) = body.dim_in_pixel();
     let (panels, legend) = body.split_horizontally(w - LEGEND_W + 40);
     let (pw, _) = panels.dim_in_pixel();
@@ -1178,4 +1284,57 @@ where
     let st = TextStyle::from((FAMILY, 13).into_font()).color(&RGBColor(70, 70, 70));
     legend.draw(&Text::new(format!("tasks: {}", truncate(&d.tasks.join(", "), 36)), (8, lh as i32 - 40), st))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fixed-width "font": each character is `size / 2` pixels wide.
+    fn mono(t: &str, size: u32) -> u32 {
+        t.chars().count() as u32 * size / 2
+    }
+
+    #[test]
+    fn a_title_that_fits_stays_on_one_line_at_its_size() {
+        assert_eq!(fit_title("short title", 19, 500, &mut mono), (19, vec!["short title".to_string()]));
+        // Slightly too wide: the font shrinks a little instead of wrapping.
+        let (s, lines) = fit_title(&"x".repeat(55), 19, 500, &mut mono);
+        assert_eq!((s, lines.len()), (18, 1));
+    }
+
+    #[test]
+    fn a_long_title_wraps_and_every_line_fits() {
+        let title = "betas-blobs-two-layer: training loss on blobs-two-layer (best beta1 × beta2 per optimizer; median, min–max over seeds)";
+        for width in [300, 500, 700] {
+            let (s, lines) = fit_title(title, 19, width, &mut mono);
+            assert!(lines.len() >= 2 || mono(title, s) <= width, "{width}: {lines:?}");
+            for l in &lines {
+                assert!(mono(l, s) <= width, "{width}: {l:?} at {s}px");
+            }
+            assert!(s >= MIN_TITLE_PX);
+            if !lines.iter().any(|l| l.ends_with('…')) {
+                assert_eq!(lines.join(" "), title, "{width}");
+            }
+        }
+        // One word longer than the width is cut with an ellipsis, still within the width.
+        let (s, lines) = fit_title(&"y".repeat(200), 19, 300, &mut mono);
+        assert!(lines.iter().all(|l| mono(l, s) <= 300 && l.ends_with('…')), "{lines:?}");
+    }
+
+    #[test]
+    fn the_upper_fence_cuts_only_far_outliers() {
+        // log10 values of a bulk between 0.01 and 2.3, and one run at 2.7e13.
+        let mut v: Vec<f64> = (0..20).map(|i| (0.01f64 + 0.1 * i as f64).log10()).collect();
+        assert!(upper_fence(&v, true) > v.iter().copied().fold(f64::MIN, f64::max));
+        v.push(2.7e13f64.log10());
+        let fence = upper_fence(&v, true);
+        // Well above the bulk (at least 3 decades above its upper quartile), below the outlier.
+        assert!(fence < 13.0 && fence > 1.9f64.log10() + 2.5, "{fence}");
+        assert_eq!(upper_fence(&[1.0, 1e9], true), f64::INFINITY);
+        // Linear: a tight bulk keeps at least |q75| of room.
+        let lin = [1.0, 1.0, 1.0, 1.0, 1.5, 1000.0];
+        let f = upper_fence(&lin, false);
+        assert!(f > 1.5 && f < 1000.0, "{f}");
+    }
 }

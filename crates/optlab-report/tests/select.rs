@@ -229,3 +229,31 @@ fn the_loss_axis_follows_the_medians_not_a_seed_that_blew_up() {
     let (_, hi) = up.y_range();
     assert!((hi - (2.0 + 0.04 * 4.0)).abs() < 1e-9, "{hi}");
 }
+
+/// One curve that blew up in its first epoch (a single median of 2.7e13) does not set the
+/// range: it is clipped to the top edge, the other curves keep the plot.
+#[test]
+fn one_outlier_curve_does_not_set_the_loss_axis() {
+    let curve = |band: Vec<(f64, f64, f64, f64)>| Curve {
+        label: "x".into(),
+        color: plotters::style::RGBColor(0, 0, 0),
+        band,
+        diverged_ends: vec![],
+        seeds: 1,
+    };
+    let normal = |k: f64| curve((1..=10).map(|e| (e as f64, k / e as f64, k / e as f64, k / e as f64)).collect());
+    let c = Curves {
+        title: String::new(),
+        x_desc: "epoch".into(),
+        y_desc: "loss".into(),
+        log_y: true,
+        floor: 1e-8,
+        reduced: false,
+        curves: vec![normal(2.3), normal(1.5), normal(0.9), curve(vec![(1.0, 2.7e13, 2.7e13, 2.7e13)])],
+    };
+    let (lo, hi) = c.y_range();
+    assert!((lo - 0.09f64.log10()).abs() < 0.2, "{lo}");
+    // At most the far-out fence (3 decades above the upper quartile), far below 1e13.
+    assert!(hi < 4.0, "{hi}");
+    assert!(hi > 2.3f64.log10(), "{hi}");
+}

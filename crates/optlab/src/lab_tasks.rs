@@ -99,8 +99,10 @@ pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
 }
 
 /// Trains a network task with optlab-nn: one point per epoch (train loss, validation loss and
-/// accuracy), status `diverged` when the training loss became non-finite, `failed` when the job
-/// cannot be carried out (bad data path, a setting optlab-nn refuses).
+/// accuracy; no validation values with `val_fraction = 0`), status `diverged` when training
+/// diverged (a non-finite loss or gradient, or a loss above `optlab_nn::train::DIVERGENCE_FACTOR`
+/// times the first; the error says which), `failed` when the job cannot be carried out (bad data
+/// path, a setting optlab-nn refuses).
 pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
     let mut cfg = optlab_nn::TrainConfig::new(&job.task, job.optimizer.clone());
     cfg.epochs = job.epochs;
@@ -124,8 +126,8 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
             epoch: Some(e.epoch),
             time_s: elapsed,
             loss: e.train_loss,
-            val_loss: Some(e.val_loss),
-            accuracy: Some(e.accuracy()),
+            val_loss: e.validated().then_some(e.val_loss),
+            accuracy: e.validated().then(|| e.accuracy()),
             x: None,
         });
     });
@@ -134,9 +136,7 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
         Err(e) => return RunOutput::failed(e.to_string()),
     };
     let (status, error) = match report.stopped {
-        optlab_nn::StopReason::Diverged { epoch } => {
-            (Status::Diverged, Some(format!("training loss became non-finite in epoch {epoch}")))
-        }
+        optlab_nn::StopReason::Diverged { epoch, why } => (Status::Diverged, Some(format!("epoch {epoch}: {why}"))),
         _ => (Status::Ok, None),
     };
     let fin = |f: fn(&Point) -> Option<f64>| series.last().and_then(f);
@@ -240,6 +240,33 @@ mod tests {
         let again = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
         let losses = |o: &RunOutput| o.series.iter().map(|p| (p.loss, p.val_loss)).collect::<Vec<_>>();
         assert_eq!(losses(&out), losses(&again));
+    }
+
+    /// A network run whose loss blows up (finite, above 1e3 x the first) is stored `diverged`
+    /// with the reason, like a test-function run, not `ok`.
+    #[test]
+    fn network_run_whose_loss_blows_up_is_diverged() {
+        let p = plan(
+            "tasks = [\"blobs-neuron\"]\nepochs = 5\nbatch_size = 100\noptimizers = [{ name = \"sgd\", set = { lr = 1e5 } }]\n",
+        );
+        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Diverged, "{:?}", out.error);
+        let why = out.error.as_deref().unwrap_or("");
+        assert!(why.contains("epoch ") && why.contains("first loss"), "{why}");
+    }
+
+    /// `val_fraction = 0`: the run trains on every sample and stores no validation values.
+    #[test]
+    fn network_run_without_validation_stores_no_validation_values() {
+        let p = plan(
+            "tasks = [\"blobs-two-layer\"]\nepochs = 2\nbatch_size = 50\nval_fraction = 0.0\noptimizers = [{ name = \"adam\", set = { lr = 0.01 } }]\n",
+        );
+        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Ok, "{:?}", out.error);
+        assert_eq!(out.series.len(), 2);
+        assert!(out.series.iter().all(|p| p.val_loss.is_none() && p.accuracy.is_none() && p.loss.is_finite()));
+        assert_eq!((out.summary.final_val_loss, out.summary.final_accuracy), (None, None));
+        assert_eq!(out.summary.steps, 2 * 20);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! optlab: compare first-order optimizers on test functions (and, later, networks), with
+//! optlab: compare first-order optimizers on test functions and on networks (through optlab-nn), with
 //! tables, plots and reports. The binary's commands live in [`cli`]; each command's work is a
 //! library function so tests and other tools can call it directly.
 

@@ -32,7 +32,8 @@ pub struct TrainArgs {
     pub batch_size: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Validation fraction of the training set (when there is no separate test set).
+    /// Validation fraction of the training set (when there is no separate test set); 0 trains on
+    /// every sample and skips validation (also with a separate test set).
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
     /// MNIST IDX directory or CIFAR-10 binary directory (default: the shipped 5,000-digit MNIST subset).
@@ -161,17 +162,13 @@ pub fn write_outputs(report: &TrainReport, dir: &Path) -> Result<Vec<PathBuf>> {
     let csv = dir.join("epochs.csv");
     let mut text = String::from("epoch,step,train_loss,val_loss,correct,total,accuracy,time_s\n");
     for e in &report.epochs {
-        text.push_str(&format!(
-            "{},{},{},{},{},{},{},{}\n",
-            e.epoch,
-            e.step,
-            e.train_loss,
-            e.val_loss,
-            e.correct,
-            e.total,
-            e.accuracy(),
-            e.time_s
-        ));
+        // Without validation (--val-fraction 0) the validation columns are empty.
+        let (val, correct, total, acc) = if e.validated() {
+            (e.val_loss.to_string(), e.correct.to_string(), e.total.to_string(), e.accuracy().to_string())
+        } else {
+            Default::default()
+        };
+        text.push_str(&format!("{},{},{},{val},{correct},{total},{acc},{}\n", e.epoch, e.step, e.train_loss, e.time_s));
     }
     let tmp = dir.join(".epochs.csv.tmp");
     std::fs::write(&tmp, text).map_err(io(&tmp))?;
@@ -205,6 +202,20 @@ pub fn plot_losses(epochs: &[EpochReport], title: &str, path: &Path) -> Result<(
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
+/// The loss range of the plot: that of the finite positive losses, its top stopped at the
+/// report's far-out fence (`optlab_report::plots::upper_fence` of their log10s), so that one
+/// blown-up epoch (a run that diverged) does not flatten the rest.
+fn y_limits(epochs: &[EpochReport]) -> (f64, f64) {
+    let finite: Vec<f64> =
+        epochs.iter().flat_map(|e| [e.train_loss, e.val_loss]).filter(|v| v.is_finite() && *v > 0.0).collect();
+    if finite.is_empty() {
+        return (0.1, 1.0);
+    }
+    let (lo, hi) = finite.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+    let logs: Vec<f64> = finite.iter().map(|v| v.log10()).collect();
+    (lo, hi.min(10f64.powf(optlab_report::plots::upper_fence(&logs, true))).max(lo))
+}
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, plotters::coord::Shift>,
     epochs: &[EpochReport],
@@ -215,17 +226,15 @@ where
 {
     const FAMILY: &str = "sans-serif";
     root.fill(&WHITE)?;
-    let finite: Vec<f64> =
-        epochs.iter().flat_map(|e| [e.train_loss, e.val_loss]).filter(|v| v.is_finite() && *v > 0.0).collect();
-    let (lo, hi) = finite.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
-    let (lo, hi) = if finite.is_empty() { (0.1, 1.0) } else { (lo, hi) };
+    let (lo, hi) = y_limits(epochs);
     let last = epochs.last().map_or(1, |e| e.epoch.max(1));
     let first = epochs.first().map_or(1, |e| e.epoch);
     let x_range = (first as f64 - 0.2)..(last as f64 + 0.2);
+    // A loss above the range (a diverged last epoch) is drawn at its top edge.
     let train_pts: Vec<(f64, f64)> =
-        epochs.iter().filter(|e| e.train_loss.is_finite()).map(|e| (e.epoch as f64, e.train_loss)).collect();
+        epochs.iter().filter(|e| e.train_loss.is_finite()).map(|e| (e.epoch as f64, e.train_loss.min(hi))).collect();
     let val_pts: Vec<(f64, f64)> =
-        epochs.iter().filter(|e| e.val_loss.is_finite()).map(|e| (e.epoch as f64, e.val_loss)).collect();
+        epochs.iter().filter(|e| e.val_loss.is_finite()).map(|e| (e.epoch as f64, e.val_loss.min(hi))).collect();
     let train_color = RGBColor(31, 119, 180);
     let val_color = RGBColor(255, 127, 14);
     let n_epochs = epochs.len().max(2);
@@ -248,11 +257,14 @@ where
                 .label("train loss")
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], train_color.stroke_width(3)));
             chart.draw_series(train_pts.iter().map(|&p| Circle::new(p, 4, train_color.filled())))?;
-            chart
-                .draw_series(LineSeries::new(val_pts.clone(), val_color.stroke_width(3)))?
-                .label("validation loss")
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], val_color.stroke_width(3)));
-            chart.draw_series(val_pts.iter().map(|&p| Circle::new(p, 4, val_color.filled())))?;
+            // Without validation (--val-fraction 0) there is no validation curve nor legend entry.
+            if !val_pts.is_empty() {
+                chart
+                    .draw_series(LineSeries::new(val_pts.clone(), val_color.stroke_width(3)))?
+                    .label("validation loss")
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], val_color.stroke_width(3)));
+                chart.draw_series(val_pts.iter().map(|&p| Circle::new(p, 4, val_color.filled())))?;
+            }
             chart
                 .configure_series_labels()
                 .label_font((FAMILY, 16))
@@ -296,6 +308,18 @@ mod tests {
         // No temporary files left behind.
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn a_blown_up_epoch_does_not_set_the_loss_range() {
+        let mut eps: Vec<EpochReport> = (1..=5).map(|e| report(e, 1.0 / e as f64, 1.2 / e as f64)).collect();
+        assert_eq!(y_limits(&eps), (0.2, 1.2));
+        eps.push(EpochReport { train_loss: 2.7e13, val_loss: f64::NAN, ..report(6, 0.0, 0.0) });
+        let (lo, hi) = y_limits(&eps);
+        assert_eq!(lo, 0.2);
+        assert!(hi < 1e4 && hi > 1.2, "{hi}");
+        let dir = tempfile::tempdir().unwrap();
+        plot_losses(&eps, "diverged", &dir.path().join("d.png")).unwrap();
     }
 
     #[test]

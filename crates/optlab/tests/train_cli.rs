@@ -49,3 +49,64 @@ fn train_errors_name_the_input() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && e.contains("lr"), "{e}");
 }
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `--val-fraction 0`: trains on every sample, prints no validation figures and leaves the CSV's
+/// validation columns empty; early stopping without validation is refused.
+#[test]
+fn val_fraction_zero_skips_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = optlab(&[
+        "train",
+        "--task",
+        "blobs-two-layer",
+        "--set",
+        "lr=0.05",
+        "--epochs",
+        "2",
+        "--val-fraction",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", text(&o.stderr));
+    let epochs: Vec<&str> = stdout.lines().filter(|l| l.starts_with("epoch ")).collect();
+    assert_eq!(epochs.len(), 2, "{stdout}");
+    assert!(epochs.iter().all(|l| l.ends_with("(no validation)") && !l.contains("val loss")), "{stdout}");
+    let csv = std::fs::read_to_string(out.join("epochs.csv")).unwrap();
+    for line in csv.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), 8, "{line}");
+        assert!(cells[3..7].iter().all(|c| c.is_empty()), "{line}");
+        assert!(cells[2].parse::<f64>().unwrap().is_finite(), "{line}");
+    }
+    assert!(!csv.contains("NaN"), "{csv}");
+    let o = optlab(&["train", "--task", "blobs-two-layer", "--val-fraction", "0", "--patience", "2", "--quiet"]);
+    let e = text(&o.stderr);
+    assert!(!o.status.success() && e.contains("patience") && e.contains("val_fraction = 0"), "{e}");
+}
+
+/// A resumed `optlab train --checkpoint` with another `--set lr=` says on stderr that it applies it.
+#[test]
+fn resumed_train_says_it_applies_a_changed_lr() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().to_str().unwrap();
+    let args = |epochs: &'static str, lr: &'static str| {
+        vec!["train", "--task", "blobs-neuron", "--set", lr, "--epochs", epochs, "--checkpoint", ck, "--quiet"]
+    };
+    let o = optlab(&args("1", "lr=0.05"));
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = optlab(&args("2", "lr=0.5"));
+    let e = text(&o.stderr);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("`lr` 0.05 -> 0.5") && e.contains("applied from step") && e.contains("checkpoint.bin"), "{e}");
+    let o = optlab(&["train", "--task", "blobs-neuron", "--mse", "--epochs", "3", "--checkpoint", ck, "--quiet"]);
+    let e = text(&o.stderr);
+    assert!(!o.status.success() && e.contains("loss") && e.contains("squared error"), "{e}");
+}
