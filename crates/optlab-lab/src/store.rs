@@ -2,11 +2,14 @@
 //!
 //! Tables: `schema_version`, `experiment` (one row: name and the [`ExperimentInfo`] as JSON),
 //! `runs` (one row per run: identity, hash UNIQUE, configuration JSON, summary columns, status,
-//! error, wall time) and `series` (one row per point). Each run's rows are written in one
-//! transaction, in WAL mode, so a process killed at any moment leaves every completed run and
-//! nothing of the others. Non-finite floats are kept faithfully: a finite value is a REAL, and
-//! NaN, ±inf and −0 are stored as the text `NaN`, `inf`, `-inf`, `-0` (in `x` JSON arrays, as
-//! strings).
+//! error, wall time) and `series` (one row per point); `plan` (the runs of the plan last run),
+//! `meta` (plan digest, shard) and `claims` (runs being run, by whom). Each run's rows are
+//! written in one transaction, in WAL mode, so a process killed at any moment leaves every
+//! completed run and nothing of the others. A new store is created inside one write transaction,
+//! so processes opening it at once all succeed; sources of a merge or a report are opened
+//! read-only ([`Store::open_read_only`]). Non-finite floats are kept faithfully: a finite value
+//! is a REAL, and NaN, ±inf and −0 are stored as the text `NaN`, `inf`, `-inf`, `-0` (in `x`
+//! JSON arrays, as strings).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -327,6 +330,17 @@ fn check_schema(conn: &Connection, p: &str) -> Result<bool> {
     }
 }
 
+/// Inside the caller's write transaction: checks the layout, creates the tables of a new store,
+/// adds the tables a store of an older optlab lacks.
+fn create_if_new(conn: &Connection, p: &str) -> Result<()> {
+    let sq = |e: rusqlite::Error| LabError::Sqlite { path: p.to_string(), source: e };
+    if !check_schema(conn, p)? {
+        conn.execute_batch(&format!("{SCHEMA} INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION});"))
+            .map_err(sq)?;
+    }
+    conn.execute_batch(EXTRA_TABLES).map_err(sq)
+}
+
 /// `file:` URI of a path, percent-encoding what a URI may not hold.
 fn file_uri(path: &Path) -> String {
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -355,17 +369,7 @@ impl Store {
         let conn = Connection::open(path).map_err(sq)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sq)?;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(not_a_database(&p))?;
-        let made = (|| -> Result<()> {
-            if !check_schema(&conn, &p)? {
-                conn.execute_batch(&format!(
-                    "{SCHEMA} INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION});"
-                ))
-                .map_err(sq)?;
-            }
-            conn.execute_batch(EXTRA_TABLES).map_err(sq)?;
-            Ok(())
-        })();
-        match made {
+        match create_if_new(&conn, &p) {
             Ok(()) => conn.execute_batch("COMMIT").map_err(sq)?,
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
