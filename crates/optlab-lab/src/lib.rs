@@ -8,10 +8,13 @@
 //!   `--shard I/N` slices.
 //! * [`task`]: the [`task::TaskRunner`] trait the binary implements, [`task::NetworkJob`].
 //! * [`store`]: the crash-safe SQLite store, resume and merge.
-//! * [`runner`]: the bounded worker pool with a progress bar.
+//! * [`runner`]: the bounded worker pool with a progress bar; runs are claimed in the store, so
+//!   several processes on one store share the work.
+//! * [`process`]: host name and process liveness (for claims and temporary files).
 
 pub mod error;
 pub mod plan;
+pub mod process;
 pub mod record;
 pub mod runner;
 pub mod spec;

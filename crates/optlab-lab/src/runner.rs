@@ -3,19 +3,28 @@
 //!
 //! Safe against interruption by construction: a run is in the store completely or not at all, so
 //! after Ctrl-C or `kill -9` the same command skips what is stored (by hash) and does the rest.
+//!
+//! Safe to run twice at once on one store: each run is claimed in the store (table `claims`, in a
+//! write transaction) just before it is handed to a worker; a run that is stored or claimed by
+//! another live process is skipped and counted as such, never run twice. The claims of a killed
+//! process are taken over (see [`crate::store::Store::claim`]).
+//!
+//! Failed runs (status `failed`: the run could not be carried out) are run again unless
+//! [`RunOptions::retry_failed`] is off; diverged runs are results and are kept.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{LabError, Result};
-use crate::plan::{Plan, Shard};
+use crate::plan::{Plan, RunSpec, Shard};
 use crate::record::Status;
-use crate::store::Store;
+use crate::store::{Claim, Owner, PlanEntry, Store};
 use crate::task::{make_record, RunOutput, TaskRunner};
 
 /// How to run a plan.
@@ -26,11 +35,13 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Run again the runs stored as failed (`optlab run --no-retry-failed` turns this off).
+    pub retry_failed: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { jobs: default_jobs(), shard: None, progress: true }
+        RunOptions { jobs: default_jobs(), shard: None, progress: true, retry_failed: true }
     }
 }
 
@@ -46,8 +57,12 @@ pub struct RunSummary {
     pub total: usize,
     /// Runs done now.
     pub ran: usize,
-    /// Runs found in the store and skipped.
+    /// Runs found in the store and skipped (also those another process stored meanwhile).
     pub skipped: usize,
+    /// Runs skipped because another live process had claimed them (it is running them).
+    pub elsewhere: usize,
+    /// Of the runs done now: how many had been stored as failed and were run again.
+    pub retried: usize,
     /// Of the runs done now: how they ended.
     pub ok: usize,
     pub diverged: usize,
@@ -59,15 +74,16 @@ impl std::fmt::Display for RunSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} runs: {} ran ({} ok, {} diverged, {} failed), {} skipped (already done); results in {}",
-            self.total,
-            self.ran,
-            self.ok,
-            self.diverged,
-            self.failed,
-            self.skipped,
-            self.db.display()
-        )
+            "{} runs: {} ran ({} ok, {} diverged, {} failed), {} skipped (already done)",
+            self.total, self.ran, self.ok, self.diverged, self.failed, self.skipped,
+        )?;
+        if self.elsewhere > 0 {
+            write!(f, ", {} being run by another process", self.elsewhere)?;
+        }
+        if self.retried > 0 {
+            write!(f, "; {} of the runs had failed before and were retried", self.retried)?;
+        }
+        write!(f, "; results in {}", self.db.display())
     }
 }
 
@@ -81,21 +97,41 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Runs the plan's runs (of `opts.shard`) that are not in `store` yet.
+/// The plan as the store records it.
+pub fn plan_entries(plan: &Plan) -> Vec<PlanEntry> {
+    plan.runs
+        .iter()
+        .map(|r| PlanEntry {
+            hash: r.hash.clone(),
+            plan_index: r.index,
+            comparison: r.comparison.clone(),
+            task: r.task.clone(),
+            label: r.label.clone(),
+            seed: r.seed,
+        })
+        .collect()
+}
+
+/// Runs the plan's runs (of `opts.shard`) that are not in `store` yet (and, with
+/// `opts.retry_failed`, those stored as failed), skipping those another process is running.
 pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOptions) -> Result<RunSummary> {
     if opts.jobs == 0 {
         return Err(LabError::Usage("--jobs must be at least 1".into()));
     }
     store.set_experiment(&plan.info)?;
-    let done = store.done_hashes()?;
+    store.set_plan(&plan_entries(plan))?;
+    store.set_shard(opts.shard)?;
+    let stored = store.stored_runs()?;
     let selected = plan.select(opts.shard);
-    let todo: Vec<_> = selected.iter().copied().filter(|r| !done.contains(&r.hash)).collect();
-    let mut summary = RunSummary {
-        total: selected.len(),
-        skipped: selected.len() - todo.len(),
-        db: store.path().to_path_buf(),
-        ..RunSummary::default()
-    };
+    let mut summary = RunSummary { total: selected.len(), db: store.path().to_path_buf(), ..RunSummary::default() };
+    let mut todo: VecDeque<(&RunSpec, Option<i64>)> = VecDeque::new();
+    for r in selected {
+        match stored.get(&r.hash) {
+            None => todo.push_back((r, None)),
+            Some(s) if s.failed && opts.retry_failed => todo.push_back((r, Some(s.id))),
+            Some(_) => summary.skipped += 1,
+        }
+    }
     let bar = if opts.progress {
         ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr())
     } else {
@@ -105,20 +141,22 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
         ProgressStyle::with_template("{bar:30} {pos}/{len} runs  elapsed {elapsed}  ETA {eta}  {msg}")
             .expect("valid template"),
     );
-    let next = AtomicUsize::new(0);
+    let owner = Owner::new();
     let cancel = AtomicBool::new(false);
     let jobs = opts.jobs.min(todo.len().max(1));
-    let (tx, rx) = mpsc::sync_channel(jobs * 2);
+    let (work_tx, work_rx) = mpsc::channel::<&RunSpec>();
+    let work_rx = Mutex::new(work_rx);
+    let (res_tx, res_rx) = mpsc::channel();
     let result = std::thread::scope(|s| -> Result<()> {
         for _ in 0..jobs {
-            let tx = tx.clone();
-            let (todo, next, cancel) = (&todo, &next, &cancel);
+            let tx = res_tx.clone();
+            let (work_rx, cancel) = (&work_rx, &cancel);
             s.spawn(move || loop {
+                let next = work_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                let Ok(spec) = next else { break };
                 if cancel.load(Ordering::Relaxed) {
                     break;
                 }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(spec) = todo.get(i) else { break };
                 let t0 = Instant::now();
                 let out = catch_unwind(AssertUnwindSafe(|| tasks.run(spec, cancel)))
                     .unwrap_or_else(|p| RunOutput::failed(format!("the task panicked: {}", panic_text(&*p))));
@@ -131,12 +169,43 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
                 }
             });
         }
-        drop(tx);
-        for (index, rec) in rx {
+        drop(res_tx);
+        let work_tx = work_tx;
+        let mut outstanding = 0usize;
+        let mut step = || -> Result<bool> {
+            // Claim runs (one at a time, just before handing them out) until every worker has one.
+            while outstanding < jobs {
+                let Some((spec, retry)) = todo.pop_front() else { break };
+                match store.claim(&spec.hash, &owner, retry)? {
+                    Claim::Claimed => {
+                        if work_tx.send(spec).is_err() {
+                            return Ok(false);
+                        }
+                        outstanding += 1;
+                        if retry.is_some() {
+                            summary.retried += 1;
+                        }
+                    }
+                    Claim::Stored => {
+                        summary.skipped += 1;
+                        bar.dec_length(1);
+                    }
+                    Claim::Busy(_) => {
+                        summary.elsewhere += 1;
+                        bar.dec_length(1);
+                    }
+                }
+            }
+            if outstanding == 0 {
+                return Ok(false);
+            }
+            let Ok((index, rec)) = res_rx.recv() else { return Ok(false) };
+            outstanding -= 1;
             let status = rec.status;
-            if let Err(e) = store.insert(index, &rec) {
-                cancel.store(true, Ordering::Relaxed);
-                return Err(e);
+            if !store.insert_claimed(index, &rec, &owner)? {
+                summary.skipped += 1;
+                bar.dec_length(1);
+                return Ok(true);
             }
             summary.ran += 1;
             match status {
@@ -146,10 +215,25 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
             }
             bar.set_message(format!("{} diverged, {} failed", summary.diverged, summary.failed));
             bar.inc(1);
+            Ok(true)
+        };
+        let r = loop {
+            match step() {
+                Ok(true) => {}
+                Ok(false) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        if r.is_err() {
+            cancel.store(true, Ordering::Relaxed);
         }
-        Ok(())
+        drop(work_tx);
+        r
     });
     bar.finish_and_clear();
+    let released = store.release_claims(&owner);
+    owner.retire();
     result?;
+    released?;
     Ok(summary)
 }

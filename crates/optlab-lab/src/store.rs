@@ -2,19 +2,24 @@
 //!
 //! Tables: `schema_version`, `experiment` (one row: name and the [`ExperimentInfo`] as JSON),
 //! `runs` (one row per run: identity, hash UNIQUE, configuration JSON, summary columns, status,
-//! error, wall time) and `series` (one row per point). Each run's rows are written in one
-//! transaction, in WAL mode, so a process killed at any moment leaves every completed run and
-//! nothing of the others. Non-finite floats are kept faithfully: a finite value is a REAL, and
-//! NaN, ±inf and −0 are stored as the text `NaN`, `inf`, `-inf`, `-0` (in `x` JSON arrays, as
-//! strings).
+//! error, wall time) and `series` (one row per point); `plan` (the runs of the plan last run),
+//! `meta` (plan digest, shard) and `claims` (runs being run, by whom). Each run's rows are
+//! written in one transaction, in WAL mode, so a process killed at any moment leaves every
+//! completed run and nothing of the others. A new store is created inside one write transaction,
+//! so processes opening it at once all succeed; sources of a merge or a report are opened
+//! read-only ([`Store::open_read_only`]). Non-finite floats are kept faithfully: a finite value
+//! is a REAL, and NaN, ±inf and −0 are stored as the text `NaN`, `inf`, `-inf`, `-0` (in `x`
+//! JSON arrays, as strings).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
-use rusqlite::{params, Connection, OptionalExtension, ToSql};
+use rusqlite::{params, Connection, OptionalExtension, ToSql, TransactionBehavior};
+use sha2::{Digest, Sha256};
 
 use crate::error::{LabError, Result};
+use crate::plan::Shard;
 use crate::record::{ExperimentInfo, Point, RunRecord, Status, Summary};
 
 /// Version of the table layout; a store with another version is refused.
@@ -159,10 +164,123 @@ pub struct MergeStats {
     pub skipped: usize,
 }
 
+/// One run of the plan a store was last run with (the `plan` table): what is needed to tell
+/// which runs of the current plan are stored, and to name the missing ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanEntry {
+    pub hash: String,
+    pub plan_index: usize,
+    pub comparison: String,
+    pub task: String,
+    pub label: String,
+    pub seed: u64,
+}
+
+/// A stored run as the runner sees it before running: its row id and whether it failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredRun {
+    pub id: i64,
+    pub failed: bool,
+}
+
+/// Who runs a run: one call of the runner in one process on one host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// Unique: host, pid, start time and a counter.
+    pub token: String,
+    pub pid: u32,
+    pub host: String,
+}
+
+static LIVE_OWNERS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+impl Owner {
+    /// A new owner for this process (registered as live until dropped with [`Owner::retire`]).
+    pub fn new() -> Owner {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let host = crate::process::host_name();
+        let pid = std::process::id();
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let token = format!("{host}:{pid}:{}:{n}", now_s());
+        LIVE_OWNERS.lock().unwrap_or_else(|e| e.into_inner()).push(token.clone());
+        Owner { token, pid, host }
+    }
+
+    /// Marks this owner as finished (its leftover claims, if any, may be taken over at once).
+    pub fn retire(&self) {
+        LIVE_OWNERS.lock().unwrap_or_else(|e| e.into_inner()).retain(|t| t != &self.token);
+    }
+
+    /// Whether the owner of a claim (token, pid, host) is certainly gone: a process of this host
+    /// that is not alive, or this process but no owner of it that is still running.
+    fn is_gone(&self, token: &str, pid: u32, host: &str) -> bool {
+        if host != self.host {
+            return false;
+        }
+        if pid == self.pid {
+            return !LIVE_OWNERS.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|t| t == token);
+        }
+        crate::process::pid_alive(pid) == Some(false)
+    }
+}
+
+impl Default for Owner {
+    fn default() -> Self {
+        Owner::new()
+    }
+}
+
+/// What [`Store::claim`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The run is now claimed by the caller: run it, then store it with [`Store::insert_claimed`].
+    Claimed,
+    /// The run is stored already (by another process since the caller looked): skip it.
+    Stored,
+    /// Another live process is running it: skip it. The text names the process.
+    Busy(String),
+}
+
+/// A claim older than this (with no run finished by its owner since) may be taken over even when
+/// its owner cannot be seen to be dead (another host): 12 hours.
+pub const CLAIM_LEASE_S: f64 = 12.0 * 3600.0;
+
+fn now_s() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Tables added after schema version 1 was first released; created when missing, so a store of
+/// an older optlab keeps working (and older optlab versions ignore them).
+const EXTRA_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS plan (
+    hash TEXT PRIMARY KEY,
+    plan_index INTEGER NOT NULL,
+    comparison TEXT NOT NULL,
+    task TEXT NOT NULL,
+    label TEXT NOT NULL,
+    seed INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (
+    hash TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    since REAL NOT NULL
+);
+";
+
 /// An open results store.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Opened with [`Store::open_read_only`].
+    read_only: bool,
+    /// Has the tables of [`EXTRA_TABLES`] (false only for an older store opened read-only).
+    extra: bool,
+    /// Read-only without a write-ahead log: opened as immutable; the file's length and mtime when
+    /// opened, to tell a file changed under the reader.
+    immutable_stamp: Option<(u64, Option<std::time::SystemTime>)>,
 }
 
 impl std::fmt::Debug for Store {
@@ -171,53 +289,146 @@ impl std::fmt::Debug for Store {
     }
 }
 
+fn not_a_database(p: &str) -> impl Fn(rusqlite::Error) -> LabError + '_ {
+    move |e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+            LabError::Store(format!("`{p}` is not an SQLite database (not an optlab results store)"))
+        }
+        e => LabError::Sqlite { path: p.to_string(), source: e },
+    }
+}
+
+/// Checks the layout of an open database: Ok(true) for an optlab store of this schema version,
+/// Ok(false) for an empty database, an error for anything else.
+fn check_schema(conn: &Connection, p: &str) -> Result<bool> {
+    let sq = not_a_database(p);
+    let has_version: bool = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(&sq)?
+        > 0;
+    if has_version {
+        let v: Option<i64> =
+            conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional().map_err(&sq)?;
+        if v != Some(SCHEMA_VERSION) {
+            return Err(LabError::Store(format!(
+                "`{p}` was made by an incompatible version of optlab (schema version {}, this optlab reads {SCHEMA_VERSION}); use another output folder",
+                v.map_or("missing".to_string(), |v| v.to_string())
+            )));
+        }
+        Ok(true)
+    } else {
+        let tables: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0)).map_err(&sq)?;
+        if tables > 0 {
+            return Err(LabError::Store(format!(
+                "`{p}` is an SQLite database but not an optlab results store (no schema_version table)"
+            )));
+        }
+        Ok(false)
+    }
+}
+
+/// Inside the caller's write transaction: checks the layout, creates the tables of a new store,
+/// adds the tables a store of an older optlab lacks.
+fn create_if_new(conn: &Connection, p: &str) -> Result<()> {
+    let sq = |e: rusqlite::Error| LabError::Sqlite { path: p.to_string(), source: e };
+    if !check_schema(conn, p)? {
+        conn.execute_batch(&format!("{SCHEMA} INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION});"))
+            .map_err(sq)?;
+    }
+    conn.execute_batch(EXTRA_TABLES).map_err(sq)
+}
+
+/// `file:` URI of a path, percent-encoding what a URI may not hold.
+fn file_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut s = String::from("file:");
+    for b in abs.to_string_lossy().replace('\\', "/").bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~:".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+fn file_stamp(path: &Path) -> (u64, Option<std::time::SystemTime>) {
+    std::fs::metadata(path).map_or((0, None), |m| (m.len(), m.modified().ok()))
+}
+
 impl Store {
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens (creating if needed) the store at `path`, for reading and writing. Several processes
+    /// may open a new store at once: the check of the layout and its creation happen in one write
+    /// transaction, so exactly one creates it and the others find it made.
     pub fn open(path: &Path) -> Result<Store> {
         let p = path.display().to_string();
         let sq = |e: rusqlite::Error| LabError::Sqlite { path: p.clone(), source: e };
         let conn = Connection::open(path).map_err(sq)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sq)?;
-        let has_version: bool = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
-                    LabError::Store(format!("`{p}` is not an SQLite database (not an optlab results store)"))
-                }
-                e => sq(e),
-            })?
-            > 0;
-        if has_version {
-            let v: Option<i64> =
-                conn.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).optional().map_err(sq)?;
-            if v != Some(SCHEMA_VERSION) {
-                return Err(LabError::Store(format!(
-                    "`{p}` was made by an incompatible version of optlab (schema version {}, this optlab reads {SCHEMA_VERSION}); use another output folder",
-                    v.map_or("missing".to_string(), |v| v.to_string())
-                )));
-            }
-        } else {
-            let tables: i64 = conn
-                .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
-                .map_err(sq)?;
-            if tables > 0 {
-                return Err(LabError::Store(format!(
-                    "`{p}` is an SQLite database but not an optlab results store (no schema_version table)"
-                )));
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(not_a_database(&p))?;
+        match create_if_new(&conn, &p) {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(sq)?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
             }
         }
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sq)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sq)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sq)?;
-        if !has_version {
-            conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA} INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION}); COMMIT;"
-            ))
-            .map_err(sq)?;
+        Ok(Store { conn, path: path.to_path_buf(), read_only: false, extra: true, immutable_stamp: None })
+    }
+
+    /// Opens an existing store for reading only (the sources of `optlab merge`, the store of
+    /// `optlab report`): nothing in the file changes, and no `-wal`/`-shm` file is created, so a
+    /// store on a read-only disk or in a read-only folder can be read. Without a `-wal` file
+    /// beside it the file is complete and is read as immutable; with one (left by a killed run),
+    /// the log is read too, which needs its `-shm` file (or a writable folder to make one).
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let p = path.display().to_string();
+        let sq = |e: rusqlite::Error| LabError::Sqlite { path: p.clone(), source: e };
+        if !path.is_file() {
+            return Err(LabError::Store(format!("`{p}` does not exist (no results store there)")));
         }
-        Ok(Store { conn, path: path.to_path_buf() })
+        let wal = PathBuf::from(format!("{p}-wal"));
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let (conn, immutable_stamp) = if wal.exists() {
+            let c = Connection::open_with_flags(path, flags).map_err(sq)?;
+            (c, None)
+        } else {
+            let stamp = file_stamp(path);
+            let c = Connection::open_with_flags(format!("{}?immutable=1", file_uri(path)), flags).map_err(sq)?;
+            (c, Some(stamp))
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sq)?;
+        let opened = check_schema(&conn, &p).map_err(|e| match e {
+            LabError::Sqlite { source: rusqlite::Error::SqliteFailure(f, m), .. }
+                if f.code == rusqlite::ErrorCode::CannotOpen && wal.exists() =>
+            {
+                LabError::Store(format!(
+                    "`{p}` has a write-ahead log (`{}`, left by an interrupted run) that cannot be read in a read-only folder without its -shm file: copy the folder somewhere writable and use the copy ({})",
+                    wal.display(),
+                    m.unwrap_or_default()
+                ))
+            }
+            e => e,
+        })?;
+        if !opened {
+            return Err(LabError::Store(format!("`{p}` is an empty SQLite database, not an optlab results store")));
+        }
+        let extra: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('plan', 'meta', 'claims')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sq)?;
+        Ok(Store { conn, path: path.to_path_buf(), read_only: true, extra: extra == 3, immutable_stamp })
     }
 
     /// Opens the store of an output folder (`DIR/results.sqlite`), creating the folder.
@@ -232,6 +443,28 @@ impl Store {
 
     fn sq(&self) -> impl Fn(rusqlite::Error) -> LabError + '_ {
         move |e| LabError::Sqlite { path: self.path.display().to_string(), source: e }
+    }
+
+    fn writable(&self) -> Result<()> {
+        if self.read_only {
+            return Err(LabError::Store(format!("`{}` was opened read-only", self.path.display())));
+        }
+        Ok(())
+    }
+
+    /// For a store read as immutable: an error if the file changed since it was opened (a process
+    /// wrote to it while it was read, so what was read may be inconsistent).
+    fn check_unchanged(&self) -> Result<()> {
+        if let Some(stamp) = self.immutable_stamp {
+            let wal = PathBuf::from(format!("{}-wal", self.path.display()));
+            if file_stamp(&self.path) != stamp || wal.exists() {
+                return Err(LabError::Store(format!(
+                    "`{}` was written to while it was being read (is an `optlab run` still using it?); try again when it has finished",
+                    self.path.display()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The stored experiment, if any.
@@ -256,8 +489,11 @@ impl Store {
     }
 
     /// Records the experiment the store is for. A store holding another experiment (by name) is
-    /// an error that says so; the same experiment's description is updated (e.g. a seed added).
+    /// an error that says so; so is a store holding runs of a comparison the experiment no longer
+    /// declares (renamed or removed), before anything is written. The same experiment's
+    /// description is updated (e.g. a seed added).
     pub fn set_experiment(&mut self, info: &ExperimentInfo) -> Result<()> {
+        self.writable()?;
         if let Some(old) = self.experiment_opt()? {
             if old.name != info.name {
                 return Err(LabError::Store(format!(
@@ -268,6 +504,35 @@ impl Store {
                 )));
             }
         }
+        let stored: Vec<(String, i64)> = {
+            let mut st =
+                self.conn.prepare("SELECT comparison, count(*) FROM runs GROUP BY comparison").map_err(self.sq())?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.sq())?;
+            rows.collect::<rusqlite::Result<_>>().map_err(self.sq())?
+        };
+        let gone: Vec<&(String, i64)> =
+            stored.iter().filter(|(c, _)| !info.comparisons.iter().any(|d| &d.name == c)).collect();
+        if !gone.is_empty() {
+            let new: Vec<String> = info
+                .comparisons
+                .iter()
+                .filter(|d| !stored.iter().any(|(c, _)| c == &d.name))
+                .map(|d| format!("`{}`", d.name))
+                .collect();
+            return Err(LabError::Store(format!(
+                "`{}` holds {} of comparison{} {}, which experiment `{}` no longer declares{}: use --force to discard the stored results, or another --out folder (nothing was run)",
+                self.path.display(),
+                gone.iter().map(|(_, n)| format!("{n} run{}", if *n == 1 { "" } else { "s" })).collect::<Vec<_>>().join(" and "),
+                if gone.len() == 1 { "" } else { "s" },
+                gone.iter().map(|(c, _)| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+                info.name,
+                if new.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it declares {} instead: renamed?)", new.join(", "))
+                }
+            )));
+        }
         let json = serde_json::to_string(info).expect("JSON");
         self.conn
             .execute(
@@ -275,6 +540,176 @@ impl Store {
                 params![info.name, json],
             )
             .map_err(self.sq())?;
+        Ok(())
+    }
+
+    /// Records the plan the store is being run with (replacing the one recorded before, if it
+    /// differs), in one transaction.
+    pub fn set_plan(&mut self, entries: &[PlanEntry]) -> Result<()> {
+        self.writable()?;
+        let mut digest = Sha256::new();
+        for e in entries {
+            digest.update(e.hash.as_bytes());
+            digest.update(format!(" {}\n", e.plan_index).as_bytes());
+        }
+        let digest: String = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        if self.meta("plan_digest")?.as_deref() == Some(digest.as_str()) {
+            return Ok(());
+        }
+        let path = self.path.display().to_string();
+        let sq = |e: rusqlite::Error| LabError::Sqlite { path: path.clone(), source: e };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq)?;
+        tx.execute("DELETE FROM plan", []).map_err(sq)?;
+        {
+            let mut st = tx
+                .prepare("INSERT INTO plan (hash, plan_index, comparison, task, label, seed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .map_err(sq)?;
+            for e in entries {
+                st.execute(params![e.hash, e.plan_index as i64, e.comparison, e.task, e.label, e.seed as i64])
+                    .map_err(sq)?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('plan_digest', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1",
+            params![digest],
+        )
+        .map_err(sq)?;
+        tx.commit().map_err(sq)
+    }
+
+    /// The plan recorded by [`Store::set_plan`], in plan order (empty for a store of an older
+    /// optlab, which did not record it).
+    pub fn plan_entries(&self) -> Result<Vec<PlanEntry>> {
+        if !self.extra {
+            return Ok(Vec::new());
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT hash, plan_index, comparison, task, label, seed FROM plan ORDER BY plan_index")
+            .map_err(self.sq())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(PlanEntry {
+                    hash: r.get(0)?,
+                    plan_index: r.get::<_, i64>(1)? as usize,
+                    comparison: r.get(2)?,
+                    task: r.get(3)?,
+                    label: r.get(4)?,
+                    seed: r.get::<_, i64>(5)? as u64,
+                })
+            })
+            .map_err(self.sq())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.sq())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        if !self.extra {
+            return Ok(None);
+        }
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0))
+            .optional()
+            .map_err(self.sq())
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.writable()?;
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+                params![key, value],
+            )
+            .map_err(self.sq())?;
+        Ok(())
+    }
+
+    /// Records the shard the store was last run for (`None`: the whole plan).
+    pub fn set_shard(&mut self, shard: Option<Shard>) -> Result<()> {
+        self.set_meta("shard", &shard.map_or("all".to_string(), |s| format!("{}/{}", s.index, s.count)))
+    }
+
+    /// The shard recorded by [`Store::set_shard`]: `Ok(None)` for the whole plan or when nothing
+    /// was recorded (a merged store, or one of an older optlab).
+    pub fn shard(&self) -> Result<Option<Shard>> {
+        match self.meta("shard")? {
+            None => Ok(None),
+            Some(s) if s == "all" => Ok(None),
+            Some(s) => s.parse::<Shard>().map(Some).map_err(|_| {
+                LabError::Store(format!("`{}`: unreadable shard `{s}` in table meta", self.path.display()))
+            }),
+        }
+    }
+
+    /// The stored runs by hash (for the runner: which to skip, which failed ones to retry).
+    pub fn stored_runs(&self) -> Result<std::collections::HashMap<String, StoredRun>> {
+        let mut st = self.conn.prepare("SELECT hash, id, status FROM runs").map_err(self.sq())?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, StoredRun { id: r.get(1)?, failed: r.get::<_, String>(2)? == "failed" }))
+            })
+            .map_err(self.sq())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.sq())
+    }
+
+    /// Claims run `hash` for `owner`, in one write transaction: [`Claim::Stored`] if it is stored
+    /// (unless it is the failed row `retry` the caller means to run again), [`Claim::Busy`] if
+    /// another owner holds a claim on it that is alive (a claim of a dead process of this host, or
+    /// one older than [`CLAIM_LEASE_S`], is taken over), else [`Claim::Claimed`].
+    pub fn claim(&mut self, hash: &str, owner: &Owner, retry: Option<i64>) -> Result<Claim> {
+        self.writable()?;
+        let path = self.path.display().to_string();
+        let sq = |e: rusqlite::Error| LabError::Sqlite { path: path.clone(), source: e };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq)?;
+        let row: Option<(i64, String)> = tx
+            .query_row("SELECT id, status FROM runs WHERE hash = ?1", params![hash], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(sq)?;
+        if let Some((id, status)) = row {
+            if !(status == "failed" && retry == Some(id)) {
+                return Ok(Claim::Stored);
+            }
+        }
+        let held: Option<(String, i64, String, f64)> = tx
+            .query_row("SELECT owner, pid, host, since FROM claims WHERE hash = ?1", params![hash], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+            .map_err(sq)?;
+        let now = now_s();
+        if let Some((token, pid, host, since)) = held {
+            let expired = now - since > CLAIM_LEASE_S;
+            if token != owner.token && !expired && !owner.is_gone(&token, pid as u32, &host) {
+                return Ok(Claim::Busy(format!("process {pid} on host {host}")));
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO claims (hash, owner, pid, host, since) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash, owner.token, owner.pid as i64, owner.host, now],
+        )
+        .map_err(sq)?;
+        tx.commit().map_err(sq)?;
+        Ok(Claim::Claimed)
+    }
+
+    /// Stores a run claimed by `owner` and drops the claim, in one transaction; the owner's other
+    /// claims are renewed (so the lease counts from its last finished run). Returns whether the
+    /// run was stored (false: stored already).
+    pub fn insert_claimed(&mut self, plan_index: usize, r: &RunRecord, owner: &Owner) -> Result<bool> {
+        self.writable()?;
+        let path = self.path.display().to_string();
+        let sq = |e: rusqlite::Error| LabError::Sqlite { path: path.clone(), source: e };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sq)?;
+        let stored = insert_tx(&tx, plan_index, r, true, &path)?;
+        tx.execute("DELETE FROM claims WHERE hash = ?1 AND owner = ?2", params![r.hash, owner.token]).map_err(sq)?;
+        tx.execute("UPDATE claims SET since = ?1 WHERE owner = ?2", params![now_s(), owner.token]).map_err(sq)?;
+        tx.commit().map_err(sq)?;
+        Ok(stored)
+    }
+
+    /// Drops every claim of `owner` (when a runner stops early).
+    pub fn release_claims(&mut self, owner: &Owner) -> Result<()> {
+        self.writable()?;
+        self.conn.execute("DELETE FROM claims WHERE owner = ?1", params![owner.token]).map_err(self.sq())?;
         Ok(())
     }
 
@@ -293,73 +728,23 @@ impl Store {
             .map_err(self.sq())
     }
 
-    /// Stores a run (its row and all its points in one transaction). Returns false, storing
-    /// nothing, when a run with the same hash is there already.
+    /// Stores a run (its row and all its points in one transaction). A stored failed run of the
+    /// same hash is replaced (a retry); otherwise returns false, storing nothing, when a run with
+    /// the same hash is there already.
     pub fn insert(&mut self, plan_index: usize, r: &RunRecord) -> Result<bool> {
+        self.insert_with(plan_index, r, true)
+    }
+
+    fn insert_with(&mut self, plan_index: usize, r: &RunRecord, replace_failed: bool) -> Result<bool> {
+        self.writable()?;
         let path = self.path.display().to_string();
-        let sq = |e: rusqlite::Error| LabError::Sqlite { path: path.clone(), source: e };
-        let tx = self.conn.transaction().map_err(sq)?;
-        let s = &r.summary;
-        let n = tx
-            .execute(
-                "INSERT OR IGNORE INTO runs (plan_index, hash, comparison, task, optimizer, label, swept, seed, config,
-                    status, error, wall_s, steps, epochs, final_loss, min_loss, final_val_loss, min_val_loss,
-                    final_accuracy, best_accuracy, steps_to_target, time_to_target)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-                params![
-                    plan_index as i64,
-                    r.hash,
-                    r.comparison,
-                    r.task,
-                    r.optimizer,
-                    r.label,
-                    serde_json::to_string(&r.swept).expect("JSON"),
-                    r.seed as i64,
-                    serde_json::to_string(&r.config).expect("JSON"),
-                    r.status.as_str(),
-                    r.error,
-                    F(r.wall_s),
-                    s.steps as i64,
-                    s.epochs,
-                    F(s.final_loss),
-                    F(s.min_loss),
-                    s.final_val_loss.map(F),
-                    s.min_val_loss.map(F),
-                    s.final_accuracy.map(F),
-                    s.best_accuracy.map(F),
-                    s.steps_to_target.map(|v| v as i64),
-                    s.time_to_target.map(F),
-                ],
-            )
-            .map_err(sq)?;
-        if n == 0 {
-            return Ok(false);
-        }
-        let id = tx.last_insert_rowid();
-        {
-            let mut st = tx
-                .prepare_cached(
-                    "INSERT INTO series (run_id, idx, step, epoch, time_s, loss, val_loss, accuracy, x)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(sq)?;
-            for (i, p) in r.series.iter().enumerate() {
-                st.execute(params![
-                    id,
-                    i as i64,
-                    p.step as i64,
-                    p.epoch,
-                    F(p.time_s),
-                    F(p.loss),
-                    p.val_loss.map(F),
-                    p.accuracy.map(F),
-                    p.x.as_deref().map(x_json),
-                ])
-                .map_err(sq)?;
-            }
-        }
-        tx.commit().map_err(sq)?;
-        Ok(true)
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| LabError::Sqlite { path: path.clone(), source: e })?;
+        let stored = insert_tx(&tx, plan_index, r, replace_failed, &path)?;
+        tx.commit().map_err(|e| LabError::Sqlite { path: path.clone(), source: e })?;
+        Ok(stored)
     }
 
     /// Every run with its plan index, in plan order.
@@ -446,6 +831,7 @@ impl Store {
             let i = *ids.get(&id).ok_or_else(|| bad(format!("series rows of a missing run (id {id})")))?;
             out[i].1.series.push(p);
         }
+        self.check_unchanged()?;
         Ok(out)
     }
 
@@ -454,8 +840,11 @@ impl Store {
         Ok(self.runs_indexed()?.into_iter().map(|(_, r)| r).collect())
     }
 
-    /// Adds the runs of `other` (a shard's store of the same experiment) that are not here yet.
+    /// Adds the runs of `other` (a shard's store of the same experiment) that are not here yet
+    /// (a run stored here as failed is replaced by one of `other` that did not fail), and the
+    /// plan `other` recorded when none is recorded here.
     pub fn merge_from(&mut self, other: &Store) -> Result<MergeStats> {
+        self.writable()?;
         let theirs = other.experiment()?;
         match self.experiment_opt()? {
             None => self.set_experiment(&theirs)?,
@@ -477,9 +866,15 @@ impl Store {
             }
             Some(_) => {}
         }
+        if self.plan_entries()?.is_empty() {
+            let plan = other.plan_entries()?;
+            if !plan.is_empty() {
+                self.set_plan(&plan)?;
+            }
+        }
         let mut stats = MergeStats::default();
         for (idx, r) in other.runs_indexed()? {
-            if self.insert(idx, &r)? {
+            if self.insert_with(idx, &r, false)? {
                 stats.added += 1;
             } else {
                 stats.skipped += 1;
@@ -487,6 +882,87 @@ impl Store {
         }
         Ok(stats)
     }
+}
+
+/// Inserts a run inside `tx`. An existing row of the same hash is kept (returns false) unless it
+/// failed and `replace_failed` is set (a retried run) or the new run did not fail (a merge).
+fn insert_tx(
+    tx: &rusqlite::Transaction<'_>,
+    plan_index: usize,
+    r: &RunRecord,
+    replace_failed: bool,
+    path: &str,
+) -> Result<bool> {
+    let sq = |e: rusqlite::Error| LabError::Sqlite { path: path.to_string(), source: e };
+    let existing: Option<(i64, String)> = tx
+        .query_row("SELECT id, status FROM runs WHERE hash = ?1", params![r.hash], |q| Ok((q.get(0)?, q.get(1)?)))
+        .optional()
+        .map_err(sq)?;
+    if let Some((id, status)) = existing {
+        if status != "failed" || !(replace_failed || r.status != Status::Failed) {
+            return Ok(false);
+        }
+        tx.execute("DELETE FROM series WHERE run_id = ?1", params![id]).map_err(sq)?;
+        tx.execute("DELETE FROM runs WHERE id = ?1", params![id]).map_err(sq)?;
+    }
+    let s = &r.summary;
+    let n = tx
+            .execute(
+                "INSERT INTO runs (plan_index, hash, comparison, task, optimizer, label, swept, seed, config,
+                    status, error, wall_s, steps, epochs, final_loss, min_loss, final_val_loss, min_val_loss,
+                    final_accuracy, best_accuracy, steps_to_target, time_to_target)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                params![
+                    plan_index as i64,
+                    r.hash,
+                    r.comparison,
+                    r.task,
+                    r.optimizer,
+                    r.label,
+                    serde_json::to_string(&r.swept).expect("JSON"),
+                    r.seed as i64,
+                    serde_json::to_string(&r.config).expect("JSON"),
+                    r.status.as_str(),
+                    r.error,
+                    F(r.wall_s),
+                    s.steps as i64,
+                    s.epochs,
+                    F(s.final_loss),
+                    F(s.min_loss),
+                    s.final_val_loss.map(F),
+                    s.min_val_loss.map(F),
+                    s.final_accuracy.map(F),
+                    s.best_accuracy.map(F),
+                    s.steps_to_target.map(|v| v as i64),
+                    s.time_to_target.map(F),
+                ],
+            )
+            .map_err(sq)?;
+    debug_assert_eq!(n, 1);
+    let id = tx.last_insert_rowid();
+    {
+        let mut st = tx
+            .prepare_cached(
+                "INSERT INTO series (run_id, idx, step, epoch, time_s, loss, val_loss, accuracy, x)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(sq)?;
+        for (i, p) in r.series.iter().enumerate() {
+            st.execute(params![
+                id,
+                i as i64,
+                p.step as i64,
+                p.epoch,
+                F(p.time_s),
+                F(p.loss),
+                p.val_loss.map(F),
+                p.accuracy.map(F),
+                p.x.as_deref().map(x_json),
+            ])
+            .map_err(sq)?;
+        }
+    }
+    Ok(true)
 }
 
 /// Removes a store and its WAL side files (for `--force`).
@@ -673,6 +1149,219 @@ mod tests {
         d.set_experiment(&changed).unwrap();
         let e = m.merge_from(&d).unwrap_err().to_string();
         assert!(e.contains("another version of experiment `e`"), "{e}");
+    }
+
+    #[test]
+    fn parallel_first_opens_of_a_new_store_all_succeed() {
+        for _ in 0..8 {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join(DB_FILE);
+            let barrier = std::sync::Barrier::new(8);
+            let results: Vec<std::result::Result<(), String>> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            Store::open(&p).map(|_| ()).map_err(|e| e.to_string())
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for r in &results {
+                assert!(r.is_ok(), "{results:?}");
+            }
+            let st = Store::open(&p).unwrap();
+            let n: i64 = st.conn.query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0)).unwrap();
+            assert_eq!(n, 1);
+        }
+    }
+
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_read_only_open_changes_nothing_and_makes_no_side_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(DB_FILE);
+        {
+            let mut st = Store::open(&p).unwrap();
+            st.set_experiment(&info("e")).unwrap();
+            st.set_shard(Some(Shard::new(2, 3).unwrap())).unwrap();
+            st.insert(1, &record("h1", &[1.0, 2.0])).unwrap();
+        }
+        assert_eq!(listing(dir.path()), [DB_FILE]);
+        let bytes = std::fs::read(&p).unwrap();
+        let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+        let mut ro = Store::open_read_only(&p).unwrap();
+        assert_eq!(ro.runs().unwrap().len(), 1);
+        assert_eq!(ro.experiment().unwrap(), info("e"));
+        assert_eq!(ro.shard().unwrap(), Some(Shard::new(2, 3).unwrap()));
+        assert!(ro.plan_entries().unwrap().is_empty());
+        let e = ro.insert(0, &record("h0", &[1.0])).unwrap_err().to_string();
+        assert!(e.contains("opened read-only"), "{e}");
+        // A merge reads it.
+        let mut m = Store::open(&dir.path().join("m.sqlite")).unwrap();
+        assert_eq!(m.merge_from(&ro).unwrap(), MergeStats { added: 1, skipped: 0 });
+        drop(m);
+        std::fs::remove_file(dir.path().join("m.sqlite")).unwrap();
+        drop(ro);
+        assert_eq!(listing(dir.path()), [DB_FILE], "no -wal or -shm file may be made");
+        assert_eq!(std::fs::read(&p).unwrap(), bytes);
+        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), mtime);
+        let e = Store::open_read_only(&dir.path().join("none.sqlite")).unwrap_err().to_string();
+        assert!(e.contains("none.sqlite") && e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn a_read_only_open_reads_the_log_a_killed_writer_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(DB_FILE);
+        {
+            let mut st = Store::open(&p).unwrap();
+            st.set_experiment(&info("e")).unwrap();
+            st.insert(0, &record("h0", &[1.0])).unwrap();
+        }
+        let mut st = Store::open(&p).unwrap();
+        st.insert(1, &record("h1", &[2.0])).unwrap();
+        // Like `kill -9`: the connection is never closed, so the log is not checkpointed.
+        std::mem::forget(st);
+        assert!(dir.path().join(format!("{DB_FILE}-wal")).exists());
+        let ro = Store::open_read_only(&p).unwrap();
+        let hashes: Vec<String> = ro.runs().unwrap().into_iter().map(|r| r.hash).collect();
+        assert_eq!(hashes, ["h0", "h1"]);
+    }
+
+    #[test]
+    fn an_immutable_read_notices_a_file_written_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(DB_FILE);
+        {
+            let mut st = Store::open(&p).unwrap();
+            st.set_experiment(&info("e")).unwrap();
+        }
+        let ro = Store::open_read_only(&p).unwrap();
+        let mut w = Store::open(&p).unwrap();
+        w.insert(0, &record("h0", &[1.0])).unwrap();
+        let e = ro.runs().unwrap_err().to_string();
+        assert!(e.contains("was written to while it was being read"), "{e}");
+    }
+
+    #[test]
+    fn claims_skip_stored_and_busy_runs_and_are_taken_over_from_dead_owners() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open_dir(dir.path()).unwrap();
+        st.set_experiment(&info("e")).unwrap();
+        let (a, b) = (Owner::new(), Owner::new());
+        assert_eq!(st.claim("h", &a, None).unwrap(), Claim::Claimed);
+        assert_eq!(st.claim("h", &a, None).unwrap(), Claim::Claimed, "its own claim");
+        assert!(
+            matches!(st.claim("h", &b, None).unwrap(), Claim::Busy(m) if m.contains(&format!("process {}", a.pid)))
+        );
+        // A dead process of this host: taken over.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        st.conn.execute("UPDATE claims SET owner = 'gone', pid = ?1", params![dead as i64]).unwrap();
+        let expect_dead = crate::process::pid_alive(dead) == Some(false);
+        assert_eq!(st.claim("h", &b, None).unwrap() == Claim::Claimed, expect_dead);
+        // Another host: busy until the lease has run out.
+        st.conn.execute("UPDATE claims SET owner = 'far', pid = 1, host = 'elsewhere'", []).unwrap();
+        assert!(matches!(st.claim("h", &a, None).unwrap(), Claim::Busy(m) if m.contains("host elsewhere")));
+        st.conn.execute("UPDATE claims SET since = since - ?1", params![CLAIM_LEASE_S + 1.0]).unwrap();
+        assert_eq!(st.claim("h", &a, None).unwrap(), Claim::Claimed);
+        // A retired owner of this process: taken over.
+        let c = Owner::new();
+        assert_eq!(st.claim("g", &c, None).unwrap(), Claim::Claimed);
+        assert!(matches!(st.claim("g", &a, None).unwrap(), Claim::Busy(_)));
+        c.retire();
+        assert_eq!(st.claim("g", &a, None).unwrap(), Claim::Claimed);
+        // Stored: the claim goes with the insert; then the run is stored for everyone.
+        assert!(st.insert_claimed(0, &record("h", &[1.0]), &a).unwrap());
+        assert_eq!(st.claim("h", &b, None).unwrap(), Claim::Stored);
+        st.release_claims(&a).unwrap();
+        let n: i64 = st.conn.query_row("SELECT count(*) FROM claims", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn a_failed_run_is_replaced_by_a_retry_and_by_a_merged_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open_dir(dir.path()).unwrap();
+        st.set_experiment(&info("e")).unwrap();
+        let mut failed = record("h", &[]);
+        failed.status = Status::Failed;
+        failed.error = Some("missing data".into());
+        assert!(st.insert(0, &failed).unwrap());
+        let id = st.stored_runs().unwrap()["h"];
+        assert!(id.failed);
+        let a = Owner::new();
+        assert_eq!(st.claim("h", &a, None).unwrap(), Claim::Stored, "not retried unless asked");
+        assert_eq!(st.claim("h", &a, Some(id.id)).unwrap(), Claim::Claimed);
+        let ok = record("h", &[1.0, 2.0]);
+        assert!(st.insert_claimed(0, &ok, &a).unwrap());
+        let runs = st.runs().unwrap();
+        assert_eq!(runs.len(), 1);
+        assert!(same(&runs[0], &ok));
+        let n: i64 = st.conn.query_row("SELECT count(*) FROM series", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2, "the failed run's points went with it");
+        // The row changed: a second process that saw the failed row does not run it again.
+        assert_eq!(st.claim("h", &a, Some(id.id)).unwrap(), Claim::Stored);
+        // A merge replaces a failed run by one that did not fail, not by another failure.
+        let mut m = Store::open(&dir.path().join("m.sqlite")).unwrap();
+        m.set_experiment(&info("e")).unwrap();
+        m.insert(0, &failed).unwrap();
+        let mut f2 = Store::open(&dir.path().join("f.sqlite")).unwrap();
+        f2.set_experiment(&info("e")).unwrap();
+        f2.insert(0, &failed).unwrap();
+        assert_eq!(m.merge_from(&f2).unwrap(), MergeStats { added: 0, skipped: 1 });
+        assert_eq!(m.merge_from(&st).unwrap(), MergeStats { added: 1, skipped: 0 });
+        assert_eq!(m.runs().unwrap()[0].status, Status::Diverged);
+    }
+
+    #[test]
+    fn runs_of_a_comparison_no_longer_declared_are_refused_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open_dir(dir.path()).unwrap();
+        st.set_experiment(&info("e")).unwrap();
+        st.insert(0, &record("h", &[1.0])).unwrap();
+        let mut renamed = info("e");
+        renamed.comparisons[0].name = "d".into();
+        renamed.description = "renamed".into();
+        let e = st.set_experiment(&renamed).unwrap_err().to_string();
+        assert!(
+            e.contains("holds 1 run of comparison `c`, which experiment `e` no longer declares (it declares `d` instead: renamed?)")
+                && e.contains("--force"),
+            "{e}"
+        );
+        assert_eq!(st.experiment().unwrap(), info("e"), "nothing written");
+        let mut added = info("e");
+        added.comparisons.push(ComparisonInfo { name: "more".into(), ..Default::default() });
+        st.set_experiment(&added).unwrap();
+    }
+
+    #[test]
+    fn the_plan_is_recorded_and_replaced_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut st = Store::open_dir(dir.path()).unwrap();
+        let entry = |h: &str, i: usize| PlanEntry {
+            hash: h.into(),
+            plan_index: i,
+            comparison: "c".into(),
+            task: "sphere".into(),
+            label: "adam".into(),
+            seed: i as u64,
+        };
+        assert!(st.plan_entries().unwrap().is_empty());
+        st.set_plan(&[entry("b", 1), entry("a", 0)]).unwrap();
+        assert_eq!(st.plan_entries().unwrap(), [entry("a", 0), entry("b", 1)]);
+        st.set_plan(&[entry("c", 0)]).unwrap();
+        assert_eq!(st.plan_entries().unwrap(), [entry("c", 0)]);
+        assert_eq!(st.shard().unwrap(), None);
     }
 
     proptest! {

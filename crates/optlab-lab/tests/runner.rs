@@ -2,7 +2,7 @@
 //! plus merge equal one run, panics become failed runs.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Barrier, Mutex};
 
 use optlab_lab::plan::{Plan, RunSpec, Shard};
 use optlab_lab::record::{Point, Status, Summary};
@@ -32,20 +32,31 @@ struct Fake {
     calls: AtomicUsize,
     seen: Mutex<Vec<String>>,
     panic_on: Option<String>,
+    fail_on: Option<String>,
+    /// The first `n` calls wait at the barrier (so that two runners are provably mid-run at once).
+    gate: Option<(usize, Barrier)>,
 }
 
 impl Fake {
     fn new() -> Fake {
-        Fake { calls: AtomicUsize::new(0), seen: Mutex::new(Vec::new()), panic_on: None }
+        Fake { calls: AtomicUsize::new(0), seen: Mutex::new(Vec::new()), panic_on: None, fail_on: None, gate: None }
     }
 }
 
 impl TaskRunner for Fake {
     fn run(&self, spec: &RunSpec, _cancel: &AtomicBool) -> RunOutput {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
         self.seen.lock().unwrap().push(spec.hash.clone());
+        if let Some((n, barrier)) = &self.gate {
+            if call < *n {
+                barrier.wait();
+            }
+        }
         if self.panic_on.as_deref() == Some(spec.task.as_str()) {
             panic!("boom on {}", spec.task);
+        }
+        if self.fail_on.as_deref() == Some(spec.task.as_str()) {
+            return RunOutput::failed(format!("data of {} not found", spec.task));
         }
         let start = u8::from_str_radix(&spec.hash[..2], 16).unwrap() as f64 / 100.0 + 1.0;
         let series: Vec<Point> = (0..5)
@@ -71,7 +82,7 @@ fn plan() -> Plan {
 }
 
 fn opts(jobs: usize, shard: Option<Shard>) -> RunOptions {
-    RunOptions { jobs, shard, progress: false }
+    RunOptions { jobs, shard, progress: false, retry_failed: true }
 }
 
 fn debug_without_wall(st: &Store) -> Vec<String> {
@@ -168,4 +179,86 @@ fn zero_jobs_is_refused() {
     let mut st = Store::open_dir(dir.path()).unwrap();
     let e = run(&plan(), &mut st, &Fake::new(), &opts(0, None)).unwrap_err().to_string();
     assert!(e.contains("--jobs"), "{e}");
+}
+
+#[test]
+fn two_runners_at_once_on_one_store_run_each_run_once() {
+    let p = plan();
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open_dir(dir.path()).unwrap());
+    // Each runner has two workers; the first four calls wait for each other, so both runners are
+    // mid-run together (without claims, both would run all 24 runs).
+    let fake = Fake { gate: Some((4, Barrier::new(4))), ..Fake::new() };
+    let (a, b) = std::thread::scope(|s| {
+        let go = || {
+            let mut st = Store::open_dir(dir.path()).unwrap();
+            run(&p, &mut st, &fake, &opts(2, None)).unwrap()
+        };
+        let a = s.spawn(go);
+        let b = s.spawn(go);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a.ran + b.ran, 24, "{a}\n{b}");
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 24, "no run done twice");
+    for s in [&a, &b] {
+        assert_eq!(s.total, s.ran + s.skipped + s.elsewhere, "{s}");
+    }
+    assert!(a.elsewhere + b.elsewhere >= 2, "each saw the other's claims: {a}\n{b}");
+    let text = format!("{a}\n{b}");
+    assert!(text.contains("being run by another process"), "{text}");
+    let st = Store::open_dir(dir.path()).unwrap();
+    assert_eq!(st.count().unwrap(), 24);
+    // Nothing is left claimed: a third runner has nothing to do.
+    let mut st = st;
+    let again = Fake::new();
+    let s = run(&p, &mut st, &again, &opts(2, None)).unwrap();
+    assert_eq!((s.ran, s.skipped, s.elsewhere), (0, 24, 0));
+}
+
+#[test]
+fn failed_runs_are_retried_unless_told_not_to_and_diverged_runs_are_kept() {
+    let p = plan();
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = Store::open_dir(dir.path()).unwrap();
+    let broken = Fake { fail_on: Some("booth".into()), ..Fake::new() };
+    let s = run(&p, &mut st, &broken, &opts(2, None)).unwrap();
+    // booth: 12 runs, all failed; sphere: 8 ok, 4 diverged (seed 2).
+    assert_eq!((s.ran, s.ok, s.diverged, s.failed), (24, 8, 4, 12));
+    let keep = Fake::new();
+    let s = run(&p, &mut st, &keep, &RunOptions { retry_failed: false, ..opts(2, None) }).unwrap();
+    assert_eq!((s.ran, s.skipped, s.retried), (0, 24, 0));
+    assert_eq!(keep.calls.load(Ordering::SeqCst), 0);
+    let fixed = Fake::new();
+    let s = run(&p, &mut st, &fixed, &opts(2, None)).unwrap();
+    assert_eq!((s.ran, s.skipped, s.retried, s.failed), (12, 12, 12, 0), "{s}");
+    assert!(s.to_string().contains("12 of the runs had failed before and were retried"), "{s}");
+    assert!(fixed.seen.lock().unwrap().iter().all(|h| p.runs.iter().any(|r| &r.hash == h && r.task == "booth")));
+    let runs = st.runs().unwrap();
+    assert_eq!(runs.len(), 24);
+    assert!(runs.iter().all(|r| r.status != Status::Failed));
+    assert_eq!(runs.iter().filter(|r| r.status == Status::Diverged).count(), 8, "diverged runs are results");
+    let full_dir = tempfile::tempdir().unwrap();
+    let mut full = Store::open_dir(full_dir.path()).unwrap();
+    run(&p, &mut full, &Fake::new(), &opts(1, None)).unwrap();
+    assert_eq!(debug_without_wall(&st), debug_without_wall(&full), "retried runs in plan order, as one clean run");
+}
+
+#[test]
+fn a_renamed_comparison_is_refused_before_anything_runs() {
+    let p = plan();
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = Store::open_dir(dir.path()).unwrap();
+    run(&p, &mut st, &Fake::new(), &opts(2, None)).unwrap();
+    let renamed =
+        Plan::new(&parse(&EXP.replace("name = \"c\"", "name = \"cc\""), "fake.toml", "fake").unwrap()).unwrap();
+    let fake = Fake::new();
+    let e = run(&renamed, &mut st, &fake, &opts(2, None)).unwrap_err().to_string();
+    assert!(
+        e.contains("holds 24 runs of comparison `c`, which experiment `fake` no longer declares (it declares `cc` instead: renamed?)")
+            && e.contains("--force"),
+        "{e}"
+    );
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(st.count().unwrap(), 24);
+    assert_eq!(st.experiment().unwrap(), p.info);
 }

@@ -16,7 +16,10 @@
 //!   series are thinned to at most [`thin::MAX_POINTS`] points.
 //!
 //! Every file is written to a temporary name and renamed, so a reader never sees half a file; the
-//! output depends only on the records (no clock, no randomness, runs in any order).
+//! output depends only on the records (no clock, no randomness, runs in any order). The temporary
+//! names hold the writer's process id (`.report.html.tmpPID`, `plots/.NAME.tmpPID.png`); those
+//! left behind by a killed process (one that is no longer alive) are removed by the next render
+//! (see [`remove_stale_tmp`]).
 
 pub mod error;
 pub mod format;
@@ -69,6 +72,55 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     })
 }
 
+/// The process id in a temporary name made by `tmp_name` (`.NAME.tmpPID` or `.STEM.tmpPID.EXT`).
+fn tmp_pid(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix('.')?;
+    let (stem, tail) = rest.rsplit_once(".tmp")?;
+    if stem.is_empty() {
+        return None;
+    }
+    let (digits, ext) = match tail.split_once('.') {
+        Some((d, e)) => (d, Some(e)),
+        None => (tail, None),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if ext.is_some_and(|e| e.is_empty() || !e.bytes().all(|b| b.is_ascii_alphanumeric())) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Removes from `dir` the temporary files of renders by processes that are no longer alive
+/// (killed mid-write). Files of live processes (another render in progress) are kept, and so is
+/// everything where liveness cannot be told (not Linux). Returns the files removed.
+pub fn remove_stale_tmp(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(ReportError::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| ReportError::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = tmp_pid(&name) else { continue };
+        if pid == std::process::id() || optlab_lab::process::pid_alive(pid) != Some(false) {
+            continue;
+        }
+        if !entry.file_type().map_err(|e| ReportError::io(entry.path(), e))?.is_file() {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => removed.push(entry.path()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ReportError::io(entry.path(), e)),
+        }
+    }
+    Ok(removed)
+}
+
 fn create_dir(dir: &Path) -> Result<(), ReportError> {
     std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))
 }
@@ -81,6 +133,9 @@ pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<R
     let (tables_dir, plots_dir) = (out.join("tables"), out.join("plots"));
     create_dir(&tables_dir)?;
     create_dir(&plots_dir)?;
+    for dir in [out, &tables_dir, &plots_dir] {
+        remove_stale_tmp(dir)?;
+    }
     let mut files = Vec::new();
     let tables: Vec<table::Table> = comparisons.iter().map(table::build).collect();
     let bests: Vec<Option<table::Table>> = comparisons.iter().zip(&tables).map(|(c, t)| table::best(c, t)).collect();
@@ -142,4 +197,23 @@ pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<R
     write_atomic(&html_path, page.as_bytes())?;
     files.push(html_path.clone());
     Ok(RenderedReport { html: html_path, files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_and_their_process_ids() {
+        let p = Path::new("/r/plots/a-b.png");
+        let t = tmp_name(p, true);
+        assert_eq!(tmp_pid(&t.file_name().unwrap().to_string_lossy()), Some(std::process::id()));
+        let t = tmp_name(Path::new("/r/report.html"), false);
+        assert_eq!(tmp_pid(&t.file_name().unwrap().to_string_lossy()), Some(std::process::id()));
+        assert_eq!(tmp_pid(".report.html.tmp123"), Some(123));
+        assert_eq!(tmp_pid(".c-sphere-loss.tmp77.png"), Some(77));
+        for other in ["report.html", ".tmp12", ".x.tmp", ".x.tmp12.", ".x.tmpab", "x.tmp12", ".x.tmp1.p-g", ".hidden"] {
+            assert_eq!(tmp_pid(other), None, "{other}");
+        }
+    }
 }

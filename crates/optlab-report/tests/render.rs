@@ -326,6 +326,49 @@ fn the_sample_report_has_every_table_and_plot_and_self_contained_html() {
 }
 
 #[test]
+fn stale_temporary_files_of_a_killed_render_are_removed_and_live_ones_kept() {
+    let (info, runs) = hand_made();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    std::fs::create_dir_all(out.join("plots")).unwrap();
+    std::fs::create_dir_all(out.join("tables")).unwrap();
+    // A process id that is no longer alive: a child that has been reaped.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let stale = [
+        out.join(format!(".report.html.tmp{dead}")),
+        out.join("plots").join(format!(".grid-net-loss.tmp{dead}.png")),
+        out.join("plots").join(format!(".grid-net-loss.svg.tmp{dead}")),
+        out.join("tables").join(format!(".grid.csv.tmp{dead}")),
+    ];
+    for p in &stale {
+        std::fs::write(p, b"half a file").unwrap();
+    }
+    // Process 1 (init) is alive: its file may be another render's and is kept; so is any other
+    // hidden file.
+    let live = out.join("plots").join(".grid-net-loss.tmp1.png");
+    let other = out.join(".keep.tmp");
+    std::fs::write(&live, b"x").unwrap();
+    std::fs::write(&other, b"x").unwrap();
+    render(&info, &runs, out).unwrap();
+    let alive_known = optlab_lab::process::pid_alive(1).is_some();
+    for p in &stale {
+        assert_eq!(p.exists(), !alive_known, "{}", p.display());
+    }
+    assert!(live.exists() && other.exists());
+    let left: Vec<_> =
+        files_under(out).into_iter().filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp")).collect();
+    if alive_known {
+        assert_eq!(left, {
+            let mut v = vec![other.clone(), live.clone()];
+            v.sort();
+            v
+        });
+    }
+}
+
+#[test]
 fn output_is_deterministic_whatever_the_run_order() {
     let (info, runs) = common::sample();
     let mut reversed = runs.clone();

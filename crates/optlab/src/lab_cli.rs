@@ -1,9 +1,10 @@
 //! `optlab run` and `optlab merge`: experiments with optlab-lab's plan, runner and store.
 
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use optlab_lab::runner::{self, RunOptions};
-use optlab_lab::store::{self, Store, DB_FILE};
+use optlab_lab::store::{self, PlanEntry, Store, DB_FILE};
 use optlab_lab::{spec, Plan, Shard};
 
 use crate::error::{Error, Result};
@@ -33,6 +34,9 @@ pub struct RunArgs {
     /// Check the experiment file and print the number of runs; run nothing.
     #[arg(long)]
     pub check: bool,
+    /// Keep the runs stored as failed (by default they are run again; diverged runs are kept).
+    #[arg(long)]
+    pub no_retry_failed: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -76,6 +80,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
         );
         return Ok(());
     }
+    // Every argument is checked before anything is created or removed.
+    let jobs = args.jobs.unwrap_or_else(runner::default_jobs);
+    if jobs == 0 {
+        return Err(Error::Usage("--jobs must be at least 1".into()));
+    }
     let out = match (&args.out, shard) {
         (Some(o), _) => o.clone(),
         (None, None) => PathBuf::from("results").join(&plan.info.name),
@@ -87,11 +96,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         store::remove_store(&out)?;
     }
     let mut st = Store::open_dir(&out)?;
-    let jobs = args.jobs.unwrap_or_else(runner::default_jobs);
-    if jobs == 0 {
-        return Err(Error::Usage("--jobs must be at least 1".into()));
-    }
-    let opts = RunOptions { jobs, shard, progress: true };
+    let opts = RunOptions { jobs, shard, progress: true, retry_failed: !args.no_retry_failed };
     eprintln!(
         "experiment `{}`: {} runs{}, {jobs} workers, output {}",
         plan.info.name,
@@ -101,24 +106,55 @@ pub fn run(args: &RunArgs) -> Result<()> {
     );
     let summary = runner::run(&plan, &mut st, &LabTasks, &opts)?;
     println!("{summary}");
+    if summary.elsewhere > 0 {
+        println!(
+            "{} runs are being run by another process: `optlab report {}` once it has finished",
+            summary.elsewhere,
+            out.display()
+        );
+    }
     if shard.is_some() {
         println!("merge the shards with: optlab merge --out DIR SHARD_DIR...");
         return Ok(());
     }
-    finish(&st, &out)
+    finish(&st, &out, &runner::plan_entries(&plan))
 }
 
-/// After a complete run or a merge: renders the report and prints its path.
-fn finish(st: &Store, out: &Path) -> Result<()> {
+/// After a complete run or a merge: renders the report of the runs of `plan` (all stored runs
+/// when the store recorded no plan: one of an older optlab) and prints its path, how many
+/// stored runs belong to older versions of the experiment and are left out, and how many of the
+/// plan's runs are missing.
+fn finish(st: &Store, out: &Path, plan: &[PlanEntry]) -> Result<()> {
     let info = st.experiment()?;
-    let runs = st.runs()?;
+    let stored = st.runs()?;
+    let total = stored.len();
+    let runs: Vec<_> = if plan.is_empty() {
+        stored
+    } else {
+        let current: HashSet<&str> = plan.iter().map(|e| e.hash.as_str()).collect();
+        stored.into_iter().filter(|r| current.contains(r.hash.as_str())).collect()
+    };
     let report = optlab_report::render(&info, &runs, out)?;
     println!("{} runs of experiment `{}` in {}", runs.len(), info.name, out.join(DB_FILE).display());
+    if total > runs.len() {
+        println!(
+            "{} stored runs belong to older versions of the experiment file and are left out of the report",
+            total - runs.len()
+        );
+    }
+    if !plan.is_empty() && runs.len() < plan.len() {
+        println!(
+            "{} of the plan's {} runs are not in the store yet (not in the report)",
+            plan.len() - runs.len(),
+            plan.len()
+        );
+    }
     println!("report: {}", report.html.display());
     Ok(())
 }
 
-/// `optlab report DIR`: re-renders the tables, plots and HTML from the store, running nothing.
+/// `optlab report DIR`: re-renders the tables, plots and HTML from the store, running nothing
+/// (the store is opened read-only).
 pub fn report(args: &ReportArgs) -> Result<()> {
     let db = args.dir.join(DB_FILE);
     if !db.is_file() {
@@ -127,24 +163,90 @@ pub fn report(args: &ReportArgs) -> Result<()> {
             args.dir.display()
         )));
     }
-    let st = Store::open(&db)?;
-    finish(&st, &args.dir)
+    let st = Store::open_read_only(&db)?;
+    finish(&st, &args.dir, &st.plan_entries()?)
 }
 
-/// `optlab merge`.
+/// `optlab merge`: the shards are opened read-only, after checking that each exists; then the
+/// merged store is checked for runs of the plan that no shard had.
 pub fn merge(args: &MergeArgs) -> Result<()> {
-    let mut dest = Store::open_dir(&args.out)?;
     for dir in &args.shards {
-        let db = dir.join(DB_FILE);
-        if !db.is_file() {
+        if !dir.join(DB_FILE).is_file() {
             return Err(Error::Usage(format!("shard folder `{}` has no {DB_FILE}", dir.display())));
         }
+    }
+    let mut dest = Store::open_dir(&args.out)?;
+    let mut shards: Vec<(String, Option<optlab_lab::Shard>)> = Vec::new();
+    for dir in &args.shards {
+        let db = dir.join(DB_FILE);
         if db.canonicalize().ok() == dest.path().canonicalize().ok() {
             return Err(Error::Usage(format!("shard folder `{}` is the output folder", dir.display())));
         }
-        let src = Store::open(&db)?;
+        let src = Store::open_read_only(&db)?;
         let stats = dest.merge_from(&src)?;
+        shards.push((dir.display().to_string(), src.shard()?));
         println!("{}: {} runs added, {} already present", dir.display(), stats.added, stats.skipped);
     }
-    finish(&dest, &args.out)
+    let plan = dest.plan_entries()?;
+    for line in merge_warnings(&shards, &plan, &dest.done_hashes()?, &args.out) {
+        eprintln!("warning: {line}");
+    }
+    finish(&dest, &args.out, &plan)
+}
+
+/// What a merge should warn about: shards run with different shard counts, and the plan's runs
+/// that are missing (how many, per shard, and the first few by name).
+fn merge_warnings(
+    shards: &[(String, Option<optlab_lab::Shard>)],
+    plan: &[PlanEntry],
+    present: &HashSet<String>,
+    out: &Path,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut counts: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (dir, s) in shards {
+        if let Some(s) = s {
+            counts.entry(s.count).or_default().push(format!("`{dir}` (shard {}/{})", s.index, s.count));
+        }
+    }
+    if counts.len() > 1 {
+        lines.push(format!(
+            "the shards were run with different shard counts: {}; shards of different counts overlap and leave runs out",
+            counts.values().flatten().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if plan.is_empty() {
+        lines.push("the shards do not record their plan (made by an older optlab): missing runs cannot be told".into());
+        return lines;
+    }
+    let missing: Vec<&PlanEntry> = plan.iter().filter(|e| !present.contains(&e.hash)).collect();
+    if missing.is_empty() {
+        return lines;
+    }
+    lines.push(format!(
+        "{} of the plan's {} runs are missing from `{}`; run them (e.g. the missing shards with `optlab run FILE --shard I/N`) and merge again",
+        missing.len(),
+        plan.len(),
+        out.display()
+    ));
+    for &n in counts.keys() {
+        let per: Vec<String> = (1..=n)
+            .filter_map(|i| {
+                let of = plan.iter().filter(|e| e.plan_index % n == i - 1).count();
+                let m = missing.iter().filter(|e| e.plan_index % n == i - 1).count();
+                (m > 0).then(|| format!("shard {i}/{n}: {m} of its {of} runs"))
+            })
+            .collect();
+        lines.push(format!("missing by shard of {n}: {}", per.join(", ")));
+    }
+    for e in missing.iter().take(5) {
+        lines.push(format!(
+            "missing: plan index {}: `{}` on `{}` (comparison `{}`, seed {})",
+            e.plan_index, e.label, e.task, e.comparison, e.seed
+        ));
+    }
+    if missing.len() > 5 {
+        lines.push(format!("... and {} more missing runs", missing.len() - 5));
+    }
+    lines
 }

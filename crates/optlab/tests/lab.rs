@@ -232,3 +232,168 @@ fn built_in_experiment_checks_and_merge_refuses_missing_shards() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("has no results.sqlite"), "{err}");
 }
+
+/// 24 quick test-function runs (2 tasks × 2 optimizers × 2 seeds × 3 starts).
+const TINY: &str = r#"
+[experiment]
+name = "tiny"
+
+[[comparison]]
+name = "quick"
+tasks = ["sphere", "booth"]
+starts = 3
+seeds = 2
+steps = 30
+optimizers = [{ name = "adam" }, { name = "sgd" }]
+"#;
+
+fn ran_of(out: &str) -> usize {
+    let (_, rest) = out.split_once(" runs: ").unwrap_or_else(|| panic!("no summary in {out}"));
+    rest.split_once(" ran").unwrap().0.parse().unwrap()
+}
+
+#[test]
+fn four_processes_on_a_new_folder_all_succeed_and_run_each_run_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("tiny.toml");
+    std::fs::write(&exp, TINY).unwrap();
+    let out_dir = tmp.path().join("out");
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            optlab()
+                .args(["run", exp.to_str().unwrap(), "--jobs", "1", "--out", out_dir.to_str().unwrap()])
+                .output_async()
+        })
+        .collect();
+    let mut ran = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        ran += ran_of(&stdout);
+    }
+    assert_eq!(ran, 24, "the ran counts add up to the plan");
+    assert_eq!(count_runs(&out_dir.join(DB_FILE)), Some(24));
+}
+
+#[test]
+fn zero_jobs_is_refused_before_anything_is_created() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("tiny.toml");
+    std::fs::write(&exp, TINY).unwrap();
+    let out_dir = tmp.path().join("out");
+    let out = optlab()
+        .args(["run", exp.to_str().unwrap(), "--jobs", "0", "--out", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--jobs must be at least 1"), "{err}");
+    assert!(!out_dir.exists(), "nothing may be created");
+    // Nor is an existing store discarded by --force.
+    run_ok(optlab().args(["run", exp.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]));
+    let out = optlab()
+        .args(["run", exp.to_str().unwrap(), "--jobs", "0", "--force", "--out", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(count_runs(&out_dir.join(DB_FILE)), Some(24));
+}
+
+#[test]
+fn merging_shards_of_different_counts_names_the_missing_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("tiny.toml");
+    std::fs::write(&exp, TINY).unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run_ok(optlab().args(["run", exp.to_str().unwrap(), "--shard", "1/2", "--out", a.to_str().unwrap()]));
+    run_ok(optlab().args(["run", exp.to_str().unwrap(), "--shard", "2/3", "--out", b.to_str().unwrap()]));
+    let merged = tmp.path().join("m");
+    let out = optlab()
+        .args(["merge", "--out", merged.to_str().unwrap(), a.to_str().unwrap(), b.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Plan indices 0..24: even ones from 1/2, ≡ 1 (mod 3) from 2/3: 16 runs, 8 missing.
+    assert!(stdout.contains("16 runs of experiment `tiny`"), "{stdout}");
+    assert!(
+        stderr.contains("different shard counts") && stderr.contains("(shard 1/2)") && stderr.contains("(shard 2/3)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("8 of the plan's 24 runs are missing from"), "{stderr}");
+    assert!(stderr.contains("missing by shard of 2: shard 2/2: 8 of its 12 runs"), "{stderr}");
+    assert!(
+        stderr.contains("missing by shard of 3: shard 1/3: 4 of its 8 runs, shard 3/3: 4 of its 8 runs"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("missing: plan index 3: "), "{stderr}");
+    // The rest of the shards: nothing missing, no warning.
+    let c = tmp.path().join("c");
+    run_ok(optlab().args(["run", exp.to_str().unwrap(), "--shard", "2/2", "--out", c.to_str().unwrap()]));
+    let out = optlab().args(["merge", "--out", merged.to_str().unwrap(), c.to_str().unwrap()]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains("24 runs of experiment `tiny`"), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("missing"), "{stderr}");
+}
+
+#[test]
+fn an_edited_experiment_reports_only_the_current_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("tiny.toml");
+    let one = TINY.replace("starts = 3\n", "").replace("[\"sphere\", \"booth\"]", "[\"sphere\"]");
+    let one = one.replace("{ name = \"adam\" }, { name = \"sgd\" }", "{ name = \"adam\" }");
+    std::fs::write(&exp, &one).unwrap();
+    let out_dir = tmp.path().join("out");
+    run_ok(optlab().args(["run", exp.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]));
+    std::fs::write(&exp, one.replace("steps = 30", "steps = 40")).unwrap();
+    let out = run_ok(optlab().args(["run", exp.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]));
+    assert!(out.contains("2 runs: 2 ran"), "{out}");
+    assert!(out.contains("2 runs of experiment `tiny`"), "{out}");
+    assert!(out.contains("2 stored runs belong to older versions of the experiment file"), "{out}");
+    let table = std::fs::read_to_string(out_dir.join("tables").join("quick.md")).unwrap();
+    assert!(table.contains("| 2/2 |") && !table.contains("4/4"), "{table}");
+    // `optlab report` (the store read-only) says the same.
+    let out = run_ok(optlab().args(["report", out_dir.to_str().unwrap()]));
+    assert!(
+        out.contains("2 runs of experiment `tiny`") && out.contains("2 stored runs belong to older versions"),
+        "{out}"
+    );
+    // A renamed comparison is refused before anything runs.
+    std::fs::write(&exp, one.replace("name = \"quick\"", "name = \"fast\"")).unwrap();
+    let out = optlab().args(["run", exp.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("comparison `quick`")
+            && err.contains("`fast`")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(count_runs(&out_dir.join(DB_FILE)), Some(4));
+}
+
+#[test]
+fn failed_runs_are_retried_on_the_next_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = tmp.path().join("net.toml");
+    let data = tmp.path().join("data");
+    let text = format!(
+        "[experiment]\nname = \"net\"\n\n[[comparison]]\nname = \"n\"\ntasks = [\"mnist-mlp\"]\nepochs = 1\ndata = \"{}\"\noptimizers = [{{ name = \"adam\" }}]\n",
+        data.display()
+    );
+    std::fs::write(&exp, text).unwrap();
+    let out_dir = tmp.path().join("out");
+    let first = optlab().args(["run", exp.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]).output().unwrap();
+    let first_out = String::from_utf8_lossy(&first.stdout);
+    if !first_out.contains("1 failed") {
+        // The data path is checked before running (the run is refused, not stored as failed).
+        assert!(!first.status.success(), "{first_out}");
+        return;
+    }
+    let out =
+        run_ok(optlab().args(["run", exp.to_str().unwrap(), "--no-retry-failed", "--out", out_dir.to_str().unwrap()]));
+    assert!(out.contains("1 runs: 0 ran") && out.contains("1 skipped"), "{out}");
+    let out = optlab().args(["run", exp.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]).output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert!(out.contains("1 runs: 1 ran") && out.contains("1 of the runs had failed before and were retried"), "{out}");
+}
