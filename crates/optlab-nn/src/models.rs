@@ -231,7 +231,7 @@ impl Net for MnistCnn {
         let x = x.reshape([b, 1, 28, 28]);
         let x = kernels::conv2d(x, &self.conv1, true);
         let x = kernels::conv2d(x, &self.conv2, true);
-        let x = self.pool.forward(x);
+        let x = kernels::max_pool2d(x, &self.pool);
         let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
         let x = x.reshape([b, 9216]);
         let x = relu(self.fc1.forward(x));
@@ -270,8 +270,8 @@ impl Net for CifarCnn {
     fn forward(&self, x: Tensor<2>, mut dropout_rng: Option<&mut StdRng>) -> Tensor<2> {
         let [b, _] = x.dims();
         let x = x.reshape([b, 3, 32, 32]);
-        let x = self.pool.forward(kernels::conv2d(x, &self.conv1, true)); // 30 -> 15
-        let x = self.pool.forward(kernels::conv2d(x, &self.conv2, true)); // 13 -> 6
+        let x = kernels::max_pool2d(kernels::conv2d(x, &self.conv1, true), &self.pool); // 30 -> 15
+        let x = kernels::max_pool2d(kernels::conv2d(x, &self.conv2, true), &self.pool); // 13 -> 6
         let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
         let x = x.reshape([b, 2304]);
         let x = relu(self.fc1.forward(x));

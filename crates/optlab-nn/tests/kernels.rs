@@ -3,6 +3,7 @@
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::PaddingConfig2d;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -154,4 +155,45 @@ fn without_autodiff_and_unsupported_options_match_burn() {
 fn conv2d_is_deterministic() {
     let c = Case { x: [9, 3, 12, 12], o: 8, k: [3, 3], stride: [1, 1], padding: [1, 1, 1, 1], relu: true, seed: 9 };
     assert_eq!(run(&c, true), run(&c, true));
+}
+
+/// Max pooling output and input gradient of `sum(y · r)`, with optlab's kernel or burn's.
+fn run_pool(x_shape: [usize; 4], kernel: [usize; 2], stride: [usize; 2], seed: u64, ours: bool) -> [Vec<f32>; 2] {
+    let device = Device::flex().autodiff();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let pool = MaxPool2dConfig::new(kernel).with_strides(stride).init();
+    let x = Tensor::<4>::from_data(TensorData::new(rand_vec(x_shape.iter().product(), &mut rng), x_shape), &device)
+        .require_grad();
+    let y = if ours { kernels::max_pool2d(x.clone(), &pool) } else { pool.forward(x.clone()) };
+    let r = Tensor::<4>::from_data(TensorData::new(rand_vec(y.shape().num_elements(), &mut rng), y.shape()), &device);
+    let grads = (y.clone() * r).sum().backward();
+    [values(y), values(x.grad(&grads).expect("gradient"))]
+}
+
+fn check_pool(x_shape: [usize; 4], kernel: [usize; 2], stride: [usize; 2], seed: u64) {
+    let ours = run_pool(x_shape, kernel, stride, seed, true);
+    let burn = run_pool(x_shape, kernel, stride, seed, false);
+    // The maxima are copies and each input gradient a sum of at most a few products: exact
+    // unless overlapping windows add in another order.
+    assert_close("pool output", &ours[0], &burn[0], 0.0);
+    assert_close("pool grad x", &ours[1], &burn[1], 1e-6);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn max_pool2d_matches_burn_on_random_shapes(
+        n in 1usize..4, c in 1usize..4, h in 1usize..10, w in 1usize..10,
+        kh in 1usize..4, kw in 1usize..4, sh in 1usize..4, sw in 1usize..4, seed in any::<u64>(),
+    ) {
+        prop_assume!(h >= kh && w >= kw);
+        check_pool([n, c, h, w], [kh, kw], [sh, sw], seed);
+    }
+}
+
+#[test]
+fn max_pool2d_matches_burn_on_the_networks_layers() {
+    check_pool([5, 64, 24, 24], [2, 2], [2, 2], 1);
+    check_pool([3, 32, 30, 30], [2, 2], [2, 2], 2);
+    check_pool([3, 64, 13, 13], [2, 2], [2, 2], 3);
 }

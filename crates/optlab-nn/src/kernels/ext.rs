@@ -4,6 +4,7 @@
 //! kernels; [`super`] checks dtype, device and options first and falls back to burn otherwise.
 
 use super::conv::{conv2d_backward, conv2d_forward, ConvGeom};
+use super::pool::{max_pool2d_backward, max_pool2d_forward, PoolGeom};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -13,6 +14,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Backend, Flex, TensorMetadata};
 use burn::tensor::{DType, TensorData};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// optlab's own kernels on burn tensors.
 #[backend_extension(Flex, Autodiff)]
@@ -28,6 +30,10 @@ pub trait OptlabKernels: Backend {
         padding: [usize; 4],
         relu: bool,
     ) -> FloatTensor<Self>;
+
+    /// Max pooling of x `[n, c, h, w]` (f32) over `kernel` windows at `stride`, no padding,
+    /// dilation 1, floor mode. The caller has checked the shapes with [`PoolGeom::new`].
+    fn optlab_max_pool2d(x: FloatTensor<Self>, kernel: [usize; 2], stride: [usize; 2]) -> FloatTensor<Self>;
 }
 
 /// The f32 elements of `t` in row-major order (borrowed when `t` is contiguous).
@@ -65,6 +71,45 @@ impl OptlabKernels for Flex {
         let g = geom(&x, &weight, stride, padding);
         let y = conv2d_forward(&g, &values(&x), &values(&weight), &values(&bias), relu);
         tensor(y, [g.n, g.o, g.oh, g.ow])
+    }
+
+    fn optlab_max_pool2d(x: FlexTensor, kernel: [usize; 2], stride: [usize; 2]) -> FlexTensor {
+        let (y, _, shape) = pool_forward(&x, kernel, stride);
+        tensor(y, shape)
+    }
+}
+
+/// Max pooling of `x`: maxima, their indices and the output shape.
+fn pool_forward(x: &FlexTensor, kernel: [usize; 2], stride: [usize; 2]) -> (Vec<f32>, Vec<u32>, [usize; 4]) {
+    let [n, c, _, _] = dims4(x);
+    let g = PoolGeom::new(dims4(x), kernel, stride).unwrap_or_else(|e| panic!("optlab_max_pool2d: {e}"));
+    let (y, idx) = max_pool2d_forward(&g, &values(x));
+    (y, idx, [n, c, g.oh, g.ow])
+}
+
+#[derive(Debug)]
+struct MaxPool2dBackward;
+
+/// The input shape and pooling options, and where each maximum came from.
+#[derive(Clone, Debug)]
+struct MaxPool2dState {
+    x_shape: [usize; 4],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    indices: Arc<Vec<u32>>,
+}
+
+impl Backward<Flex, 1> for MaxPool2dBackward {
+    type State = MaxPool2dState;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let Some(node) = node_x else { return };
+        let st = ops.state;
+        let g = PoolGeom::new(st.x_shape, st.kernel, st.stride).unwrap_or_else(|e| panic!("optlab_max_pool2d: {e}"));
+        let dx = max_pool2d_backward(&g, &values(&dy), &st.indices);
+        grads.register::<Flex>(node.id, tensor(dx, st.x_shape));
     }
 }
 
@@ -132,6 +177,20 @@ impl<C: CheckpointStrategy> OptlabKernels for Autodiff<Flex, C> {
                 prep.finish(Conv2dState { x, weight, relu_output, stride, padding }, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn optlab_max_pool2d(x: FloatTensor<Self>, kernel: [usize; 2], stride: [usize; 2]) -> FloatTensor<Self> {
+        let nodes = [x.node()];
+        let x = x.into_primitive();
+        let x_shape = dims4(&x);
+        match MaxPool2dBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (y, indices, shape) = pool_forward(&x, kernel, stride);
+                let state = MaxPool2dState { x_shape, kernel, stride, indices: Arc::new(indices) };
+                prep.finish(state, tensor(y, shape))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(Flex::optlab_max_pool2d(x, kernel, stride)),
         }
     }
 }
