@@ -17,7 +17,7 @@ fn rand_vec(n: usize, rng: &mut StdRng) -> Vec<f32> {
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().into_vec::<f32>().unwrap()
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
 }
 
 /// `a` equals `b` within `tol` relative to the largest |b| (f32 rounding of sums of many terms).

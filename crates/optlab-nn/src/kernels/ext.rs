@@ -41,7 +41,7 @@ fn values(t: &FlexTensor) -> Cow<'_, [f32]> {
     debug_assert_eq!(t.dtype(), DType::F32);
     match t.as_slice::<f32>() {
         Some(s) => Cow::Borrowed(s),
-        None => Cow::Owned(t.to_contiguous().into_data().into_vec::<f32>().expect("f32 tensor data")),
+        None => Cow::Owned(t.to_contiguous().into_data().try_into_vec::<f32>().expect("f32 tensor data")),
     }
 }
 
