@@ -74,8 +74,8 @@ fn run(c: &Case, ours: bool) -> [Vec<f32>; 4] {
     let device = Device::flex().autodiff();
     let mut rng = StdRng::seed_from_u64(c.seed);
     let conv = layer(c, &mut rng, &device);
-    let x = Tensor::<4>::from_data(TensorData::new(rand_vec(c.x.iter().product(), &mut rng), c.x), &device)
-        .require_grad();
+    let x =
+        Tensor::<4>::from_data(TensorData::new(rand_vec(c.x.iter().product(), &mut rng), c.x), &device).require_grad();
     let y = if ours {
         kernels::conv2d(x.clone(), &conv, c.relu)
     } else if c.relu {
@@ -141,7 +141,12 @@ fn without_autodiff_and_unsupported_options_match_burn() {
     let mut rng = StdRng::seed_from_u64(1);
     let conv = layer(&c, &mut rng, &device);
     let x = Tensor::<4>::from_data(TensorData::new(rand_vec(c.x.iter().product(), &mut rng), c.x), &device);
-    assert_close("flex output", &values(kernels::conv2d(x.clone(), &conv, true)), &values(relu(conv.forward(x.clone()))), 1e-5);
+    assert_close(
+        "flex output",
+        &values(kernels::conv2d(x.clone(), &conv, true)),
+        &values(relu(conv.forward(x.clone()))),
+        1e-5,
+    );
     // `Same` padding and dilation are left to burn: identical results.
     let mut same = conv.clone();
     same.padding = PaddingConfig2d::Same;

@@ -23,8 +23,8 @@ use burn::nn::PaddingConfig2d;
 use burn::tensor::activation::relu as burn_relu;
 use burn::tensor::{DType, Tensor};
 use conv::ConvGeom;
-use pool::PoolGeom;
 use ext::OptlabKernels;
+use pool::PoolGeom;
 
 /// Whether a dispatch tensor lives on the Flex backend (directly or under autodiff).
 fn on_flex(t: &DispatchTensor) -> bool {

@@ -126,7 +126,12 @@ mod tests {
         for p in 0..2 {
             for oy in 0..2 {
                 for ox in 0..3 {
-                    let cand = [(2 * oy) * 6 + 2 * ox, (2 * oy) * 6 + 2 * ox + 1, (2 * oy + 1) * 6 + 2 * ox, (2 * oy + 1) * 6 + 2 * ox + 1];
+                    let cand = [
+                        (2 * oy) * 6 + 2 * ox,
+                        (2 * oy) * 6 + 2 * ox + 1,
+                        (2 * oy + 1) * 6 + 2 * ox,
+                        (2 * oy + 1) * 6 + 2 * ox + 1,
+                    ];
                     let best = cand.iter().map(|&a| x[p * 30 + a]).fold(f32::MIN, f32::max);
                     let first = *cand.iter().find(|&&a| x[p * 30 + a] == best).unwrap();
                     assert_eq!(y[p * 6 + oy * 3 + ox], best);
