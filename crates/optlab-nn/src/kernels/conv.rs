@@ -257,6 +257,10 @@ pub fn conv2d_forward(g: &ConvGeom, x: &[f32], weight: &[f32], bias: &[f32], rel
     y
 }
 
+/// One group of samples of the backward pass: its index, its slice of the weight/bias partial
+/// sums and its slice of the input gradient (each when asked for).
+type Task<'a> = (usize, Option<&'a mut [f32]>, Option<&'a mut [f32]>);
+
 /// Gradients of [`conv2d_forward`].
 pub struct ConvGrads {
     /// `[n, c, h, w]`, when asked for.
@@ -291,7 +295,7 @@ pub fn conv2d_backward(
     {
         let mut part_it = parts.chunks_mut(part);
         let mut dx_it = dx.chunks_mut(CHUNK * chw.max(1));
-        let tasks: Vec<(usize, Option<&mut [f32]>, Option<&mut [f32]>)> = (0..chunks)
+        let tasks: Vec<Task<'_>> = (0..chunks)
             .map(|ci| (ci, if need_weight { part_it.next() } else { None }, if need_x { dx_it.next() } else { None }))
             .collect();
         tasks.into_par_iter().for_each(|(ci, mut part, mut dx_chunk)| {

@@ -142,7 +142,7 @@ mod tests {
         let mut xn = x.clone();
         xn[7] = f32::NAN;
         assert!(max_pool2d_forward(&g, &xn).0[0].is_nan());
-        let dx = max_pool2d_backward(&g, &vec![1.0; 12], &idx);
+        let dx = max_pool2d_backward(&g, &[1.0; 12], &idx);
         assert_eq!(dx.iter().sum::<f32>(), 12.0);
     }
 }
