@@ -11,6 +11,7 @@ pub mod adapter;
 pub mod burn_optim;
 pub mod error;
 pub mod hutchinson;
+pub mod kernels;
 pub mod models;
 pub mod throughput;
 

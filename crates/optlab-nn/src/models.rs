@@ -5,6 +5,7 @@
 //! generator seeded by the caller, and dropout masks come from a seeded generator too, so a run
 //! is reproducible whatever else uses burn's global random generator (tests run in parallel).
 
+use crate::kernels;
 use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -228,9 +229,9 @@ impl Net for MnistCnn {
     fn forward(&self, x: Tensor<2>, mut dropout_rng: Option<&mut StdRng>) -> Tensor<2> {
         let [b, _] = x.dims();
         let x = x.reshape([b, 1, 28, 28]);
-        let x = relu(self.conv1.forward(x));
-        let x = relu(self.conv2.forward(x));
-        let x = self.pool.forward(x);
+        let x = kernels::conv2d(x, &self.conv1, true);
+        let x = kernels::conv2d(x, &self.conv2, true);
+        let x = kernels::max_pool2d(x, &self.pool);
         let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
         let x = x.reshape([b, 9216]);
         let x = relu(self.fc1.forward(x));
@@ -269,8 +270,8 @@ impl Net for CifarCnn {
     fn forward(&self, x: Tensor<2>, mut dropout_rng: Option<&mut StdRng>) -> Tensor<2> {
         let [b, _] = x.dims();
         let x = x.reshape([b, 3, 32, 32]);
-        let x = self.pool.forward(relu(self.conv1.forward(x))); // 30 -> 15
-        let x = self.pool.forward(relu(self.conv2.forward(x))); // 13 -> 6
+        let x = kernels::max_pool2d(kernels::conv2d(x, &self.conv1, true), &self.pool); // 30 -> 15
+        let x = kernels::max_pool2d(kernels::conv2d(x, &self.conv2, true), &self.pool); // 13 -> 6
         let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
         let x = x.reshape([b, 2304]);
         let x = relu(self.fc1.forward(x));
