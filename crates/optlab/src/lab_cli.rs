@@ -63,6 +63,7 @@ pub fn load_experiment(path: Option<&Path>) -> Result<spec::Experiment> {
 pub fn run(args: &RunArgs) -> Result<()> {
     let exp = load_experiment(args.experiment.as_deref())?;
     let plan = Plan::new(&exp)?;
+    spec::check_data_paths(&exp)?;
     let shard = args.shard.as_deref().map(str::parse::<Shard>).transpose()?;
     if args.check {
         println!(
@@ -92,14 +93,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
         return Err(Error::Usage("--jobs must be at least 1".into()));
     }
     let opts = RunOptions { jobs, shard, progress: true };
+    let selected = plan.select(shard).len();
+    // Runs at a time × threads per run stay within the cores (network runs; test-function runs
+    // use one thread each).
+    let tasks = LabTasks::for_jobs(runner::default_jobs(), jobs.min(selected.max(1)));
     eprintln!(
-        "experiment `{}`: {} runs{}, {jobs} workers, output {}",
+        "experiment `{}`: {selected} runs{}, {jobs} workers ({} threads per network run), output {}",
         plan.info.name,
-        plan.select(shard).len(),
         shard.map(|s| format!(" (shard {}/{} of {})", s.index, s.count, plan.runs.len())).unwrap_or_default(),
+        tasks.threads.unwrap_or(1),
         out.display()
     );
-    let summary = runner::run(&plan, &mut st, &LabTasks, &opts)?;
+    let summary = runner::run(&plan, &mut st, &tasks, &opts)?;
     println!("{summary}");
     if shard.is_some() {
         println!("merge the shards with: optlab merge --out DIR SHARD_DIR...");

@@ -15,14 +15,46 @@ pub const MAX_POINTS: usize = 2000;
 
 /// Runs every kind of task of an experiment.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct LabTasks;
+pub struct LabTasks {
+    /// Threads each network run computes with (burn-flex's kernels and the optimizer step run
+    /// on a pool of this size); None: rayon's global pool (one thread per core). Test-function
+    /// runs always use one thread.
+    pub threads: Option<usize>,
+}
+
+impl LabTasks {
+    /// The task runner for `jobs` runs at a time on `cores` cores: each network run gets
+    /// [`threads_per_run`] threads, so that runs × threads never exceed the cores.
+    pub fn for_jobs(cores: usize, jobs: usize) -> LabTasks {
+        LabTasks { threads: Some(threads_per_run(cores, jobs)) }
+    }
+}
+
+/// Threads per run when `jobs` runs share `cores` cores: cores / jobs, at least 1.
+pub fn threads_per_run(cores: usize, jobs: usize) -> usize {
+    (cores / jobs.max(1)).max(1)
+}
+
+/// Runs `f` on a rayon pool of `threads` threads (burn-flex and gemm size their parallel work by
+/// the pool they run in, `rayon::current_num_threads()`).
+pub fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R, String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("optlab-run-{i}"))
+        .build()
+        .map_err(|e| format!("cannot start a pool of {threads} threads: {e}"))?;
+    Ok(pool.install(f))
+}
 
 impl TaskRunner for LabTasks {
     fn run(&self, spec: &RunSpec, cancel: &AtomicBool) -> RunOutput {
         match &spec.settings {
             TaskSettings::Function(f) => run_function(spec, f),
             TaskSettings::Network(_) => match NetworkJob::from_spec(spec) {
-                Some(job) => run_network(&job, cancel),
+                Some(job) => match self.threads {
+                    Some(n) => in_pool(n, || run_network(&job, cancel)).unwrap_or_else(RunOutput::failed),
+                    None => run_network(&job, cancel),
+                },
                 None => RunOutput::failed("a network run without network settings"),
             },
         }
@@ -170,7 +202,7 @@ mod tests {
     #[test]
     fn long_runs_are_thinned_keeping_first_and_last() {
         let p = plan("tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\nsteps = 5000\nxtol = 0\npoints = 2000\noptimizers = [{ name = \"sgd\", set = { lr = 1e-6 } }]\n");
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Ok);
         assert_eq!(out.summary.steps, 5000);
         assert!(out.series.len() <= MAX_POINTS && out.series.len() > MAX_POINTS - 10, "{}", out.series.len());
@@ -188,7 +220,7 @@ mod tests {
     #[test]
     fn points_bounds_the_series() {
         let p = plan("tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\nsteps = 5000\nxtol = 0\npoints = 50\noptimizers = [{ name = \"sgd\", set = { lr = 1e-6 } }]\n");
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.series.len(), 50);
         assert_eq!(out.series.last().unwrap().step, 5000);
     }
@@ -198,7 +230,7 @@ mod tests {
         let p = plan(
             "tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\noptimizers = [{ name = \"sgd\", set = { lr = 10 } }]\n",
         );
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Diverged);
         assert!(out.error.as_deref().unwrap_or("").contains("step"), "{:?}", out.error);
     }
@@ -211,7 +243,7 @@ mod tests {
         assert_eq!(p.runs.len(), 6);
         let prob = Problem::new("himmelblau", 1e-6).unwrap();
         for r in &p.runs {
-            let out = LabTasks.run(r, &AtomicBool::new(false));
+            let out = LabTasks::default().run(r, &AtomicBool::new(false));
             let TaskSettings::Function(f) = &r.settings else { panic!() };
             let Start::Random { index, of } = f.start else { panic!() };
             let expect = random_starts(&prob, r.seed, StartStream::Evaluation, of as usize)[index as usize].clone();
@@ -224,7 +256,7 @@ mod tests {
         let p = plan(
             "tasks = [\"blobs-two-layer\"]\nepochs = 3\nbatch_size = 16\noptimizers = [{ name = \"adam\", set = { lr = 0.01 } }]\n",
         );
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Ok, "{:?}", out.error);
         assert_eq!(out.series.len(), 3);
         assert_eq!(out.series.iter().map(|p| p.epoch).collect::<Vec<_>>(), [Some(1), Some(2), Some(3)]);
@@ -237,7 +269,7 @@ mod tests {
         assert!(last.accuracy.unwrap() > 0.8, "{:?}", last.accuracy);
         assert!(out.series.windows(2).all(|w| w[0].step < w[1].step && w[0].time_s <= w[1].time_s));
         // Same seed, same run.
-        let again = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let again = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         let losses = |o: &RunOutput| o.series.iter().map(|p| (p.loss, p.val_loss)).collect::<Vec<_>>();
         assert_eq!(losses(&out), losses(&again));
     }
@@ -247,7 +279,7 @@ mod tests {
         let p = plan(
             "tasks = [\"mnist-mlp\"]\ndata = \"/nonexistent/mnist\"\nepochs = 1\noptimizers = [{ name = \"adam\" }]\n",
         );
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Failed);
         assert!(out.error.as_deref().unwrap_or("").contains("/nonexistent/mnist"), "{:?}", out.error);
     }
