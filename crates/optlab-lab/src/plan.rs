@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{LabError, Result};
 use crate::record::ExperimentInfo;
 use crate::spec::{
-    applies, task_kind, wrapper_key, Experiment, NetworkSettings, OptimizerEntry, StartRule, Sweep, SweepTarget, TaskKind,
-    NO_SCHEDULE,
+    applies, task_kind, wrapper_key, Experiment, NetworkSettings, OptimizerEntry, StartRule, Sweep, SweepTarget,
+    TaskKind, NO_SCHEDULE,
 };
 
 /// Where a test-function run starts.
@@ -74,10 +74,18 @@ pub struct RunSpec {
     pub label: String,
     /// The comparison's target loss for this task.
     pub target: Option<f64>,
-    /// Canonical resolved configuration (sorted keys).
-    pub config: Value,
-    /// SHA-256 (hex) of the canonical JSON text of `config`.
+    /// The canonical JSON text (sorted keys, compact) of the resolved configuration; kept as text
+    /// (a few hundred bytes) rather than as a JSON tree (several KB) so that large plans stay small.
+    pub config_json: String,
+    /// SHA-256 (hex) of `config_json`.
     pub hash: String,
+}
+
+impl RunSpec {
+    /// The resolved configuration (comparison, task, optimizer, settings, seed) as JSON.
+    pub fn config(&self) -> Value {
+        serde_json::from_str(&self.config_json).expect("the plan writes valid JSON")
+    }
 }
 
 /// An experiment's runs.
@@ -120,34 +128,64 @@ impl FromStr for Shard {
     }
 }
 
-/// JSON with object keys sorted at every level, as compact text.
+/// JSON with object keys sorted at every level, as compact text (written directly, without
+/// copying the value).
 pub fn canonical_json(v: &Value) -> String {
-    fn sort(v: &Value) -> Value {
+    fn write(v: &Value, out: &mut Vec<u8>) {
         match v {
             Value::Object(m) => {
-                let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sort(v))).collect();
-                let mut out = serde_json::Map::new();
-                for (k, v) in sorted {
-                    out.insert(k.clone(), v);
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, k).expect("strings serialise");
+                    out.push(b':');
+                    write(v, out);
                 }
-                Value::Object(out)
+                out.push(b'}');
             }
-            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
-            other => other.clone(),
+            Value::Array(a) => {
+                out.push(b'[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write(v, out);
+                }
+                out.push(b']');
+            }
+            leaf => serde_json::to_writer(&mut *out, leaf).expect("JSON values serialise"),
         }
     }
-    serde_json::to_string(&sort(v)).expect("JSON values serialise")
+    let mut out = Vec::with_capacity(512);
+    write(v, &mut out);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// A string as JSON text (quoted, escaped).
+fn json_text(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
 }
 
 /// SHA-256 of text, as 64 lowercase hex digits.
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(64);
+    for b in Sha256::digest(text.as_bytes()) {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
 }
 
-/// Most runs the plan of one experiment may have. A plan is held in memory (about 3 KB per run)
-/// and every run's configuration is hashed before anything runs; a larger experiment is refused
-/// before any run is built, with its size. Documented in docs/experiments.md ("Plan size").
-pub const MAX_RUNS: u128 = 1_000_000;
+/// Most runs the plan of one experiment may have. A plan is held in memory (about 2.5 KB per run,
+/// so about 1.3 GB at the limit) and every run's configuration is hashed before anything runs; a
+/// larger experiment is refused, with its size, before any run is built. Documented in
+/// docs/experiments.md ("Plan size").
+pub const MAX_RUNS: u128 = 500_000;
 
 /// Whether sweep `target` applies to optimizer `spec` (configured with `set`) on a task of `kind`.
 fn key_applies(target: &SweepTarget, kind: TaskKind, spec: &'static Spec, set: &BTreeMap<String, String>) -> bool {
@@ -337,6 +375,13 @@ impl Plan {
                             (StartRule::Default, _) => vec![Start::Default],
                             (StartRule::Point(p), _) => vec![Start::Point(p.clone())],
                         };
+                        // The canonical JSON of {comparison, optimizer, seed, settings, task}
+                        // (keys in sorted order), the per-point parts written once.
+                        let optimizer_json =
+                            canonical_json(&serde_json::to_value(&cfg).expect("configurations serialise"));
+                        let head =
+                            format!("{{\"comparison\":{},\"optimizer\":{optimizer_json},\"seed\":", json_text(cn));
+                        let tail = format!(",\"task\":{}}}", json_text(task));
                         for &seed in &cmp.seeds {
                             for start in &starts {
                                 let settings = match kind {
@@ -355,14 +400,10 @@ impl Plan {
                                         })
                                     }
                                 };
-                                let config = serde_json::json!({
-                                    "comparison": cn,
-                                    "task": task,
-                                    "optimizer": cfg,
-                                    "settings": settings,
-                                    "seed": seed,
-                                });
-                                let hash = sha256_hex(&canonical_json(&config));
+                                let settings_json =
+                                    canonical_json(&serde_json::to_value(&settings).expect("settings serialise"));
+                                let config_json = format!("{head}{seed},\"settings\":{settings_json}{tail}");
+                                let hash = sha256_hex(&config_json);
                                 let index = runs.len();
                                 if let Some(&other) = seen.get(&hash) {
                                     return Err(LabError::Spec(format!(
@@ -382,7 +423,7 @@ impl Plan {
                                     swept: swept.clone(),
                                     label: label.clone(),
                                     target: cmp.info.targets.get(task).copied(),
-                                    config,
+                                    config_json,
                                     hash,
                                 });
                             }
@@ -476,7 +517,9 @@ lr_schedule = ["none", "cosine(t_max=100)"]
         assert_eq!(a, b);
         let mut hashes: Vec<&str> = a.runs.iter().map(|r| r.hash.as_str()).collect();
         for r in &a.runs {
-            assert_eq!(r.hash, sha256_hex(&canonical_json(&r.config)));
+            // The text written piecewise is the canonical JSON of the configuration.
+            assert_eq!(r.config_json, canonical_json(&r.config()));
+            assert_eq!(r.hash, sha256_hex(&canonical_json(&r.config())));
             assert_eq!(r.hash.len(), 64);
         }
         hashes.sort();
@@ -485,7 +528,7 @@ lr_schedule = ["none", "cosine(t_max=100)"]
         // Pinned: the hash must not change between builds or versions (resume and merge rely on it).
         let last = a.runs.last().unwrap();
         assert_eq!(
-            canonical_json(&last.config),
+            last.config_json,
             r#"{"comparison":"lr","optimizer":{"groups":[],"name":"rmsprop","non_finite":"error","schedules":[{"key":"lr","per_epoch":false,"schedule":{"eta_min":0.0,"kind":"cosine","t_max":100}}],"set":{"lr":"0.01"},"simd":"auto","threads":null},"seed":0,"settings":{"function":{"dim":null,"ftol":1e-6,"patience":10,"points":2000,"start":{"point":[-1.5,2.0]},"steps":2000,"time_limit_s":null,"xtol":1e-8}},"task":"rosenbrock"}"#
         );
         assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -536,7 +579,8 @@ lr_schedule = ["none", "cosine(t_max=100)"]
 
     #[test]
     fn a_plan_of_1e5_runs_is_built_with_distinct_hashes() {
-        let exp = parse(&grid_exp(&[("lr", 100), ("beta1", 100)], "seeds = 10\nsteps = 10"), "big.toml", "big").unwrap();
+        let exp =
+            parse(&grid_exp(&[("lr", 100), ("beta1", 100)], "seeds = 10\nsteps = 10"), "big.toml", "big").unwrap();
         assert_eq!(count_runs(&exp), [100_000]);
         let p = Plan::new(&exp).unwrap();
         assert_eq!(p.runs.len(), 100_000);
@@ -558,15 +602,20 @@ lr_schedule = ["none", "cosine(t_max=100)"]
         assert_eq!(exp.comparisons[0].sweep.len(), 10_000_000);
         assert_eq!(count_runs(&exp), [10_000_000]);
         let e = Plan::new(&exp).unwrap_err().to_string();
-        assert!(e.starts_with("big.toml:4: the plan has 10000000 runs, more than the limit of 1000000 runs"), "{e}");
+        assert!(e.starts_with("big.toml:4: the plan has 10000000 runs, more than the limit of 500000 runs"), "{e}");
         assert!(e.contains("comparison `c` has 10000000") && e.contains("docs/experiments.md"), "{e}");
         // Seeds × random starts: 1e6 seeds × 10 starts.
         let exp = parse(&grid_exp(&[], "seeds = 1000000\nstarts = 10"), "big.toml", "big").unwrap();
         assert_eq!(count_runs(&exp), [10_000_000]);
         assert!(Plan::new(&exp).unwrap_err().to_string().contains("the plan has 10000000 runs"));
         // Exactly at the limit is allowed (counted, not built here).
-        let exp = parse(&grid_exp(&[("lr", 1000), ("beta1", 1000)], ""), "big.toml", "big").unwrap();
-        assert_eq!(check_size(&exp).unwrap(), 1_000_000);
+        let exp = parse(&grid_exp(&[("lr", 1000), ("beta1", 500)], ""), "big.toml", "big").unwrap();
+        assert_eq!(check_size(&exp).unwrap(), 500_000);
+        let exp = parse(&grid_exp(&[("lr", 1000), ("beta1", 500)], "seeds = 2"), "big.toml", "big").unwrap();
+        assert!(check_size(&exp)
+            .unwrap_err()
+            .to_string()
+            .contains("the plan has 1000000 runs, more than the limit of 500000"));
         // Counts beyond u64 stay exact (u128, saturating beyond that).
         let cols: Vec<(&str, usize)> = vec![("lr", 1000), ("beta1", 1000), ("beta2", 1000), ("eps", 1000)];
         let exp = parse(&grid_exp(&cols, "seeds = 1000000\nstarts = 100000"), "big.toml", "big").unwrap();
@@ -579,7 +628,10 @@ lr_schedule = ["none", "cosine(t_max=100)"]
         let p = plan();
         let exp = parse(EXP, "p.toml", "p").unwrap();
         assert_eq!(count_runs(&exp).iter().sum::<u128>(), p.runs.len() as u128);
-        let text = EXP.replace("[comparison.grid]", "[comparison.list]").replace("beta2 = [0.8, 0.9, 0.99]", "beta2 = [0.8, 0.9, 0.99]\nmomentum = [0.5, 0.5, 0.6]").replace("batch_size = [8, 32]", "batch_size = [8, 32, 64]");
+        let text = EXP
+            .replace("[comparison.grid]", "[comparison.list]")
+            .replace("beta2 = [0.8, 0.9, 0.99]", "beta2 = [0.8, 0.9, 0.99]\nmomentum = [0.5, 0.5, 0.6]")
+            .replace("batch_size = [8, 32]", "batch_size = [8, 32, 64]");
         let text = text.replace("momentum = [0.5, 0.5, 0.6]", "momentum = [0.5, 0.6, 0.7]");
         let exp = parse(&text, "p.toml", "p").unwrap();
         assert_eq!(count_runs(&exp).iter().sum::<u128>(), Plan::new(&exp).unwrap().runs.len() as u128);
@@ -610,7 +662,11 @@ beta1 = [0.8, 0.9]
         // lookahead(adam): lr × schedule × beta1 = 8 points; lookahead(sgd) has no beta1: 4; two tasks.
         assert_eq!(p.runs.len(), 2 * (8 + 4));
         assert_eq!(count_runs(&exp), [24]);
-        let r = p.runs.iter().find(|r| r.label == "lookahead lr=0.05 k=3 lr=0.01 lr_schedule=exponential(gamma=0.99) beta1=0.9").unwrap();
+        let r = p
+            .runs
+            .iter()
+            .find(|r| r.label == "lookahead lr=0.05 k=3 lr=0.01 lr_schedule=exponential(gamma=0.99) beta1=0.9")
+            .unwrap();
         assert_eq!(r.optimizer.set.get("lr").map(String::as_str), Some("0.01"));
         assert_eq!(r.optimizer.schedules.len(), 1);
         // The inner optimizer really gets lr, its schedule and beta1.
@@ -651,7 +707,8 @@ beta1 = [0.8, 0.9]
             ]
         );
         assert_eq!(count_runs(&exp), [5]);
-        let m = parse(&text.replace("beta1 = [0.8, 0.9]", "beta1 = [0.8, 1.5]"), "la.toml", "la").unwrap_err().to_string();
+        let m =
+            parse(&text.replace("beta1 = [0.8, 0.9]", "beta1 = [0.8, 1.5]"), "la.toml", "la").unwrap_err().to_string();
         assert!(m.contains("key `beta1` in comparison `inner`: value 1.5 out of range [0, 1)"), "{m}");
     }
 

@@ -783,7 +783,9 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
                 &v.span(),
                 "data",
                 Some(cn),
-                format!("task `{t}` trains on generated data and takes no data path; put it in a comparison without `data`"),
+                format!(
+                    "task `{t}` trains on generated data and takes no data path; put it in a comparison without `data`"
+                ),
             ));
         }
         network.data = Some(v.get_ref().clone());
@@ -990,9 +992,9 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
                     .find(|v| v.as_str() != NO_SCHEDULE && watches_validation_text(hk, v))
                     .map(|v| format!("`{k}` = \"{v}\""))
             });
-            let what = entry.map(|o| format!("optimizer `{}` has a plateau schedule", o.label)).or(swept.map(|s| {
-                format!("the sweep has a plateau schedule ({s})")
-            }));
+            let what = entry
+                .map(|o| format!("optimizer `{}` has a plateau schedule", o.label))
+                .or(swept.map(|s| format!("the sweep has a plateau schedule ({s})")));
             if let Some(what) = what {
                 return Err(ctx.err(
                     &v.span(),
@@ -1162,8 +1164,9 @@ pub fn applies(target: &SweepTarget, spec: &'static Spec, set: &BTreeMap<String,
     match target {
         SweepTarget::BatchSize => true,
         SweepTarget::Hyper(k) => key_spec(spec, set, k).is_some(),
-        SweepTarget::Schedule(k) => key_spec(spec, set, k)
-            .is_some_and(|s| s.index(k).is_some_and(|i| s.hypers[i].schedulable())),
+        SweepTarget::Schedule(k) => {
+            key_spec(spec, set, k).is_some_and(|s| s.index(k).is_some_and(|i| s.hypers[i].schedulable()))
+        }
     }
 }
 
@@ -1171,9 +1174,8 @@ pub fn applies(target: &SweepTarget, spec: &'static Spec, set: &BTreeMap<String,
 /// swept value of its wrapper key (Lookahead's `inner`) when that is swept, else its own.
 pub fn variants(o: &OptimizerEntry, sweep: &Sweep) -> Vec<OptimConfig> {
     let spec = registry::spec(&o.config.name).expect("optimizers are checked by the spec");
-    let swept = wrapper_key(spec).and_then(|wk| {
-        sweep.keys.iter().position(|(_, t)| *t == SweepTarget::Hyper(wk.to_string())).map(|i| (wk, i))
-    });
+    let swept = wrapper_key(spec)
+        .and_then(|wk| sweep.keys.iter().position(|(_, t)| *t == SweepTarget::Hyper(wk.to_string())).map(|i| (wk, i)));
     match swept {
         Some((wk, i)) => sweep.values[i].iter().map(|v| o.config.clone().set(wk, v)).collect(),
         None => vec![o.config.clone()],
@@ -1570,18 +1572,31 @@ batch_size = [8, 32]
         // The wrapped optimizer's keys are checked against it (here adam's beta1 range).
         let m = bad("set = { lr = 1e-2 }", "set = { beta1 = 1.5 }").replace("adam", "?");
         assert!(m.contains("key `beta1` in comparison `grid`: value 1.5 out of range [0, 1)"), "{m}");
-        let m = bad("{ name = \"adam\", set = { lr = 1e-2 } }", "{ name = \"lookahead\", set = { momentum = 0.5, inner = \"adam\" } }");
+        let m = bad(
+            "{ name = \"adam\", set = { lr = 1e-2 } }",
+            "{ name = \"lookahead\", set = { momentum = 0.5, inner = \"adam\" } }",
+        );
         assert!(
             m.contains("key `momentum` in comparison `grid`: unknown hyperparameter of optimizer `lookahead`; valid keys: k, alpha, inner; and of its inner optimizer `adam`: lr"),
             "{m}"
         );
         let m = bad("{ name = \"adam\", set = { lr = 1e-2 } }", "{ name = \"lookahead\", set = { beta1 = 1.5 } }");
-        assert!(m.contains("key `beta1` in comparison `grid`: value 1.5 out of range [0, 1) (optimizer `adam`)"), "{m}");
-        let m = bad("{ name = \"adam\", set = { lr = 1e-2 } }", "{ name = \"lookahead\", schedules = { k = \"cosine(t_max=10)\" } }");
+        assert!(
+            m.contains("key `beta1` in comparison `grid`: value 1.5 out of range [0, 1) (optimizer `adam`)"),
+            "{m}"
+        );
+        let m = bad(
+            "{ name = \"adam\", set = { lr = 1e-2 } }",
+            "{ name = \"lookahead\", schedules = { k = \"cosine(t_max=10)\" } }",
+        );
         assert!(m.contains("hyperparameter `k` of optimizer `lookahead` is not numeric"), "{m}");
         // Sweeps of the inner optimizer's keys apply to lookahead.
-        let text = GOOD.replace("{ name = \"sgd\", set = { momentum = 0.9 }, label = \"sgd+m\" }", "{ name = \"lookahead\" }");
-        let text = text.replace("beta1 = [0.7, 0.9]", "lr = [0.1, 0.01]\nlr_schedule = [\"none\", \"cosine(t_max=10)\"]\nbeta1 = [0.7, 0.9]");
+        let text =
+            GOOD.replace("{ name = \"sgd\", set = { momentum = 0.9 }, label = \"sgd+m\" }", "{ name = \"lookahead\" }");
+        let text = text.replace(
+            "beta1 = [0.7, 0.9]",
+            "lr = [0.1, 0.01]\nlr_schedule = [\"none\", \"cosine(t_max=10)\"]\nbeta1 = [0.7, 0.9]",
+        );
         parse(&text, "f", "s").unwrap();
         let m = err(&text.replace("lr = [0.1, 0.01]", "lr = [0.1, -1.0]"));
         assert!(m.contains("key `lr` in comparison `grid`: value -1 out of range"), "{m}");
@@ -1614,8 +1629,15 @@ batch_size = [8, 32]
         let with = format!("label = \"sgd+m\", schedules = {{ lr = \"{plateau}@epoch\" }}");
         parse(&GOOD.replace("label = \"sgd+m\"", &with), "f", "s").unwrap();
         let text = GOOD.replace("epochs = 2", "epochs = 2\nval_fraction = 0.0");
-        let m = err(&text.replace("label = \"sgd+m\"", &format!("label = \"sgd+m\", schedules = {{ lr = \"chained(exponential(gamma=0.9), {plateau})\" }}")));
-        assert!(m.contains("key `val_fraction` in comparison `grid`:") && m.contains("optimizer `sgd+m` has a plateau schedule"), "{m}");
+        let m = err(&text.replace(
+            "label = \"sgd+m\"",
+            &format!("label = \"sgd+m\", schedules = {{ lr = \"chained(exponential(gamma=0.9), {plateau})\" }}"),
+        ));
+        assert!(
+            m.contains("key `val_fraction` in comparison `grid`:")
+                && m.contains("optimizer `sgd+m` has a plateau schedule"),
+            "{m}"
+        );
         let m = err(&text.replace("batch_size = [8, 32]", &format!("lr_schedule = [\"none\", \"{plateau}\"]")));
         assert!(m.contains(&format!("the sweep has a plateau schedule (`lr_schedule` = \"{plateau}\")")), "{m}");
     }
@@ -1631,18 +1653,25 @@ batch_size = [8, 32]
         let m = check_data_paths(&e).unwrap_err().to_string();
         assert_eq!(
             m,
-            format!("d.toml:6: key `data` in comparison `mn`: data path `{}` of task `mnist-mlp` does not exist", missing.display())
+            format!(
+                "d.toml:6: key `data` in comparison `mn`: data path `{}` of task `mnist-mlp` does not exist",
+                missing.display()
+            )
         );
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        let m = check_data_paths(&parse(&text(file.to_str().unwrap()), "d.toml", "d").unwrap()).unwrap_err().to_string();
+        let m =
+            check_data_paths(&parse(&text(file.to_str().unwrap()), "d.toml", "d").unwrap()).unwrap_err().to_string();
         assert!(m.contains("is not a folder (the MNIST tasks read a folder"), "{m}");
         check_data_paths(&parse(&text(dir.path().to_str().unwrap()), "d.toml", "d").unwrap()).unwrap();
         let m = check_data_paths(&parse(&text("relative/nope"), "d.toml", "d").unwrap()).unwrap_err().to_string();
         assert!(m.contains("`relative/nope` of task `mnist-mlp` does not exist (relative to "), "{m}");
         // The blobs tasks make their data: a path is refused when the file is read.
         let m = err(&text("x").replace("\"mnist-mlp\", \"sphere\"", "\"mnist-mlp\", \"blobs-neuron\""));
-        assert!(m.starts_with("exp.toml:6: key `data` in comparison `mn`: task `blobs-neuron` trains on generated data"), "{m}");
+        assert!(
+            m.starts_with("exp.toml:6: key `data` in comparison `mn`: task `blobs-neuron` trains on generated data"),
+            "{m}"
+        );
     }
 
     #[test]
