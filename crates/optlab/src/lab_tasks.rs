@@ -275,6 +275,26 @@ mod tests {
     }
 
     #[test]
+    fn parallel_runs_share_the_cores() {
+        assert_eq!(threads_per_run(2, 1), 2);
+        assert_eq!(threads_per_run(2, 2), 1);
+        assert_eq!(threads_per_run(2, 5), 1);
+        assert_eq!(threads_per_run(8, 3), 2);
+        assert_eq!(threads_per_run(8, 0), 8);
+        assert_eq!(LabTasks::for_jobs(4, 2).threads, Some(2));
+        // burn-flex and gemm size their work by the pool they run in.
+        assert_eq!(in_pool(3, rayon::current_num_threads), Ok(3));
+        assert_eq!(in_pool(1, rayon::current_num_threads), Ok(1));
+        // A network run on one thread trains as on the global pool.
+        let p = plan(
+            "tasks = [\"blobs-two-layer\"]\nepochs = 2\nbatch_size = 16\noptimizers = [{ name = \"adam\", set = { lr = 0.01 } }]\n",
+        );
+        let one = LabTasks { threads: Some(1) }.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(one.status, Status::Ok, "{:?}", one.error);
+        assert_eq!(one.series.len(), 2);
+    }
+
+    #[test]
     fn network_run_with_a_missing_data_folder_fails_naming_it() {
         let p = plan(
             "tasks = [\"mnist-mlp\"]\ndata = \"/nonexistent/mnist\"\nepochs = 1\noptimizers = [{ name = \"adam\" }]\n",
