@@ -93,7 +93,7 @@ fn val_fraction_zero_passes_the_check_unless_something_needs_validation() {
     assert_eq!(out.trim(), "v.toml: 1 runs in 1 comparisons");
     std::fs::write(dir.path().join("v.toml"), body.replace("epochs = 2", "epochs = 2\npatience = 2")).unwrap();
     let err = fails(optlab(dir.path()).args(["run", "v.toml", "--check"]).output().unwrap());
-    assert!(err.contains("v.toml:7: key `val_fraction` in comparison `b`: val_fraction = 0 trains on every sample and leaves no validation set, and `patience`"), "{err}");
+    assert!(err.contains("v.toml:8: key `val_fraction` in comparison `b`: val_fraction = 0 trains on every sample and leaves no validation set, and `patience` (line 7: early stopping"), "{err}");
 }
 
 #[test]
