@@ -75,7 +75,8 @@ fn a_missing_data_path_stops_run_and_check_naming_file_comparison_task_and_path(
         "[experiment]\nname = \"d\"\n[[comparison]]\nname = \"mn\"\ntasks = [\"mnist-mlp\"]\nepochs = 1\ndata = \"/nonexistent/mnist\"\noptimizers = [{ name = \"adam\" }]\n",
     )
     .unwrap();
-    let want = "d.toml:7: key `data` in comparison `mn`: data path `/nonexistent/mnist` of task `mnist-mlp` does not exist";
+    let want =
+        "d.toml:7: key `data` in comparison `mn`: data path `/nonexistent/mnist` of task `mnist-mlp` does not exist";
     let err = fails(optlab(dir.path()).args(["run", "d.toml", "--check"]).output().unwrap());
     assert!(err.contains(want), "{err}");
     let err = fails(optlab(dir.path()).args(["run", "d.toml", "--out", "out"]).output().unwrap());
