@@ -94,11 +94,10 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     let opts = RunOptions { jobs, shard, progress: true };
     let selected = plan.select(shard).len();
-    // Runs at a time × threads per run stay within the cores (network runs; test-function runs
-    // use one thread each).
-    let tasks = LabTasks::for_jobs(runner::default_jobs(), jobs.min(selected.max(1)));
+    // Network runs one at a time on every core; test-function runs on one thread each.
+    let tasks = LabTasks::for_cores(runner::default_jobs());
     eprintln!(
-        "experiment `{}`: {selected} runs{}, {jobs} workers ({} threads per network run), output {}",
+        "experiment `{}`: {selected} runs{}, {jobs} workers (network runs one at a time on {} threads), output {}",
         plan.info.name,
         shard.map(|s| format!(" (shard {}/{} of {})", s.index, s.count, plan.runs.len())).unwrap_or_default(),
         tasks.threads.unwrap_or(1),

@@ -2,6 +2,7 @@
 //! through optlab-nn (see [`run_network`]).
 
 use std::sync::atomic::AtomicBool;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use optlab_lab::plan::{FunctionRun, RunSpec, Start, TaskSettings};
@@ -23,16 +24,12 @@ pub struct LabTasks {
 }
 
 impl LabTasks {
-    /// The task runner for `jobs` runs at a time on `cores` cores: each network run gets
-    /// [`threads_per_run`] threads, so that runs × threads never exceed the cores.
-    pub fn for_jobs(cores: usize, jobs: usize) -> LabTasks {
-        LabTasks { threads: Some(threads_per_run(cores, jobs)) }
+    /// The task runner of `optlab run` on `cores` cores: network runs train one at a time (see
+    /// [`NETWORK_RUN`]) on a pool of all `cores` threads, test-function runs on one thread each,
+    /// so runs × threads stay within the cores whatever `--jobs` is (up to `--jobs` = cores).
+    pub fn for_cores(cores: usize) -> LabTasks {
+        LabTasks { threads: Some(cores.max(1)) }
     }
-}
-
-/// Threads per run when `jobs` runs share `cores` cores: cores / jobs, at least 1.
-pub fn threads_per_run(cores: usize, jobs: usize) -> usize {
-    (cores / jobs.max(1)).max(1)
 }
 
 /// Runs `f` on a rayon pool of `threads` threads (burn-flex and gemm size their parallel work by
@@ -46,15 +43,31 @@ pub fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<
     Ok(pool.install(f))
 }
 
+/// Network runs train one at a time, each on every core, and no test-function run runs meanwhile
+/// (they take this lock shared, a network run takes it exclusively). Two trainings in one process
+/// run much slower side by side than one after the other: burn-autodiff registers every operation
+/// under one process-wide lock (`STATE` in its `runtime/graph.rs`), so parallel network runs
+/// contend on it (measured: docs/experiments.md, "Runs at a time and threads").
+static NETWORK_RUN: RwLock<()> = RwLock::new(());
+
 impl TaskRunner for LabTasks {
     fn run(&self, spec: &RunSpec, cancel: &AtomicBool) -> RunOutput {
         match &spec.settings {
-            TaskSettings::Function(f) => run_function(spec, f),
+            TaskSettings::Function(f) => {
+                let _shared = NETWORK_RUN.read().unwrap_or_else(|e| e.into_inner());
+                run_function(spec, f)
+            }
             TaskSettings::Network(_) => match NetworkJob::from_spec(spec) {
-                Some(job) => match self.threads {
-                    Some(n) => in_pool(n, || run_network(&job, cancel)).unwrap_or_else(RunOutput::failed),
-                    None => run_network(&job, cancel),
-                },
+                Some(job) => {
+                    let _exclusive = NETWORK_RUN.write().unwrap_or_else(|e| e.into_inner());
+                    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                        return RunOutput::failed("cancelled before it started");
+                    }
+                    match self.threads {
+                        Some(n) => in_pool(n, || run_network(&job, cancel)).unwrap_or_else(RunOutput::failed),
+                        None => run_network(&job, cancel),
+                    }
+                }
                 None => RunOutput::failed("a network run without network settings"),
             },
         }
@@ -276,12 +289,8 @@ mod tests {
 
     #[test]
     fn parallel_runs_share_the_cores() {
-        assert_eq!(threads_per_run(2, 1), 2);
-        assert_eq!(threads_per_run(2, 2), 1);
-        assert_eq!(threads_per_run(2, 5), 1);
-        assert_eq!(threads_per_run(8, 3), 2);
-        assert_eq!(threads_per_run(8, 0), 8);
-        assert_eq!(LabTasks::for_jobs(4, 2).threads, Some(2));
+        assert_eq!(LabTasks::for_cores(4).threads, Some(4));
+        assert_eq!(LabTasks::for_cores(0).threads, Some(1));
         // burn-flex and gemm size their work by the pool they run in.
         assert_eq!(in_pool(3, rayon::current_num_threads), Ok(3));
         assert_eq!(in_pool(1, rayon::current_num_threads), Ok(1));
@@ -292,6 +301,20 @@ mod tests {
         let one = LabTasks { threads: Some(1) }.run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(one.status, Status::Ok, "{:?}", one.error);
         assert_eq!(one.series.len(), 2);
+    }
+
+    #[test]
+    fn network_runs_exclude_every_other_run() {
+        // While the lock is held exclusively (a network run trains), no other run can start.
+        let guard = NETWORK_RUN.write().unwrap();
+        assert!(NETWORK_RUN.try_read().is_err());
+        assert!(NETWORK_RUN.try_write().is_err());
+        drop(guard);
+        // Test-function runs share it.
+        let a = NETWORK_RUN.read().unwrap();
+        assert!(NETWORK_RUN.try_read().is_ok());
+        assert!(NETWORK_RUN.try_write().is_err());
+        drop(a);
     }
 
     #[test]
