@@ -6,17 +6,21 @@
 //! (grid: the last key varies fastest), then seeds, then random starts. A sweep key applies only
 //! to the optimizers (and tasks) that have it; the others run once per distinct configuration.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
-use optlab_optim::{registry, Layout, OptimConfig};
+use optlab_optim::{registry, Layout, OptimConfig, Spec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{LabError, Result};
 use crate::record::ExperimentInfo;
-use crate::spec::{applies, task_kind, Experiment, NetworkSettings, StartRule, SweepTarget, TaskKind, NO_SCHEDULE};
+use crate::spec::{
+    applies, task_kind, wrapper_key, Experiment, NetworkSettings, OptimizerEntry, StartRule, Sweep, SweepTarget,
+    TaskKind, NO_SCHEDULE,
+};
 
 /// Where a test-function run starts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,10 +74,18 @@ pub struct RunSpec {
     pub label: String,
     /// The comparison's target loss for this task.
     pub target: Option<f64>,
-    /// Canonical resolved configuration (sorted keys).
-    pub config: Value,
-    /// SHA-256 (hex) of the canonical JSON text of `config`.
+    /// The canonical JSON text (sorted keys, compact) of the resolved configuration; kept as text
+    /// (a few hundred bytes) rather than as a JSON tree (several KB) so that large plans stay small.
+    pub config_json: String,
+    /// SHA-256 (hex) of `config_json`.
     pub hash: String,
+}
+
+impl RunSpec {
+    /// The resolved configuration (comparison, task, optimizer, settings, seed) as JSON.
+    pub fn config(&self) -> Value {
+        serde_json::from_str(&self.config_json).expect("the plan writes valid JSON")
+    }
 }
 
 /// An experiment's runs.
@@ -116,58 +128,213 @@ impl FromStr for Shard {
     }
 }
 
-/// JSON with object keys sorted at every level, as compact text.
+/// JSON with object keys sorted at every level, as compact text (written directly, without
+/// copying the value).
 pub fn canonical_json(v: &Value) -> String {
-    fn sort(v: &Value) -> Value {
+    fn write(v: &Value, out: &mut Vec<u8>) {
         match v {
             Value::Object(m) => {
-                let sorted: BTreeMap<&String, Value> = m.iter().map(|(k, v)| (k, sort(v))).collect();
-                let mut out = serde_json::Map::new();
-                for (k, v) in sorted {
-                    out.insert(k.clone(), v);
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, k).expect("strings serialise");
+                    out.push(b':');
+                    write(v, out);
                 }
-                Value::Object(out)
+                out.push(b'}');
             }
-            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
-            other => other.clone(),
+            Value::Array(a) => {
+                out.push(b'[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write(v, out);
+                }
+                out.push(b']');
+            }
+            leaf => serde_json::to_writer(&mut *out, leaf).expect("JSON values serialise"),
         }
     }
-    serde_json::to_string(&sort(v)).expect("JSON values serialise")
+    let mut out = Vec::with_capacity(512);
+    write(v, &mut out);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// A string as JSON text (quoted, escaped).
+fn json_text(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
 }
 
 /// SHA-256 of text, as 64 lowercase hex digits.
 pub fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(64);
+    for b in Sha256::digest(text.as_bytes()) {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Most runs the plan of one experiment may have. A plan is held in memory (about 2.5 KB per run,
+/// so about 1.3 GB at the limit) and every run's configuration is hashed before anything runs; a
+/// larger experiment is refused, with its size, before any run is built. Documented in
+/// docs/experiments.md ("Plan size").
+pub const MAX_RUNS: u128 = 500_000;
+
+/// Whether sweep `target` applies to optimizer `spec` (configured with `set`) on a task of `kind`.
+fn key_applies(target: &SweepTarget, kind: TaskKind, spec: &'static Spec, set: &BTreeMap<String, String>) -> bool {
+    match target {
+        SweepTarget::BatchSize => kind == TaskKind::Network,
+        _ => applies(target, spec, set),
+    }
+}
+
+/// The hyperparameters of `entry` that decide which keys apply at sweep point `j`: its own, with
+/// the swept value of its wrapper key (Lookahead's `inner`) when that is swept.
+fn point_set<'a>(entry: &'a OptimizerEntry, spec: &Spec, sweep: &Sweep, j: u128) -> Cow<'a, BTreeMap<String, String>> {
+    let Some(wk) = wrapper_key(spec) else { return Cow::Borrowed(&entry.config.set) };
+    match sweep.keys.iter().position(|(_, t)| *t == SweepTarget::Hyper(wk.to_string())) {
+        Some(k) => {
+            let mut set = entry.config.set.clone();
+            set.insert(wk.to_string(), sweep.values[k][sweep.value_index(j, k)].clone());
+            Cow::Owned(set)
+        }
+        None => Cow::Borrowed(&entry.config.set),
+    }
+}
+
+/// Distinct configurations of `entry` on a task of `kind` over the sweep (a key that does not
+/// apply does not multiply them), counted without building them.
+fn distinct_points(sweep: &Sweep, kind: TaskKind, entry: &OptimizerEntry) -> u128 {
+    let spec = registry::spec(&entry.config.name).expect("optimizers are checked by the spec");
+    if sweep.zipped {
+        // A list has as many points as values written in the file: project each.
+        let mut seen = HashSet::new();
+        for j in 0..sweep.len() {
+            let set = point_set(entry, spec, sweep, j);
+            let key: Vec<Option<usize>> = (0..sweep.keys.len())
+                .map(|k| key_applies(&sweep.keys[k].1, kind, spec, &set).then(|| sweep.value_index(j, k)))
+                .collect();
+            seen.insert(key);
+        }
+        return seen.len() as u128;
+    }
+    let product = |set: &BTreeMap<String, String>, skip: Option<usize>| {
+        sweep.keys.iter().zip(&sweep.values).enumerate().fold(1u128, |n, (k, ((_, t), vals))| {
+            if Some(k) != skip && key_applies(t, kind, spec, set) {
+                n.saturating_mul(vals.len() as u128)
+            } else {
+                n
+            }
+        })
+    };
+    let wrapper = wrapper_key(spec)
+        .and_then(|wk| sweep.keys.iter().position(|(_, t)| *t == SweepTarget::Hyper(wk.to_string())).map(|k| (wk, k)));
+    match wrapper {
+        // Which keys apply depends on the wrapped optimizer: count per value of the wrapper key.
+        Some((wk, k)) => sweep.values[k].iter().fold(0u128, |n, v| {
+            let mut set = entry.config.set.clone();
+            set.insert(wk.to_string(), v.clone());
+            n.saturating_add(product(&set, Some(k)))
+        }),
+        None => product(&entry.config.set, None),
+    }
+}
+
+/// Runs of each comparison of `exp`, counted without building them (saturating).
+pub fn count_runs(exp: &Experiment) -> Vec<u128> {
+    exp.comparisons
+        .iter()
+        .map(|cmp| {
+            let mut n = 0u128;
+            for task in &cmp.info.tasks {
+                let kind = task_kind(task).expect("tasks are checked by the spec");
+                let starts = match (kind, &cmp.function.start) {
+                    (TaskKind::Function, StartRule::Random { count }) => *count as u128,
+                    _ => 1,
+                };
+                for entry in &cmp.optimizers {
+                    let runs = distinct_points(&cmp.sweep, kind, entry)
+                        .saturating_mul(cmp.seeds.len() as u128)
+                        .saturating_mul(starts);
+                    n = n.saturating_add(runs);
+                }
+            }
+            n
+        })
+        .collect()
+}
+
+/// A count as text (`u128::MAX` means at least that many).
+fn count_text(n: u128) -> String {
+    if n == u128::MAX {
+        format!("more than {n}")
+    } else {
+        n.to_string()
+    }
+}
+
+/// Refuses an experiment whose plan has more than [`MAX_RUNS`] runs, before building any;
+/// returns the number of runs.
+pub fn check_size(exp: &Experiment) -> Result<usize> {
+    let sizes = count_runs(exp);
+    let total = sizes.iter().fold(0u128, |a, &b| a.saturating_add(b));
+    if total <= MAX_RUNS {
+        return Ok(total as usize);
+    }
+    let (i, &largest) = sizes.iter().enumerate().max_by_key(|(_, &n)| n).expect("an experiment has comparisons");
+    let cmp = &exp.comparisons[i];
+    Err(LabError::Spec(format!(
+        "{}:{}: the plan has {} runs, more than the limit of {MAX_RUNS} runs per experiment (comparison `{}` has {}); \
+         split the experiment into several files or use fewer tasks, optimizers, sweep values, seeds or starts \
+         (docs/experiments.md, \"Plan size\")",
+        exp.file,
+        cmp.line,
+        count_text(total),
+        cmp.info.name,
+        count_text(largest)
+    )))
 }
 
 impl Plan {
     /// Expands a checked experiment. Every resolved optimizer configuration is built once on a
-    /// tiny layout, so a combination the registry refuses is reported before anything runs.
+    /// tiny layout, so a combination the registry refuses is reported before anything runs. A plan
+    /// of more than [`MAX_RUNS`] runs is refused (counted first, so nothing large is built).
     pub fn new(exp: &Experiment) -> Result<Plan> {
-        let mut runs: Vec<RunSpec> = Vec::new();
-        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let total = check_size(exp)?;
+        let mut runs: Vec<RunSpec> = Vec::with_capacity(total);
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(total);
         for cmp in &exp.comparisons {
             let cn = &cmp.info.name;
-            let points: Vec<Vec<String>> =
-                if cmp.sweep.points.is_empty() { vec![vec![]] } else { cmp.sweep.points.clone() };
             for task in &cmp.info.tasks {
                 let kind = task_kind(task).expect("tasks are checked by the spec");
                 for entry in &cmp.optimizers {
                     let spec = registry::spec(&entry.config.name).expect("optimizers are checked by the spec");
-                    let mut done: Vec<BTreeMap<String, String>> = Vec::new();
-                    for point in &points {
+                    let mut done: HashSet<BTreeMap<String, String>> = HashSet::new();
+                    for j in 0..cmp.sweep.len() {
+                        let point = cmp.sweep.point(j);
+                        let probe = point_set(entry, spec, &cmp.sweep, j);
+                        let mut swept = BTreeMap::new();
+                        for ((key, target), value) in cmp.sweep.keys.iter().zip(&point) {
+                            if key_applies(target, kind, spec, &probe) {
+                                swept.insert(key.clone(), value.to_string());
+                            }
+                        }
+                        if done.contains(&swept) {
+                            continue;
+                        }
                         let mut cfg = entry.config.clone();
                         let mut net = cmp.network.clone();
-                        let mut swept = BTreeMap::new();
-                        for ((key, target), value) in cmp.sweep.keys.iter().zip(point) {
-                            if !applies(target, spec) {
-                                continue;
-                            }
+                        for (key, target) in &cmp.sweep.keys {
+                            let Some(value) = swept.get(key) else { continue };
                             match target {
                                 SweepTarget::BatchSize => {
-                                    if kind != TaskKind::Network {
-                                        continue;
-                                    }
                                     net.batch_size = value.parse().expect("batch sizes are checked by the spec");
                                 }
                                 SweepTarget::Hyper(k) => cfg = cfg.set(k, value),
@@ -184,10 +351,6 @@ impl Plan {
                                     }
                                 }
                             }
-                            swept.insert(key.clone(), value.clone());
-                        }
-                        if done.contains(&swept) {
-                            continue;
                         }
                         registry::build::<f64>(Layout::single("x", 2), &cfg).map_err(|e| {
                             LabError::Spec(format!(
@@ -212,6 +375,13 @@ impl Plan {
                             (StartRule::Default, _) => vec![Start::Default],
                             (StartRule::Point(p), _) => vec![Start::Point(p.clone())],
                         };
+                        // The canonical JSON of {comparison, optimizer, seed, settings, task}
+                        // (keys in sorted order), the per-point parts written once.
+                        let optimizer_json =
+                            canonical_json(&serde_json::to_value(&cfg).expect("configurations serialise"));
+                        let head =
+                            format!("{{\"comparison\":{},\"optimizer\":{optimizer_json},\"seed\":", json_text(cn));
+                        let tail = format!(",\"task\":{}}}", json_text(task));
                         for &seed in &cmp.seeds {
                             for start in &starts {
                                 let settings = match kind {
@@ -230,14 +400,10 @@ impl Plan {
                                         })
                                     }
                                 };
-                                let config = serde_json::json!({
-                                    "comparison": cn,
-                                    "task": task,
-                                    "optimizer": cfg,
-                                    "settings": settings,
-                                    "seed": seed,
-                                });
-                                let hash = sha256_hex(&canonical_json(&config));
+                                let settings_json =
+                                    canonical_json(&serde_json::to_value(&settings).expect("settings serialise"));
+                                let config_json = format!("{head}{seed},\"settings\":{settings_json}{tail}");
+                                let hash = sha256_hex(&config_json);
                                 let index = runs.len();
                                 if let Some(&other) = seen.get(&hash) {
                                     return Err(LabError::Spec(format!(
@@ -257,12 +423,12 @@ impl Plan {
                                     swept: swept.clone(),
                                     label: label.clone(),
                                     target: cmp.info.targets.get(task).copied(),
-                                    config,
+                                    config_json,
                                     hash,
                                 });
                             }
                         }
-                        done.push(swept);
+                        done.insert(swept);
                     }
                 }
             }
@@ -351,7 +517,9 @@ lr_schedule = ["none", "cosine(t_max=100)"]
         assert_eq!(a, b);
         let mut hashes: Vec<&str> = a.runs.iter().map(|r| r.hash.as_str()).collect();
         for r in &a.runs {
-            assert_eq!(r.hash, sha256_hex(&canonical_json(&r.config)));
+            // The text written piecewise is the canonical JSON of the configuration.
+            assert_eq!(r.config_json, canonical_json(&r.config()));
+            assert_eq!(r.hash, sha256_hex(&canonical_json(&r.config())));
             assert_eq!(r.hash.len(), 64);
         }
         hashes.sort();
@@ -360,7 +528,7 @@ lr_schedule = ["none", "cosine(t_max=100)"]
         // Pinned: the hash must not change between builds or versions (resume and merge rely on it).
         let last = a.runs.last().unwrap();
         assert_eq!(
-            canonical_json(&last.config),
+            last.config_json,
             r#"{"comparison":"lr","optimizer":{"groups":[],"name":"rmsprop","non_finite":"error","schedules":[{"key":"lr","per_epoch":false,"schedule":{"eta_min":0.0,"kind":"cosine","t_max":100}}],"set":{"lr":"0.01"},"simd":"auto","threads":null},"seed":0,"settings":{"function":{"dim":null,"ftol":1e-6,"patience":10,"points":2000,"start":{"point":[-1.5,2.0]},"steps":2000,"time_limit_s":null,"xtol":1e-8}},"task":"rosenbrock"}"#
         );
         assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -393,6 +561,155 @@ lr_schedule = ["none", "cosine(t_max=100)"]
             "{e}"
         );
         assert!(e.starts_with("p.toml:"), "{e}");
+    }
+
+    /// An experiment of one comparison on `sphere` with adam and a grid of `columns` (key,
+    /// number of values) plus `extra` settings.
+    fn grid_exp(columns: &[(&str, usize)], extra: &str) -> String {
+        let mut text = format!(
+            "[experiment]\nname = \"big\"\n[[comparison]]\nname = \"c\"\ntasks = [\"sphere\"]\n{extra}\noptimizers = [{{ name = \"adam\" }}]\n[comparison.grid]\n"
+        );
+        for (key, n) in columns {
+            // Distinct values inside every key's range: lr in (0, inf), betas in [0, 1), eps > 0.
+            let vals: Vec<String> = (0..*n).map(|i| format!("{:?}", (i + 1) as f64 / (*n as f64 + 1.0))).collect();
+            text.push_str(&format!("{key} = [{}]\n", vals.join(", ")));
+        }
+        text
+    }
+
+    #[test]
+    fn a_plan_of_1e5_runs_is_built_with_distinct_hashes() {
+        let exp =
+            parse(&grid_exp(&[("lr", 100), ("beta1", 100)], "seeds = 10\nsteps = 10"), "big.toml", "big").unwrap();
+        assert_eq!(count_runs(&exp), [100_000]);
+        let p = Plan::new(&exp).unwrap();
+        assert_eq!(p.runs.len(), 100_000);
+        let hashes: HashSet<&str> = p.runs.iter().map(|r| r.hash.as_str()).collect();
+        assert_eq!(hashes.len(), 100_000);
+        assert!(p.runs.iter().enumerate().all(|(i, r)| r.index == i));
+        // Plan order: the last key varies fastest, then seeds.
+        assert_eq!(p.runs[0].swept["beta1"], p.runs[9].swept["beta1"]);
+        assert_ne!(p.runs[0].swept["beta1"], p.runs[10].swept["beta1"]);
+        assert_eq!(p.runs[999].swept["lr"], p.runs[0].swept["lr"]);
+        assert_ne!(p.runs[1000].swept["lr"], p.runs[0].swept["lr"]);
+    }
+
+    #[test]
+    fn plans_over_the_limit_are_refused_with_their_size_before_any_run_is_built() {
+        // 100 × 100 × 100 × 10 grid points: 1e7 runs (the sweep's points are never materialised).
+        let exp = parse(&grid_exp(&[("lr", 100), ("beta1", 100), ("beta2", 100), ("eps", 10)], ""), "big.toml", "big")
+            .unwrap();
+        assert_eq!(exp.comparisons[0].sweep.len(), 10_000_000);
+        assert_eq!(count_runs(&exp), [10_000_000]);
+        let e = Plan::new(&exp).unwrap_err().to_string();
+        assert!(e.starts_with("big.toml:4: the plan has 10000000 runs, more than the limit of 500000 runs"), "{e}");
+        assert!(e.contains("comparison `c` has 10000000") && e.contains("docs/experiments.md"), "{e}");
+        // Seeds × random starts: 1e6 seeds × 10 starts.
+        let exp = parse(&grid_exp(&[], "seeds = 1000000\nstarts = 10"), "big.toml", "big").unwrap();
+        assert_eq!(count_runs(&exp), [10_000_000]);
+        assert!(Plan::new(&exp).unwrap_err().to_string().contains("the plan has 10000000 runs"));
+        // Exactly at the limit is allowed (counted, not built here).
+        let exp = parse(&grid_exp(&[("lr", 1000), ("beta1", 500)], ""), "big.toml", "big").unwrap();
+        assert_eq!(check_size(&exp).unwrap(), 500_000);
+        let exp = parse(&grid_exp(&[("lr", 1000), ("beta1", 500)], "seeds = 2"), "big.toml", "big").unwrap();
+        assert!(check_size(&exp)
+            .unwrap_err()
+            .to_string()
+            .contains("the plan has 1000000 runs, more than the limit of 500000"));
+        // Counts beyond u64 stay exact (u128, saturating beyond that).
+        let cols: Vec<(&str, usize)> = vec![("lr", 1000), ("beta1", 1000), ("beta2", 1000), ("eps", 1000)];
+        let exp = parse(&grid_exp(&cols, "seeds = 1000000\nstarts = 100000"), "big.toml", "big").unwrap();
+        assert_eq!(count_runs(&exp), [10u128.pow(12) * 10u128.pow(6) * 10u128.pow(5)]);
+    }
+
+    #[test]
+    fn counts_agree_with_the_built_plan() {
+        // Keys that do not apply, lists, batch sizes on function tasks, random starts.
+        let p = plan();
+        let exp = parse(EXP, "p.toml", "p").unwrap();
+        assert_eq!(count_runs(&exp).iter().sum::<u128>(), p.runs.len() as u128);
+        let text = EXP
+            .replace("[comparison.grid]", "[comparison.list]")
+            .replace("beta2 = [0.8, 0.9, 0.99]", "beta2 = [0.8, 0.9, 0.99]\nmomentum = [0.5, 0.5, 0.6]")
+            .replace("batch_size = [8, 32]", "batch_size = [8, 32, 64]");
+        let text = text.replace("momentum = [0.5, 0.5, 0.6]", "momentum = [0.5, 0.6, 0.7]");
+        let exp = parse(&text, "p.toml", "p").unwrap();
+        assert_eq!(count_runs(&exp).iter().sum::<u128>(), Plan::new(&exp).unwrap().runs.len() as u128);
+    }
+
+    const LOOKAHEAD: &str = r#"
+[experiment]
+name = "la"
+
+[[comparison]]
+name = "lr"
+tasks = ["sphere", "blobs-two-layer"]
+optimizers = [
+    { name = "lookahead", set = { lr = 0.05, k = 3 } },
+    { name = "lookahead", set = { inner = "sgd", momentum = 0.9 }, schedules = { lr = "cosine(t_max=50)" }, label = "la-sgd" },
+]
+
+[comparison.grid]
+lr = [0.1, 0.01]
+lr_schedule = ["none", "exponential(gamma=0.99)"]
+beta1 = [0.8, 0.9]
+"#;
+
+    #[test]
+    fn lookahead_takes_its_inner_optimizers_keys_sweeps_and_schedules() {
+        let exp = parse(LOOKAHEAD, "la.toml", "la").unwrap();
+        let p = Plan::new(&exp).unwrap();
+        // lookahead(adam): lr × schedule × beta1 = 8 points; lookahead(sgd) has no beta1: 4; two tasks.
+        assert_eq!(p.runs.len(), 2 * (8 + 4));
+        assert_eq!(count_runs(&exp), [24]);
+        let r = p
+            .runs
+            .iter()
+            .find(|r| r.label == "lookahead lr=0.05 k=3 lr=0.01 lr_schedule=exponential(gamma=0.99) beta1=0.9")
+            .unwrap();
+        assert_eq!(r.optimizer.set.get("lr").map(String::as_str), Some("0.01"));
+        assert_eq!(r.optimizer.schedules.len(), 1);
+        // The inner optimizer really gets lr, its schedule and beta1.
+        let opt = registry::build::<f64>(Layout::single("x", 2), &r.optimizer).unwrap();
+        assert_eq!(opt.current(0, "k"), Some(3.0));
+        assert!((opt.current(0, "lr").unwrap() - 0.01).abs() < 1e-15, "{:?}", opt.current(0, "lr"));
+        let sgd: Vec<_> = p.runs.iter().filter(|r| r.label.starts_with("la-sgd")).collect();
+        assert_eq!(sgd.len(), 8);
+        assert!(sgd.iter().all(|r| !r.swept.contains_key("beta1")));
+        // The entry's own schedule is replaced by the swept one, or removed by "none".
+        assert!(sgd.iter().any(|r| r.optimizer.schedules.is_empty()));
+    }
+
+    #[test]
+    fn a_swept_inner_optimizer_decides_which_keys_apply() {
+        let text = r#"
+[experiment]
+name = "la"
+[[comparison]]
+name = "inner"
+tasks = ["sphere"]
+optimizers = [{ name = "lookahead" }, { name = "adam" }]
+[comparison.grid]
+inner = ["sgd", "adam"]
+beta1 = [0.8, 0.9]
+"#;
+        let exp = parse(text, "la.toml", "la").unwrap();
+        let p = Plan::new(&exp).unwrap();
+        let labels: Vec<&str> = p.runs.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "lookahead inner=sgd",
+                "lookahead inner=adam beta1=0.8",
+                "lookahead inner=adam beta1=0.9",
+                "adam beta1=0.8",
+                "adam beta1=0.9"
+            ]
+        );
+        assert_eq!(count_runs(&exp), [5]);
+        let m =
+            parse(&text.replace("beta1 = [0.8, 0.9]", "beta1 = [0.8, 1.5]"), "la.toml", "la").unwrap_err().to_string();
+        assert!(m.contains("key `beta1` in comparison `inner`: value 1.5 out of range [0, 1)"), "{m}");
     }
 
     #[test]

@@ -5,13 +5,13 @@
 //! file, the line and the key, e.g.
 //! `experiments/foo.toml:12: key `beta1` in comparison `grid`: value 1.5 out of range [0, 1)`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::Path;
 
-use optlab_optim::{registry, Hyper, Kind, OptimConfig, OptimError};
+use optlab_optim::{registry, Hyper, Kind, OptimConfig, OptimError, Schedule, Spec};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -285,11 +285,53 @@ pub enum SweepTarget {
     Schedule(String),
 }
 
-/// The swept keys of a comparison and the points of the sweep (values as text, aligned with keys).
+/// The swept keys of a comparison and their values (as text, aligned with keys). The points are
+/// not materialised: a grid of a few keys can have millions of them; [`Sweep::len`] counts them
+/// and [`Sweep::point`] builds one.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Sweep {
     pub keys: Vec<(String, SweepTarget)>,
-    pub points: Vec<Vec<String>>,
+    /// The values of each key, in file order (distinct within a key).
+    pub values: Vec<Vec<String>>,
+    /// A list (`[comparison.list]`: values zipped by position) rather than a grid (cartesian
+    /// product, the last key varying fastest).
+    pub zipped: bool,
+}
+
+impl Sweep {
+    /// Number of points (1 without swept keys: the one point with nothing swept), saturating at
+    /// `u128::MAX`.
+    pub fn len(&self) -> u128 {
+        if self.zipped {
+            self.values.first().map_or(1, |v| v.len() as u128)
+        } else {
+            self.values.iter().fold(1u128, |n, v| n.saturating_mul(v.len() as u128))
+        }
+    }
+
+    /// Whether the sweep has no points (never: without keys it has the empty point).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Index into `values[k]` of key `k` at point `j` (`j < len()`).
+    pub fn value_index(&self, j: u128, k: usize) -> usize {
+        if self.zipped {
+            return j as usize;
+        }
+        let stride = self.values[k + 1..].iter().fold(1u128, |n, v| n.saturating_mul(v.len() as u128));
+        ((j / stride) % self.values[k].len() as u128) as usize
+    }
+
+    /// The values of point `j` (`j < len()`), aligned with `keys`.
+    pub fn point(&self, j: u128) -> Vec<&str> {
+        (0..self.keys.len()).map(|k| self.values[k][self.value_index(j, k)].as_str()).collect()
+    }
+
+    /// Every point, in plan order.
+    pub fn points(&self) -> impl Iterator<Item = Vec<&str>> + '_ {
+        (0..self.len()).map(|j| self.point(j))
+    }
 }
 
 /// One checked comparison.
@@ -303,6 +345,8 @@ pub struct Comparison {
     pub network: NetworkSettings,
     /// Line of the comparison's `name`.
     pub line: usize,
+    /// Line of the comparison's `data` (when it has one).
+    pub data_line: Option<usize>,
 }
 
 impl Comparison {
@@ -553,6 +597,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
                     return Err(ctx.err(&s.span(), "seeds", Some(cn), "the list of seeds is empty"));
                 }
                 let mut out: Vec<u64> = Vec::new();
+                let mut distinct = HashSet::new();
                 for &x in v {
                     if x < 0 {
                         return Err(ctx.err(
@@ -562,7 +607,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
                             format!("value {x} out of range (seeds are >= 0)"),
                         ));
                     }
-                    if out.contains(&(x as u64)) {
+                    if !distinct.insert(x) {
                         return Err(ctx.err(&s.span(), "seeds", Some(cn), format!("seed {x} is listed twice")));
                     }
                     out.push(x as u64);
@@ -733,6 +778,16 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         if v.get_ref().is_empty() {
             return Err(ctx.err(&v.span(), "data", Some(cn), "the data path is empty"));
         }
+        if let Some(t) = tasks.iter().find(|t| t.starts_with("blobs-")) {
+            return Err(ctx.err(
+                &v.span(),
+                "data",
+                Some(cn),
+                format!(
+                    "task `{t}` trains on generated data and takes no data path; put it in a comparison without `data`"
+                ),
+            ));
+        }
         network.data = Some(v.get_ref().clone());
     }
     if let Some(v) = &c.widths {
@@ -774,20 +829,49 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
                 format!("unknown optimizer `{name}`; known optimizers: {}", registry::names().join(", ")),
             )
         })?;
-        let mut hyper = Hyper::defaults(spec);
         let mut cfg = OptimConfig::new(name);
         let mut label_parts = vec![name.clone()];
         if let Some(set) = &o.set {
+            let mut texts = Vec::new();
             for (k, v) in &set.0 {
                 let text = value_text(v.get_ref()).ok_or_else(|| {
                     ctx.err(&v.span(), k.get_ref(), Some(cn), "expected a number, a boolean or a string")
                 })?;
-                if spec.index(k.get_ref()).is_none() {
-                    let e = hyper.set_str(k.get_ref(), &text).expect_err("an unknown key is refused");
-                    return Err(hyper_error(ctx, &k.span(), k.get_ref(), cn, e));
+                texts.push(text);
+            }
+            // A wrapper's wrapped optimizer first (wherever it is written): the other keys may be its.
+            let wk = wrapper_key(spec);
+            let mut probe = BTreeMap::new();
+            for ((k, v), text) in set.0.iter().zip(&texts) {
+                if Some(k.get_ref().as_str()) == wk {
+                    Hyper::defaults(spec)
+                        .set_str(k.get_ref(), text)
+                        .map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
+                    probe.insert(k.get_ref().clone(), text.clone());
                 }
-                hyper.set_str(k.get_ref(), &text).map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
-                cfg = cfg.set(k.get_ref(), &text);
+            }
+            let mut hypers: Vec<Hyper> = Vec::new();
+            for ((k, v), text) in set.0.iter().zip(&texts) {
+                let Some(owner) = key_spec(spec, &probe, k.get_ref()) else {
+                    return Err(ctx.err(
+                        &k.span(),
+                        k.get_ref(),
+                        Some(cn),
+                        format!(
+                            "unknown hyperparameter of optimizer `{name}`; valid keys: {}",
+                            valid_keys(spec, &probe)
+                        ),
+                    ));
+                };
+                let h = match hypers.iter().position(|h| std::ptr::eq(h.spec(), owner)) {
+                    Some(i) => &mut hypers[i],
+                    None => {
+                        hypers.push(Hyper::defaults(owner));
+                        hypers.last_mut().expect("just pushed")
+                    }
+                };
+                h.set_str(k.get_ref(), text).map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
+                cfg = cfg.set(k.get_ref(), text);
                 label_parts.push(format!("{}={text}", k.get_ref()));
             }
         }
@@ -829,12 +913,14 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         (_, Some(l)) => (Some(l), true),
         _ => (None, false),
     };
+    sweep.zipped = zipped;
     if let Some(t) = table {
-        let mut columns: Vec<Vec<String>> = Vec::new();
+        let table_name = if zipped { "list" } else { "grid" };
+        // First every key and its values (so that a swept wrapped optimizer, Lookahead's
+        // `inner`, is known when the other keys are checked).
         for (k, vals) in &t.0 {
             let key = k.get_ref().as_str();
             let target = sweep_target(key);
-            let table_name = if zipped { "list" } else { "grid" };
             if vals.get_ref().is_empty() {
                 return Err(ctx.err(
                     &vals.span(),
@@ -844,24 +930,30 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
                 ));
             }
             let mut texts = Vec::new();
+            let mut distinct = HashSet::new();
             for v in vals.get_ref() {
                 let text = value_text(v.get_ref())
                     .ok_or_else(|| ctx.err(&v.span(), key, Some(cn), "expected a number, a boolean or a string"))?;
-                if texts.contains(&text) {
+                if !distinct.insert(text.clone()) {
                     return Err(ctx.err(&v.span(), key, Some(cn), format!("value {text} is listed twice")));
                 }
-                check_sweep_value(ctx, &target, key, &text, &v.span(), cn, &optimizers, has_net, &k.span())?;
                 texts.push(text);
             }
             if sweep.keys.iter().any(|(k2, t2)| k2 == key || *t2 == target) {
                 return Err(ctx.err(&k.span(), key, Some(cn), "this key is swept twice"));
             }
             sweep.keys.push((key.to_string(), target));
-            columns.push(texts);
+            sweep.values.push(texts);
+        }
+        for (i, (k, vals)) in t.0.iter().enumerate() {
+            let (key, target) = (&sweep.keys[i].0, &sweep.keys[i].1);
+            for (v, text) in vals.get_ref().iter().zip(&sweep.values[i]) {
+                check_sweep_value(ctx, target, key, text, &v.span(), cn, &optimizers, &sweep, has_net, &k.span())?;
+            }
         }
         if zipped {
-            let n = columns[0].len();
-            if let Some(i) = columns.iter().position(|c| c.len() != n) {
+            let n = sweep.values[0].len();
+            if let Some(i) = sweep.values.iter().position(|c| c.len() != n) {
                 let (k, v) = &t.0[i];
                 return Err(ctx.err(
                     &v.span(),
@@ -869,21 +961,51 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
                     Some(cn),
                     format!(
                         "a list zips its keys: this key has {} values and `{}` has {n}",
-                        columns[i].len(),
+                        sweep.values[i].len(),
                         sweep.keys[0].0
                     ),
                 ));
             }
-            sweep.points = (0..n).map(|j| columns.iter().map(|c| c[j].clone()).collect()).collect();
-        } else {
-            let mut pts: Vec<Vec<String>> = vec![vec![]];
-            for col in &columns {
-                pts = pts
-                    .into_iter()
-                    .flat_map(|p| col.iter().map(move |v| [p.clone(), vec![v.clone()]].concat()))
-                    .collect();
+        }
+    }
+
+    // Without a validation set (val_fraction = 0) nothing can watch the validation loss.
+    if let (true, Some(v)) = (has_net, &c.val_fraction) {
+        if network.val_fraction == 0.0 {
+            let none = "val_fraction = 0 trains on every sample and leaves no validation set";
+            if let Some(p) = &c.patience {
+                return Err(ctx.err(
+                    &v.span(),
+                    "val_fraction",
+                    Some(cn),
+                    format!(
+                        "{none}, and `patience` (line {}: early stopping on the validation loss) needs one; \
+                         remove `patience` or set val_fraction > 0",
+                        ctx.line(&p.span())
+                    ),
+                ));
             }
-            sweep.points = pts;
+            let entry = optimizers.iter().find(|o| o.config.schedules.iter().any(|s| watches_metric(&s.schedule)));
+            let swept = sweep.keys.iter().zip(&sweep.values).find_map(|((k, t), vals)| {
+                let SweepTarget::Schedule(hk) = t else { return None };
+                vals.iter()
+                    .find(|v| v.as_str() != NO_SCHEDULE && watches_validation_text(hk, v))
+                    .map(|v| format!("`{k}` = \"{v}\""))
+            });
+            let what = entry
+                .map(|o| format!("optimizer `{}` has a plateau schedule", o.label))
+                .or(swept.map(|s| format!("the sweep has a plateau schedule ({s})")));
+            if let Some(what) = what {
+                return Err(ctx.err(
+                    &v.span(),
+                    "val_fraction",
+                    Some(cn),
+                    format!(
+                        "{none}, and {what}, which is driven by the validation loss; \
+                         use another schedule or set val_fraction > 0"
+                    ),
+                ));
+            }
         }
     }
 
@@ -920,7 +1042,63 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         swept: sweep.keys.iter().map(|(k, _)| k.clone()).collect(),
         targets,
     };
-    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line })
+    let data_line = c.data.as_ref().map(|v| ctx.line(&v.span()));
+    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line })
+}
+
+/// Whether a schedule is (or contains) `plateau`, which follows a reported metric (the
+/// validation loss of network runs).
+pub fn watches_metric(s: &Schedule) -> bool {
+    let mut stack = vec![s];
+    while let Some(s) = stack.pop() {
+        match s {
+            Schedule::Plateau { .. } => return true,
+            Schedule::Chained { schedules } | Schedule::Sequential { schedules, .. } => stack.extend(schedules),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether schedule text (as swept for hyperparameter `key`) parses to one that watches a metric.
+fn watches_validation_text(key: &str, text: &str) -> bool {
+    OptimConfig::new("sgd")
+        .schedule_assignment(&format!("{key}={text}"))
+        .is_ok_and(|c| c.schedules.iter().any(|s| watches_metric(&s.schedule)))
+}
+
+/// Checks the data path of every comparison that has one: it must exist (a folder for the MNIST
+/// tasks). Relative paths are read from the working directory, as the runs read them. Called by
+/// `optlab run` (and `--check`) before anything runs, so that a missing path is one error naming
+/// the file, the comparison, the tasks and the path, not a failed run per run.
+pub fn check_data_paths(exp: &Experiment) -> Result<()> {
+    for cmp in &exp.comparisons {
+        let Some(data) = &cmp.network.data else { continue };
+        let tasks: Vec<&str> =
+            cmp.info.tasks.iter().map(String::as_str).filter(|t| task_kind(t) == Some(TaskKind::Network)).collect();
+        let tasks_text = tasks.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+        let err = |what: String| {
+            LabError::Spec(format!(
+                "{}:{}: key `data` in comparison `{}`: data path `{data}` of task {tasks_text} {what}",
+                exp.file,
+                cmp.data_line.unwrap_or(cmp.line),
+                cmp.info.name
+            ))
+        };
+        match std::fs::metadata(data) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+                let rel = if Path::new(data).is_relative() { format!(" (relative to {cwd})") } else { String::new() };
+                return Err(err(format!("does not exist{rel}")));
+            }
+            Err(e) => return Err(err(format!("cannot be read: {e}"))),
+            Ok(m) if !m.is_dir() && tasks.iter().any(|t| t.starts_with("mnist-")) => {
+                return Err(err("is not a folder (the MNIST tasks read a folder with the MNIST IDX files)".into()));
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// What a sweep key means.
@@ -936,12 +1114,71 @@ pub fn sweep_target(key: &str) -> SweepTarget {
     }
 }
 
-/// Whether the optimizer `spec` takes sweep `target` (batch size: every optimizer).
-pub fn applies(target: &SweepTarget, spec: &optlab_optim::Spec) -> bool {
+/// The hyperparameter of a wrapper optimizer that names the optimizer it wraps (Lookahead's
+/// `inner`); None for an optimizer that wraps none.
+pub fn wrapper_key(spec: &Spec) -> Option<&'static str> {
+    spec.hypers.iter().find(|h| matches!(h.kind, Kind::Optimizer)).map(|h| h.name)
+}
+
+/// The registered optimizer named `name` (case-insensitive, as the registry reads optimizer
+/// names in hyperparameters).
+fn named_spec(name: &str) -> Option<&'static Spec> {
+    let name = name.trim();
+    registry::names().iter().find(|n| n.eq_ignore_ascii_case(name)).and_then(|n| registry::spec(n).ok())
+}
+
+/// The optimizer a wrapper wraps when configured with `set` (its wrapper key there, else the
+/// default); None for an optimizer that wraps none.
+pub fn inner_spec(spec: &Spec, set: &BTreeMap<String, String>) -> Option<&'static Spec> {
+    let key = wrapper_key(spec)?;
+    let name = match set.get(key) {
+        Some(v) => v.clone(),
+        None => spec.hypers[spec.index(key)?].default_text(),
+    };
+    named_spec(&name)
+}
+
+/// The optimizer whose hyperparameter `key` is, for optimizer `spec` configured with `set`: the
+/// optimizer itself when it has the key, else (for a wrapper such as Lookahead, which passes every
+/// key other than its own to the optimizer it wraps) the wrapped optimizer when that has it.
+pub fn key_spec(spec: &'static Spec, set: &BTreeMap<String, String>, key: &str) -> Option<&'static Spec> {
+    if spec.index(key).is_some() {
+        return Some(spec);
+    }
+    inner_spec(spec, set).filter(|s| s.index(key).is_some())
+}
+
+/// The valid hyperparameter names of `spec` configured with `set`, for messages (a wrapper's
+/// own keys, then the wrapped optimizer's).
+fn valid_keys(spec: &Spec, set: &BTreeMap<String, String>) -> String {
+    let names = |s: &Spec| s.hypers.iter().map(|h| h.name).collect::<Vec<_>>().join(", ");
+    match inner_spec(spec, set) {
+        Some(inner) => format!("{}; and of its inner optimizer `{}`: {}", names(spec), inner.name, names(inner)),
+        None => names(spec),
+    }
+}
+
+/// Whether optimizer `spec` configured with `set` takes sweep `target` (batch size: every
+/// optimizer; a key of the optimizer a wrapper wraps counts as the wrapper's).
+pub fn applies(target: &SweepTarget, spec: &'static Spec, set: &BTreeMap<String, String>) -> bool {
     match target {
         SweepTarget::BatchSize => true,
-        SweepTarget::Hyper(k) => spec.index(k).is_some(),
-        SweepTarget::Schedule(k) => spec.index(k).is_some_and(|i| spec.hypers[i].schedulable()),
+        SweepTarget::Hyper(k) => key_spec(spec, set, k).is_some(),
+        SweepTarget::Schedule(k) => {
+            key_spec(spec, set, k).is_some_and(|s| s.index(k).is_some_and(|i| s.hypers[i].schedulable()))
+        }
+    }
+}
+
+/// The configurations optimizer entry `o` can have in `sweep`, as far as which keys apply: one per
+/// swept value of its wrapper key (Lookahead's `inner`) when that is swept, else its own.
+pub fn variants(o: &OptimizerEntry, sweep: &Sweep) -> Vec<OptimConfig> {
+    let spec = registry::spec(&o.config.name).expect("optimizers are checked by the spec");
+    let swept = wrapper_key(spec)
+        .and_then(|wk| sweep.keys.iter().position(|(_, t)| *t == SweepTarget::Hyper(wk.to_string())).map(|i| (wk, i)));
+    match swept {
+        Some((wk, i)) => sweep.values[i].iter().map(|v| o.config.clone().set(wk, v)).collect(),
+        None => vec![o.config.clone()],
     }
 }
 
@@ -954,6 +1191,7 @@ fn check_sweep_value(
     span: &Range<usize>,
     cn: &str,
     optimizers: &[OptimizerEntry],
+    sweep: &Sweep,
     has_net: bool,
     key_span: &Range<usize>,
 ) -> Result<()> {
@@ -976,12 +1214,12 @@ fn check_sweep_value(
             let mut any = false;
             for o in optimizers {
                 let spec = registry::spec(&o.config.name).expect("checked above");
-                if spec.index(k).is_none() {
-                    continue;
+                for cfg in variants(o, sweep) {
+                    let Some(owner) = key_spec(spec, &cfg.set, k) else { continue };
+                    any = true;
+                    let mut h = Hyper::defaults(owner);
+                    h.set_str(k, text).map_err(|e| hyper_error(ctx, span, key, cn, e))?;
                 }
-                any = true;
-                let mut h = Hyper::defaults(spec);
-                h.set_str(k, text).map_err(|e| hyper_error(ctx, span, key, cn, e))?;
             }
             if !any {
                 let names: Vec<&str> = optimizers.iter().map(|o| o.config.name.as_str()).collect();
@@ -998,12 +1236,14 @@ fn check_sweep_value(
             let mut any = false;
             for o in optimizers {
                 let spec = registry::spec(&o.config.name).expect("checked above");
-                if !applies(target, spec) {
-                    continue;
-                }
-                any = true;
-                if text != NO_SCHEDULE {
-                    schedule_into(ctx, o.config.clone(), spec, (k, key), text, span, cn)?;
+                for cfg in variants(o, sweep) {
+                    if !applies(target, spec, &cfg.set) {
+                        continue;
+                    }
+                    any = true;
+                    if text != NO_SCHEDULE {
+                        schedule_into(ctx, cfg, spec, (k, key), text, span, cn)?;
+                    }
                 }
             }
             if !any {
@@ -1024,30 +1264,33 @@ fn check_sweep_value(
 fn schedule_into(
     ctx: &Ctx,
     cfg: OptimConfig,
-    spec: &optlab_optim::Spec,
+    spec: &'static Spec,
     (key, err_key): (&str, &str),
     text: &str,
     span: &Range<usize>,
     cn: &str,
 ) -> Result<OptimConfig> {
-    match spec.index(key) {
+    match key_spec(spec, &cfg.set, key).and_then(|s| s.index(key).map(|i| (s, i))) {
         None => {
-            let valid: Vec<&str> = spec.hypers.iter().map(|h| h.name).collect();
             return Err(ctx.err(
                 span,
                 key,
                 Some(cn),
-                format!("unknown hyperparameter of optimizer `{}`; valid keys: {}", spec.name, valid.join(", ")),
+                format!(
+                    "unknown hyperparameter of optimizer `{}`; valid keys: {}",
+                    spec.name,
+                    valid_keys(spec, &cfg.set)
+                ),
             ));
         }
-        Some(i) if !spec.hypers[i].schedulable() => {
+        Some((owner, i)) if !owner.hypers[i].schedulable() => {
             return Err(ctx.err(
                 span,
                 key,
                 Some(cn),
                 format!(
                     "hyperparameter `{key}` of optimizer `{}` is not numeric and cannot follow a schedule",
-                    spec.name
+                    owner.name
                 ),
             ));
         }
@@ -1111,8 +1354,8 @@ batch_size = [8, 32]
         let c = &e.comparisons[0];
         assert_eq!(c.seeds, vec![0, 1]);
         assert_eq!(c.info.swept, vec!["beta1", "batch_size"]);
-        assert_eq!(c.sweep.points.len(), 4);
-        assert_eq!(c.sweep.points[1], vec!["0.7".to_string(), "32".to_string()]);
+        assert_eq!(c.sweep.len(), 4);
+        assert_eq!(c.sweep.point(1), ["0.7", "32"]);
         assert_eq!(c.optimizers[0].label, "adam lr=0.01");
         assert_eq!(c.optimizers[1].label, "sgd+m");
         assert_eq!(c.function.steps, 100);
@@ -1253,7 +1496,7 @@ batch_size = [8, 32]
             "{m}"
         );
         let ok = parse(&GOOD.replace("[comparison.grid]", "[comparison.list]"), "f", "s").unwrap();
-        assert_eq!(ok.comparisons[0].sweep.points, vec![vec!["0.7", "8"], vec!["0.9", "32"]]);
+        assert_eq!(ok.comparisons[0].sweep.points().collect::<Vec<_>>(), [["0.7", "8"], ["0.9", "32"]]);
         let m = err(&format!("{GOOD}\n[comparison.list]\nlr = [0.1]\n"));
         assert!(m.contains("a comparison has a grid or a list, not both"), "{m}");
     }
@@ -1316,6 +1559,117 @@ batch_size = [8, 32]
             m.contains(
                 "key `schedule.nesterov` in comparison `grid`: no optimizer of the comparison has a schedulable"
             ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn lookahead_inner_keys_in_set_and_schedules() {
+        let e = parse(&GOOD.replace("{ name = \"adam\", set = { lr = 1e-2 } }", "{ name = \"lookahead\", set = { lr = 1e-2, inner = \"adam\", alpha = 0.8 }, schedules = { lr = \"cosine(t_max=10)\" } }"), "f", "s").unwrap();
+        let o = &e.comparisons[0].optimizers[0];
+        assert_eq!(o.config.set.get("lr").map(String::as_str), Some("0.01"));
+        assert_eq!(o.config.schedules[0].key, "lr");
+        // The wrapped optimizer's keys are checked against it (here adam's beta1 range).
+        let m = bad("set = { lr = 1e-2 }", "set = { beta1 = 1.5 }").replace("adam", "?");
+        assert!(m.contains("key `beta1` in comparison `grid`: value 1.5 out of range [0, 1)"), "{m}");
+        let m = bad(
+            "{ name = \"adam\", set = { lr = 1e-2 } }",
+            "{ name = \"lookahead\", set = { momentum = 0.5, inner = \"adam\" } }",
+        );
+        assert!(
+            m.contains("key `momentum` in comparison `grid`: unknown hyperparameter of optimizer `lookahead`; valid keys: k, alpha, inner; and of its inner optimizer `adam`: lr"),
+            "{m}"
+        );
+        let m = bad("{ name = \"adam\", set = { lr = 1e-2 } }", "{ name = \"lookahead\", set = { beta1 = 1.5 } }");
+        assert!(
+            m.contains("key `beta1` in comparison `grid`: value 1.5 out of range [0, 1) (optimizer `adam`)"),
+            "{m}"
+        );
+        let m = bad(
+            "{ name = \"adam\", set = { lr = 1e-2 } }",
+            "{ name = \"lookahead\", schedules = { k = \"cosine(t_max=10)\" } }",
+        );
+        assert!(m.contains("hyperparameter `k` of optimizer `lookahead` is not numeric"), "{m}");
+        // Sweeps of the inner optimizer's keys apply to lookahead.
+        let text =
+            GOOD.replace("{ name = \"sgd\", set = { momentum = 0.9 }, label = \"sgd+m\" }", "{ name = \"lookahead\" }");
+        let text = text.replace(
+            "beta1 = [0.7, 0.9]",
+            "lr = [0.1, 0.01]\nlr_schedule = [\"none\", \"cosine(t_max=10)\"]\nbeta1 = [0.7, 0.9]",
+        );
+        parse(&text, "f", "s").unwrap();
+        let m = err(&text.replace("lr = [0.1, 0.01]", "lr = [0.1, -1.0]"));
+        assert!(m.contains("key `lr` in comparison `grid`: value -1 out of range"), "{m}");
+    }
+
+    #[test]
+    fn val_fraction_zero_is_accepted_without_what_needs_validation() {
+        let e = parse(&GOOD.replace("epochs = 2", "epochs = 2\nval_fraction = 0.0"), "f", "s").unwrap();
+        assert_eq!(e.comparisons[0].network.val_fraction, 0.0);
+        let m = bad("epochs = 2", "epochs = 2\nval_fraction = 0.0\npatience = 3");
+        assert!(
+            m.starts_with(&format!(
+                "exp.toml:{}: key `val_fraction` in comparison `grid`: val_fraction = 0 trains on every sample and leaves no validation set, and `patience` (line {}: early stopping",
+                line_of(GOOD, "epochs = 2") + 1,
+                line_of(GOOD, "epochs = 2") + 2
+            )),
+            "{m}"
+        );
+        // An integer 0 is the same value.
+        let e = parse(&GOOD.replace("epochs = 2", "epochs = 2\nval_fraction = 0"), "f", "s").unwrap();
+        assert_eq!(e.comparisons[0].network.val_fraction, 0.0);
+        // Patience with a validation set is fine.
+        parse(&GOOD.replace("epochs = 2", "epochs = 2\nval_fraction = 0.1\npatience = 3"), "f", "s").unwrap();
+    }
+
+    #[test]
+    fn val_fraction_zero_refuses_plateau_schedules() {
+        let plateau = "plateau(factor=0.5, patience=2)";
+        // With a validation set, plateau schedules are fine.
+        let with = format!("label = \"sgd+m\", schedules = {{ lr = \"{plateau}@epoch\" }}");
+        parse(&GOOD.replace("label = \"sgd+m\"", &with), "f", "s").unwrap();
+        let text = GOOD.replace("epochs = 2", "epochs = 2\nval_fraction = 0.0");
+        let m = err(&text.replace(
+            "label = \"sgd+m\"",
+            &format!("label = \"sgd+m\", schedules = {{ lr = \"chained(exponential(gamma=0.9), {plateau})\" }}"),
+        ));
+        assert!(
+            m.contains("key `val_fraction` in comparison `grid`:")
+                && m.contains("optimizer `sgd+m` has a plateau schedule"),
+            "{m}"
+        );
+        let m = err(&text.replace("batch_size = [8, 32]", &format!("lr_schedule = [\"none\", \"{plateau}\"]")));
+        assert!(m.contains(&format!("the sweep has a plateau schedule (`lr_schedule` = \"{plateau}\")")), "{m}");
+    }
+
+    #[test]
+    fn data_paths_are_checked_naming_file_comparison_task_and_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = |data: &str| {
+            format!("[experiment]\nname = \"d\"\n[[comparison]]\nname = \"mn\"\ntasks = [\"mnist-mlp\", \"sphere\"]\ndata = \"{data}\"\noptimizers = [{{ name = \"adam\" }}]\n")
+        };
+        let missing = dir.path().join("nope");
+        let e = parse(&text(missing.to_str().unwrap()), "d.toml", "d").unwrap();
+        let m = check_data_paths(&e).unwrap_err().to_string();
+        assert_eq!(
+            m,
+            format!(
+                "d.toml:6: key `data` in comparison `mn`: data path `{}` of task `mnist-mlp` does not exist",
+                missing.display()
+            )
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let m =
+            check_data_paths(&parse(&text(file.to_str().unwrap()), "d.toml", "d").unwrap()).unwrap_err().to_string();
+        assert!(m.contains("is not a folder (the MNIST tasks read a folder"), "{m}");
+        check_data_paths(&parse(&text(dir.path().to_str().unwrap()), "d.toml", "d").unwrap()).unwrap();
+        let m = check_data_paths(&parse(&text("relative/nope"), "d.toml", "d").unwrap()).unwrap_err().to_string();
+        assert!(m.contains("`relative/nope` of task `mnist-mlp` does not exist (relative to "), "{m}");
+        // The blobs tasks make their data: a path is refused when the file is read.
+        let m = err(&text("x").replace("\"mnist-mlp\", \"sphere\"", "\"mnist-mlp\", \"blobs-neuron\""));
+        assert!(
+            m.starts_with("exp.toml:6: key `data` in comparison `mn`: task `blobs-neuron` trains on generated data"),
             "{m}"
         );
     }

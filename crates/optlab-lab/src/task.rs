@@ -110,7 +110,7 @@ pub fn make_record(spec: &RunSpec, out: RunOutput, wall_s: f64) -> RunRecord {
         label: spec.label.clone(),
         swept: spec.swept.clone(),
         seed: spec.seed,
-        config: spec.config.clone(),
+        config: spec.config(),
         status: out.status,
         error: out.error,
         wall_s,

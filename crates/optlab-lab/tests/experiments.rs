@@ -30,7 +30,7 @@ fn shipped_experiments_parse_and_expand() {
     // Four optimizers × three learning rates on the MNIST CNN at batch 512.
     let p = get("mnist-cnn-optimizers");
     assert_eq!(p.runs.len(), 12);
-    assert!(p.runs.iter().all(|r| r.config["settings"]["network"]["batch_size"] == 512));
+    assert!(p.runs.iter().all(|r| r.config()["settings"]["network"]["batch_size"] == 512));
     // Triangular vs constant learning rate.
     let p = get("lr-schedule-cnn");
     assert!(p.runs.iter().any(|r| r.optimizer.schedules.is_empty()));

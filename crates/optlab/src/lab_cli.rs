@@ -67,6 +67,7 @@ pub fn load_experiment(path: Option<&Path>) -> Result<spec::Experiment> {
 pub fn run(args: &RunArgs) -> Result<()> {
     let exp = load_experiment(args.experiment.as_deref())?;
     let plan = Plan::new(&exp)?;
+    spec::check_data_paths(&exp)?;
     let shard = args.shard.as_deref().map(str::parse::<Shard>).transpose()?;
     if args.check {
         println!(
@@ -97,14 +98,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     let mut st = Store::open_dir(&out)?;
     let opts = RunOptions { jobs, shard, progress: true, retry_failed: !args.no_retry_failed };
+    let selected = plan.select(shard).len();
+    // Network runs one at a time on every core; test-function runs on one thread each.
+    let tasks = LabTasks::for_cores(runner::default_jobs());
     eprintln!(
-        "experiment `{}`: {} runs{}, {jobs} workers, output {}",
+        "experiment `{}`: {selected} runs{}, {jobs} workers (network runs one at a time on {} threads), output {}",
         plan.info.name,
-        plan.select(shard).len(),
         shard.map(|s| format!(" (shard {}/{} of {})", s.index, s.count, plan.runs.len())).unwrap_or_default(),
+        tasks.threads.unwrap_or(1),
         out.display()
     );
-    let summary = runner::run(&plan, &mut st, &LabTasks, &opts)?;
+    let summary = runner::run(&plan, &mut st, &tasks, &opts)?;
     println!("{summary}");
     if summary.elsewhere > 0 {
         println!(

@@ -2,6 +2,7 @@
 //! through optlab-nn (see [`run_network`]).
 
 use std::sync::atomic::AtomicBool;
+use std::sync::RwLock;
 use std::time::Duration;
 
 use optlab_lab::plan::{FunctionRun, RunSpec, Start, TaskSettings};
@@ -15,14 +16,58 @@ pub const MAX_POINTS: usize = 2000;
 
 /// Runs every kind of task of an experiment.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct LabTasks;
+pub struct LabTasks {
+    /// Threads each network run computes with (burn-flex's kernels and the optimizer step run
+    /// on a pool of this size); None: rayon's global pool (one thread per core). Test-function
+    /// runs always use one thread.
+    pub threads: Option<usize>,
+}
+
+impl LabTasks {
+    /// The task runner of `optlab run` on `cores` cores: network runs train one at a time (see
+    /// [`NETWORK_RUN`]) on a pool of all `cores` threads, test-function runs on one thread each,
+    /// so runs × threads stay within the cores whatever `--jobs` is (up to `--jobs` = cores).
+    pub fn for_cores(cores: usize) -> LabTasks {
+        LabTasks { threads: Some(cores.max(1)) }
+    }
+}
+
+/// Runs `f` on a rayon pool of `threads` threads (burn-flex and gemm size their parallel work by
+/// the pool they run in, `rayon::current_num_threads()`).
+pub fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Result<R, String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("optlab-run-{i}"))
+        .build()
+        .map_err(|e| format!("cannot start a pool of {threads} threads: {e}"))?;
+    Ok(pool.install(f))
+}
+
+/// Network runs train one at a time, each on every core, and no test-function run runs meanwhile
+/// (they take this lock shared, a network run takes it exclusively). Two trainings in one process
+/// run much slower side by side than one after the other: burn-autodiff registers every operation
+/// under one process-wide lock (`STATE` in its `runtime/graph.rs`), so parallel network runs
+/// contend on it (measured: docs/experiments.md, "Runs at a time and threads").
+static NETWORK_RUN: RwLock<()> = RwLock::new(());
 
 impl TaskRunner for LabTasks {
     fn run(&self, spec: &RunSpec, cancel: &AtomicBool) -> RunOutput {
         match &spec.settings {
-            TaskSettings::Function(f) => run_function(spec, f),
+            TaskSettings::Function(f) => {
+                let _shared = NETWORK_RUN.read().unwrap_or_else(|e| e.into_inner());
+                run_function(spec, f)
+            }
             TaskSettings::Network(_) => match NetworkJob::from_spec(spec) {
-                Some(job) => run_network(&job, cancel),
+                Some(job) => {
+                    let _exclusive = NETWORK_RUN.write().unwrap_or_else(|e| e.into_inner());
+                    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                        return RunOutput::failed("cancelled before it started");
+                    }
+                    match self.threads {
+                        Some(n) => in_pool(n, || run_network(&job, cancel)).unwrap_or_else(RunOutput::failed),
+                        None => run_network(&job, cancel),
+                    }
+                }
                 None => RunOutput::failed("a network run without network settings"),
             },
         }
@@ -170,7 +215,7 @@ mod tests {
     #[test]
     fn long_runs_are_thinned_keeping_first_and_last() {
         let p = plan("tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\nsteps = 5000\nxtol = 0\npoints = 2000\noptimizers = [{ name = \"sgd\", set = { lr = 1e-6 } }]\n");
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Ok);
         assert_eq!(out.summary.steps, 5000);
         assert!(out.series.len() <= MAX_POINTS && out.series.len() > MAX_POINTS - 10, "{}", out.series.len());
@@ -188,7 +233,7 @@ mod tests {
     #[test]
     fn points_bounds_the_series() {
         let p = plan("tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\nsteps = 5000\nxtol = 0\npoints = 50\noptimizers = [{ name = \"sgd\", set = { lr = 1e-6 } }]\n");
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.series.len(), 50);
         assert_eq!(out.series.last().unwrap().step, 5000);
     }
@@ -198,7 +243,7 @@ mod tests {
         let p = plan(
             "tasks = [\"rosenbrock\"]\nstart = [-1.5, 2.0]\noptimizers = [{ name = \"sgd\", set = { lr = 10 } }]\n",
         );
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Diverged);
         assert!(out.error.as_deref().unwrap_or("").contains("step"), "{:?}", out.error);
     }
@@ -211,7 +256,7 @@ mod tests {
         assert_eq!(p.runs.len(), 6);
         let prob = Problem::new("himmelblau", 1e-6).unwrap();
         for r in &p.runs {
-            let out = LabTasks.run(r, &AtomicBool::new(false));
+            let out = LabTasks::default().run(r, &AtomicBool::new(false));
             let TaskSettings::Function(f) = &r.settings else { panic!() };
             let Start::Random { index, of } = f.start else { panic!() };
             let expect = random_starts(&prob, r.seed, StartStream::Evaluation, of as usize)[index as usize].clone();
@@ -224,7 +269,7 @@ mod tests {
         let p = plan(
             "tasks = [\"blobs-two-layer\"]\nepochs = 3\nbatch_size = 16\noptimizers = [{ name = \"adam\", set = { lr = 0.01 } }]\n",
         );
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Ok, "{:?}", out.error);
         assert_eq!(out.series.len(), 3);
         assert_eq!(out.series.iter().map(|p| p.epoch).collect::<Vec<_>>(), [Some(1), Some(2), Some(3)]);
@@ -237,7 +282,7 @@ mod tests {
         assert!(last.accuracy.unwrap() > 0.8, "{:?}", last.accuracy);
         assert!(out.series.windows(2).all(|w| w[0].step < w[1].step && w[0].time_s <= w[1].time_s));
         // Same seed, same run.
-        let again = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let again = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         let losses = |o: &RunOutput| o.series.iter().map(|p| (p.loss, p.val_loss)).collect::<Vec<_>>();
         assert_eq!(losses(&out), losses(&again));
     }
@@ -249,7 +294,7 @@ mod tests {
         let p = plan(
             "tasks = [\"blobs-neuron\"]\nepochs = 5\nbatch_size = 100\noptimizers = [{ name = \"sgd\", set = { lr = 1e5 } }]\n",
         );
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Diverged, "{:?}", out.error);
         let why = out.error.as_deref().unwrap_or("");
         assert!(why.contains("epoch ") && why.contains("first loss"), "{why}");
@@ -261,7 +306,7 @@ mod tests {
         let p = plan(
             "tasks = [\"blobs-two-layer\"]\nepochs = 2\nbatch_size = 50\nval_fraction = 0.0\noptimizers = [{ name = \"adam\", set = { lr = 0.01 } }]\n",
         );
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Ok, "{:?}", out.error);
         assert_eq!(out.series.len(), 2);
         assert!(out.series.iter().all(|p| p.val_loss.is_none() && p.accuracy.is_none() && p.loss.is_finite()));
@@ -270,11 +315,40 @@ mod tests {
     }
 
     #[test]
+    fn parallel_runs_share_the_cores() {
+        assert_eq!(LabTasks::for_cores(4).threads, Some(4));
+        assert_eq!(LabTasks::for_cores(0).threads, Some(1));
+        // burn-flex and gemm size their work by the pool they run in.
+        assert_eq!(in_pool(3, rayon::current_num_threads), Ok(3));
+        assert_eq!(in_pool(1, rayon::current_num_threads), Ok(1));
+        // A network run on one thread trains as on the global pool.
+        let p = plan(
+            "tasks = [\"blobs-two-layer\"]\nepochs = 2\nbatch_size = 16\noptimizers = [{ name = \"adam\", set = { lr = 0.01 } }]\n",
+        );
+        let one = LabTasks { threads: Some(1) }.run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(one.status, Status::Ok, "{:?}", one.error);
+        assert_eq!(one.series.len(), 2);
+    }
+
+    #[test]
+    fn network_runs_exclude_every_other_run() {
+        // While the lock is held exclusively (a network run trains), no other run can start.
+        let guard = NETWORK_RUN.write().unwrap();
+        assert!(NETWORK_RUN.try_read().is_err());
+        assert!(NETWORK_RUN.try_write().is_err());
+        drop(guard);
+        // A test-function run (shared) keeps a network run from starting.
+        let a = NETWORK_RUN.read().unwrap();
+        assert!(NETWORK_RUN.try_write().is_err());
+        drop(a);
+    }
+
+    #[test]
     fn network_run_with_a_missing_data_folder_fails_naming_it() {
         let p = plan(
             "tasks = [\"mnist-mlp\"]\ndata = \"/nonexistent/mnist\"\nepochs = 1\noptimizers = [{ name = \"adam\" }]\n",
         );
-        let out = LabTasks.run(&p.runs[0], &AtomicBool::new(false));
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Failed);
         assert!(out.error.as_deref().unwrap_or("").contains("/nonexistent/mnist"), "{:?}", out.error);
     }
