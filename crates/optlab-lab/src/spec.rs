@@ -608,7 +608,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
 
     let mut function = FunctionSettings::default();
     if let Some(v) = &c.dim {
-        function.dim = Some(int_in(ctx, v, "dim", cn, 1, 1_000_000)? as usize);
+        function.dim = Some(int_in(ctx, v, "dim", cn, 1, optlab_functions::MAX_DIM as i64)? as usize);
         for t in &tasks {
             if task_kind(t) == Some(TaskKind::Function) && !optlab_functions::is_variable_dim(t) {
                 return Err(ctx.err(&v.span(), "dim", Some(cn), format!("test function `{t}` has a fixed dimension")));
