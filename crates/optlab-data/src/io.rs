@@ -139,8 +139,9 @@ impl<'a> Source<'a> {
 
     /// [`Source::read_all`] with the limit `limit`.
     fn read_all_limited(&mut self, what: &str, limit: u64) -> Result<Vec<u8>, DataError> {
-        let too_large = |path: PathBuf| DataError::TooLarge { path, what: what.to_string(), gzip: self.gzip, limit };
-        if !self.gzip && self.stored > limit {
+        let gzip = self.gzip;
+        let too_large = |path: PathBuf| DataError::TooLarge { path, what: what.to_string(), gzip, limit };
+        if !gzip && self.stored > limit {
             return Err(too_large(self.path.clone()));
         }
         let out = self.read(limit + 1)?;
