@@ -374,11 +374,27 @@ pub fn parse(src: &str, file: &str, default_name: &str) -> Result<Experiment> {
     Ok(Experiment { file: file.to_string(), info, comparisons })
 }
 
+/// Nesting limit of the toml crate's parser (its `LIMIT`, unless its `unbounded` feature is on).
+const TOML_DEPTH: usize = 80;
+
 /// A TOML or serde error as `FILE:LINE: key `K`: message`.
 fn toml_error(ctx: &Ctx, e: &toml::de::Error) -> LabError {
     let mut msg = e.message().trim().to_string();
     if msg.contains("invalid type: map, expected a sequence") {
         msg.push_str(" (a sweep key with a dot must be quoted: \"schedule.lr\" = [...], or use lr_schedule)");
+    }
+    // The toml crate's nesting limit (its parser would otherwise recurse without bound).
+    if msg == "recursion limit" || msg.contains("max recursion depth") {
+        msg = format!(
+            "values nested too deeply: arrays, inline tables and dotted keys nest at most {TOML_DEPTH} levels"
+        );
+        if e.span().is_none() {
+            // A dotted key of too many parts comes without a position: find its line.
+            let line = ctx.src.lines().position(|l| l.split('=').next().unwrap_or("").matches('.').count() >= TOML_DEPTH - 1);
+            if let Some(i) = line {
+                return LabError::Spec(format!("{}:{}: {msg}", ctx.file, i + 1));
+            }
+        }
     }
     match e.span() {
         Some(span) => match key_at(ctx.src, &span) {
