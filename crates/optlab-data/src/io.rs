@@ -51,15 +51,15 @@ impl<'a> Source<'a> {
         let start = read_up_to(&mut file, 2).map_err(io)?;
         let gzip = start == GZIP_MAGIC;
         let raw = std::io::Cursor::new(start).chain(file);
-        let reader: Box<dyn Read> =
-            if gzip { Box::new(flate2::read::MultiGzDecoder::new(raw)) } else { Box::new(raw) };
+        let reader: Box<dyn Read> = if gzip { Box::new(flate2::read::MultiGzDecoder::new(raw)) } else { Box::new(raw) };
         Ok(Source { reader, path: path.to_path_buf(), gzip, stored })
     }
 
     /// Reads from bytes in memory (the embedded data); `path` is only used in errors.
     pub(crate) fn from_bytes(raw: &'a [u8], path: &Path) -> Source<'a> {
         let gzip = raw.starts_with(&GZIP_MAGIC);
-        let reader: Box<dyn Read + 'a> = if gzip { Box::new(flate2::read::MultiGzDecoder::new(raw)) } else { Box::new(raw) };
+        let reader: Box<dyn Read + 'a> =
+            if gzip { Box::new(flate2::read::MultiGzDecoder::new(raw)) } else { Box::new(raw) };
         Source { reader, path: path.to_path_buf(), gzip, stored: raw.len() as u64 }
     }
 
@@ -178,7 +178,10 @@ mod tests {
         );
         let e = endless_gzip().read_all_limited("CIFAR-10 batch", 5000).unwrap_err();
         assert!(matches!(e, DataError::TooLarge { limit: 5000, gzip: true, .. }), "{e:?}");
-        assert_eq!(e.to_string(), "endless.gz: CIFAR-10 batch inflates to more than the limit of 5000 bytes for one data file");
+        assert_eq!(
+            e.to_string(),
+            "endless.gz: CIFAR-10 batch inflates to more than the limit of 5000 bytes for one data file"
+        );
     }
 
     #[test]

@@ -50,10 +50,7 @@ fn check_announced(src: &Source, what: &str, header: u64, payload: u128, detail:
     let limit_text = if announced > u128::from(MAX_FILE_BYTES) {
         format!("the limit of {MAX_FILE_BYTES} bytes for one data file")
     } else if src.gzip && announced > u128::from(src.max_inflated()) {
-        format!(
-            "its {}-byte gzip file can inflate to (deflate compresses at most {MAX_DEFLATE_RATIO}:1)",
-            src.stored
-        )
+        format!("its {}-byte gzip file can inflate to (deflate compresses at most {MAX_DEFLATE_RATIO}:1)", src.stored)
     } else {
         return Ok(payload as u64);
     };

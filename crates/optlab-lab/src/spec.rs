@@ -385,12 +385,12 @@ fn toml_error(ctx: &Ctx, e: &toml::de::Error) -> LabError {
     }
     // The toml crate's nesting limit (its parser would otherwise recurse without bound).
     if msg == "recursion limit" || msg.contains("max recursion depth") {
-        msg = format!(
-            "values nested too deeply: arrays, inline tables and dotted keys nest at most {TOML_DEPTH} levels"
-        );
+        msg =
+            format!("values nested too deeply: arrays, inline tables and dotted keys nest at most {TOML_DEPTH} levels");
         if e.span().is_none() {
             // A dotted key of too many parts comes without a position: find its line.
-            let line = ctx.src.lines().position(|l| l.split('=').next().unwrap_or("").matches('.').count() >= TOML_DEPTH - 1);
+            let line =
+                ctx.src.lines().position(|l| l.split('=').next().unwrap_or("").matches('.').count() >= TOML_DEPTH - 1);
             if let Some(i) = line {
                 return LabError::Spec(format!("{}:{}: {msg}", ctx.file, i + 1));
             }

@@ -99,7 +99,10 @@ fn deeply_nested_toml_values_are_errors_not_stack_overflows() {
     ] {
         let m = parse_err(&with(&extra));
         assert!(m.starts_with("deep.toml:8:"), "{}", &m[..m.len().min(300)]);
-        assert!(m.contains("values nested too deeply: arrays, inline tables and dotted keys nest at most 80 levels"), "{m}");
+        assert!(
+            m.contains("values nested too deeply: arrays, inline tables and dotted keys nest at most 80 levels"),
+            "{m}"
+        );
         assert!(m.len() < 400, "{}", &m[..300]);
     }
 }

@@ -171,7 +171,10 @@ fn trace_refuses_a_key_given_twice() {
     // The last value used to win silently.
     let t = ["trace", "--optimizer", "adam", "--function", "booth", "--steps", "2"];
     fails_with(&[&t[..], &["--set", "lr=0.1", "--set", "lr=0.5"]].concat(), "--set lr given twice");
-    fails_with(&[&t[..], &["--set", "lr=0.1", "--set", "beta1=0.8", "--set", " lr =0.5"]].concat(), "--set lr given twice");
+    fails_with(
+        &[&t[..], &["--set", "lr=0.1", "--set", "beta1=0.8", "--set", " lr =0.5"]].concat(),
+        "--set lr given twice",
+    );
     fails_with(
         &[&t[..], &["--schedule", "lr=cosine(t_max=5)", "--schedule", "lr=step(step_size=1)@epoch"]].concat(),
         "--schedule lr given twice",
