@@ -163,9 +163,27 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    /// A gzip source that never ends: it inflates to zeros forever.
+    /// Zeros, then an error: reading more than `left` bytes is a failure of the reader under test.
+    struct Zeros {
+        left: usize,
+    }
+
+    impl Read for Zeros {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.left == 0 {
+                return Err(std::io::Error::other("read 1 MiB: far past any bound"));
+            }
+            let n = buf.len().min(self.left);
+            buf[..n].fill(0);
+            self.left -= n;
+            Ok(n)
+        }
+    }
+
+    /// A gzip source that inflates to more zeros than any bound below (1 MiB), and fails
+    /// (`CorruptGzip`) when read to its end: a bounded reader never gets there.
     fn endless_gzip() -> Source<'static> {
-        Source { reader: Box::new(std::io::repeat(0)), path: "endless.gz".into(), gzip: true, stored: 100 }
+        Source { reader: Box::new(Zeros { left: 1 << 20 }), path: "endless.gz".into(), gzip: true, stored: 100 }
     }
 
     #[test]
