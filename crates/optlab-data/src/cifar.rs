@@ -16,7 +16,7 @@ const TEST_FILES: [&str; 1] = ["test_batch.bin"];
 const ARCHIVE_DIR: &str = "cifar-10-batches-bin";
 
 fn append_batch(path: &Path, images: &mut Vec<f32>, labels: &mut Vec<u32>) -> Result<(), DataError> {
-    let bytes = read_maybe_gz(path)?;
+    let bytes = read_maybe_gz(path, "CIFAR-10 batch")?;
     if bytes.is_empty() || bytes.len() % CIFAR_RECORD != 0 {
         return Err(DataError::CifarSize { path: path.to_path_buf(), size: bytes.len() as u64, record: CIFAR_RECORD });
     }

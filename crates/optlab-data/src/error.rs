@@ -39,6 +39,26 @@ pub enum DataError {
     /// The (decompressed) file is longer than its header says.
     #[error("{}: {what} has trailing data: expected {expected} bytes, found {found}", path.display())]
     TrailingData { path: PathBuf, what: String, expected: u64, found: u64 },
+    /// A gzip stream that inflates past the size its IDX header announces; reading stopped one byte
+    /// past it, so a "gzip bomb" costs no more memory than the announced size.
+    #[error(
+        "{}: {what}: the gzip stream inflates to more than the {announced} bytes its header announces",
+        path.display()
+    )]
+    InflatesPastHeader { path: PathBuf, what: String, announced: u64 },
+    /// An IDX header announcing more bytes than a data file may hold ([`crate::MAX_FILE_BYTES`]),
+    /// or than its gzip file can inflate to (deflate compresses at most 1032:1); refused before
+    /// anything is allocated or inflated.
+    #[error("{}: {what} header announces {announced} bytes ({detail}), more than {limit_text}", path.display())]
+    AnnouncedTooLarge { path: PathBuf, what: String, announced: u64, detail: String, limit_text: String },
+    /// A file (without a header announcing its size) larger than [`crate::MAX_FILE_BYTES`] once
+    /// decompressed.
+    #[error(
+        "{}: {what} {} more than the limit of {limit} bytes for one data file",
+        path.display(),
+        if *gzip { "inflates to" } else { "holds" }
+    )]
+    TooLarge { path: PathBuf, what: String, gzip: bool, limit: u64 },
     /// The IDX magic number is not the one for this kind of file.
     #[error("{}: wrong magic number {found:#010x}, expected {expected:#010x} ({what})", path.display())]
     BadMagic { path: PathBuf, what: String, found: u32, expected: u32 },

@@ -21,6 +21,7 @@ mod synthetic;
 pub use cifar::{load_cifar10, CIFAR_RECORD};
 pub use dataset::Dataset;
 pub use error::DataError;
+pub use io::MAX_FILE_BYTES;
 pub use mnist::{load_mnist, load_mnist_dir, shipped_mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC};
 pub use rng::{shuffle_into, shuffled};
 pub use synthetic::two_gaussians;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dataset::Dataset;
 use crate::error::DataError;
-use crate::io::{decode_maybe_gz, read_maybe_gz};
+use crate::io::{Source, MAX_DEFLATE_RATIO, MAX_FILE_BYTES};
 
 /// IDX magic of an unsigned-byte 3-D tensor (the image file).
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -18,11 +18,13 @@ fn be_u32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
-/// Checks the header length and magic, returns the header's dimensions.
-fn idx_header(bytes: &[u8], path: &Path, what: &str, magic: u32, ndims: usize) -> Result<Vec<usize>, DataError> {
+/// Reads an IDX header (magic and `ndims` big-endian u32 dimensions), checks its length and magic,
+/// returns the dimensions.
+fn read_header(src: &mut Source, what: &str, magic: u32, ndims: usize) -> Result<Vec<usize>, DataError> {
     let header = 4 + 4 * ndims;
+    let bytes = src.read(header as u64)?;
     let truncated = |expected: u64| DataError::Truncated {
-        path: path.to_path_buf(),
+        path: src.path().to_path_buf(),
         what: format!("{what} header"),
         expected,
         found: bytes.len() as u64,
@@ -30,53 +32,64 @@ fn idx_header(bytes: &[u8], path: &Path, what: &str, magic: u32, ndims: usize) -
     if bytes.len() < 4 {
         return Err(truncated(header as u64));
     }
-    let found = be_u32(bytes, 0);
+    let found = be_u32(&bytes, 0);
     if found != magic {
-        return Err(DataError::BadMagic { path: path.to_path_buf(), what: what.into(), found, expected: magic });
+        return Err(DataError::BadMagic { path: src.path().to_path_buf(), what: what.into(), found, expected: magic });
     }
     if bytes.len() < header {
         return Err(truncated(header as u64));
     }
-    Ok((0..ndims).map(|d| be_u32(bytes, 4 + 4 * d) as usize).collect())
+    Ok((0..ndims).map(|d| be_u32(&bytes, 4 + 4 * d) as usize).collect())
 }
 
-fn check_size(bytes: &[u8], path: &Path, what: &str, expected: u64) -> Result<(), DataError> {
-    let found = bytes.len() as u64;
-    let path = path.to_path_buf();
-    let what = what.to_string();
-    match found.cmp(&expected) {
-        std::cmp::Ordering::Less => Err(DataError::Truncated { path, what, expected, found }),
-        std::cmp::Ordering::Greater => Err(DataError::TrailingData { path, what, expected, found }),
-        std::cmp::Ordering::Equal => Ok(()),
-    }
+/// Checks the size a header announces (`header + payload` bytes, `detail` says what they are)
+/// before anything is allocated: at most [`MAX_FILE_BYTES`], and for gzip at most what the file
+/// can inflate to. Returns the payload size.
+fn check_announced(src: &Source, what: &str, header: u64, payload: u128, detail: String) -> Result<u64, DataError> {
+    let announced = header as u128 + payload;
+    let limit_text = if announced > u128::from(MAX_FILE_BYTES) {
+        format!("the limit of {MAX_FILE_BYTES} bytes for one data file")
+    } else if src.gzip && announced > u128::from(src.max_inflated()) {
+        format!("its {}-byte gzip file can inflate to (deflate compresses at most {MAX_DEFLATE_RATIO}:1)", src.stored)
+    } else {
+        return Ok(payload as u64);
+    };
+    Err(DataError::AnnouncedTooLarge {
+        path: src.path().to_path_buf(),
+        what: what.to_string(),
+        announced: u64::try_from(announced).unwrap_or(u64::MAX),
+        detail,
+        limit_text,
+    })
 }
 
-/// Parses a decompressed IDX image file into `[0,1]` pixels; returns (pixels, count).
-fn parse_images(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, usize), DataError> {
+/// Reads an IDX image file into `[0,1]` pixels; returns (pixels, count).
+fn parse_images(src: &mut Source) -> Result<(Vec<f32>, usize), DataError> {
     let what = "IDX image file";
-    let dims = idx_header(bytes, path, what, IDX_IMAGES_MAGIC, 3)?;
+    let dims = read_header(src, what, IDX_IMAGES_MAGIC, 3)?;
     let (n, rows, cols) = (dims[0], dims[1], dims[2]);
     if rows != ROWS || cols != COLS {
         return Err(DataError::BadDimensions {
-            path: path.to_path_buf(),
+            path: src.path().to_path_buf(),
             detail: format!("images are {rows}x{cols}, expected {ROWS}x{COLS}"),
         });
     }
-    let expected = 16 + n as u64 * (ROWS * COLS) as u64;
-    check_size(bytes, path, what, expected)?;
-    let pixels = bytes[16..].iter().map(|&b| f32::from(b) / 255.0).collect();
+    let payload = n as u128 * (ROWS * COLS) as u128;
+    let payload = check_announced(src, what, 16, payload, format!("{n} images of {ROWS}x{COLS}"))?;
+    let bytes = src.read_announced(16, payload, what)?;
+    let pixels = bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
     Ok((pixels, n))
 }
 
-/// Parses a decompressed IDX label file, checking every label is a digit.
-fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u32>, DataError> {
+/// Reads an IDX label file, checking every label is a digit.
+fn parse_labels(src: &mut Source) -> Result<Vec<u32>, DataError> {
     let what = "IDX label file";
-    let dims = idx_header(bytes, path, what, IDX_LABELS_MAGIC, 1)?;
-    check_size(bytes, path, what, 8 + dims[0] as u64)?;
-    let labels = &bytes[8..];
+    let dims = read_header(src, what, IDX_LABELS_MAGIC, 1)?;
+    let payload = check_announced(src, what, 8, dims[0] as u128, format!("{} labels", dims[0]))?;
+    let labels = src.read_announced(8, payload, what)?;
     if let Some((index, &value)) = labels.iter().enumerate().find(|(_, &l)| usize::from(l) >= CLASSES) {
         return Err(DataError::LabelOutOfRange {
-            path: path.to_path_buf(),
+            path: src.path().to_path_buf(),
             index,
             value: u32::from(value),
             classes: CLASSES,
@@ -85,34 +98,30 @@ fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<u32>, DataError> {
     Ok(labels.iter().map(|&l| u32::from(l)).collect())
 }
 
-fn assemble(
-    name: String,
-    images: &[u8],
-    images_path: &Path,
-    labels: &[u8],
-    labels_path: &Path,
-) -> Result<Dataset, DataError> {
-    let (pixels, n) = parse_images(images, images_path)?;
-    let labels = parse_labels(labels, labels_path)?;
-    if labels.len() != n {
+fn assemble(name: String, mut images: Source, mut labels: Source) -> Result<Dataset, DataError> {
+    let (pixels, n) = parse_images(&mut images)?;
+    let label_values = parse_labels(&mut labels)?;
+    if label_values.len() != n {
         return Err(DataError::CountMismatch {
-            images_path: images_path.to_path_buf(),
+            images_path: images.path().to_path_buf(),
             images: n,
-            labels_path: labels_path.to_path_buf(),
-            labels: labels.len(),
+            labels_path: labels.path().to_path_buf(),
+            labels: label_values.len(),
         });
     }
-    Ok(Dataset { name, images: pixels, labels, sample_shape: vec![1, ROWS, COLS], classes: CLASSES })
+    Ok(Dataset { name, images: pixels, labels: label_values, sample_shape: vec![1, ROWS, COLS], classes: CLASSES })
 }
 
 /// MNIST from an IDX image file and an IDX label file, each raw or gzipped (detected by the gzip magic
-/// bytes, not the extension). Pixels are scaled to `[0, 1]`; `sample_shape` is `[1, 28, 28]`, 10 classes,
+/// bytes, not the extension). Each file is read only as far as its header announces, and a header
+/// announcing more than [`MAX_FILE_BYTES`] (or, for gzip, more than the file can inflate to) is
+/// refused before anything is allocated. Pixels are scaled to `[0, 1]`; `sample_shape` is `[1, 28, 28]`, 10 classes,
 /// name `"mnist (<image file name>)"`.
 pub fn load_mnist(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
-    let image_bytes = read_maybe_gz(images)?;
-    let label_bytes = read_maybe_gz(labels)?;
+    let image_src = Source::open(images)?;
+    let label_src = Source::open(labels)?;
     let file = images.file_name().map_or_else(|| images.display().to_string(), |f| f.to_string_lossy().into_owned());
-    assemble(format!("mnist ({file})"), &image_bytes, images, &label_bytes, labels)
+    assemble(format!("mnist ({file})"), image_src, label_src)
 }
 
 /// File names accepted for one MNIST file, in the order they are tried.
@@ -165,7 +174,9 @@ static SHIPPED_LABELS: &[u8] = include_bytes!("../../../data/mnist-5k/labels-idx
 pub fn shipped_mnist() -> Result<Dataset, DataError> {
     let images_path = Path::new("<embedded>/data/mnist-5k/images-idx3-ubyte.gz");
     let labels_path = Path::new("<embedded>/data/mnist-5k/labels-idx1-ubyte.gz");
-    let images = decode_maybe_gz(SHIPPED_IMAGES, images_path)?;
-    let labels = decode_maybe_gz(SHIPPED_LABELS, labels_path)?;
-    assemble("mnist-5k".into(), &images, images_path, &labels, labels_path)
+    assemble(
+        "mnist-5k".into(),
+        Source::from_bytes(SHIPPED_IMAGES, images_path),
+        Source::from_bytes(SHIPPED_LABELS, labels_path),
+    )
 }

@@ -218,3 +218,81 @@ fn a_file_where_the_folder_is_expected_names_the_folder_contents() {
         }
     }
 }
+
+/// gzip of `head` followed by `zeros` zero bytes, written in chunks (the zeros are never in memory at once).
+fn gz_with_zeros(head: &[u8], zeros: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(head).unwrap();
+    let chunk = vec![0u8; 1 << 16];
+    let mut left = zeros;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        e.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    e.finish().unwrap()
+}
+
+#[test]
+fn gzip_bomb_past_the_announced_size_is_refused_without_inflating_it() {
+    // A valid header announcing 2 images (1,584 bytes), then 2 images, then 8 MiB of zeros: an
+    // 8 KB file. The stream is refused one byte past the announced size (it used to be inflated
+    // whole, then reported as trailing data).
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = gz_with_zeros(&idx_images(2, 28, 28, &pattern(2)), 8 << 20);
+    assert!(bomb.len() < 20_000, "{}", bomb.len());
+    let i = write(dir.path(), "bomb-images.gz", &bomb);
+    let l = write(dir.path(), "l", &idx_labels(2, &[1, 2]));
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(&e, DataError::InflatesPastHeader { announced: 1584, path, .. } if *path == i), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("bomb-images.gz") && msg.contains("more than the 1584 bytes its header announces"), "{msg}");
+    // The same for a label file.
+    let i = write(dir.path(), "i", &idx_images(2, 28, 28, &pattern(2)));
+    let l = write(dir.path(), "bomb-labels.gz", &gz_with_zeros(&idx_labels(2, &[1, 2]), 8 << 20));
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(&e, DataError::InflatesPastHeader { announced: 10, path, .. } if *path == l), "{e:?}");
+    // A gzip file inflating to exactly the announced size loads (and one byte less is truncated).
+    let l = write(dir.path(), "l.gz", &gz(&idx_labels(2, &[1, 2])));
+    assert_eq!(load_mnist(&i, &l).unwrap().labels, vec![1, 2]);
+    let l = write(dir.path(), "l.gz", &gz(&idx_labels(2, &[1])));
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(e, DataError::Truncated { expected: 10, found: 9, .. }), "{e:?}");
+}
+
+#[test]
+fn absurd_header_dimensions_are_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = write(dir.path(), "l", &idx_labels(1, &[1]));
+    let announced = 16 + u64::from(u32::MAX) * 784;
+    // 2^32 - 1 images, raw and gzipped (followed by 8 MiB of zeros, which used to be inflated
+    // before the size was compared): above the 1 GiB limit of one data file.
+    for (name, bytes) in [
+        ("huge-raw", idx_images(u32::MAX, 28, 28, &pattern(1))),
+        ("huge.gz", gz_with_zeros(&idx_images(u32::MAX, 28, 28, &[]), 8 << 20)),
+    ] {
+        let i = write(dir.path(), name, &bytes);
+        let e = load_mnist(&i, &l).unwrap_err();
+        assert!(matches!(&e, DataError::AnnouncedTooLarge { announced: a, .. } if *a == announced), "{name}: {e:?}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains(name)
+                && msg.contains(&format!("header announces {announced} bytes (4294967295 images of 28x28)"))
+                && msg.contains("more than the limit of 1073741824 bytes for one data file"),
+            "{msg}"
+        );
+    }
+    // Within the limit, but more than a small gzip file can inflate to (deflate: at most 1032:1).
+    let small = gz(&idx_images(1_000_000, 28, 28, &pattern(1)));
+    let i = write(dir.path(), "small.gz", &small);
+    let e = load_mnist(&i, &l).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, DataError::AnnouncedTooLarge { announced: 784_000_016, .. }), "{msg}");
+    assert!(msg.contains(&format!("its {}-byte gzip file can inflate to", small.len())), "{msg}");
+    // A label file announcing 2^32 - 1 labels (the limit is `MAX_FILE_BYTES`, 1 GiB).
+    let i = write(dir.path(), "i", &idx_images(1, 28, 28, &pattern(1)));
+    let l = write(dir.path(), "huge-labels", &idx_labels(u32::MAX, &[1]));
+    let e = load_mnist(&i, &l).unwrap_err();
+    assert!(matches!(e, DataError::AnnouncedTooLarge { announced: 4_294_967_303, .. }), "{e:?}");
+}

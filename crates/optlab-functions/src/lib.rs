@@ -133,6 +133,11 @@ pub const NAMES: &[&str] = &[
     "cubic",
 ];
 
+/// Largest dimension [`by_name`] accepts for a variable-dimension function (the same limit as the
+/// `dim` key of experiment files and `--dim` of `optlab trace`): one million coordinates, i.e. 8 MB
+/// per vector of `f64`. Larger values are refused with an error instead of an allocation failure.
+pub const MAX_DIM: usize = 1_000_000;
+
 const VARIABLE_DIM: &[&str] = &["sphere", "styblinski_tang", "rosenbrock", "rastrigin", "ackley"];
 
 /// Error returned by [`by_name`]: an unknown name or an invalid dimension.
@@ -175,17 +180,41 @@ fn fixed_dim(name: &str) -> usize {
     }
 }
 
+/// What is wrong with a requested dimension, if anything, whatever the function: it must be in
+/// `1..=`[`MAX_DIM`].
+fn dim_problem(dim: usize) -> Option<String> {
+    if dim == 0 {
+        Some("dim must be at least 1".to_string())
+    } else if dim > MAX_DIM {
+        Some(format!("dim must be at most {MAX_DIM}"))
+    } else {
+        None
+    }
+}
+
+/// Checks a requested dimension against the range every function accepts, `1..=`[`MAX_DIM`]
+/// (which dimensions a particular function accepts is checked by [`by_name`]). The error names
+/// the value and the limit.
+pub fn check_dim(dim: usize) -> Result<(), FunctionError> {
+    match dim_problem(dim) {
+        Some(p) => Err(FunctionError::new(format!("invalid dim {dim}: {p}"))),
+        None => Ok(()),
+    }
+}
+
 /// Builds the test function called `name`.
 ///
 /// `dim: None` selects the natural/default dimension (2, or 1 for `cubic`).
-/// Errors on an unknown name, on `dim == 0`, on a dimension other than the
-/// fixed one for fixed-dimension functions, and on `rosenbrock` with `dim 1`.
+/// Errors on an unknown name, on `dim == 0` or `dim > `[`MAX_DIM`], on a
+/// dimension other than the fixed one for fixed-dimension functions, and on
+/// `rosenbrock` with `dim 1`.
 pub fn by_name(name: &str, dim: Option<usize>) -> Result<Box<dyn TestFunction>, FunctionError> {
     if !NAMES.contains(&name) {
         return Err(FunctionError::new(format!("unknown test function '{name}'; valid names: {}", NAMES.join(", "))));
     }
-    if dim == Some(0) {
-        return Err(FunctionError::new(format!("invalid dim 0 for test function '{name}': dim must be at least 1")));
+    if let Some(p) = dim.and_then(dim_problem) {
+        let d = dim.unwrap_or_default();
+        return Err(FunctionError::new(format!("invalid dim {d} for test function '{name}': {p}")));
     }
     if is_variable_dim(name) {
         let d = dim.unwrap_or(2);

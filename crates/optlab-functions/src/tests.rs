@@ -539,6 +539,21 @@ fn by_name_errors() {
     assert_eq!(by_name("x", None).err().unwrap().message(), boxed.to_string());
 }
 
+#[test]
+fn dimension_above_the_limit_is_refused_before_allocating() {
+    // usize::MAX used to panic with "capacity overflow" and 1e9 to abort when the allocation failed.
+    for d in [MAX_DIM + 1, 1_000_000_000, usize::MAX] {
+        for name in ["sphere", "styblinski_tang", "rosenbrock", "rastrigin", "ackley", "booth"] {
+            let msg = by_name(name, Some(d)).err().expect("dim above MAX_DIM must fail").to_string();
+            assert_eq!(msg, format!("invalid dim {d} for test function '{name}': dim must be at most 1000000"));
+        }
+        assert_eq!(check_dim(d).unwrap_err().to_string(), format!("invalid dim {d}: dim must be at most 1000000"));
+    }
+    assert_eq!(check_dim(0).unwrap_err().to_string(), "invalid dim 0: dim must be at least 1");
+    assert!(check_dim(1).is_ok() && check_dim(MAX_DIM).is_ok());
+    assert_eq!(by_name("sphere", Some(MAX_DIM)).unwrap().dim(), MAX_DIM);
+}
+
 // ---------------------------------------------------------------------------
 // Non-smooth conventions
 // ---------------------------------------------------------------------------

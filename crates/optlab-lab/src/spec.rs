@@ -418,11 +418,27 @@ pub fn parse(src: &str, file: &str, default_name: &str) -> Result<Experiment> {
     Ok(Experiment { file: file.to_string(), info, comparisons })
 }
 
+/// Nesting limit of the toml crate's parser (its `LIMIT`, unless its `unbounded` feature is on).
+const TOML_DEPTH: usize = 80;
+
 /// A TOML or serde error as `FILE:LINE: key `K`: message`.
 fn toml_error(ctx: &Ctx, e: &toml::de::Error) -> LabError {
     let mut msg = e.message().trim().to_string();
     if msg.contains("invalid type: map, expected a sequence") {
         msg.push_str(" (a sweep key with a dot must be quoted: \"schedule.lr\" = [...], or use lr_schedule)");
+    }
+    // The toml crate's nesting limit (its parser would otherwise recurse without bound).
+    if msg == "recursion limit" || msg.contains("max recursion depth") {
+        msg =
+            format!("values nested too deeply: arrays, inline tables and dotted keys nest at most {TOML_DEPTH} levels");
+        if e.span().is_none() {
+            // A dotted key of too many parts comes without a position: find its line.
+            let line =
+                ctx.src.lines().position(|l| l.split('=').next().unwrap_or("").matches('.').count() >= TOML_DEPTH - 1);
+            if let Some(i) = line {
+                return LabError::Spec(format!("{}:{}: {msg}", ctx.file, i + 1));
+            }
+        }
     }
     match e.span() {
         Some(span) => match key_at(ctx.src, &span) {
@@ -653,7 +669,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
 
     let mut function = FunctionSettings::default();
     if let Some(v) = &c.dim {
-        function.dim = Some(int_in(ctx, v, "dim", cn, 1, 1_000_000)? as usize);
+        function.dim = Some(int_in(ctx, v, "dim", cn, 1, optlab_functions::MAX_DIM as i64)? as usize);
         for t in &tasks {
             if task_kind(t) == Some(TaskKind::Function) && !optlab_functions::is_variable_dim(t) {
                 return Err(ctx.err(&v.span(), "dim", Some(cn), format!("test function `{t}` has a fixed dimension")));

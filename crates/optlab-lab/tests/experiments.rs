@@ -52,3 +52,57 @@ fn the_documented_example_parses() {
     // size, 5 random starts; 3 seeds throughout.
     assert_eq!(plan.runs.len(), 3 * (18 + 2 + 2) + 3 * 5 * (9 + 1 + 1));
 }
+
+/// A small valid experiment with `extra` added to its comparison.
+fn with(extra: &str) -> String {
+    format!(
+        "[experiment]\nname = \"deep\"\n\n[[comparison]]\nname = \"c\"\ntasks = [\"rosenbrock\"]\nsteps = 10\n{extra}\n"
+    )
+}
+
+fn parse_err(text: &str) -> String {
+    match optlab_lab::spec::parse(text, "deep.toml", "deep") {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn deeply_nested_schedules_in_a_file_are_errors_not_stack_overflows() {
+    // 20,000 levels of `chained(` used to overflow the stack of the schedule parser.
+    let deep = format!("{}cosine(t_max=9){}", "chained(".repeat(20_000), ")".repeat(20_000));
+    for (extra, key) in [
+        (format!("optimizers = [{{ name = \"adam\", schedules = {{ lr = \"{deep}\" }} }}]"), "lr"),
+        (format!("optimizers = [{{ name = \"adam\" }}]\n[comparison.grid]\nlr_schedule = [\"{deep}\"]"), "lr_schedule"),
+    ] {
+        let m = parse_err(&with(&extra));
+        assert!(m.starts_with("deep.toml:") && m.contains(&format!("key `{key}` in comparison `c`")), "{m}");
+        assert!(m.contains("schedules nested 33 deep") && m.contains("at most 32 levels"), "{m}");
+        assert!(m.contains("at column 257") && m.len() < 400, "{m}");
+    }
+    // 32 levels are accepted and expand to a plan.
+    let ok = format!("{}cosine(t_max=9){}", "chained(".repeat(31), ")".repeat(31));
+    let text = with(&format!("optimizers = [{{ name = \"adam\", schedules = {{ lr = \"{ok}\" }} }}]"));
+    let exp = optlab_lab::spec::parse(&text, "deep.toml", "deep").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(Plan::new(&exp).unwrap().runs[0].optimizer.schedules[0].schedule.depth(), 32);
+}
+
+#[test]
+fn deeply_nested_toml_values_are_errors_not_stack_overflows() {
+    // The toml crate limits its own nesting: arrays, inline tables and dotted keys nested 20,000
+    // deep are a clean error with the file and line.
+    let n = 20_000;
+    for extra in [
+        format!("starts = {}1{}", "[".repeat(n), "]".repeat(n)),
+        format!("targets = {}1{}", "{ a = ".repeat(n), " }".repeat(n)),
+        format!("{} = 1", vec!["a"; n].join(".")),
+    ] {
+        let m = parse_err(&with(&extra));
+        assert!(m.starts_with("deep.toml:8:"), "{}", &m[..m.len().min(300)]);
+        assert!(
+            m.contains("values nested too deeply: arrays, inline tables and dotted keys nest at most 80 levels"),
+            "{m}"
+        );
+        assert!(m.len() < 400, "{}", &m[..300]);
+    }
+}

@@ -30,6 +30,9 @@ impl Variant {
         for kv in rest.split(',').filter(|t| !t.is_empty()) {
             let (k, v) =
                 kv.split_once('=').ok_or_else(|| Error::Usage(format!("`{s}`: expected name:key=value,...")))?;
+            if set.iter().any(|(k2, _): &(String, String)| k2 == k) {
+                return Err(Error::Usage(format!("`{s}`: {k} given twice; give each key once")));
+            }
             set.push((k.to_string(), v.to_string()));
         }
         Ok(Variant { name: name.to_string(), set })

@@ -173,10 +173,29 @@ pub fn parse_point(s: &str) -> Result<Vec<f64>> {
         .collect()
 }
 
-/// Builds an optimizer configuration from a name and `--set`/`--schedule` texts.
+/// The key given twice among `KEY=VALUE` texts, if any (`lr` for `lr=0.1` and `lr = 0.5`). Texts
+/// without `=` are skipped: their parser reports them.
+pub fn repeated_key<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let mut seen = std::collections::BTreeSet::new();
+    texts.into_iter().filter_map(|t| t.split_once('=')).map(|(k, _)| k.trim()).find(|k| !seen.insert(*k))
+}
+
+/// Refuses a key given twice to the repeatable option `option` (`--set lr=0.1 --set lr=0.5`),
+/// which would otherwise silently keep the last value: "--set lr given twice".
+pub fn check_repeated_keys(option: &str, texts: &[String]) -> Result<()> {
+    match repeated_key(texts.iter().map(String::as_str)) {
+        Some(k) => Err(Error::Usage(format!("{option} {k} given twice; give each key once"))),
+        None => Ok(()),
+    }
+}
+
+/// Builds an optimizer configuration from a name and `--set`/`--schedule` texts; a key given
+/// twice to `--set` or to `--schedule` is refused.
 pub fn optim_config(name: &str, set: &[String], schedules: &[String]) -> Result<OptimConfig> {
     // Check the name first, so an unknown optimizer is reported as such.
     optlab_optim::registry::spec(name)?;
+    check_repeated_keys("--set", set)?;
+    check_repeated_keys("--schedule", schedules)?;
     let mut cfg = OptimConfig::new(name);
     for s in set {
         cfg = cfg.set_assignment(s).map_err(|e| Error::Usage(format!("--set: {e}")))?;

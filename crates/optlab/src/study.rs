@@ -169,6 +169,10 @@ impl OptimizerSpec {
         // The study checks f, the gradient and the Hessian diagonal for non-finite values itself, before each
         // step, so the optimizer need not scan them again.
         let mut config = OptimConfig::new(name).threads(1).non_finite(NonFinite::Unchecked);
+        let parts: Vec<&str> = parts.collect();
+        if let Some(k) = crate::cli::repeated_key(parts.iter().copied()) {
+            return Err(Error::Usage(format!("--optimizers `{text}`: {k} given twice; give each key once")));
+        }
         for kv in parts {
             config =
                 config.set_assignment(kv.trim()).map_err(|e| Error::Usage(format!("--optimizers `{text}`: {e}")))?;

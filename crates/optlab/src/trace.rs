@@ -45,6 +45,14 @@ impl std::str::FromStr for Dtype {
 
 /// Resolves the function and start point, checking the start's dimension.
 pub fn resolve(spec: &TraceSpec) -> Result<(Box<dyn TestFunction>, Vec<f64>)> {
+    // The range every function accepts (1..=MAX_DIM), checked before anything is allocated.
+    if let Some(d) = spec.dim {
+        optlab_functions::check_dim(d).map_err(|e| Error::Usage(format!("--dim {d}: {e}")))?;
+    }
+    if let Some(s) = &spec.start {
+        optlab_functions::check_dim(s.len())
+            .map_err(|e| Error::Usage(format!("--start has {} coordinates: {e}", s.len())))?;
+    }
     let dim =
         spec.dim.or(spec.start.as_ref().map(Vec::len)).filter(|_| optlab_functions::is_variable_dim(&spec.function));
     let f = by_name(&spec.function, dim.or(spec.dim))?;

@@ -76,6 +76,8 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     pub fn to_config(&self) -> Result<TrainConfig> {
+        crate::cli::check_repeated_keys("--set", &self.set)?;
+        crate::cli::check_repeated_keys("--schedule", &self.schedule)?;
         let mut opt = OptimConfig::new(&self.optimizer);
         for kv in &self.set {
             opt = opt.set_assignment(kv).map_err(|e| Error::Usage(format!("--set `{kv}`: {e}")))?;

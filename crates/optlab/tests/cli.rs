@@ -149,6 +149,70 @@ fn bad_input_exits_non_zero_with_one_clear_line() {
 }
 
 #[test]
+fn trace_dimension_above_the_limit_is_an_error_not_a_panic_or_an_abort() {
+    // usize::MAX used to panic ("capacity overflow"), 1e9 to abort on the failed allocation, and
+    // 1e6+1 to run although experiment files cap `dim` at 1e6.
+    for d in ["18446744073709551615", "1000000000", "1000001"] {
+        for f in ["sphere", "rosenbrock", "booth"] {
+            fails_with(
+                &["trace", "--optimizer", "adam", "--function", f, "--dim", d],
+                &format!("--dim {d}: invalid dim {d}: dim must be at most 1000000"),
+            );
+        }
+    }
+    fails_with(&["trace", "--optimizer", "adam", "--function", "sphere", "--dim", "0"], "--dim 0: invalid dim 0");
+    let o = optlab(&["trace", "--optimizer", "adam", "--function", "sphere", "--dim", "1000", "--steps", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().next().unwrap().split(',').count(), 2 + 1000);
+}
+
+#[test]
+fn trace_refuses_a_key_given_twice() {
+    // The last value used to win silently.
+    let t = ["trace", "--optimizer", "adam", "--function", "booth", "--steps", "2"];
+    fails_with(&[&t[..], &["--set", "lr=0.1", "--set", "lr=0.5"]].concat(), "--set lr given twice");
+    fails_with(
+        &[&t[..], &["--set", "lr=0.1", "--set", "beta1=0.8", "--set", " lr =0.5"]].concat(),
+        "--set lr given twice",
+    );
+    fails_with(
+        &[&t[..], &["--schedule", "lr=cosine(t_max=5)", "--schedule", "lr=step(step_size=1)@epoch"]].concat(),
+        "--schedule lr given twice",
+    );
+    // Different keys, and a key that is both set and scheduled, are fine.
+    let o = optlab(&[&t[..], &["--set", "lr=0.1", "--set", "beta1=0.8", "--schedule", "lr=cosine(t_max=5)"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn bench_refuses_a_key_given_twice() {
+    for args in [
+        &["bench", "step", "--optimizers", "adam:lr=0.1,lr=0.2", "--torch", "none"][..],
+        &["bench", "memory", "--optimizer", "adam:lr=0.1,lr=0.2", "--params", "1k", "--steps", "1"][..],
+    ] {
+        let o = optlab(args);
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stderr(&o).contains("`adam:lr=0.1,lr=0.2`: lr given twice"), "{args:?}: {}", stderr(&o));
+        assert!(!stdout(&o).contains('|'), "nothing measured: {}", stdout(&o));
+    }
+}
+
+#[test]
+fn deeply_nested_schedule_is_an_error_not_a_stack_overflow() {
+    // 10,000 levels of `chained(` used to overflow the stack of the recursive parser.
+    let depth = 10_000;
+    let text = format!("lr={}cosine(t_max=9){}", "chained(".repeat(depth), ")".repeat(depth));
+    let o = optlab(&["trace", "--optimizer", "adam", "--function", "booth", "--schedule", &text]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--schedule") && err.contains("schedules nested 33 deep"), "{err}");
+    assert!(err.contains("at most 32 levels") && err.contains("at column 257"), "{err}");
+    assert!(err.len() < 400, "the message quotes only the start of the text: {err}");
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
 fn divergence_is_reported_after_the_rows_so_far() {
     let o = optlab(&["trace", "--optimizer", "sgd", "--set", "lr=10", "--function", "rosenbrock", "--steps", "50"]);
     assert!(!o.status.success());

@@ -378,6 +378,7 @@ fn cli_bad_input_is_one_line_and_a_failure() {
         (vec!["--tune-starts", "0"], "--tune-starts"),
         (vec!["--lr-min", "0"], "--lr-min"),
         (vec!["--optimizers", "adam:lr=abc"], "lr"),
+        (vec!["--optimizers", "adam:lr=0.1:lr=0.2"], "--optimizers `adam:lr=0.1:lr=0.2`: lr given twice"),
     ] {
         let mut all = vec!["functions", "study", "--out", d, "--no-plots"];
         if !args.contains(&"--steps") {

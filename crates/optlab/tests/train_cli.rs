@@ -110,3 +110,18 @@ fn resumed_train_says_it_applies_a_changed_lr() {
     let e = text(&o.stderr);
     assert!(!o.status.success() && e.contains("loss") && e.contains("squared error"), "{e}");
 }
+
+#[test]
+fn train_refuses_a_key_given_twice() {
+    // The last value used to win silently.
+    for (args, want) in [
+        (["--set", "lr=0.1", "--set", "lr=0.5"], "--set lr given twice"),
+        (["--schedule", "lr=cosine(t_max=9)", "--schedule", "lr=step(step_size=1)@epoch"], "--schedule lr given twice"),
+    ] {
+        let o = optlab(&[&["train", "--task", "blobs-neuron", "--epochs", "1", "--quiet"][..], &args[..]].concat());
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && e.contains(want), "{args:?}: {e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+        assert!(o.stdout.is_empty(), "nothing trained: {}", String::from_utf8_lossy(&o.stdout));
+    }
+}

@@ -205,6 +205,12 @@ pub enum Schedule {
     Sequential { schedules: Vec<Schedule>, milestones: Vec<u64> },
 }
 
+/// Deepest nesting of schedules accepted (by [`Schedule::parse`] and [`Schedule::validate`]): a
+/// schedule that is not `chained`/`sequential` has depth 1, `chained(s1, s2)` has 1 + the
+/// deepest of its members. It keeps the recursive parser and evaluator far from the end of the
+/// stack, and every accepted schedule within serde_json's nesting limit (so it can be stored).
+pub const MAX_DEPTH: usize = 32;
+
 /// Names of all schedules, in the order of [`Schedule::help`].
 const NAMES: &[&str] = &[
     "constant",
@@ -514,10 +520,36 @@ impl Schedule {
         HELP
     }
 
-    /// Checks every parameter's range (called by [`Schedule::parse`]; call it after serde
-    /// deserialisation too). Errors have the form
+    /// Nesting depth: 1, or 1 + the deepest member for `chained`/`sequential` (computed without
+    /// recursion, so it is safe on any value).
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut todo = vec![(self, 1)];
+        while let Some((s, d)) = todo.pop() {
+            deepest = deepest.max(d);
+            if let Schedule::Chained { schedules } | Schedule::Sequential { schedules, .. } = s {
+                todo.extend(schedules.iter().map(|m| (m, d + 1)));
+            }
+        }
+        deepest
+    }
+
+    /// Checks the nesting depth (at most [`MAX_DEPTH`]) and every parameter's range (called by
+    /// [`Schedule::parse`]; call it after serde deserialisation too). Range errors have the form
     /// `<schedule>: bad value <key>=<value>: expected <range>`.
     pub fn validate(&self) -> Result<(), String> {
+        let depth = self.depth();
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "{}: schedules nested {depth} deep (at most {MAX_DEPTH} levels of chained/sequential are allowed)",
+                self.name()
+            ));
+        }
+        self.validate_ranges()
+    }
+
+    /// [`Schedule::validate`] without the depth check.
+    fn validate_ranges(&self) -> Result<(), String> {
         let name = self.name();
         let bad = |key: &str, value: String, expected: &str| -> Result<(), String> {
             Err(format!("{name}: bad value {key}={value}: expected {expected}"))
@@ -665,7 +697,7 @@ impl Schedule {
                     );
                 }
                 for s in schedules {
-                    s.validate()?;
+                    s.validate_ranges()?;
                 }
             }
             Schedule::Sequential { schedules, milestones } => {
@@ -690,7 +722,7 @@ impl Schedule {
                     return bad("milestones", text::fmt_list(milestones), "strictly increasing integers");
                 }
                 for s in schedules {
-                    s.validate()?;
+                    s.validate_ranges()?;
                 }
             }
         }

@@ -287,6 +287,62 @@ fn error_malformed_text() {
     assert!(e.contains("cosine: expected `key=value`, got `warmup`"), "{e}");
 }
 
+/// `depth` schedules: `chained(` (or `sequential(`, alternating) around a cosine.
+fn nested(depth: usize) -> String {
+    let mut text = "cosine(t_max=9)".to_string();
+    for d in 1..depth {
+        text = if d % 2 == 0 { format!("sequential({text})") } else { format!("chained({text})") };
+    }
+    text
+}
+
+#[test]
+fn nesting_up_to_the_limit_parses_prints_and_serialises() {
+    let text = nested(MAX_DEPTH);
+    let s = p(&text);
+    assert_eq!(s.depth(), MAX_DEPTH);
+    assert_eq!(p(&s.to_text()), s);
+    assert_close(s.value(0.5, 3), p("cosine(t_max=9)").value(0.5, 3));
+    // The deepest accepted schedule stays within serde_json's nesting limit, inside an optimizer
+    // configuration as the lab's store and the checkpoints hold it.
+    let cfg = crate::OptimConfig::new("adam").schedule("lr", s.clone());
+    let json = serde_json::to_string(&cfg).unwrap();
+    let back: crate::OptimConfig = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, cfg);
+    assert_eq!(p("chained(cosine(t_max=9), chained(step(step_size=2)))").depth(), 3);
+    assert_eq!(p("step(step_size=2)").depth(), 1);
+}
+
+#[test]
+fn nesting_beyond_the_limit_is_refused_with_depth_and_column() {
+    // One level too deep: the error names the depth and the column where it starts.
+    let text = nested(MAX_DEPTH + 1);
+    let e = err(&text);
+    let column = text.find("cosine").unwrap() + 1;
+    assert!(e.contains(&format!("schedules nested {} deep", MAX_DEPTH + 1)), "{e}");
+    assert!(e.contains(&format!("at most {MAX_DEPTH} levels")), "{e}");
+    assert!(e.contains(&format!("at column {column}")), "{e}");
+    // 10,000 and 200,000 levels (the first overflowed the stack of the recursive parser): a clean
+    // error, which quotes only the start of the text.
+    for depth in [10_000, 200_000] {
+        let text = "chained(".repeat(depth) + "cosine(t_max=9)" + &")".repeat(depth);
+        let e = err(&text);
+        assert!(e.contains(&format!("schedules nested {} deep", MAX_DEPTH + 1)), "{e}");
+        assert!(e.contains(&format!("at column {}", 8 * MAX_DEPTH + 1)), "{e}");
+        assert!(e.contains(&format!("({} characters)", text.len())) && e.len() < 300, "{e}");
+    }
+    // Unbalanced: no closing parentheses at all.
+    let e = err(&"chained(".repeat(50_000));
+    assert!(e.contains("nested") && e.len() < 300, "{e}");
+    // A schedule built (or deserialised) directly is checked by validate, without recursion.
+    let mut s = p("cosine(t_max=9)");
+    for _ in 0..MAX_DEPTH {
+        s = Schedule::Chained { schedules: vec![s] };
+    }
+    let e = s.validate().unwrap_err();
+    assert!(e.contains(&format!("chained: schedules nested {} deep", MAX_DEPTH + 1)), "{e}");
+}
+
 #[test]
 fn serde_json_round_trip_for_every_schedule() {
     for text in EXAMPLES {

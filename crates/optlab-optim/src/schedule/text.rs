@@ -8,8 +8,12 @@
 //! value    := scalar | "[" [ scalar { "," scalar } [ "," ] ] "]"
 //! scalar   := number | number "/" number | identifier      (e.g. 0.1, 1e-4, 1/3, cos, true)
 //! ```
+//!
+//! Schedules nest at most [`MAX_DEPTH`] deep (`cosine(t_max=9)` has depth 1,
+//! `chained(warmup(steps=5), cosine(t_max=9))` depth 2); deeper text is refused with an error
+//! naming the depth and the column, before it can exhaust the stack of this recursive parser.
 
-use super::{Anneal, CyclicMode, PlateauMode, Schedule, ThresholdMode, NAMES};
+use super::{Anneal, CyclicMode, PlateauMode, Schedule, ThresholdMode, MAX_DEPTH, NAMES};
 
 /// Shortest text that parses back to exactly `x` (`1` rather than `1.0`; `1e-8`; `inf`).
 pub(super) fn fmt_f64(x: f64) -> String {
@@ -212,7 +216,7 @@ impl Value {
 
 /// Parses (without range validation) one schedule spanning the whole text.
 pub(super) fn parse(text: &str) -> Result<Schedule, String> {
-    let mut p = Parser { src: text, pos: 0 };
+    let mut p = Parser { src: text, pos: 0, depth: 0 };
     p.ws();
     if p.eof() {
         return Err(format!(
@@ -239,6 +243,8 @@ struct Call {
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
+    /// Depth of the schedule being parsed (1 for the outermost).
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -271,7 +277,7 @@ impl<'a> Parser<'a> {
             None => "end of text".to_string(),
             Some(_) => format!("`{}`", rest.chars().take(12).collect::<String>()),
         };
-        format!("malformed schedule `{}`: {msg} at column {} (found {found})", self.src, self.pos + 1)
+        format!("malformed schedule `{}`: {msg} at column {} (found {found})", abbreviated(self.src), self.pos + 1)
     }
 
     /// `[A-Za-z_][A-Za-z0-9_]*`
@@ -325,6 +331,20 @@ impl<'a> Parser<'a> {
     }
 
     fn schedule(&mut self) -> Result<Call, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(&format!(
+                "schedules nested {} deep (at most {MAX_DEPTH} levels of chained/sequential are allowed)",
+                self.depth
+            )));
+        }
+        let call = self.schedule_here()?;
+        self.depth -= 1;
+        Ok(call)
+    }
+
+    /// One schedule at the current depth (see [`Parser::schedule`]).
+    fn schedule_here(&mut self) -> Result<Call, String> {
         let Some(word) = self.ident() else {
             return Err(self.err("expected a schedule name"));
         };
@@ -371,6 +391,16 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(Call { name, keyed, nested })
+    }
+}
+
+/// `text` itself when short, else its start and its length (errors quote the text they are about;
+/// a text of many kilobytes would drown the message).
+fn abbreviated(text: &str) -> std::borrow::Cow<'_, str> {
+    const KEEP: usize = 60;
+    match text.char_indices().nth(KEEP) {
+        Some((at, _)) if text.len() > 2 * KEEP => format!("{}... ({} characters)", &text[..at], text.len()).into(),
+        _ => text.into(),
     }
 }
 
