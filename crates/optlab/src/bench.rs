@@ -121,11 +121,19 @@ pub struct Timing {
     pub median_ms: f64,
 }
 
-fn summarise(mut t: Vec<f64>) -> Timing {
+/// (median, minimum) of a non-empty sample (the median of an even count is the mean of the two
+/// middle values).
+pub fn median_min(v: &[f64]) -> (f64, f64) {
+    let mut t = v.to_vec();
     t.sort_by(|a, b| a.total_cmp(b));
     let n = t.len();
     let median = if n % 2 == 1 { t[n / 2] } else { 0.5 * (t[n / 2 - 1] + t[n / 2]) };
-    Timing { min_ms: t[0], median_ms: median }
+    (median, t[0])
+}
+
+fn summarise(t: Vec<f64>) -> Timing {
+    let (median_ms, min_ms) = median_min(&t);
+    Timing { min_ms, median_ms }
 }
 
 fn pool(threads: usize) -> Result<rayon::ThreadPool> {

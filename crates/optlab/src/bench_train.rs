@@ -65,9 +65,8 @@ pub struct Measured {
 impl Measured {
     /// (median, minimum) samples per second of runs of `samples` samples each.
     pub fn samples_per_s(&self, samples: usize) -> (f64, f64) {
-        let mut rates: Vec<f64> = self.seconds.iter().map(|s| samples as f64 / s).collect();
-        rates.sort_by(f64::total_cmp);
-        (rates[rates.len() / 2], rates[0])
+        let rates: Vec<f64> = self.seconds.iter().map(|s| samples as f64 / s).collect();
+        crate::bench::median_min(&rates)
     }
 
     fn from_json(v: &serde_json::Value) -> Option<Measured> {
@@ -199,14 +198,9 @@ pub fn run(b: &TrainBench, out: &mut dyn Write) -> Result<()> {
             for &threads in &b.threads {
                 let mine = shipped_ours(task, epochs, threads, b.repeats);
                 let theirs = b.torch_python.as_deref().map(|py| shipped_torch(b, py, task, epochs, threads));
-                let med_min = |s: &[f64]| {
-                    let mut s = s.to_vec();
-                    s.sort_by(f64::total_cmp);
-                    (s[s.len() / 2], s[0])
-                };
                 let (m_med, cells) = match &mine {
                     Ok(s) => {
-                        let (med, min) = med_min(s);
+                        let (med, min) = crate::bench::median_min(s);
                         (Some(med), format!("{med:.2} | {min:.2}"))
                     }
                     Err(e) => (None, format!("failed: {e} | -")),
@@ -214,7 +208,7 @@ pub fn run(b: &TrainBench, out: &mut dyn Write) -> Result<()> {
                 let torch_cells = match &theirs {
                     None => String::new(),
                     Some(Ok(s)) => {
-                        let (med, min) = med_min(s);
+                        let (med, min) = crate::bench::median_min(s);
                         let ratio = m_med.map_or("-".into(), |x| format!("{:.2}x", med / x));
                         format!(" {med:.2} | {min:.2} | {ratio} |")
                     }
