@@ -2,34 +2,15 @@
 MNIST CNN (pytorch/examples) at batch 64 (40 timed steps) and 512 (8 timed steps), CIFAR CNN at
 batch 128 (10 timed steps), Adam lr 1e-3, one warm-up step first; random inputs.
 Run: python cnn_torch.py THREADS [REPS=3]  -> samples/s median and runs."""
-import statistics, sys, time
-import torch, torch.nn as nn, torch.nn.functional as F
+import os, statistics, sys, time
+import torch, torch.nn.functional as F
 
 THREADS = int(sys.argv[1]); REPS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 torch.set_num_threads(THREADS)
 
-class Mnist(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.conv1 = nn.Conv2d(1, 32, 3, 1); s.conv2 = nn.Conv2d(32, 64, 3, 1)
-        s.d1 = nn.Dropout(0.25); s.d2 = nn.Dropout(0.5)
-        s.fc1 = nn.Linear(9216, 128); s.fc2 = nn.Linear(128, 10)
-    def forward(s, x):
-        x = F.max_pool2d(F.relu(s.conv2(F.relu(s.conv1(x)))), 2)
-        x = s.d1(x).flatten(1)
-        return s.fc2(s.d2(F.relu(s.fc1(x))))
-
-class Cifar(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.conv1 = nn.Conv2d(3, 32, 3, 1); s.conv2 = nn.Conv2d(32, 64, 3, 1)
-        s.d1 = nn.Dropout(0.25); s.d2 = nn.Dropout(0.5)
-        s.fc1 = nn.Linear(2304, 128); s.fc2 = nn.Linear(128, 10)
-    def forward(s, x):
-        x = F.max_pool2d(F.relu(s.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(s.conv2(x)), 2)
-        x = s.d1(x).flatten(1)
-        return s.fc2(s.d2(F.relu(s.fc1(x))))
+# The networks of `optlab bench train`'s torch side (one definition of each).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "bench"))
+from torch_train import CifarCnn as Cifar, MnistCnn as Mnist  # noqa: E402
 
 def run(net, shape, bs, steps):
     g = torch.Generator().manual_seed(0)
