@@ -376,7 +376,21 @@ impl Store {
                 return Err(e);
             }
         }
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sq)?;
+        // Switching a rollback-journal file to WAL needs every other connection out of the way,
+        // and SQLite answers "database is locked" at once there instead of waiting through the
+        // busy timeout: while other processes open the same new store, retry for as long.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(e) => return Err(sq(e)),
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sq)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sq)?;
         Ok(Store { conn, path: path.to_path_buf(), read_only: false, extra: true, immutable_stamp: None })
