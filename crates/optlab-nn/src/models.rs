@@ -10,7 +10,7 @@ use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::{log_sigmoid, log_softmax, relu, sigmoid};
+use burn::tensor::activation::{log_sigmoid, log_softmax, sigmoid};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -190,10 +190,7 @@ impl Net for Mlp {
     fn forward(&self, mut x: Tensor<2>, _: Option<&mut StdRng>) -> Tensor<2> {
         let last = self.layers.len() - 1;
         for (i, l) in self.layers.iter().enumerate() {
-            x = l.forward(x);
-            if i < last {
-                x = relu(x);
-            }
+            x = kernels::linear(x, l, i < last);
         }
         x
     }
@@ -234,9 +231,9 @@ impl Net for MnistCnn {
         let x = kernels::max_pool2d(x, &self.pool);
         let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
         let x = x.reshape([b, 9216]);
-        let x = relu(self.fc1.forward(x));
+        let x = kernels::linear(x, &self.fc1, true);
         let x = dropout(x, 0.5, dropout_rng);
-        self.fc2.forward(x)
+        kernels::linear(x, &self.fc2, false)
     }
     fn loss(&self) -> Loss {
         Loss::CrossEntropy
@@ -274,9 +271,9 @@ impl Net for CifarCnn {
         let x = kernels::max_pool2d(kernels::conv2d(x, &self.conv2, true), &self.pool); // 13 -> 6
         let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
         let x = x.reshape([b, 2304]);
-        let x = relu(self.fc1.forward(x));
+        let x = kernels::linear(x, &self.fc1, true);
         let x = dropout(x, 0.5, dropout_rng);
-        self.fc2.forward(x)
+        kernels::linear(x, &self.fc2, false)
     }
     fn loss(&self) -> Loss {
         Loss::CrossEntropy
