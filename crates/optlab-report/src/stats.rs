@@ -38,6 +38,11 @@ pub fn quantile_sorted(s: &[f64], q: f64) -> f64 {
     }
 }
 
+/// The median of the values (NaN dropped, infinities kept); NaN when none is left.
+pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+    quantile_sorted(&sorted_finite_or_inf(values), 0.5)
+}
+
 /// Median and range of a set of values (over seeds).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Spread {
@@ -154,6 +159,18 @@ pub fn band(series: &[Vec<(f64, f64)>]) -> Vec<(f64, f64, f64, f64)> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn quantiles_interpolate_and_handle_infinity() {
+        let s = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile_sorted(&s, 0.5), 2.5);
+        assert_eq!(quantile_sorted(&s, 0.25), 1.75);
+        assert_eq!(quantile_sorted(&s, 1.0), 4.0);
+        assert_eq!(quantile_sorted(&[1.0, f64::INFINITY], 0.5), f64::INFINITY);
+        assert_eq!(quantile_sorted(&[1.0, 2.0, f64::INFINITY], 0.5), 2.0);
+        assert!(quantile_sorted(&[], 0.5).is_nan());
+        assert_eq!(median([3.0, f64::NAN, 1.0, 2.0]), 2.0);
+    }
 
     #[test]
     fn medians_and_ranges() {

@@ -20,7 +20,9 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 pub use optlab_report::landscape::{band_color, clip_polyline, clip_segment, Levels};
-use optlab_report::landscape::{draw_level_key, draw_marks, draw_trajectory, path_elements, DrawResult, Landscape};
+use optlab_report::landscape::{
+    contour_chart, draw_level_key, draw_marks, draw_trajectory, path_elements, DrawResult, Landscape,
+};
 use optlab_report::style::{color, FAMILY};
 pub use optlab_report::style::{register_fonts, PALETTE};
 
@@ -156,21 +158,7 @@ where
         let levels = land.levels;
         let scale = if levels.log { "log-scale levels of f − f*" } else { "linear levels of f" };
         let caption = format!("{}: trajectories from ({}); {}", f.title(), fmt_pt(&start), scale);
-        let mut chart = ChartBuilder::on(&left)
-            .caption(caption, (FAMILY, 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(55)
-            .build_cartesian_2d(bx[0].0..bx[0].1, bx[1].0..bx[1].1)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("x")
-            .y_desc("y")
-            .label_style((FAMILY, 15))
-            .axis_desc_style((FAMILY, 17))
-            .draw()?;
-        land.draw(&mut chart, bitmap)?;
+        let mut chart = contour_chart(&left, &land, Some((&caption, 20)), bitmap)?;
         let pbox = [bx[0], bx[1]];
         // Trajectories: lines, then dots at the iterates.
         for r in &runs {

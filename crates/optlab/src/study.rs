@@ -38,6 +38,7 @@ pub use optlab_lab::function_task::{
 };
 use optlab_optim::registry;
 use optlab_optim::{Layout, NonFinite, OptimConfig};
+use optlab_report::stats::median;
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -188,40 +189,6 @@ impl OptimizerSpec {
             _ => self.config.clone(),
         }
     }
-}
-
-/// Quantile `q` in `[0, 1]` of sorted values by linear interpolation between order statistics
-/// (R's type 7); `+∞` entries are allowed. NaN for an empty slice.
-pub fn quantile_sorted(s: &[f64], q: f64) -> f64 {
-    if s.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q * (s.len() - 1) as f64;
-    let i = pos.floor() as usize;
-    let frac = pos - i as f64;
-    if frac == 0.0 || i + 1 >= s.len() {
-        return s[i];
-    }
-    let (a, b) = (s[i], s[i + 1]);
-    if b.is_infinite() || a.is_infinite() {
-        b
-    } else {
-        a + (b - a) * frac
-    }
-}
-
-/// Sorts (NaN last) and returns the values.
-pub fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(|a, b| a.total_cmp(b));
-    while v.last().is_some_and(|x| x.is_nan()) {
-        v.pop();
-    }
-    v
-}
-
-/// Median of the values (NaN values dropped).
-pub fn median(v: &[f64]) -> f64 {
-    quantile_sorted(&sorted(v.to_vec()), 0.5)
 }
 
 /// One grid value of the learning-rate protocol.
@@ -509,8 +476,8 @@ fn run_resolved(cfg: &StudyConfig, optimizers: Vec<OptimizerSpec>, problems: Vec
                 let steps: Vec<f64> = chunk.iter().map(|c| c.1).collect();
                 trials.push(LrTrial {
                     lr: lrv,
-                    median_score: median(&scores),
-                    median_steps: median(&steps),
+                    median_score: median(scores),
+                    median_steps: median(steps.iter().copied()),
                     successes: steps.iter().filter(|s| s.is_finite()).count(),
                     runs: m,
                     invalid: false,
@@ -710,18 +677,6 @@ mod tests {
             assert!((w[1] / w[0] - 10f64.powf(1.0 / 3.0)).abs() < 1e-12);
         }
         assert_eq!(log_grid(0.5, 0.5, 1), vec![0.5]);
-    }
-
-    #[test]
-    fn quantiles_interpolate_and_handle_infinity() {
-        let s = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(quantile_sorted(&s, 0.5), 2.5);
-        assert_eq!(quantile_sorted(&s, 0.25), 1.75);
-        assert_eq!(quantile_sorted(&s, 1.0), 4.0);
-        assert_eq!(quantile_sorted(&[1.0, f64::INFINITY], 0.5), f64::INFINITY);
-        assert_eq!(quantile_sorted(&[1.0, 2.0, f64::INFINITY], 0.5), 2.0);
-        assert!(quantile_sorted(&[], 0.5).is_nan());
-        assert_eq!(median(&[3.0, f64::NAN, 1.0, 2.0]), 2.0);
     }
 
     #[test]

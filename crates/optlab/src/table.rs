@@ -7,7 +7,8 @@
 //! successful runs only (reached, or escaped for functions without a minimum).
 
 use crate::error::{Error, Result};
-use crate::study::{quantile_sorted, sorted, LrChoice, Outcome, Study};
+use crate::study::{LrChoice, Outcome, Study};
+use optlab_report::stats::{quantile_sorted, sorted_finite_or_inf as sorted};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
