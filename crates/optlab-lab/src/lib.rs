@@ -8,6 +8,8 @@
 //!   `--shard I/N` slices.
 //! * [`function_task`]: the test-function task: [`function_task::Problem`], random starts, the
 //!   stopping rules and [`function_task::run_one`].
+//! * [`study`]: the test-function study (`optlab functions study`) and its learning-rate protocol;
+//!   [`stats`]: the quantiles it and the report use.
 //! * [`task`]: the [`task::TaskRunner`] trait the binary implements, [`task::NetworkJob`].
 //! * [`store`]: the crash-safe SQLite store, resume and merge.
 //! * [`runner`]: the bounded worker pool with a progress bar; runs are claimed in the store, so
@@ -21,7 +23,9 @@ pub mod process;
 pub mod record;
 pub mod runner;
 pub mod spec;
+pub mod stats;
 pub mod store;
+pub mod study;
 pub mod task;
 
 pub use error::{LabError, Result};
