@@ -560,13 +560,36 @@ fn hyper_error(ctx: &Ctx, span: &Range<usize>, key: &str, cmp: &str, e: OptimErr
     }
 }
 
+/// Checks one `[[comparison]]`: its tasks, seeds, settings, optimizers, sweep and targets, in
+/// that order (the first mistake found is the one reported).
 fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     check_ident(ctx, &c.name, "name", None)?;
     let cname = c.name.get_ref().clone();
     let cn = cname.as_str();
     let line = ctx.line(&c.name.span());
+    let tasks = tasks(ctx, &c, cn)?;
+    let has_fn = tasks.iter().any(|t| task_kind(t) == Some(TaskKind::Function));
+    let has_net = tasks.iter().any(|t| task_kind(t) == Some(TaskKind::Network));
+    let seeds = seeds(ctx, &c, cn)?;
+    let (function, network) = settings(ctx, &c, cn, &tasks, has_fn, has_net)?;
+    let optimizers = optimizers(ctx, &c, cn)?;
+    let sweep = sweep(ctx, &c, cn, &optimizers, has_net)?;
+    check_validation_set(ctx, &c, cn, has_net, &network, &optimizers, &sweep)?;
+    let targets = targets(ctx, &c, cn, &tasks)?;
+    let info = ComparisonInfo {
+        name: cname.clone(),
+        title: c.title,
+        description: c.description,
+        tasks,
+        swept: sweep.keys.iter().map(|(k, _)| k.clone()).collect(),
+        targets,
+    };
+    let data_line = c.data.as_ref().map(|v| ctx.line(&v.span()));
+    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line })
+}
 
-    // Tasks.
+/// The comparison's `tasks`: known, distinct, at least one.
+fn tasks(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<String>> {
     let mut tasks = Vec::new();
     for t in c.tasks.get_ref() {
         if task_kind(t.get_ref()).is_none() {
@@ -590,10 +613,11 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     if tasks.is_empty() {
         return Err(ctx.err(&c.tasks.span(), "tasks", Some(cn), "the list of tasks is empty"));
     }
-    let has_fn = tasks.iter().any(|t| task_kind(t) == Some(TaskKind::Function));
-    let has_net = tasks.iter().any(|t| task_kind(t) == Some(TaskKind::Network));
+    Ok(tasks)
+}
 
-    // Seeds.
+/// The comparison's `seeds`: a count (seeds 0 to n − 1) or a list of distinct seeds; `[0]` without.
+fn seeds(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<u64>> {
     let seeds: Vec<u64> = match &c.seeds {
         None => vec![0],
         Some(s) => match s.get_ref() {
@@ -632,8 +656,33 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             }
         },
     };
+    Ok(seeds)
+}
 
-    // Settings that only apply to one kind of task.
+/// The settings of the comparison's test-function and network runs; a setting of a kind of task
+/// the comparison does not have is an error.
+fn settings(
+    ctx: &Ctx,
+    c: &ComparisonToml,
+    cn: &str,
+    tasks: &[String],
+    has_fn: bool,
+    has_net: bool,
+) -> Result<(FunctionSettings, NetworkSettings)> {
+    check_kind_keys(ctx, c, cn, has_fn, has_net)?;
+    let mut function = function_settings(ctx, c, cn, tasks)?;
+    let mut network = NetworkSettings::default();
+    if let Some(v) = &c.patience {
+        let p = int_in(ctx, v, "patience", cn, 1, u32::MAX as i64)? as u32;
+        function.patience = p;
+        network.patience = Some(p);
+    }
+    network_settings(ctx, c, cn, tasks, &mut network)?;
+    Ok((function, network))
+}
+
+/// Settings that only apply to one kind of task are refused when the comparison has none.
+fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_net: bool) -> Result<()> {
     let fn_keys: [(&str, Option<Range<usize>>); 8] = [
         ("points", c.points.as_ref().map(|v| v.span())),
         ("dim", c.dim.as_ref().map(|v| v.span())),
@@ -666,26 +715,52 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             return Err(ctx.err(&sp, k, Some(cn), "this setting is for network tasks, and the comparison has none"));
         }
     }
+    Ok(())
+}
 
+/// `dim`, `start`/`starts`, `steps`, `ftol`, `xtol`, `points` and `time_limit` (test functions).
+fn function_settings(ctx: &Ctx, c: &ComparisonToml, cn: &str, tasks: &[String]) -> Result<FunctionSettings> {
     let mut function = FunctionSettings::default();
     if let Some(v) = &c.dim {
         function.dim = Some(int_in(ctx, v, "dim", cn, 1, optlab_functions::MAX_DIM as i64)? as usize);
-        for t in &tasks {
+        for t in tasks {
             if task_kind(t) == Some(TaskKind::Function) && !optlab_functions::is_variable_dim(t) {
                 return Err(ctx.err(&v.span(), "dim", Some(cn), format!("test function `{t}` has a fixed dimension")));
             }
         }
-        for t in &tasks {
+        for t in tasks {
             if task_kind(t) == Some(TaskKind::Function) {
                 optlab_functions::by_name(t, function.dim).map_err(|e| ctx.err(&v.span(), "dim", Some(cn), e))?;
             }
         }
     }
+    function.start = start_rule(ctx, c, cn, tasks, function.dim)?;
+    if let Some(v) = &c.steps {
+        function.steps = int_in(ctx, v, "steps", cn, 1, i64::MAX)? as u64;
+    }
+    if let Some(v) = &c.ftol {
+        function.ftol = float_in(ctx, v, "ftol", cn, Kind::POS)?;
+    }
+    if let Some(v) = &c.xtol {
+        function.xtol = float_in(ctx, v, "xtol", cn, Kind::NONNEG)?;
+    }
+    if let Some(v) = &c.points {
+        function.points = int_in(ctx, v, "points", cn, 2, 1_000_000)? as u32;
+    }
+    if let Some(v) = &c.time_limit {
+        function.time_limit_s = Some(float_in(ctx, v, "time_limit", cn, Kind::POS)?);
+    }
+    Ok(function)
+}
+
+/// The start rule: `start` ("random", "default" or a point of each test function's dimension)
+/// with the `starts` count of random starts.
+fn start_rule(ctx: &Ctx, c: &ComparisonToml, cn: &str, tasks: &[String], dim: Option<usize>) -> Result<StartRule> {
     let count = match &c.starts {
         Some(v) => Some(int_in(ctx, v, "starts", cn, 1, 100_000)? as u32),
         None => None,
     };
-    function.start = match &c.start {
+    let start = match &c.start {
         None => StartRule::Random { count: count.unwrap_or(1) },
         Some(s) => {
             let sp = s.span();
@@ -726,10 +801,10 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
                             }
                         }
                     }
-                    for t in &tasks {
+                    for t in tasks {
                         if task_kind(t) == Some(TaskKind::Function) {
-                            let f = optlab_functions::by_name(t, function.dim)
-                                .map_err(|e| ctx.err(&sp, "start", Some(cn), e))?;
+                            let f =
+                                optlab_functions::by_name(t, dim).map_err(|e| ctx.err(&sp, "start", Some(cn), e))?;
                             if f.dim() != p.len() {
                                 return Err(ctx.err(
                                     &sp,
@@ -757,27 +832,17 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             }
         }
     };
-    if let Some(v) = &c.steps {
-        function.steps = int_in(ctx, v, "steps", cn, 1, i64::MAX)? as u64;
-    }
-    if let Some(v) = &c.ftol {
-        function.ftol = float_in(ctx, v, "ftol", cn, Kind::POS)?;
-    }
-    if let Some(v) = &c.xtol {
-        function.xtol = float_in(ctx, v, "xtol", cn, Kind::NONNEG)?;
-    }
-    if let Some(v) = &c.points {
-        function.points = int_in(ctx, v, "points", cn, 2, 1_000_000)? as u32;
-    }
-    if let Some(v) = &c.time_limit {
-        function.time_limit_s = Some(float_in(ctx, v, "time_limit", cn, Kind::POS)?);
-    }
-    let mut network = NetworkSettings::default();
-    if let Some(v) = &c.patience {
-        let p = int_in(ctx, v, "patience", cn, 1, u32::MAX as i64)? as u32;
-        function.patience = p;
-        network.patience = Some(p);
-    }
+    Ok(start)
+}
+
+/// The network settings other than `patience` (read with the test functions' one).
+fn network_settings(
+    ctx: &Ctx,
+    c: &ComparisonToml,
+    cn: &str,
+    tasks: &[String],
+    network: &mut NetworkSettings,
+) -> Result<()> {
     if let Some(v) = &c.epochs {
         network.epochs = int_in(ctx, v, "epochs", cn, 1, u32::MAX as i64)? as u32;
     }
@@ -829,96 +894,105 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     if let Some(v) = &c.hutchinson_h {
         network.hutchinson_h = float_in(ctx, v, "hutchinson_h", cn, Kind::POS)?;
     }
+    Ok(())
+}
 
-    // Optimizers.
+/// The comparison's optimizers: at least one, each checked against the registry.
+fn optimizers(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<OptimizerEntry>> {
     let mut optimizers: Vec<OptimizerEntry> = Vec::new();
     if c.optimizers.get_ref().is_empty() {
         return Err(ctx.err(&c.optimizers.span(), "optimizers", Some(cn), "the list of optimizers is empty"));
     }
     for o in c.optimizers.get_ref() {
-        let name = o.name.get_ref();
-        let spec = registry::spec(name).map_err(|_| {
-            ctx.err(
-                &o.name.span(),
-                "name",
-                Some(cn),
-                format!("unknown optimizer `{name}`; known optimizers: {}", registry::names().join(", ")),
-            )
-        })?;
-        let mut cfg = OptimConfig::new(name);
-        let mut label_parts = vec![name.clone()];
-        if let Some(set) = &o.set {
-            let mut texts = Vec::new();
-            for (k, v) in &set.0 {
-                let text = value_text(v.get_ref()).ok_or_else(|| {
-                    ctx.err(&v.span(), k.get_ref(), Some(cn), "expected a number, a boolean or a string")
-                })?;
-                texts.push(text);
-            }
-            // A wrapper's wrapped optimizer first (wherever it is written): the other keys may be its.
-            let wk = wrapper_key(spec);
-            let mut probe = BTreeMap::new();
-            for ((k, v), text) in set.0.iter().zip(&texts) {
-                if Some(k.get_ref().as_str()) == wk {
-                    Hyper::defaults(spec)
-                        .set_str(k.get_ref(), text)
-                        .map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
-                    probe.insert(k.get_ref().clone(), text.clone());
-                }
-            }
-            let mut hypers: Vec<Hyper> = Vec::new();
-            for ((k, v), text) in set.0.iter().zip(&texts) {
-                let Some(owner) = key_spec(spec, &probe, k.get_ref()) else {
-                    return Err(ctx.err(
-                        &k.span(),
-                        k.get_ref(),
-                        Some(cn),
-                        format!(
-                            "unknown hyperparameter of optimizer `{name}`; valid keys: {}",
-                            valid_keys(spec, &probe)
-                        ),
-                    ));
-                };
-                let h = match hypers.iter().position(|h| std::ptr::eq(h.spec(), owner)) {
-                    Some(i) => &mut hypers[i],
-                    None => {
-                        hypers.push(Hyper::defaults(owner));
-                        hypers.last_mut().expect("just pushed")
-                    }
-                };
-                h.set_str(k.get_ref(), text).map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
-                cfg = cfg.set(k.get_ref(), text);
-                label_parts.push(format!("{}={text}", k.get_ref()));
-            }
-        }
-        if let Some(sch) = &o.schedules {
-            for (k, v) in &sch.0 {
-                cfg = schedule_into(ctx, cfg, spec, (k.get_ref(), k.get_ref()), v.get_ref(), &v.span(), cn)?;
-                label_parts.push(format!("{}~{}", k.get_ref(), v.get_ref()));
-            }
-        }
-        let label = match &o.label {
-            Some(l) if l.get_ref().trim().is_empty() => {
-                return Err(ctx.err(&l.span(), "label", Some(cn), "the label is empty"));
-            }
-            Some(l) => l.get_ref().clone(),
-            None => label_parts.join(" "),
-        };
-        if optimizers.iter().any(|e| e.label == label) {
-            return Err(ctx.err(
-                &o.name.span(),
-                "label",
-                Some(cn),
-                format!("two optimizers have the label `{label}`; give one a `label`"),
-            ));
-        }
-        // Relations between hyperparameters are checked by building on a tiny layout.
-        registry::build::<f64>(optlab_optim::Layout::single("x", 2), &cfg)
-            .map_err(|e| ctx.err(&o.name.span(), "optimizers", Some(cn), e))?;
-        optimizers.push(OptimizerEntry { label, config: cfg, line: ctx.line(&o.name.span()) });
+        let entry = optimizer_entry(ctx, o, cn, &optimizers)?;
+        optimizers.push(entry);
     }
+    Ok(optimizers)
+}
 
-    // Sweeps.
+/// One optimizer entry: its name, `set` values and `schedules` checked, its label distinct from
+/// those of the `others` before it.
+fn optimizer_entry(ctx: &Ctx, o: &OptimizerToml, cn: &str, others: &[OptimizerEntry]) -> Result<OptimizerEntry> {
+    let name = o.name.get_ref();
+    let spec = registry::spec(name).map_err(|_| {
+        ctx.err(
+            &o.name.span(),
+            "name",
+            Some(cn),
+            format!("unknown optimizer `{name}`; known optimizers: {}", registry::names().join(", ")),
+        )
+    })?;
+    let mut cfg = OptimConfig::new(name);
+    let mut label_parts = vec![name.clone()];
+    if let Some(set) = &o.set {
+        let mut texts = Vec::new();
+        for (k, v) in &set.0 {
+            let text = value_text(v.get_ref())
+                .ok_or_else(|| ctx.err(&v.span(), k.get_ref(), Some(cn), "expected a number, a boolean or a string"))?;
+            texts.push(text);
+        }
+        // A wrapper's wrapped optimizer first (wherever it is written): the other keys may be its.
+        let wk = wrapper_key(spec);
+        let mut probe = BTreeMap::new();
+        for ((k, v), text) in set.0.iter().zip(&texts) {
+            if Some(k.get_ref().as_str()) == wk {
+                Hyper::defaults(spec)
+                    .set_str(k.get_ref(), text)
+                    .map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
+                probe.insert(k.get_ref().clone(), text.clone());
+            }
+        }
+        let mut hypers: Vec<Hyper> = Vec::new();
+        for ((k, v), text) in set.0.iter().zip(&texts) {
+            let Some(owner) = key_spec(spec, &probe, k.get_ref()) else {
+                return Err(ctx.err(
+                    &k.span(),
+                    k.get_ref(),
+                    Some(cn),
+                    format!("unknown hyperparameter of optimizer `{name}`; valid keys: {}", valid_keys(spec, &probe)),
+                ));
+            };
+            let h = match hypers.iter().position(|h| std::ptr::eq(h.spec(), owner)) {
+                Some(i) => &mut hypers[i],
+                None => {
+                    hypers.push(Hyper::defaults(owner));
+                    hypers.last_mut().expect("just pushed")
+                }
+            };
+            h.set_str(k.get_ref(), text).map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
+            cfg = cfg.set(k.get_ref(), text);
+            label_parts.push(format!("{}={text}", k.get_ref()));
+        }
+    }
+    if let Some(sch) = &o.schedules {
+        for (k, v) in &sch.0 {
+            cfg = schedule_into(ctx, cfg, spec, (k.get_ref(), k.get_ref()), v.get_ref(), &v.span(), cn)?;
+            label_parts.push(format!("{}~{}", k.get_ref(), v.get_ref()));
+        }
+    }
+    let label = match &o.label {
+        Some(l) if l.get_ref().trim().is_empty() => {
+            return Err(ctx.err(&l.span(), "label", Some(cn), "the label is empty"));
+        }
+        Some(l) => l.get_ref().clone(),
+        None => label_parts.join(" "),
+    };
+    if others.iter().any(|e| e.label == label) {
+        return Err(ctx.err(
+            &o.name.span(),
+            "label",
+            Some(cn),
+            format!("two optimizers have the label `{label}`; give one a `label`"),
+        ));
+    }
+    // Relations between hyperparameters are checked by building on a tiny layout.
+    registry::build::<f64>(optlab_optim::Layout::single("x", 2), &cfg)
+        .map_err(|e| ctx.err(&o.name.span(), "optimizers", Some(cn), e))?;
+    Ok(OptimizerEntry { label, config: cfg, line: ctx.line(&o.name.span()) })
+}
+
+/// The comparison's `[comparison.grid]` or `[comparison.list]` (not both).
+fn sweep(ctx: &Ctx, c: &ComparisonToml, cn: &str, optimizers: &[OptimizerEntry], has_net: bool) -> Result<Sweep> {
     if c.grid.is_some() && c.list.is_some() {
         let sp = c.list.as_ref().and_then(|l| l.0.first()).map(|(k, _)| k.span()).unwrap_or(0..0);
         return Err(ctx.err(&sp, "list", Some(cn), "a comparison has a grid or a list, not both"));
@@ -964,7 +1038,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         for (i, (k, vals)) in t.0.iter().enumerate() {
             let (key, target) = (&sweep.keys[i].0, &sweep.keys[i].1);
             for (v, text) in vals.get_ref().iter().zip(&sweep.values[i]) {
-                check_sweep_value(ctx, target, key, text, &v.span(), cn, &optimizers, &sweep, has_net, &k.span())?;
+                check_sweep_value(ctx, target, key, text, &v.span(), cn, optimizers, &sweep, has_net, &k.span())?;
             }
         }
         if zipped {
@@ -984,8 +1058,20 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             }
         }
     }
+    Ok(sweep)
+}
 
-    // Without a validation set (val_fraction = 0) nothing can watch the validation loss.
+/// Without a validation set (`val_fraction = 0`) nothing can watch the validation loss: neither
+/// `patience` nor a plateau schedule.
+fn check_validation_set(
+    ctx: &Ctx,
+    c: &ComparisonToml,
+    cn: &str,
+    has_net: bool,
+    network: &NetworkSettings,
+    optimizers: &[OptimizerEntry],
+    sweep: &Sweep,
+) -> Result<()> {
     if let (true, Some(v)) = (has_net, &c.val_fraction) {
         if network.val_fraction == 0.0 {
             let none = "val_fraction = 0 trains on every sample and leaves no validation set";
@@ -1024,8 +1110,11 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             }
         }
     }
+    Ok(())
+}
 
-    // Targets.
+/// The comparison's `targets`: a finite loss per task of the comparison.
+fn targets(ctx: &Ctx, c: &ComparisonToml, cn: &str, tasks: &[String]) -> Result<BTreeMap<String, f64>> {
     let mut targets = BTreeMap::new();
     if let Some(t) = &c.targets {
         for (k, v) in &t.0 {
@@ -1049,17 +1138,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             targets.insert(k.get_ref().clone(), x);
         }
     }
-
-    let info = ComparisonInfo {
-        name: cname.clone(),
-        title: c.title,
-        description: c.description,
-        tasks,
-        swept: sweep.keys.iter().map(|(k, _)| k.clone()).collect(),
-        targets,
-    };
-    let data_line = c.data.as_ref().map(|v| ctx.line(&v.span()));
-    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line })
+    Ok(targets)
 }
 
 /// Whether a schedule is (or contains) `plateau`, which follows a reported metric (the

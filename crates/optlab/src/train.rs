@@ -188,7 +188,7 @@ pub fn write_outputs(report: &TrainReport, dir: &Path) -> Result<Vec<PathBuf>> {
 /// Train and validation loss per epoch (log y when the losses span more than a decade), as PNG
 /// or SVG by the file's extension; written to a temporary name and renamed.
 pub fn plot_losses(epochs: &[EpochReport], title: &str, path: &Path) -> Result<()> {
-    crate::plot::register_fonts();
+    optlab_report::style::register_fonts();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let tmp =
         path.with_file_name(format!(".{}.tmp.{ext}", path.file_name().and_then(|f| f.to_str()).unwrap_or("plot")));
