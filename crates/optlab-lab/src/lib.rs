@@ -6,6 +6,8 @@
 //! * [`spec`]: experiment files (TOML), checked before anything runs; errors name file, line, key.
 //! * [`plan`]: the ordered runs of an experiment, each with a stable SHA-256 of its configuration;
 //!   `--shard I/N` slices.
+//! * [`function_task`]: the test-function task: [`function_task::Problem`], random starts, the
+//!   stopping rules and [`function_task::run_one`].
 //! * [`task`]: the [`task::TaskRunner`] trait the binary implements, [`task::NetworkJob`].
 //! * [`store`]: the crash-safe SQLite store, resume and merge.
 //! * [`runner`]: the bounded worker pool with a progress bar; runs are claimed in the store, so
@@ -14,6 +16,7 @@
 //! * [`process`]: host name and process liveness (for claims and temporary files).
 
 pub mod error;
+pub mod function_task;
 pub mod plan;
 pub mod process;
 pub mod record;

@@ -1,5 +1,5 @@
 //! What runs a task: the [`TaskRunner`] trait the `optlab` binary implements (test functions
-//! with its study code, networks with optlab-nn), and the job a network run is given.
+//! with [`crate::function_task`], networks with optlab-nn), and the job a network run is given.
 
 use std::sync::atomic::AtomicBool;
 
