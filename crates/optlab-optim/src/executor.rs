@@ -168,7 +168,7 @@ pub enum Termination {
     Stalled { steps: u32 },
     /// The wall time exceeded its budget ([`TimeLimit`]).
     TimeLimit { elapsed: Duration },
-    /// An observer asked to stop.
+    /// An observer (or a caller's own rule) asked to stop, for `reason`.
     Requested { reason: String },
 }
 
