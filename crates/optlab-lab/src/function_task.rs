@@ -14,15 +14,17 @@
 //! [`run_function`] is the task a [`crate::task::TaskRunner`] runs for a test-function run of an
 //! experiment.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use optlab_functions::{by_name, TestFunction};
+use optlab_optim::executor::{Executor, Iterate, MaxSteps, Stalled, Target, Termination, TimeLimit};
 use optlab_optim::registry;
 use optlab_optim::{Layout, OptimConfig, OptimError};
 
-use crate::error::Result;
+use crate::error::{LabError, Result};
 use crate::plan::{FunctionRun, RunSpec, Start};
 use crate::record::{Point, Status, Summary};
+use crate::run_loop::{FunctionProblem, Trajectory};
 use crate::task::{thin, RunOutput};
 
 /// Far outside the domain: more than this many domain widths beyond its edge.
@@ -301,83 +303,63 @@ pub fn run_one(
     cfg: &OptimConfig,
     start: &[f64],
     lim: &Limits,
-    mut trace: Option<&mut Vec<f64>>,
+    trace: Option<&mut Vec<f64>>,
 ) -> Result<RunResult> {
     let n = p.f.dim();
     let mut opt = registry::build::<f64>(Layout::single("x", n), cfg)?;
-    let needs_h = opt.spec().needs_hessian;
     let fstar = p.fstar;
-    let mut x = start.to_vec();
-    let mut prev = vec![0.0; n];
-    let mut g = vec![0.0; n];
-    let mut h = vec![0.0; n];
-    let t0 = Instant::now();
-    let mut steps = 0u64;
-    let mut calm = 0u32;
-    let mut note = None;
-    let mut fx = p.f.value_and_gradient(&x, &mut g);
-    let outcome = loop {
-        if let Some(tr) = trace.as_deref_mut() {
-            tr.push(fx);
-            tr.extend_from_slice(&x);
-        }
-        if !fx.is_finite() || !all_finite(&x) || !all_finite(&g) {
-            note = Some(format!("non-finite f = {fx} or gradient at step {steps}"));
-            break Outcome::Diverged;
-        }
-        if fstar.is_none() && outside(&x, &p.domain) {
-            break Outcome::Escaped;
-        }
-        if outside(&x, &p.far) {
-            note = Some(format!("more than {FAR_WIDTHS} domain widths outside the domain at step {steps}"));
-            break Outcome::Diverged;
-        }
-        if let Some(fs) = fstar {
-            if (fx - fs).abs() <= p.ftol_abs {
-                break Outcome::Reached;
-            }
-        }
-        if calm >= lim.patience {
-            break Outcome::Stalled;
-        }
-        if steps >= lim.max_steps {
-            break Outcome::MaxSteps;
-        }
-        if steps.is_multiple_of(TIME_CHECK_EVERY) {
-            if let Some(tl) = lim.time_limit {
-                if t0.elapsed() >= tl {
-                    break Outcome::TimeLimit;
-                }
-            }
-        }
-        if needs_h {
-            p.f.hessian_diag(&x, &mut h);
-            if !all_finite(&h) {
-                note = Some(format!("non-finite Hessian diagonal at step {steps}"));
-                break Outcome::Diverged;
-            }
-        }
-        prev.copy_from_slice(&x);
-        let hess = [&h[..]];
-        match opt.step(&mut [&mut x[..]], &[&g[..]], if needs_h { Some(&hess[..]) } else { None }) {
-            Ok(_) => {}
-            Err(e @ OptimError::NonFinite { .. }) => {
-                note = Some(format!("step {}: {e}", steps + 1));
-                break Outcome::Diverged;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        steps += 1;
-        let scale = x.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        let dx = x.iter().zip(&prev).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
-        if dx <= lim.xtol * scale {
-            calm += 1;
-        } else {
-            calm = 0;
-        }
-        fx = p.f.value_and_gradient(&x, &mut g);
+    let diverged = |it: &Iterate<'_, f64>| {
+        (!it.f.is_finite() || !all_finite(it.x) || !all_finite(it.g)).then(|| Termination::Diverged {
+            step: it.step,
+            what: format!("non-finite f = {} or gradient at step {}", it.f, it.step),
+        })
     };
-    Ok(RunResult { outcome, steps, final_f: fx, final_x: x, note })
+    let escaped = |it: &Iterate<'_, f64>| {
+        (fstar.is_none() && outside(it.x, &p.domain)).then_some(Termination::Escaped { step: it.step })
+    };
+    let far = |it: &Iterate<'_, f64>| {
+        outside(it.x, &p.far).then(|| Termination::Diverged {
+            step: it.step,
+            what: format!("more than {FAR_WIDTHS} domain widths outside the domain at step {}", it.step),
+        })
+    };
+    let hessian = |it: &Iterate<'_, f64>| {
+        it.h.is_some_and(|h| !all_finite(h)).then(|| Termination::Diverged {
+            step: it.step,
+            what: format!("non-finite Hessian diagonal at step {}", it.step),
+        })
+    };
+    // The stopping rules of docs/study.md, in their order.
+    let mut run = Executor::<f64, _, OptimError>::new(FunctionProblem::new(&*p.f), &mut *opt, start.to_vec())?
+        .stop_when(diverged)
+        .stop_when(escaped)
+        .stop_when(far);
+    if let Some(fs) = fstar {
+        run = run.stop_when(Target { value: fs, tol: p.ftol_abs });
+    }
+    run = run.stop_when(Stalled::new(lim.xtol, lim.patience)).stop_when(MaxSteps(lim.max_steps));
+    if let Some(limit) = lim.time_limit {
+        run = run.stop_when(TimeLimit { limit, every: TIME_CHECK_EVERY });
+    }
+    run = run.stop_when(hessian);
+    let mut collect = trace.map(Trajectory::new);
+    if let Some(c) = collect.as_mut() {
+        run = run.observe(c);
+    }
+    let r = run.run()?;
+    let (outcome, note) = match r.termination {
+        Termination::Diverged { what, .. } => (Outcome::Diverged, Some(what)),
+        Termination::NonFiniteInput { step, error } => (Outcome::Diverged, Some(format!("step {step}: {error}"))),
+        Termination::Escaped { .. } => (Outcome::Escaped, None),
+        Termination::TargetReached { .. } => (Outcome::Reached, None),
+        Termination::Stalled { .. } => (Outcome::Stalled, None),
+        Termination::MaxSteps { .. } => (Outcome::MaxSteps, None),
+        Termination::TimeLimit { .. } => (Outcome::TimeLimit, None),
+        Termination::Requested { reason } => {
+            return Err(LabError::Usage(format!("test-function run stopped by a rule it does not set: {reason}")))
+        }
+    };
+    Ok(RunResult { outcome, steps: r.steps, final_f: r.f, final_x: r.x, note })
 }
 
 /// The start point of a test-function run.

@@ -14,6 +14,7 @@
 //! * [`store`]: the crash-safe SQLite store, resume and merge.
 //! * [`runner`]: the bounded worker pool with a progress bar; runs are claimed in the store, so
 //!   several processes on one store share the work.
+//! * [`run_loop`]: test functions as problems of optlab-optim's executor, the trajectory collector.
 //! * [`process`]: host name and process liveness (for claims and temporary files).
 
 pub mod error;
@@ -21,6 +22,7 @@ pub mod function_task;
 pub mod plan;
 pub mod process;
 pub mod record;
+pub mod run_loop;
 pub mod runner;
 pub mod spec;
 pub mod stats;
