@@ -4,7 +4,7 @@ same batches, step by step (crates/optlab-nn/tests/torch_training.rs checks optl
 Three nets, each with SGD+momentum, Adam and RMSprop, 50 steps:
   * mlp:    Mlp([784, 16, 10]) on the shipped 5,000-digit MNIST subset, batch 8;
   * cnn:    the MNIST CNN (dropout 0) on the same digits, batch 4;
-  * resnet: the CIFAR ResNet-18 with stage widths 4-8-8-8 on 3x16x16 synthetic images, batch 8,
+  * resnet: the CIFAR ResNet-18 with stage widths 4-8-8-8 on 3x8x8 synthetic images, batch 16,
             BatchNorm in training mode.
 
 The modules are those of docs/networks.md. The MLP's and the ResNet's initial weights are torch's
@@ -37,6 +37,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 OUT = os.path.join(ROOT, "crates", "optlab-nn", "tests", "golden")
 STEPS = 50
+# Learning rates: small enough that float32 rounding stays far below the 1e-4 of the check (torch
+# float32 against torch float64 differ by at most 3e-6 over the 50 steps with these; with the
+# ResNet at lr 0.01 they already differ by 2.6e-4 at step 14: BatchNorm on tiny batches amplifies
+# rounding, so no float32 implementation could be held to 1e-4 there).
 torch.set_num_threads(1)
 
 
@@ -216,19 +220,19 @@ def main():
 
     torch.manual_seed(1)
     widths = (4, 8, 8, 8)
-    side = 16
+    side = 8
     res = ResNet18(classes=10, widths=widths, channels=3, side=side)
     save_file(res.state_dict(), os.path.join(OUT, "resnet_init.safetensors"))
     xs, ys = synthetic_images(64, 3 * side * side)
-    batches = batch_order(64, 8, 3)
+    batches = batch_order(64, 16, 3)
     golden["nets"]["resnet"] = {
         "widths": list(widths),
         "side": side,
         "init": "resnet_init.safetensors",
-        "data": "synthetic 64 x [3, 16, 16]: sin(0.37 (n + 1) j + n), label n % 10",
+        "data": "synthetic 64 x [3, 8, 8]: sin(0.37 (n + 1) j + n), label n % 10",
         "batches": batches,
         "runs": train(
-            lambda: ResNet18(10, widths, 3, side), res.state_dict(), xs, ys, batches, optimizers(0.01, 1e-3, 5e-4)
+            lambda: ResNet18(10, widths, 3, side), res.state_dict(), xs, ys, batches, optimizers(1e-3, 1e-4, 3e-5)
         ),
     }
     with open(os.path.join(OUT, "torch_training.json"), "w") as f:

@@ -71,7 +71,7 @@ pub fn read_wnids(path: &Path) -> Result<Vec<String>, DataError> {
         if id.is_empty() {
             continue;
         }
-        if ids.iter().any(|w| w == id) {
+        if ids.iter().any(|w| w.as_str() == id) {
             return Err(bad(path, format!("line {}: class `{id}` is listed twice", i + 1)));
         }
         ids.push(id.to_string());

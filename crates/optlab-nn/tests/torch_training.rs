@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 const TOLERANCE: f64 = 1e-4;
 /// Side of the ResNet's synthetic images.
-const SIDE: usize = 16;
+const SIDE: usize = 8;
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("golden")
