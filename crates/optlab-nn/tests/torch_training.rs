@@ -100,6 +100,11 @@ fn check<M: Net>(net: &str, make: impl Fn() -> M, data: &(Vec<f32>, Vec<u32>, us
         assert_eq!(ours.len(), theirs.len());
         let worst = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs() / b.abs()).fold(0.0, f64::max);
         eprintln!("{net} {}: worst relative loss difference over {} steps {worst:.2e}", run["optimizer"], ours.len());
+        if std::env::var("OPTLAB_GOLDEN_STEPS").is_ok() {
+            let d: Vec<String> =
+                ours.iter().zip(&theirs).map(|(a, b)| format!("{:.1e}", (a - b).abs() / b.abs())).collect();
+            eprintln!("  per step: {}", d.join(" "));
+        }
         for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
             assert!(
                 (a - b).abs() <= TOLERANCE * b.abs(),
