@@ -20,7 +20,7 @@ use crate::error::{LabError, Result};
 use crate::record::{ComparisonInfo, ExperimentInfo};
 
 /// Network tasks (run by the `optlab` binary through optlab-nn).
-pub const NETWORK_TASKS: &[&str] = &["blobs-neuron", "blobs-two-layer", "mnist-mlp", "mnist-cnn", "cifar-cnn"];
+pub const NETWORK_TASKS: &[&str] = optlab_nn::TASKS;
 
 /// Sweep key that makes every optimizer's `lr` follow a schedule (same as `schedule.lr`).
 pub const LR_SCHEDULE_KEY: &str = "lr_schedule";
@@ -173,6 +173,12 @@ struct ComparisonToml {
     time_budget: Option<Spanned<Num>>,
     hutchinson_samples: Option<Spanned<i64>>,
     hutchinson_h: Option<Spanned<Num>>,
+    shuffle: Option<Spanned<bool>>,
+    dropout: Option<Spanned<Num>>,
+    augment: Option<Spanned<bool>>,
+    init: Option<Spanned<String>>,
+    mse: Option<Spanned<bool>>,
+    train_limit: Option<Spanned<i64>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,40 +234,13 @@ impl Default for FunctionSettings {
     }
 }
 
-/// Settings of the network runs of a comparison (the batch size may be swept).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct NetworkSettings {
-    pub epochs: u32,
-    pub batch_size: usize,
-    pub max_steps: Option<u64>,
-    pub val_fraction: f64,
-    pub data: Option<String>,
-    pub widths: Option<Vec<usize>>,
-    pub hidden: Option<usize>,
-    /// Early stopping: epochs without a better validation loss.
-    pub patience: Option<u32>,
-    pub time_budget_s: Option<f64>,
-    /// Hutchinson estimator of the Hessian diagonal (optimizers that need it).
-    pub hutchinson_samples: u32,
-    pub hutchinson_h: f64,
-}
+/// Settings of the network runs of a comparison (the batch size may be swept): optlab-nn's
+/// [`NetworkSettings`], the struct the trainer reads.
+pub use optlab_nn::NetworkSettings;
 
-impl Default for NetworkSettings {
-    fn default() -> Self {
-        NetworkSettings {
-            epochs: 10,
-            batch_size: 32,
-            max_steps: None,
-            val_fraction: 0.2,
-            data: None,
-            widths: None,
-            hidden: None,
-            patience: None,
-            time_budget_s: None,
-            hutchinson_samples: 1,
-            hutchinson_h: 1e-3,
-        }
-    }
+/// The defaults of a comparison's network runs: 10 epochs of batch 32, otherwise the trainer's.
+pub fn network_defaults() -> NetworkSettings {
+    NetworkSettings { epochs: 10, batch_size: 32, ..NetworkSettings::default() }
 }
 
 /// One optimizer of a comparison.
@@ -671,7 +650,7 @@ fn settings(
 ) -> Result<(FunctionSettings, NetworkSettings)> {
     check_kind_keys(ctx, c, cn, has_fn, has_net)?;
     let mut function = function_settings(ctx, c, cn, tasks)?;
-    let mut network = NetworkSettings::default();
+    let mut network = network_defaults();
     if let Some(v) = &c.patience {
         let p = int_in(ctx, v, "patience", cn, 1, u32::MAX as i64)? as u32;
         function.patience = p;
@@ -698,7 +677,7 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
             return Err(ctx.err(sp, k, Some(cn), "this setting is for test functions, and the comparison has none"));
         }
     }
-    let net_keys: [(&str, Option<Range<usize>>); 9] = [
+    let net_keys: [(&str, Option<Range<usize>>); 15] = [
         ("epochs", c.epochs.as_ref().map(|v| v.span())),
         ("batch_size", c.batch_size.as_ref().map(|v| v.span())),
         ("max_steps", c.max_steps.as_ref().map(|v| v.span())),
@@ -708,6 +687,12 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
         ("hidden", c.hidden.as_ref().map(|v| v.span())),
         ("time_budget", c.time_budget.as_ref().map(|v| v.span())),
         ("hutchinson_samples", c.hutchinson_samples.as_ref().map(|v| v.span())),
+        ("shuffle", c.shuffle.as_ref().map(|v| v.span())),
+        ("dropout", c.dropout.as_ref().map(|v| v.span())),
+        ("augment", c.augment.as_ref().map(|v| v.span())),
+        ("init", c.init.as_ref().map(|v| v.span())),
+        ("mse", c.mse.as_ref().map(|v| v.span())),
+        ("train_limit", c.train_limit.as_ref().map(|v| v.span())),
     ];
     if !has_net {
         let h = c.hutchinson_h.as_ref().map(|v| ("hutchinson_h", Some(v.span())));
@@ -869,7 +854,7 @@ fn network_settings(
                 ),
             ));
         }
-        network.data = Some(v.get_ref().clone());
+        network.data = Some(v.get_ref().into());
     }
     if let Some(v) = &c.widths {
         if v.get_ref().is_empty() || v.get_ref().iter().any(|&w| w < 1) {
@@ -893,6 +878,27 @@ fn network_settings(
     }
     if let Some(v) = &c.hutchinson_h {
         network.hutchinson_h = float_in(ctx, v, "hutchinson_h", cn, Kind::POS)?;
+    }
+    if let Some(v) = &c.shuffle {
+        network.shuffle = *v.get_ref();
+    }
+    if let Some(v) = &c.dropout {
+        network.dropout = Some(float_in(ctx, v, "dropout", cn, Kind::UNIT_OPEN)?);
+    }
+    if let Some(v) = &c.augment {
+        network.augment = *v.get_ref();
+    }
+    if let Some(v) = &c.init {
+        if v.get_ref().is_empty() {
+            return Err(ctx.err(&v.span(), "init", Some(cn), "the path of the initial weights is empty"));
+        }
+        network.init = Some(v.get_ref().into());
+    }
+    if let Some(v) = &c.mse {
+        network.mse = *v.get_ref();
+    }
+    if let Some(v) = &c.train_limit {
+        network.train_limit = Some(int_in(ctx, v, "train_limit", cn, 1, i64::MAX)? as usize);
     }
     Ok(())
 }
@@ -1168,7 +1174,8 @@ fn watches_validation_text(key: &str, text: &str) -> bool {
 /// the file, the comparison, the tasks and the path, not a failed run per run.
 pub fn check_data_paths(exp: &Experiment) -> Result<()> {
     for cmp in &exp.comparisons {
-        let Some(data) = &cmp.network.data else { continue };
+        let Some(data) = cmp.network.data.as_ref().map(|d| d.to_string_lossy().into_owned()) else { continue };
+        let data = data.as_str();
         let tasks: Vec<&str> =
             cmp.info.tasks.iter().map(String::as_str).filter(|t| task_kind(t) == Some(TaskKind::Network)).collect();
         let tasks_text = tasks.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");

@@ -67,8 +67,25 @@ pub struct ParamInfo {
     pub shape: Vec<usize>,
 }
 
-/// The float parameters of a module in visiting order, named by their paths.
+/// Names of a module's running statistics (BatchNorm's `running_mean` and `running_var`): float
+/// tensors that burn visits like parameters but that no optimizer updates. They are left out of
+/// [`parameters`] and kept by [`state_tensors`] (checkpoints, best weights, reported weights).
+pub fn is_buffer(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    last == "running_mean" || last == "running_var"
+}
+
+/// The trainable float parameters of a module in visiting order, named by their paths (the
+/// running statistics of [`is_buffer`] left out).
 pub fn parameters<M: Module>(module: &M) -> Vec<ParamInfo> {
+    let mut all = state_tensors(module);
+    all.retain(|p| !is_buffer(&p.name));
+    all
+}
+
+/// Every float tensor of a module: the trainable parameters in visiting order, then the running
+/// statistics ([`is_buffer`]). A model's complete state, as checkpoints store it.
+pub fn state_tensors<M: Module>(module: &M) -> Vec<ParamInfo> {
     struct Collect {
         path: Vec<String>,
         out: Vec<ParamInfo>,
@@ -87,7 +104,9 @@ pub fn parameters<M: Module>(module: &M) -> Vec<ParamInfo> {
     }
     let mut c = Collect { path: Vec::new(), out: Vec::new() };
     module.visit(&mut c);
-    c.out
+    let (mut params, buffers): (Vec<ParamInfo>, Vec<ParamInfo>) = c.out.into_iter().partition(|p| !is_buffer(&p.name));
+    params.extend(buffers);
+    params
 }
 
 /// Copies the float parameters of `module` (in `index` order) into `bufs`.
@@ -364,7 +383,22 @@ impl OptlabOptimizer {
     /// Checks the configuration (name, hyperparameters, schedules) now; the optimizer itself is
     /// built at the first step, when the module's parameters are known.
     pub fn new(cfg: OptimConfig) -> Result<Self, NnError> {
-        registry::build::<f32>(Layout::single("probe", 1), &cfg)?;
+        // Parameter groups name the module's tensors, known at the first step (which reports a
+        // group that matches none): here the settings without groups, then each group's own
+        // settings and schedules, are checked on a probe tensor.
+        let probe = || Layout::single("probe", 1);
+        let mut base = cfg.clone();
+        base.groups.clear();
+        registry::build::<f32>(probe(), &base)?;
+        for (i, g) in cfg.groups.iter().enumerate() {
+            let one = OptimConfig {
+                groups: vec![optlab_optim::GroupConfig { tensors: vec!["*".into()], ..g.clone() }],
+                ..base.clone()
+            };
+            registry::build::<f32>(probe(), &one).map_err(|e| {
+                NnError::setting("parameter group", format!("{} ({})", i + 1, g.tensors.join(", ")), e.to_string())
+            })?;
+        }
         Ok(OptlabOptimizer { cfg, built: None, pending: None, pending_epochs: 0 })
     }
 

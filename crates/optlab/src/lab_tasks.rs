@@ -76,19 +76,10 @@ impl TaskRunner for LabTasks {
 /// times the first; the error says which), `failed` when the job cannot be carried out (bad data
 /// path, a setting optlab-nn refuses).
 pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
-    let mut cfg = optlab_nn::TrainConfig::new(&job.task, job.optimizer.clone());
-    cfg.epochs = job.epochs;
-    cfg.max_steps = job.max_steps;
-    cfg.batch_size = job.batch_size;
-    cfg.seed = job.seed;
-    cfg.val_fraction = job.val_fraction;
-    cfg.data = job.data.as_ref().map(std::path::PathBuf::from);
-    cfg.widths = job.widths.clone();
-    cfg.hidden = job.hidden;
-    cfg.patience = job.patience;
-    cfg.time_budget = job.time_budget_s.map(std::time::Duration::from_secs_f64);
-    cfg.hutchinson =
-        optlab_nn::HutchinsonConfig { samples: job.hutchinson_samples as usize, h: job.hutchinson_h as f32 };
+    let cfg = optlab_nn::TrainConfig {
+        seed: job.seed,
+        ..optlab_nn::TrainConfig::with(&job.task, job.optimizer.clone(), job.net.clone())
+    };
     let mut series = Vec::new();
     let mut elapsed = 0.0;
     let report = optlab_nn::train(&cfg, &mut |e: &optlab_nn::EpochReport| {
