@@ -24,6 +24,7 @@ import gzip
 import json
 import os
 import resource
+import sys
 import time
 
 import numpy as np
@@ -32,41 +33,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-class Mlp(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc2, self.fc3 = nn.Linear(784, 256), nn.Linear(256, 128), nn.Linear(128, 10)
-
-    def forward(self, x):
-        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from torch_nets import CifarCnn, Mlp, MnistCnn, ResNet18  # noqa: E402  (tools/torch_nets.py)
 
 
-class MnistCnn(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.conv2 = nn.Conv2d(1, 32, 3), nn.Conv2d(32, 64, 3)
-        self.fc1, self.fc2 = nn.Linear(9216, 128), nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x.view(-1, 1, 28, 28))))), 2)
-        x = F.relu(self.fc1(torch.flatten(F.dropout(x, 0.25, self.training), 1)))
-        return self.fc2(F.dropout(x, 0.5, self.training))
-
-
-class CifarCnn(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1, self.conv2 = nn.Conv2d(3, 32, 3), nn.Conv2d(32, 64, 3)
-        self.fc1, self.fc2 = nn.Linear(2304, 128), nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x.view(-1, 3, 32, 32))), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.relu(self.fc1(torch.flatten(F.dropout(x, 0.25, self.training), 1)))
-        return self.fc2(F.dropout(x, 0.5, self.training))
-
-
-MODELS = {"mnist-mlp": Mlp, "mnist-cnn": MnistCnn, "cifar-cnn": CifarCnn}
+MODELS = {
+    "mnist-mlp": lambda: Mlp((784, 256, 128, 10)),
+    "mnist-cnn": MnistCnn,
+    "cifar-cnn": CifarCnn,
+    "cifar-resnet18": ResNet18,
+}
 
 
 def idx(path):
@@ -84,7 +60,7 @@ def mnist(root):
 
 
 def training_data(task, root):
-    if task == "cifar-cnn":
+    if task in ("cifar-cnn", "cifar-resnet18"):
         g = np.random.default_rng(0)
         return (torch.from_numpy(g.uniform(-1.7, 1.7, (2048, 3072)).astype(np.float32)),
                 torch.from_numpy(g.integers(0, 10, 2048)))

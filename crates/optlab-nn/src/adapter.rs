@@ -50,10 +50,10 @@
 //! ```
 
 use crate::error::NnError;
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
-use burn::optim::GradientsParams;
 use burn::backend::flex::FlexTensor;
 use burn::backend::Flex;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
 use optlab_optim::{registry, Layout, OptimConfig, Optimizer, OptimizerState, StepOutcome};
 use std::collections::HashMap;
@@ -211,7 +211,12 @@ fn take_grads(grads: &mut GradientsParams, infos: &[ParamInfo], out: &mut Vec<Te
             3 => grads.remove::<3>(info.id).map(|t| t.into_data()),
             4 => grads.remove::<4>(info.id).map(|t| t.into_data()),
             5 => grads.remove::<5>(info.id).map(|t| t.into_data()),
-            r => return Err(NnError::Param { param: info.name.clone(), what: format!("rank {r} is not supported (1-5)") }),
+            r => {
+                return Err(NnError::Param {
+                    param: info.name.clone(),
+                    what: format!("rank {r} is not supported (1-5)"),
+                })
+            }
         };
         let data = data.ok_or_else(|| NnError::Param {
             param: info.name.clone(),
@@ -242,8 +247,8 @@ fn all_on_flex<M: Module>(module: &M, index: &HashMap<ParamId, usize>) -> bool {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             if self.index.contains_key(&param.id) {
                 let t = param.val();
-                self.ok &= t.dtype() == burn::tensor::DType::F32
-                    && t.without_autodiff().try_into_primitive::<Flex>().is_ok();
+                self.ok &=
+                    t.dtype() == burn::tensor::DType::F32 && t.without_autodiff().try_into_primitive::<Flex>().is_ok();
             }
         }
     }
@@ -296,7 +301,8 @@ fn put_flex<M: Module>(module: M, index: &HashMap<ParamId, usize>, taken: &mut [
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
             let Some(&i) = self.index.get(&param.id) else { return param };
             let (id, _placeholder, mapper) = param.consume();
-            let t = self.taken[i].take().unwrap_or_else(|| panic!("parameter #{i} put back twice: a bug of the adapter"));
+            let t =
+                self.taken[i].take().unwrap_or_else(|| panic!("parameter #{i} put back twice: a bug of the adapter"));
             let mut tensor = Tensor::<D>::from_primitive::<Flex>(t.tensor);
             if t.autodiff {
                 tensor = tensor.autodiff();

@@ -405,10 +405,10 @@ impl BasicBlock {
     }
 
     pub fn forward(&self, x: Tensor<4>, train: bool) -> Tensor<4> {
-        let out = relu(self.bn1.forward(self.conv1.forward(x.clone()), train));
-        let out = self.bn2.forward(self.conv2.forward(out), train);
+        let out = relu(self.bn1.forward(kernels::conv2d(x.clone(), &self.conv1, false), train));
+        let out = self.bn2.forward(kernels::conv2d(out, &self.conv2, false), train);
         let short = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x), train),
+            Some(d) => d.bn.forward(kernels::conv2d(x, &d.conv, false), train),
             None => x,
         };
         relu(out + short)
@@ -472,7 +472,7 @@ impl Net for ResNet18 {
         let train = dropout.is_some();
         let [b, _] = x.dims();
         let x = x.reshape([b, self.channels, self.side, self.side]);
-        let mut x = relu(self.bn1.forward(self.conv1.forward(x), train));
+        let mut x = relu(self.bn1.forward(kernels::conv2d(x, &self.conv1, false), train));
         for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
             x = block.forward(x, train);
         }

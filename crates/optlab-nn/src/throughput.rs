@@ -3,13 +3,13 @@
 //! and the `nn_bench` example.
 //!
 //! The MNIST tasks train on the shipped digits (normalised training split, cycled in a seeded
-//! shuffled order as the trainer takes them); `cifar-cnn` trains on seeded random images of
-//! CIFAR-10's shape, since CIFAR-10 is not shipped (the work per sample does not depend on the
-//! pixel values).
+//! shuffled order as the trainer takes them); `cifar-cnn` and `cifar-resnet18` (the CIFAR
+//! ResNet-18, BatchNorm in training mode) train on seeded random images of CIFAR-10's shape, since
+//! CIFAR-10 is not shipped (the work per sample does not depend on the pixel values).
 
 use crate::adapter::OptlabOptimizer;
 use crate::error::NnError;
-use crate::models::{CifarCnn, Mlp, MnistCnn, Net};
+use crate::models::{CifarCnn, Mlp, MnistCnn, Net, ResNet18, RESNET18_WIDTHS};
 use crate::train::{load_data, TrainConfig, MNIST_MLP_WIDTHS};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
 /// The tasks [`measure`] knows.
-pub const THROUGHPUT_TASKS: &[&str] = &["mnist-mlp", "mnist-cnn", "cifar-cnn"];
+pub const THROUGHPUT_TASKS: &[&str] = &["mnist-mlp", "mnist-cnn", "cifar-cnn", "cifar-resnet18"];
 
 /// Random images of CIFAR-10's shape (3×32×32, 10 classes), normalised like real ones (mean 0,
 /// standard deviation 1 per channel).
@@ -35,7 +35,7 @@ pub fn synthetic_cifar(samples: usize, seed: u64) -> Dataset {
 pub fn throughput_data(task: &str) -> Result<Dataset, NnError> {
     match task {
         "mnist-mlp" | "mnist-cnn" => Ok(load_data(&TrainConfig::new(task, OptimConfig::new("adam")))?.0),
-        "cifar-cnn" => Ok(synthetic_cifar(2048, 0)),
+        "cifar-cnn" | "cifar-resnet18" => Ok(synthetic_cifar(2048, 0)),
         other => Err(NnError::UnknownTask { name: other.into(), known: THROUGHPUT_TASKS.join(", ") }),
     }
 }
@@ -66,6 +66,10 @@ pub fn measure(
                 }
                 "mnist-cnn" => time_steps(MnistCnn::new(&mut rng, &device), opt, data, batch, steps, warmup),
                 "cifar-cnn" => time_steps(CifarCnn::new(&mut rng, &device), opt, data, batch, steps, warmup),
+                "cifar-resnet18" => {
+                    let net = ResNet18::new(3, 32, 10, RESNET18_WIDTHS, &mut rng, &device);
+                    time_steps(net, opt, data, batch, steps, warmup)
+                }
                 other => Err(NnError::UnknownTask { name: other.into(), known: THROUGHPUT_TASKS.join(", ") }),
             }
         })
@@ -117,7 +121,7 @@ mod tests {
     #[test]
     fn every_task_trains_and_times() {
         for task in THROUGHPUT_TASKS {
-            let data = if *task == "cifar-cnn" { synthetic_cifar(16, 1) } else { throughput_data(task).unwrap() };
+            let data = if task.starts_with("cifar") { synthetic_cifar(16, 1) } else { throughput_data(task).unwrap() };
             let t = measure(task, &data, &OptimConfig::new("adam").set("lr", 1e-3), 8, 3, 1, 2).unwrap();
             assert_eq!(t.len(), 2);
             assert!(t.iter().all(|s| s.is_finite() && *s > 0.0), "{task}: {t:?}");

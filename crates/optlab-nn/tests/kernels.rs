@@ -275,8 +275,37 @@ fn linear_without_autodiff_or_bias_matches_burn() {
     let mut rng = StdRng::seed_from_u64(8);
     let l = linear_layer(7, 5, &mut rng, &device);
     let x = Tensor::<2>::from_data(TensorData::new(rand_vec(21, &mut rng), [3, 7]), &device);
-    assert_close("flex linear", &values(kernels::linear(x.clone(), &l, true)), &values(relu(l.forward(x.clone()))), 1e-5);
+    assert_close(
+        "flex linear",
+        &values(kernels::linear(x.clone(), &l, true)),
+        &values(relu(l.forward(x.clone()))),
+        1e-5,
+    );
     let mut no_bias = l.clone();
     no_bias.bias = None;
     assert_eq!(values(kernels::linear(x.clone(), &no_bias, false)), values(no_bias.forward(x)));
+}
+
+/// A convolution without bias (ResNet's) runs on optlab's kernel with a constant zero bias:
+/// output and gradients as burn's, and no bias gradient anywhere.
+#[test]
+fn conv2d_without_bias_matches_burn() {
+    let c = Case { x: [3, 4, 9, 9], o: 6, k: [3, 3], stride: [2, 2], padding: [1, 1, 1, 1], relu: false, seed: 21 };
+    let run_nb = |ours: bool| {
+        let device = Device::flex().autodiff();
+        let mut rng = StdRng::seed_from_u64(c.seed);
+        let mut conv = layer(&c, &mut rng, &device);
+        conv.bias = None;
+        let x = Tensor::<4>::from_data(TensorData::new(rand_vec(c.x.iter().product(), &mut rng), c.x), &device)
+            .require_grad();
+        let y = if ours { kernels::conv2d(x.clone(), &conv, false) } else { conv.forward(x.clone()) };
+        let r =
+            Tensor::<4>::from_data(TensorData::new(rand_vec(y.shape().num_elements(), &mut rng), y.shape()), &device);
+        let grads = (y.clone() * r).sum().backward();
+        [values(y), values(x.grad(&grads).unwrap()), values(conv.weight.val().grad(&grads).unwrap())]
+    };
+    let (ours, burn) = (run_nb(true), run_nb(false));
+    assert_close("no-bias output", &ours[0], &burn[0], 1e-5);
+    assert_close("no-bias grad x", &ours[1], &burn[1], 1e-4);
+    assert_close("no-bias grad weight", &ours[2], &burn[2], 1e-4);
 }

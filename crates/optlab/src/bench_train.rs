@@ -29,7 +29,7 @@ impl TrainRow {
     }
 
     /// Parses `TASK:BATCH`. `samples` per timed run default to about a second of work per run
-    /// (32,768 for the MLP, 2,048 for the CNNs, at least 4 batches).
+    /// (32,768 for the MLP, 2,048 for the CNNs, 512 for ResNet-18; at least 4 batches).
     pub fn parse(s: &str, samples: Option<usize>) -> Result<TrainRow> {
         let (task, batch) = s
             .split_once(':')
@@ -44,13 +44,17 @@ impl TrainRow {
             batch.parse().ok().filter(|b| (1..=2048).contains(b)).ok_or_else(|| {
                 Error::Usage(format!("--rows: batch `{batch}` in `{s}` must be an integer in 1..=2048"))
             })?;
-        let per_run = samples.unwrap_or(if task == "mnist-mlp" { 32_768 } else { 2_048 });
+        let per_run = samples.unwrap_or(match task {
+            "mnist-mlp" => 32_768,
+            "cifar-resnet18" => 512,
+            _ => 2_048,
+        });
         Ok(TrainRow { task: task.into(), batch, samples: per_run.max(4 * batch) })
     }
 }
 
 /// The default rows: the MLP and the MNIST CNN at batch 64 and 512, the CIFAR CNN at 128.
-pub const DEFAULT_ROWS: &str = "mnist-mlp:64,mnist-mlp:512,mnist-cnn:64,mnist-cnn:512,cifar-cnn:128";
+pub const DEFAULT_ROWS: &str = "mnist-mlp:64,mnist-mlp:512,mnist-cnn:64,mnist-cnn:512,cifar-cnn:128,cifar-resnet18:128";
 
 /// Untimed steps before each timed run.
 pub const WARMUP: usize = 2;

@@ -91,7 +91,9 @@ pub fn linear_backward(
         if !dx.is_empty() {
             // dX [n, i] = dZ [n, o] · Wᵀ [o, i].
             // SAFETY: dz is n×o, w is i×o (read transposed), dx holds n·i elements.
-            unsafe { matmul_par(n, i, o, &mut dx, Mat::rows(dz, o), Mat::transposed(w, o), false, parallelism(n, i, o)) };
+            unsafe {
+                matmul_par(n, i, o, &mut dx, Mat::rows(dz, o), Mat::transposed(w, o), false, parallelism(n, i, o))
+            };
         }
         dx
     });
@@ -100,7 +102,9 @@ pub fn linear_backward(
         if !dw.is_empty() {
             // dW [i, o] = Xᵀ [i, n] · dZ [n, o].
             // SAFETY: x is n×i (read transposed), dz is n×o, dw holds i·o elements.
-            unsafe { matmul_par(i, o, n, &mut dw, Mat::transposed(x, i), Mat::rows(dz, o), false, parallelism(i, o, n)) };
+            unsafe {
+                matmul_par(i, o, n, &mut dw, Mat::transposed(x, i), Mat::rows(dz, o), false, parallelism(i, o, n))
+            };
         }
         dw
     });

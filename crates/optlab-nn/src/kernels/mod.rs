@@ -21,8 +21,8 @@ pub mod pool;
 
 use burn::backend::{Dispatch, DispatchTensor, DispatchTensorKind};
 use burn::nn::conv::Conv2d;
-use burn::nn::Linear;
 use burn::nn::pool::MaxPool2d;
+use burn::nn::Linear;
 use burn::nn::PaddingConfig2d;
 use burn::tensor::activation::relu as burn_relu;
 use burn::tensor::{DType, Tensor};
@@ -41,13 +41,18 @@ fn on_flex(t: &DispatchTensor) -> bool {
 }
 
 /// The stride, (top, left, bottom, right) padding and bias of `conv` if optlab's kernel computes
-/// it on input `x`: f32, dilation 1, one group, a bias, valid or explicit padding, consistent shapes.
+/// it on input `x`: f32, dilation 1, one group, valid or explicit padding, consistent shapes. A
+/// convolution without bias gets a constant zero bias (adding 0 changes no value, and a constant
+/// gets no gradient).
 fn kernel_options(x: &Tensor<4>, conv: &Conv2d) -> Option<([usize; 2], [usize; 4], Tensor<1>)> {
-    let bias = conv.bias.as_ref()?.val();
     if conv.dilation != [1, 1] || conv.groups != 1 {
         return None;
     }
     let weight = conv.weight.val();
+    let bias = match conv.bias.as_ref() {
+        Some(b) => b.val(),
+        None => Tensor::<1>::zeros([weight.dims()[0]], &weight.device()),
+    };
     if x.dtype() != DType::F32 || weight.dtype() != DType::F32 || bias.dtype() != DType::F32 {
         return None;
     }
