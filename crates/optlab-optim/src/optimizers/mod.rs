@@ -38,5 +38,6 @@ registry! {
     adabelief: AdaBelief,
     novograd: NovoGrad,
     yellowfin: YellowFin,
+    lion: Lion,
     lookahead: custom(ENTRY),
 }
