@@ -39,5 +39,6 @@ registry! {
     novograd: NovoGrad,
     yellowfin: YellowFin,
     lion: Lion,
+    rprop: Rprop,
     lookahead: custom(ENTRY),
 }
