@@ -4,12 +4,15 @@
 //!   [`Dataset::split`], [`Dataset::subset`]/[`Dataset::take`], per-channel [`Dataset::channel_stats`] /
 //!   [`Dataset::normalise`], and allocation-free batch [`Dataset::gather`].
 //! * Loaders: [`load_mnist`] / [`load_mnist_dir`] (IDX, raw or gzip), [`load_cifar10`] (binary batches),
+//!   [`load_tiny_imagenet`] (the archive's JPEG folders),
 //!   [`shipped_mnist`] (the 5,000-digit subset embedded from `data/mnist-5k/`), and the synthetic
 //!   [`two_gaussians`].
+//! * [`Augmenter`]: seeded random crop (padding 4) and horizontal flip of training batches.
 //! * [`shuffled`] / [`shuffle_into`]: epoch permutations reproducible from `(seed, epoch)` on any platform.
 //!
 //! Every failure is a [`DataError`] naming the file (or dataset) and the offending values. See `docs/data.md`.
 
+mod augment;
 mod cifar;
 mod dataset;
 mod error;
@@ -17,7 +20,9 @@ mod io;
 mod mnist;
 mod rng;
 mod synthetic;
+mod tinyimagenet;
 
+pub use augment::{Augmenter, CROP_PADDING};
 pub use cifar::{load_cifar10, CIFAR_RECORD};
 pub use dataset::Dataset;
 pub use error::DataError;
@@ -25,3 +30,4 @@ pub use io::MAX_FILE_BYTES;
 pub use mnist::{load_mnist, load_mnist_dir, shipped_mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC};
 pub use rng::{shuffle_into, shuffled};
 pub use synthetic::two_gaussians;
+pub use tinyimagenet::{load_tiny_imagenet, read_wnids, TINY_SIDE};

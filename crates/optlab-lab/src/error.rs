@@ -17,6 +17,18 @@ pub enum LabError {
     /// Bad command-line input (`--shard`, `--jobs`).
     #[error("{0}")]
     Usage(String),
+    /// An optimizer configuration the registry refuses.
+    #[error(transparent)]
+    Optim(#[from] optlab_optim::OptimError),
+    /// An unknown test function or a dimension it does not have.
+    #[error("{0}")]
+    Function(String),
+}
+
+impl From<optlab_functions::FunctionError> for LabError {
+    fn from(e: optlab_functions::FunctionError) -> Self {
+        LabError::Function(e.to_string())
+    }
 }
 
 pub type Result<T, E = LabError> = std::result::Result<T, E>;

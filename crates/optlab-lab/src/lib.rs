@@ -6,19 +6,28 @@
 //! * [`spec`]: experiment files (TOML), checked before anything runs; errors name file, line, key.
 //! * [`plan`]: the ordered runs of an experiment, each with a stable SHA-256 of its configuration;
 //!   `--shard I/N` slices.
+//! * [`function_task`]: the test-function task: [`function_task::Problem`], random starts, the
+//!   stopping rules and [`function_task::run_one`].
+//! * [`study`]: the test-function study (`optlab functions study`) and its learning-rate protocol;
+//!   [`stats`]: the quantiles it and the report use.
 //! * [`task`]: the [`task::TaskRunner`] trait the binary implements, [`task::NetworkJob`].
 //! * [`store`]: the crash-safe SQLite store, resume and merge.
 //! * [`runner`]: the bounded worker pool with a progress bar; runs are claimed in the store, so
 //!   several processes on one store share the work.
+//! * [`run_loop`]: test functions as problems of optlab-optim's executor, the trajectory collector.
 //! * [`process`]: host name and process liveness (for claims and temporary files).
 
 pub mod error;
+pub mod function_task;
 pub mod plan;
 pub mod process;
 pub mod record;
+pub mod run_loop;
 pub mod runner;
 pub mod spec;
+pub mod stats;
 pub mod store;
+pub mod study;
 pub mod task;
 
 pub use error::{LabError, Result};

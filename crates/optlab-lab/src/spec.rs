@@ -20,7 +20,7 @@ use crate::error::{LabError, Result};
 use crate::record::{ComparisonInfo, ExperimentInfo};
 
 /// Network tasks (run by the `optlab` binary through optlab-nn).
-pub const NETWORK_TASKS: &[&str] = &["blobs-neuron", "blobs-two-layer", "mnist-mlp", "mnist-cnn", "cifar-cnn"];
+pub const NETWORK_TASKS: &[&str] = optlab_nn::TASKS;
 
 /// Sweep key that makes every optimizer's `lr` follow a schedule (same as `schedule.lr`).
 pub const LR_SCHEDULE_KEY: &str = "lr_schedule";
@@ -173,6 +173,12 @@ struct ComparisonToml {
     time_budget: Option<Spanned<Num>>,
     hutchinson_samples: Option<Spanned<i64>>,
     hutchinson_h: Option<Spanned<Num>>,
+    shuffle: Option<Spanned<bool>>,
+    dropout: Option<Spanned<Num>>,
+    augment: Option<Spanned<bool>>,
+    init: Option<Spanned<String>>,
+    mse: Option<Spanned<bool>>,
+    train_limit: Option<Spanned<i64>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,40 +234,13 @@ impl Default for FunctionSettings {
     }
 }
 
-/// Settings of the network runs of a comparison (the batch size may be swept).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct NetworkSettings {
-    pub epochs: u32,
-    pub batch_size: usize,
-    pub max_steps: Option<u64>,
-    pub val_fraction: f64,
-    pub data: Option<String>,
-    pub widths: Option<Vec<usize>>,
-    pub hidden: Option<usize>,
-    /// Early stopping: epochs without a better validation loss.
-    pub patience: Option<u32>,
-    pub time_budget_s: Option<f64>,
-    /// Hutchinson estimator of the Hessian diagonal (optimizers that need it).
-    pub hutchinson_samples: u32,
-    pub hutchinson_h: f64,
-}
+/// Settings of the network runs of a comparison (the batch size may be swept): optlab-nn's
+/// [`NetworkSettings`], the struct the trainer reads.
+pub use optlab_nn::NetworkSettings;
 
-impl Default for NetworkSettings {
-    fn default() -> Self {
-        NetworkSettings {
-            epochs: 10,
-            batch_size: 32,
-            max_steps: None,
-            val_fraction: 0.2,
-            data: None,
-            widths: None,
-            hidden: None,
-            patience: None,
-            time_budget_s: None,
-            hutchinson_samples: 1,
-            hutchinson_h: 1e-3,
-        }
-    }
+/// The defaults of a comparison's network runs: 10 epochs of batch 32, otherwise the trainer's.
+pub fn network_defaults() -> NetworkSettings {
+    NetworkSettings { epochs: 10, batch_size: 32, ..NetworkSettings::default() }
 }
 
 /// One optimizer of a comparison.
@@ -551,13 +530,36 @@ fn hyper_error(ctx: &Ctx, span: &Range<usize>, key: &str, cmp: &str, e: OptimErr
     }
 }
 
+/// Checks one `[[comparison]]`: its tasks, seeds, settings, optimizers, sweep and targets, in
+/// that order (the first mistake found is the one reported).
 fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     check_ident(ctx, &c.name, "name", None)?;
     let cname = c.name.get_ref().clone();
     let cn = cname.as_str();
     let line = ctx.line(&c.name.span());
+    let tasks = tasks(ctx, &c, cn)?;
+    let has_fn = tasks.iter().any(|t| task_kind(t) == Some(TaskKind::Function));
+    let has_net = tasks.iter().any(|t| task_kind(t) == Some(TaskKind::Network));
+    let seeds = seeds(ctx, &c, cn)?;
+    let (function, network) = settings(ctx, &c, cn, &tasks, has_fn, has_net)?;
+    let optimizers = optimizers(ctx, &c, cn)?;
+    let sweep = sweep(ctx, &c, cn, &optimizers, has_net)?;
+    check_validation_set(ctx, &c, cn, has_net, &network, &optimizers, &sweep)?;
+    let targets = targets(ctx, &c, cn, &tasks)?;
+    let info = ComparisonInfo {
+        name: cname.clone(),
+        title: c.title,
+        description: c.description,
+        tasks,
+        swept: sweep.keys.iter().map(|(k, _)| k.clone()).collect(),
+        targets,
+    };
+    let data_line = c.data.as_ref().map(|v| ctx.line(&v.span()));
+    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line })
+}
 
-    // Tasks.
+/// The comparison's `tasks`: known, distinct, at least one.
+fn tasks(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<String>> {
     let mut tasks = Vec::new();
     for t in c.tasks.get_ref() {
         if task_kind(t.get_ref()).is_none() {
@@ -581,10 +583,11 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     if tasks.is_empty() {
         return Err(ctx.err(&c.tasks.span(), "tasks", Some(cn), "the list of tasks is empty"));
     }
-    let has_fn = tasks.iter().any(|t| task_kind(t) == Some(TaskKind::Function));
-    let has_net = tasks.iter().any(|t| task_kind(t) == Some(TaskKind::Network));
+    Ok(tasks)
+}
 
-    // Seeds.
+/// The comparison's `seeds`: a count (seeds 0 to n − 1) or a list of distinct seeds; `[0]` without.
+fn seeds(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<u64>> {
     let seeds: Vec<u64> = match &c.seeds {
         None => vec![0],
         Some(s) => match s.get_ref() {
@@ -623,8 +626,33 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             }
         },
     };
+    Ok(seeds)
+}
 
-    // Settings that only apply to one kind of task.
+/// The settings of the comparison's test-function and network runs; a setting of a kind of task
+/// the comparison does not have is an error.
+fn settings(
+    ctx: &Ctx,
+    c: &ComparisonToml,
+    cn: &str,
+    tasks: &[String],
+    has_fn: bool,
+    has_net: bool,
+) -> Result<(FunctionSettings, NetworkSettings)> {
+    check_kind_keys(ctx, c, cn, has_fn, has_net)?;
+    let mut function = function_settings(ctx, c, cn, tasks)?;
+    let mut network = network_defaults();
+    if let Some(v) = &c.patience {
+        let p = int_in(ctx, v, "patience", cn, 1, u32::MAX as i64)? as u32;
+        function.patience = p;
+        network.patience = Some(p);
+    }
+    network_settings(ctx, c, cn, tasks, &mut network)?;
+    Ok((function, network))
+}
+
+/// Settings that only apply to one kind of task are refused when the comparison has none.
+fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_net: bool) -> Result<()> {
     let fn_keys: [(&str, Option<Range<usize>>); 8] = [
         ("points", c.points.as_ref().map(|v| v.span())),
         ("dim", c.dim.as_ref().map(|v| v.span())),
@@ -640,7 +668,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             return Err(ctx.err(sp, k, Some(cn), "this setting is for test functions, and the comparison has none"));
         }
     }
-    let net_keys: [(&str, Option<Range<usize>>); 9] = [
+    let net_keys: [(&str, Option<Range<usize>>); 15] = [
         ("epochs", c.epochs.as_ref().map(|v| v.span())),
         ("batch_size", c.batch_size.as_ref().map(|v| v.span())),
         ("max_steps", c.max_steps.as_ref().map(|v| v.span())),
@@ -650,6 +678,12 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         ("hidden", c.hidden.as_ref().map(|v| v.span())),
         ("time_budget", c.time_budget.as_ref().map(|v| v.span())),
         ("hutchinson_samples", c.hutchinson_samples.as_ref().map(|v| v.span())),
+        ("shuffle", c.shuffle.as_ref().map(|v| v.span())),
+        ("dropout", c.dropout.as_ref().map(|v| v.span())),
+        ("augment", c.augment.as_ref().map(|v| v.span())),
+        ("init", c.init.as_ref().map(|v| v.span())),
+        ("mse", c.mse.as_ref().map(|v| v.span())),
+        ("train_limit", c.train_limit.as_ref().map(|v| v.span())),
     ];
     if !has_net {
         let h = c.hutchinson_h.as_ref().map(|v| ("hutchinson_h", Some(v.span())));
@@ -657,26 +691,52 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             return Err(ctx.err(&sp, k, Some(cn), "this setting is for network tasks, and the comparison has none"));
         }
     }
+    Ok(())
+}
 
+/// `dim`, `start`/`starts`, `steps`, `ftol`, `xtol`, `points` and `time_limit` (test functions).
+fn function_settings(ctx: &Ctx, c: &ComparisonToml, cn: &str, tasks: &[String]) -> Result<FunctionSettings> {
     let mut function = FunctionSettings::default();
     if let Some(v) = &c.dim {
         function.dim = Some(int_in(ctx, v, "dim", cn, 1, optlab_functions::MAX_DIM as i64)? as usize);
-        for t in &tasks {
+        for t in tasks {
             if task_kind(t) == Some(TaskKind::Function) && !optlab_functions::is_variable_dim(t) {
                 return Err(ctx.err(&v.span(), "dim", Some(cn), format!("test function `{t}` has a fixed dimension")));
             }
         }
-        for t in &tasks {
+        for t in tasks {
             if task_kind(t) == Some(TaskKind::Function) {
                 optlab_functions::by_name(t, function.dim).map_err(|e| ctx.err(&v.span(), "dim", Some(cn), e))?;
             }
         }
     }
+    function.start = start_rule(ctx, c, cn, tasks, function.dim)?;
+    if let Some(v) = &c.steps {
+        function.steps = int_in(ctx, v, "steps", cn, 1, i64::MAX)? as u64;
+    }
+    if let Some(v) = &c.ftol {
+        function.ftol = float_in(ctx, v, "ftol", cn, Kind::POS)?;
+    }
+    if let Some(v) = &c.xtol {
+        function.xtol = float_in(ctx, v, "xtol", cn, Kind::NONNEG)?;
+    }
+    if let Some(v) = &c.points {
+        function.points = int_in(ctx, v, "points", cn, 2, 1_000_000)? as u32;
+    }
+    if let Some(v) = &c.time_limit {
+        function.time_limit_s = Some(float_in(ctx, v, "time_limit", cn, Kind::POS)?);
+    }
+    Ok(function)
+}
+
+/// The start rule: `start` ("random", "default" or a point of each test function's dimension)
+/// with the `starts` count of random starts.
+fn start_rule(ctx: &Ctx, c: &ComparisonToml, cn: &str, tasks: &[String], dim: Option<usize>) -> Result<StartRule> {
     let count = match &c.starts {
         Some(v) => Some(int_in(ctx, v, "starts", cn, 1, 100_000)? as u32),
         None => None,
     };
-    function.start = match &c.start {
+    let start = match &c.start {
         None => StartRule::Random { count: count.unwrap_or(1) },
         Some(s) => {
             let sp = s.span();
@@ -717,10 +777,10 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
                             }
                         }
                     }
-                    for t in &tasks {
+                    for t in tasks {
                         if task_kind(t) == Some(TaskKind::Function) {
-                            let f = optlab_functions::by_name(t, function.dim)
-                                .map_err(|e| ctx.err(&sp, "start", Some(cn), e))?;
+                            let f =
+                                optlab_functions::by_name(t, dim).map_err(|e| ctx.err(&sp, "start", Some(cn), e))?;
                             if f.dim() != p.len() {
                                 return Err(ctx.err(
                                     &sp,
@@ -748,27 +808,17 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             }
         }
     };
-    if let Some(v) = &c.steps {
-        function.steps = int_in(ctx, v, "steps", cn, 1, i64::MAX)? as u64;
-    }
-    if let Some(v) = &c.ftol {
-        function.ftol = float_in(ctx, v, "ftol", cn, Kind::POS)?;
-    }
-    if let Some(v) = &c.xtol {
-        function.xtol = float_in(ctx, v, "xtol", cn, Kind::NONNEG)?;
-    }
-    if let Some(v) = &c.points {
-        function.points = int_in(ctx, v, "points", cn, 2, 1_000_000)? as u32;
-    }
-    if let Some(v) = &c.time_limit {
-        function.time_limit_s = Some(float_in(ctx, v, "time_limit", cn, Kind::POS)?);
-    }
-    let mut network = NetworkSettings::default();
-    if let Some(v) = &c.patience {
-        let p = int_in(ctx, v, "patience", cn, 1, u32::MAX as i64)? as u32;
-        function.patience = p;
-        network.patience = Some(p);
-    }
+    Ok(start)
+}
+
+/// The network settings other than `patience` (read with the test functions' one).
+fn network_settings(
+    ctx: &Ctx,
+    c: &ComparisonToml,
+    cn: &str,
+    tasks: &[String],
+    network: &mut NetworkSettings,
+) -> Result<()> {
     if let Some(v) = &c.epochs {
         network.epochs = int_in(ctx, v, "epochs", cn, 1, u32::MAX as i64)? as u32;
     }
@@ -795,7 +845,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
                 ),
             ));
         }
-        network.data = Some(v.get_ref().clone());
+        network.data = Some(v.get_ref().into());
     }
     if let Some(v) = &c.widths {
         if v.get_ref().is_empty() || v.get_ref().iter().any(|&w| w < 1) {
@@ -820,96 +870,126 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     if let Some(v) = &c.hutchinson_h {
         network.hutchinson_h = float_in(ctx, v, "hutchinson_h", cn, Kind::POS)?;
     }
+    if let Some(v) = &c.shuffle {
+        network.shuffle = *v.get_ref();
+    }
+    if let Some(v) = &c.dropout {
+        network.dropout = Some(float_in(ctx, v, "dropout", cn, Kind::UNIT_OPEN)?);
+    }
+    if let Some(v) = &c.augment {
+        network.augment = *v.get_ref();
+    }
+    if let Some(v) = &c.init {
+        if v.get_ref().is_empty() {
+            return Err(ctx.err(&v.span(), "init", Some(cn), "the path of the initial weights is empty"));
+        }
+        network.init = Some(v.get_ref().into());
+    }
+    if let Some(v) = &c.mse {
+        network.mse = *v.get_ref();
+    }
+    if let Some(v) = &c.train_limit {
+        network.train_limit = Some(int_in(ctx, v, "train_limit", cn, 1, i64::MAX)? as usize);
+    }
+    Ok(())
+}
 
-    // Optimizers.
+/// The comparison's optimizers: at least one, each checked against the registry.
+fn optimizers(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<OptimizerEntry>> {
     let mut optimizers: Vec<OptimizerEntry> = Vec::new();
     if c.optimizers.get_ref().is_empty() {
         return Err(ctx.err(&c.optimizers.span(), "optimizers", Some(cn), "the list of optimizers is empty"));
     }
     for o in c.optimizers.get_ref() {
-        let name = o.name.get_ref();
-        let spec = registry::spec(name).map_err(|_| {
-            ctx.err(
-                &o.name.span(),
-                "name",
-                Some(cn),
-                format!("unknown optimizer `{name}`; known optimizers: {}", registry::names().join(", ")),
-            )
-        })?;
-        let mut cfg = OptimConfig::new(name);
-        let mut label_parts = vec![name.clone()];
-        if let Some(set) = &o.set {
-            let mut texts = Vec::new();
-            for (k, v) in &set.0 {
-                let text = value_text(v.get_ref()).ok_or_else(|| {
-                    ctx.err(&v.span(), k.get_ref(), Some(cn), "expected a number, a boolean or a string")
-                })?;
-                texts.push(text);
-            }
-            // A wrapper's wrapped optimizer first (wherever it is written): the other keys may be its.
-            let wk = wrapper_key(spec);
-            let mut probe = BTreeMap::new();
-            for ((k, v), text) in set.0.iter().zip(&texts) {
-                if Some(k.get_ref().as_str()) == wk {
-                    Hyper::defaults(spec)
-                        .set_str(k.get_ref(), text)
-                        .map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
-                    probe.insert(k.get_ref().clone(), text.clone());
-                }
-            }
-            let mut hypers: Vec<Hyper> = Vec::new();
-            for ((k, v), text) in set.0.iter().zip(&texts) {
-                let Some(owner) = key_spec(spec, &probe, k.get_ref()) else {
-                    return Err(ctx.err(
-                        &k.span(),
-                        k.get_ref(),
-                        Some(cn),
-                        format!(
-                            "unknown hyperparameter of optimizer `{name}`; valid keys: {}",
-                            valid_keys(spec, &probe)
-                        ),
-                    ));
-                };
-                let h = match hypers.iter().position(|h| std::ptr::eq(h.spec(), owner)) {
-                    Some(i) => &mut hypers[i],
-                    None => {
-                        hypers.push(Hyper::defaults(owner));
-                        hypers.last_mut().expect("just pushed")
-                    }
-                };
-                h.set_str(k.get_ref(), text).map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
-                cfg = cfg.set(k.get_ref(), text);
-                label_parts.push(format!("{}={text}", k.get_ref()));
-            }
-        }
-        if let Some(sch) = &o.schedules {
-            for (k, v) in &sch.0 {
-                cfg = schedule_into(ctx, cfg, spec, (k.get_ref(), k.get_ref()), v.get_ref(), &v.span(), cn)?;
-                label_parts.push(format!("{}~{}", k.get_ref(), v.get_ref()));
-            }
-        }
-        let label = match &o.label {
-            Some(l) if l.get_ref().trim().is_empty() => {
-                return Err(ctx.err(&l.span(), "label", Some(cn), "the label is empty"));
-            }
-            Some(l) => l.get_ref().clone(),
-            None => label_parts.join(" "),
-        };
-        if optimizers.iter().any(|e| e.label == label) {
-            return Err(ctx.err(
-                &o.name.span(),
-                "label",
-                Some(cn),
-                format!("two optimizers have the label `{label}`; give one a `label`"),
-            ));
-        }
-        // Relations between hyperparameters are checked by building on a tiny layout.
-        registry::build::<f64>(optlab_optim::Layout::single("x", 2), &cfg)
-            .map_err(|e| ctx.err(&o.name.span(), "optimizers", Some(cn), e))?;
-        optimizers.push(OptimizerEntry { label, config: cfg, line: ctx.line(&o.name.span()) });
+        let entry = optimizer_entry(ctx, o, cn, &optimizers)?;
+        optimizers.push(entry);
     }
+    Ok(optimizers)
+}
 
-    // Sweeps.
+/// One optimizer entry: its name, `set` values and `schedules` checked, its label distinct from
+/// those of the `others` before it.
+fn optimizer_entry(ctx: &Ctx, o: &OptimizerToml, cn: &str, others: &[OptimizerEntry]) -> Result<OptimizerEntry> {
+    let name = o.name.get_ref();
+    let spec = registry::spec(name).map_err(|_| {
+        ctx.err(
+            &o.name.span(),
+            "name",
+            Some(cn),
+            format!("unknown optimizer `{name}`; known optimizers: {}", registry::names().join(", ")),
+        )
+    })?;
+    let mut cfg = OptimConfig::new(name);
+    let mut label_parts = vec![name.clone()];
+    if let Some(set) = &o.set {
+        let mut texts = Vec::new();
+        for (k, v) in &set.0 {
+            let text = value_text(v.get_ref())
+                .ok_or_else(|| ctx.err(&v.span(), k.get_ref(), Some(cn), "expected a number, a boolean or a string"))?;
+            texts.push(text);
+        }
+        // A wrapper's wrapped optimizer first (wherever it is written): the other keys may be its.
+        let wk = wrapper_key(spec);
+        let mut probe = BTreeMap::new();
+        for ((k, v), text) in set.0.iter().zip(&texts) {
+            if Some(k.get_ref().as_str()) == wk {
+                Hyper::defaults(spec)
+                    .set_str(k.get_ref(), text)
+                    .map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
+                probe.insert(k.get_ref().clone(), text.clone());
+            }
+        }
+        let mut hypers: Vec<Hyper> = Vec::new();
+        for ((k, v), text) in set.0.iter().zip(&texts) {
+            let Some(owner) = key_spec(spec, &probe, k.get_ref()) else {
+                return Err(ctx.err(
+                    &k.span(),
+                    k.get_ref(),
+                    Some(cn),
+                    format!("unknown hyperparameter of optimizer `{name}`; valid keys: {}", valid_keys(spec, &probe)),
+                ));
+            };
+            let h = match hypers.iter().position(|h| std::ptr::eq(h.spec(), owner)) {
+                Some(i) => &mut hypers[i],
+                None => {
+                    hypers.push(Hyper::defaults(owner));
+                    hypers.last_mut().expect("just pushed")
+                }
+            };
+            h.set_str(k.get_ref(), text).map_err(|e| hyper_error(ctx, &v.span(), k.get_ref(), cn, e))?;
+            cfg = cfg.set(k.get_ref(), text);
+            label_parts.push(format!("{}={text}", k.get_ref()));
+        }
+    }
+    if let Some(sch) = &o.schedules {
+        for (k, v) in &sch.0 {
+            cfg = schedule_into(ctx, cfg, spec, (k.get_ref(), k.get_ref()), v.get_ref(), &v.span(), cn)?;
+            label_parts.push(format!("{}~{}", k.get_ref(), v.get_ref()));
+        }
+    }
+    let label = match &o.label {
+        Some(l) if l.get_ref().trim().is_empty() => {
+            return Err(ctx.err(&l.span(), "label", Some(cn), "the label is empty"));
+        }
+        Some(l) => l.get_ref().clone(),
+        None => label_parts.join(" "),
+    };
+    if others.iter().any(|e| e.label == label) {
+        return Err(ctx.err(
+            &o.name.span(),
+            "label",
+            Some(cn),
+            format!("two optimizers have the label `{label}`; give one a `label`"),
+        ));
+    }
+    // Relations between hyperparameters are checked by building on a tiny layout.
+    registry::build::<f64>(optlab_optim::Layout::single("x", 2), &cfg)
+        .map_err(|e| ctx.err(&o.name.span(), "optimizers", Some(cn), e))?;
+    Ok(OptimizerEntry { label, config: cfg, line: ctx.line(&o.name.span()) })
+}
+
+/// The comparison's `[comparison.grid]` or `[comparison.list]` (not both).
+fn sweep(ctx: &Ctx, c: &ComparisonToml, cn: &str, optimizers: &[OptimizerEntry], has_net: bool) -> Result<Sweep> {
     if c.grid.is_some() && c.list.is_some() {
         let sp = c.list.as_ref().and_then(|l| l.0.first()).map(|(k, _)| k.span()).unwrap_or(0..0);
         return Err(ctx.err(&sp, "list", Some(cn), "a comparison has a grid or a list, not both"));
@@ -955,7 +1035,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         for (i, (k, vals)) in t.0.iter().enumerate() {
             let (key, target) = (&sweep.keys[i].0, &sweep.keys[i].1);
             for (v, text) in vals.get_ref().iter().zip(&sweep.values[i]) {
-                check_sweep_value(ctx, target, key, text, &v.span(), cn, &optimizers, &sweep, has_net, &k.span())?;
+                check_sweep_value(ctx, target, key, text, &v.span(), cn, optimizers, &sweep, has_net, &k.span())?;
             }
         }
         if zipped {
@@ -975,8 +1055,20 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             }
         }
     }
+    Ok(sweep)
+}
 
-    // Without a validation set (val_fraction = 0) nothing can watch the validation loss.
+/// Without a validation set (`val_fraction = 0`) nothing can watch the validation loss: neither
+/// `patience` nor a plateau schedule.
+fn check_validation_set(
+    ctx: &Ctx,
+    c: &ComparisonToml,
+    cn: &str,
+    has_net: bool,
+    network: &NetworkSettings,
+    optimizers: &[OptimizerEntry],
+    sweep: &Sweep,
+) -> Result<()> {
     if let (true, Some(v)) = (has_net, &c.val_fraction) {
         if network.val_fraction == 0.0 {
             let none = "val_fraction = 0 trains on every sample and leaves no validation set";
@@ -1015,8 +1107,11 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             }
         }
     }
+    Ok(())
+}
 
-    // Targets.
+/// The comparison's `targets`: a finite loss per task of the comparison.
+fn targets(ctx: &Ctx, c: &ComparisonToml, cn: &str, tasks: &[String]) -> Result<BTreeMap<String, f64>> {
     let mut targets = BTreeMap::new();
     if let Some(t) = &c.targets {
         for (k, v) in &t.0 {
@@ -1040,17 +1135,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
             targets.insert(k.get_ref().clone(), x);
         }
     }
-
-    let info = ComparisonInfo {
-        name: cname.clone(),
-        title: c.title,
-        description: c.description,
-        tasks,
-        swept: sweep.keys.iter().map(|(k, _)| k.clone()).collect(),
-        targets,
-    };
-    let data_line = c.data.as_ref().map(|v| ctx.line(&v.span()));
-    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line })
+    Ok(targets)
 }
 
 /// Whether a schedule is (or contains) `plateau`, which follows a reported metric (the
@@ -1080,7 +1165,8 @@ fn watches_validation_text(key: &str, text: &str) -> bool {
 /// the file, the comparison, the tasks and the path, not a failed run per run.
 pub fn check_data_paths(exp: &Experiment) -> Result<()> {
     for cmp in &exp.comparisons {
-        let Some(data) = &cmp.network.data else { continue };
+        let Some(data) = cmp.network.data.as_ref().map(|d| d.to_string_lossy().into_owned()) else { continue };
+        let data = data.as_str();
         let tasks: Vec<&str> =
             cmp.info.tasks.iter().map(String::as_str).filter(|t| task_kind(t) == Some(TaskKind::Network)).collect();
         let tasks_text = tasks.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");

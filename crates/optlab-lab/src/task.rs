@@ -1,8 +1,9 @@
 //! What runs a task: the [`TaskRunner`] trait the `optlab` binary implements (test functions
-//! with its study code, networks with optlab-nn), and the job a network run is given.
+//! with [`crate::function_task`], networks with optlab-nn), and the job a network run is given.
 
 use std::sync::atomic::AtomicBool;
 
+use optlab_nn::NetworkSettings;
 use optlab_optim::OptimConfig;
 use serde::{Deserialize, Serialize};
 
@@ -41,48 +42,22 @@ pub trait TaskRunner: Send + Sync {
     fn run(&self, spec: &RunSpec, cancel: &AtomicBool) -> RunOutput;
 }
 
-/// Everything a network run needs (what optlab-nn's trainer is given).
+/// Everything a network run needs (what optlab-nn's trainer is given): the plan's
+/// [`NetworkSettings`] as they are, with the task, the optimizer and the seed of the run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetworkJob {
-    /// `blobs-neuron`, `blobs-two-layer`, `mnist-mlp`, `mnist-cnn` or `cifar-cnn`.
+    /// One of `optlab_nn::TASKS`.
     pub task: String,
     pub optimizer: OptimConfig,
-    pub epochs: u32,
-    pub max_steps: Option<u64>,
-    pub batch_size: usize,
     pub seed: u64,
-    pub val_fraction: f64,
-    /// Data folder (None: the task's shipped default).
-    pub data: Option<String>,
-    pub widths: Option<Vec<usize>>,
-    pub hidden: Option<usize>,
-    /// Early stopping after this many epochs without a better validation loss.
-    pub patience: Option<u32>,
-    pub time_budget_s: Option<f64>,
-    pub hutchinson_samples: u32,
-    pub hutchinson_h: f64,
+    pub net: NetworkSettings,
 }
 
 impl NetworkJob {
     /// The job of a network run (None for a test-function run).
     pub fn from_spec(spec: &RunSpec) -> Option<NetworkJob> {
         let TaskSettings::Network(n) = &spec.settings else { return None };
-        Some(NetworkJob {
-            task: spec.task.clone(),
-            optimizer: spec.optimizer.clone(),
-            epochs: n.epochs,
-            max_steps: n.max_steps,
-            batch_size: n.batch_size,
-            seed: spec.seed,
-            val_fraction: n.val_fraction,
-            data: n.data.clone(),
-            widths: n.widths.clone(),
-            hidden: n.hidden,
-            patience: n.patience,
-            time_budget_s: n.time_budget_s,
-            hutchinson_samples: n.hutchinson_samples,
-            hutchinson_h: n.hutchinson_h,
-        })
+        Some(NetworkJob { task: spec.task.clone(), optimizer: spec.optimizer.clone(), seed: spec.seed, net: n.clone() })
     }
 }
 

@@ -12,9 +12,11 @@
 //! drive it per step or per epoch. Use [`OptlabOptimizer::end_epoch`] and
 //! [`OptlabOptimizer::report_metric`] to drive per-epoch and plateau schedules.
 //!
-//! Each step copies parameters and gradients into contiguous f32 buffers that are allocated once
-//! and reused, runs the optlab step, and writes the parameters back as new burn tensors (the only
-//! per-step allocations are the ones burn forces: reading tensor data and creating tensors).
+//! Each step takes the gradients out of [`GradientsParams`] without copying them (burn hands over
+//! the only reference), copies each parameter once out of the module (the module shares its
+//! tensors, so burn must copy), runs the optlab step on those copies in place, and moves them back
+//! into the module as its new tensors: one copy of the parameters per step and none of the
+//! gradients (measured in docs/speed.md, "What each change gained").
 //!
 //! ```
 //! use burn::module::Module;
@@ -50,6 +52,8 @@
 use crate::error::NnError;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
+use burn::backend::flex::FlexTensor;
+use burn::backend::Flex;
 use burn::tensor::{Tensor, TensorData};
 use optlab_optim::{registry, Layout, OptimConfig, Optimizer, OptimizerState, StepOutcome};
 use std::collections::HashMap;
@@ -63,8 +67,25 @@ pub struct ParamInfo {
     pub shape: Vec<usize>,
 }
 
-/// The float parameters of a module in visiting order, named by their paths.
+/// Names of a module's running statistics (BatchNorm's `running_mean` and `running_var`): float
+/// tensors that burn visits like parameters but that no optimizer updates. They are left out of
+/// [`parameters`] and kept by [`state_tensors`] (checkpoints, best weights, reported weights).
+pub fn is_buffer(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    last == "running_mean" || last == "running_var"
+}
+
+/// The trainable float parameters of a module in visiting order, named by their paths (the
+/// running statistics of [`is_buffer`] left out).
 pub fn parameters<M: Module>(module: &M) -> Vec<ParamInfo> {
+    let mut all = state_tensors(module);
+    all.retain(|p| !is_buffer(&p.name));
+    all
+}
+
+/// Every float tensor of a module: the trainable parameters in visiting order, then the running
+/// statistics ([`is_buffer`]). A model's complete state, as checkpoints store it.
+pub fn state_tensors<M: Module>(module: &M) -> Vec<ParamInfo> {
     struct Collect {
         path: Vec<String>,
         out: Vec<ParamInfo>,
@@ -83,7 +104,9 @@ pub fn parameters<M: Module>(module: &M) -> Vec<ParamInfo> {
     }
     let mut c = Collect { path: Vec::new(), out: Vec::new() };
     module.visit(&mut c);
-    c.out
+    let (mut params, buffers): (Vec<ParamInfo>, Vec<ParamInfo>) = c.out.into_iter().partition(|p| !is_buffer(&p.name));
+    params.extend(buffers);
+    params
 }
 
 /// Copies the float parameters of `module` (in `index` order) into `bufs`.
@@ -105,11 +128,29 @@ pub(crate) fn read_params<M: Module>(module: &M, index: &HashMap<ParamId, usize>
 /// Replaces the float parameters of `module` listed in `index` by the values in `bufs`, keeping
 /// each parameter's id, device and gradient requirement.
 pub(crate) fn write_params<M: Module>(module: M, index: &HashMap<ParamId, usize>, bufs: &[Vec<f32>]) -> M {
-    struct Write<'a> {
+    replace_params(module, index, |i, shape| TensorData::new(bufs[i].clone(), shape))
+}
+
+/// Replaces the float parameters of `module` listed in `index` by `data` (moved in: no copy).
+fn move_params<M: Module>(module: M, index: &HashMap<ParamId, usize>, data: &mut [Option<TensorData>]) -> M {
+    // The data was read from these same parameters in this step, so its shape is theirs.
+    replace_params(module, index, |i, _shape| {
+        data[i].take().unwrap_or_else(|| panic!("parameter #{i} is visited twice: a bug of the adapter"))
+    })
+}
+
+/// Replaces the float parameters of `module` listed in `index` by `make(index, shape)`, keeping
+/// each parameter's id, device and gradient requirement.
+fn replace_params<M: Module>(
+    module: M,
+    index: &HashMap<ParamId, usize>,
+    make: impl FnMut(usize, burn::tensor::Shape) -> TensorData,
+) -> M {
+    struct Write<'a, F> {
         index: &'a HashMap<ParamId, usize>,
-        bufs: &'a [Vec<f32>],
+        make: F,
     }
-    impl ModuleMapper for Write<'_> {
+    impl<F: FnMut(usize, burn::tensor::Shape) -> TensorData> ModuleMapper for Write<'_, F> {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
             let Some(&i) = self.index.get(&param.id) else { return param };
             let (id, tensor, mapper) = param.consume();
@@ -118,7 +159,7 @@ pub(crate) fn write_params<M: Module>(module: M, index: &HashMap<ParamId, usize>
             let device = tensor.device();
             let shape = tensor.shape();
             drop(tensor);
-            let mut t = Tensor::<D>::from_data(TensorData::new(self.bufs[i].clone(), shape), &device);
+            let mut t = Tensor::<D>::from_data((self.make)(i, shape), &device);
             if let Some(s) = strategy {
                 t = t.with_gradient_checkpointing_strategy(s);
             }
@@ -128,7 +169,152 @@ pub(crate) fn write_params<M: Module>(module: M, index: &HashMap<ParamId, usize>
             Param::from_mapped_value(id, t, mapper)
         }
     }
-    module.map(&mut Write { index, bufs })
+    module.map(&mut Write { index, make })
+}
+
+/// The float parameters of `module` listed in `index` as f32 tensor data (one copy each), in
+/// `index` order.
+fn take_params<M: Module>(module: &M, index: &HashMap<ParamId, usize>, out: &mut Vec<Option<TensorData>>) {
+    struct Read<'a> {
+        index: &'a HashMap<ParamId, usize>,
+        out: &'a mut [Option<TensorData>],
+    }
+    impl ModuleVisitor for Read<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(&i) = self.index.get(&param.id) {
+                self.out[i] = Some(as_f32(param.val().into_data()));
+            }
+        }
+    }
+    out.clear();
+    out.resize_with(index.len(), || None);
+    module.visit(&mut Read { index, out });
+}
+
+/// `data` with f32 elements (unchanged, so without a copy, when they are f32 already).
+fn as_f32(data: TensorData) -> TensorData {
+    if data.dtype() == burn::tensor::DType::F32 {
+        data
+    } else {
+        data.convert::<f32>()
+    }
+}
+
+/// Takes the gradients of the parameters in `infos` out of `grads` (burn holds the only reference,
+/// so no copy is made), in layout order; the error names a parameter without a gradient.
+fn take_grads(grads: &mut GradientsParams, infos: &[ParamInfo], out: &mut Vec<TensorData>) -> Result<(), NnError> {
+    out.clear();
+    for info in infos {
+        let data = match info.shape.len() {
+            1 => grads.remove::<1>(info.id).map(|t| t.into_data()),
+            2 => grads.remove::<2>(info.id).map(|t| t.into_data()),
+            3 => grads.remove::<3>(info.id).map(|t| t.into_data()),
+            4 => grads.remove::<4>(info.id).map(|t| t.into_data()),
+            5 => grads.remove::<5>(info.id).map(|t| t.into_data()),
+            r => return Err(NnError::Param { param: info.name.clone(), what: format!("rank {r} is not supported (1-5)") }),
+        };
+        let data = data.ok_or_else(|| NnError::Param {
+            param: info.name.clone(),
+            what: "no gradient (is it used in the loss, and does it require gradients?)".into(),
+        })?;
+        out.push(as_f32(data));
+    }
+    Ok(())
+}
+
+/// A parameter taken out of a module for an in-place step: its f32 storage on Flex and what
+/// it needs to become a parameter tensor again.
+struct Taken {
+    tensor: FlexTensor,
+    autodiff: bool,
+    require_grad: bool,
+    strategy: Option<burn::tensor::GradientCheckpointingStrategy>,
+}
+
+/// Whether every parameter in `index` is an f32 tensor on the Flex backend (with or without
+/// autodiff), so that [`take_flex`] can move it out.
+fn all_on_flex<M: Module>(module: &M, index: &HashMap<ParamId, usize>) -> bool {
+    struct Check<'a> {
+        index: &'a HashMap<ParamId, usize>,
+        ok: bool,
+    }
+    impl ModuleVisitor for Check<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if self.index.contains_key(&param.id) {
+                let t = param.val();
+                self.ok &= t.dtype() == burn::tensor::DType::F32
+                    && t.without_autodiff().try_into_primitive::<Flex>().is_ok();
+            }
+        }
+    }
+    let mut c = Check { index, ok: true };
+    module.visit(&mut c);
+    c.ok
+}
+
+/// Moves the parameters in `index` out of `module` (leaving empty placeholders), each as a
+/// uniquely owned contiguous Flex tensor (no copy when the module held the only reference, which
+/// is the case after the backward pass).
+fn take_flex<M: Module>(module: M, index: &HashMap<ParamId, usize>, out: &mut Vec<Option<Taken>>) -> M {
+    struct Take<'a> {
+        index: &'a HashMap<ParamId, usize>,
+        out: &'a mut [Option<Taken>],
+    }
+    impl ModuleMapper for Take<'_> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let Some(&i) = self.index.get(&param.id) else { return param };
+            let (id, tensor, mapper) = param.consume();
+            let autodiff = tensor.is_autodiff();
+            let require_grad = tensor.is_require_grad();
+            let strategy = tensor.gradient_checkpointing_strategy();
+            let device = tensor.device();
+            let mut ft = tensor
+                .without_autodiff()
+                .try_into_primitive::<Flex>()
+                .unwrap_or_else(|e| panic!("all_on_flex checked the backend: {e:?}"));
+            let n = ft.layout().num_elements();
+            if ft.layout().contiguous_offsets() != Some((0, n)) || ft.bytes().len() != 4 * n {
+                ft = ft.to_contiguous();
+            }
+            self.out[i] = Some(Taken { tensor: ft, autodiff, require_grad, strategy });
+            let placeholder = Tensor::<D>::empty([0; D], &device);
+            Param::from_mapped_value(id, placeholder, mapper)
+        }
+    }
+    out.clear();
+    out.resize_with(index.len(), || None);
+    module.map(&mut Take { index, out })
+}
+
+/// Puts the parameters taken by [`take_flex`] back into `module`.
+fn put_flex<M: Module>(module: M, index: &HashMap<ParamId, usize>, taken: &mut [Option<Taken>]) -> M {
+    struct Put<'a> {
+        index: &'a HashMap<ParamId, usize>,
+        taken: &'a mut [Option<Taken>],
+    }
+    impl ModuleMapper for Put<'_> {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let Some(&i) = self.index.get(&param.id) else { return param };
+            let (id, _placeholder, mapper) = param.consume();
+            let t = self.taken[i].take().unwrap_or_else(|| panic!("parameter #{i} put back twice: a bug of the adapter"));
+            let mut tensor = Tensor::<D>::from_primitive::<Flex>(t.tensor);
+            if t.autodiff {
+                tensor = tensor.autodiff();
+                if let Some(s) = t.strategy {
+                    tensor = tensor.with_gradient_checkpointing_strategy(s);
+                }
+            }
+            if t.require_grad {
+                tensor = tensor.require_grad();
+            }
+            Param::from_mapped_value(id, tensor, mapper)
+        }
+    }
+    module.map(&mut Put { index, taken })
+}
+
+fn f32_slice(d: &TensorData) -> &[f32] {
+    d.as_slice::<f32>().expect("as_f32 made the elements f32")
 }
 
 /// Copies the gradients of the parameters in `index` into `bufs`; the error names a parameter
@@ -175,8 +361,12 @@ struct Built {
     opt: Box<dyn Optimizer<f32>>,
     infos: Vec<ParamInfo>,
     index: HashMap<ParamId, usize>,
-    params: Vec<Vec<f32>>,
-    grads: Vec<Vec<f32>>,
+    /// The parameters during a step (taken from the module, moved back into it).
+    params: Vec<Option<TensorData>>,
+    /// The gradients of the last step, in layout order.
+    grads: Vec<TensorData>,
+    /// The parameters during an in-place step on Flex.
+    taken: Vec<Option<Taken>>,
 }
 
 /// An optlab optimizer training a burn module. See the [module documentation](self).
@@ -193,7 +383,22 @@ impl OptlabOptimizer {
     /// Checks the configuration (name, hyperparameters, schedules) now; the optimizer itself is
     /// built at the first step, when the module's parameters are known.
     pub fn new(cfg: OptimConfig) -> Result<Self, NnError> {
-        registry::build::<f32>(Layout::single("probe", 1), &cfg)?;
+        // Parameter groups name the module's tensors, known at the first step (which reports a
+        // group that matches none): here the settings without groups, then each group's own
+        // settings and schedules, are checked on a probe tensor.
+        let probe = || Layout::single("probe", 1);
+        let mut base = cfg.clone();
+        base.groups.clear();
+        registry::build::<f32>(probe(), &base)?;
+        for (i, g) in cfg.groups.iter().enumerate() {
+            let one = OptimConfig {
+                groups: vec![optlab_optim::GroupConfig { tensors: vec!["*".into()], ..g.clone() }],
+                ..base.clone()
+            };
+            registry::build::<f32>(probe(), &one).map_err(|e| {
+                NnError::setting("parameter group", format!("{} ({})", i + 1, g.tensors.join(", ")), e.to_string())
+            })?;
+        }
         Ok(OptlabOptimizer { cfg, built: None, pending: None, pending_epochs: 0 })
     }
 
@@ -225,9 +430,7 @@ impl OptlabOptimizer {
             }
         }
         let index = infos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
-        let params = infos.iter().map(|p| Vec::with_capacity(p.shape.iter().product())).collect();
-        let grads = infos.iter().map(|p| Vec::with_capacity(p.shape.iter().product())).collect();
-        self.built = Some(Built { opt, infos, index, params, grads });
+        self.built = Some(Built { opt, infos, index, params: Vec::new(), grads: Vec::new(), taken: Vec::new() });
         Ok(())
     }
 
@@ -247,17 +450,51 @@ impl OptlabOptimizer {
     ) -> Result<M, NnError> {
         self.prepare(&module)?;
         let b = self.built.as_mut().expect("prepared");
-        read_grads(&grads, &b.infos, &mut b.grads)?;
+        let mut grads = grads;
+        take_grads(&mut grads, &b.infos, &mut b.grads)?;
         drop(grads);
-        read_params(&module, &b.index, &mut b.params);
+        let h: Option<Vec<&[f32]>> = hess.map(|h| h.iter().map(|v| v.as_slice()).collect());
+        let g: Vec<&[f32]> = b.grads.iter().map(f32_slice).collect();
+        if all_on_flex(&module, &b.index) {
+            // In place: the parameters' own storage is stepped, and moved back whatever the
+            // outcome (a refused step changes nothing).
+            let module = take_flex(module, &b.index, &mut b.taken);
+            let outcome = {
+                let mut p: Vec<&mut [f32]> = Vec::with_capacity(b.taken.len());
+                for t in b.taken.iter_mut() {
+                    match t {
+                        Some(t) => p.push(t.tensor.storage_mut::<f32>()),
+                        None => break,
+                    }
+                }
+                if p.len() == b.infos.len() {
+                    b.opt.step(&mut p, &g, h.as_deref()).map_err(NnError::from)
+                } else {
+                    let missing = p.len();
+                    Err(NnError::Param {
+                        param: b.infos[missing].name.clone(),
+                        what: "is not a float parameter of the module any more".into(),
+                    })
+                }
+            };
+            let module = put_flex(module, &b.index, &mut b.taken);
+            outcome?;
+            return Ok(module);
+        }
+        take_params(&module, &b.index, &mut b.params);
         let outcome = {
-            let mut p: Vec<&mut [f32]> = b.params.iter_mut().map(|v| v.as_mut_slice()).collect();
-            let g: Vec<&[f32]> = b.grads.iter().map(|v| v.as_slice()).collect();
-            let h: Option<Vec<&[f32]>> = hess.map(|h| h.iter().map(|v| v.as_slice()).collect());
+            let mut p = Vec::with_capacity(b.params.len());
+            for (d, info) in b.params.iter_mut().zip(&b.infos) {
+                let d = d.as_mut().ok_or_else(|| NnError::Param {
+                    param: info.name.clone(),
+                    what: "is not a float parameter of the module any more".into(),
+                })?;
+                p.push(d.as_mut_slice::<f32>().expect("as_f32 made the elements f32"));
+            }
             b.opt.step(&mut p, &g, h.as_deref())?
         };
         Ok(match outcome {
-            StepOutcome::Applied => write_params(module, &b.index, &b.params),
+            StepOutcome::Applied => move_params(module, &b.index, &mut b.params),
             StepOutcome::Skipped { .. } => module,
         })
     }
@@ -273,8 +510,8 @@ impl OptlabOptimizer {
     }
 
     /// The gradients read at the last step (layout order).
-    pub fn last_grads(&self) -> Option<&[Vec<f32>]> {
-        self.built.as_ref().map(|b| b.grads.as_slice())
+    pub fn last_grads(&self) -> Option<Vec<&[f32]>> {
+        self.built.as_ref().map(|b| b.grads.iter().map(f32_slice).collect())
     }
 
     pub fn steps_taken(&self) -> u64 {
@@ -387,6 +624,69 @@ mod tests {
         let mut opt = OptlabOptimizer::new(OptimConfig::new("adam")).unwrap();
         let err = opt.step(m, grads).unwrap_err().to_string();
         assert!(err.contains("b.weight") && err.contains("no gradient"), "{err}");
+    }
+
+    fn values(m: &Two) -> Vec<Vec<f32>> {
+        let t = |p: &Param<Tensor<2>>| p.val().into_data().try_into_vec_as::<f32>().unwrap();
+        let b = |p: &Param<Tensor<1>>| p.val().into_data().try_into_vec_as::<f32>().unwrap();
+        vec![t(&m.a.weight), b(m.a.bias.as_ref().unwrap()), t(&m.b.weight), b(m.b.bias.as_ref().unwrap())]
+    }
+
+    fn loss_of(m: &Two, x: &[f32], device: &Device) -> Tensor<1> {
+        let x = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [x.len() / 3, 3]), device);
+        m.b.forward(m.a.forward(x)).powi_scalar(2).mean()
+    }
+
+    /// The in-place step on the module's own storage gives bit for bit what the same optimizer
+    /// gives on plain copies of the parameters and gradients, step after step.
+    #[test]
+    fn in_place_steps_equal_steps_on_copies() {
+        let device = Device::flex().autodiff();
+        let mut m = model(&device);
+        let cfg = OptimConfig::new("adam").set("lr", 0.05).set("weight_decay", 0.01);
+        let mut opt = OptlabOptimizer::new(cfg.clone()).unwrap();
+        let mut layout = Layout::new();
+        for p in parameters(&m) {
+            layout.push(&p.name, &p.shape).unwrap();
+        }
+        let mut reference = registry::build::<f32>(layout, &cfg).unwrap();
+        let mut copies = values(&m);
+        let x = [1.0f32, -2.0, 0.5, 0.25, 3.0, -1.0];
+        for _ in 0..5 {
+            let grads = GradientsParams::from_grads(loss_of(&m, &x, &device).backward(), &m);
+            let g: Vec<Vec<f32>> = parameters(&m)
+                .iter()
+                .map(|p| match p.shape.len() {
+                    1 => grads.get::<1>(p.id).unwrap().into_data().try_into_vec_as().unwrap(),
+                    _ => grads.get::<2>(p.id).unwrap().into_data().try_into_vec_as().unwrap(),
+                })
+                .collect();
+            m = opt.step(m, grads).unwrap();
+            let mut p: Vec<&mut [f32]> = copies.iter_mut().map(|v| v.as_mut_slice()).collect();
+            let gs: Vec<&[f32]> = g.iter().map(|v| v.as_slice()).collect();
+            reference.step(&mut p, &gs, None).unwrap();
+            assert_eq!(values(&m), copies);
+            assert!(m.a.weight.val().is_require_grad() && m.b.bias.as_ref().unwrap().val().is_require_grad());
+        }
+    }
+
+    /// A skipped step (non-finite gradients under `non_finite = skip`) hands the module back with
+    /// its parameters as they were (not the placeholders of the in-place step), and training goes on.
+    #[test]
+    fn a_skipped_step_leaves_the_module_whole() {
+        let device = Device::flex().autodiff();
+        let m = model(&device);
+        let before = values(&m);
+        let mut cfg = OptimConfig::new("sgd").set("lr", 0.1);
+        cfg.non_finite = optlab_optim::NonFinite::Skip;
+        let mut opt = OptlabOptimizer::new(cfg).unwrap();
+        let grads = GradientsParams::from_grads(loss_of(&m, &[f32::NAN, 1.0, 2.0], &device).backward(), &m);
+        let m = opt.step(m, grads).unwrap();
+        assert_eq!(values(&m), before);
+        let grads = GradientsParams::from_grads(loss_of(&m, &[1.0, 1.0, 2.0], &device).backward(), &m);
+        let m = opt.step(m, grads).unwrap();
+        assert_ne!(values(&m), before);
+        assert_eq!(m.a.weight.val().dims(), [3, 4]);
     }
 
     #[test]

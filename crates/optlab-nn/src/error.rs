@@ -16,6 +16,8 @@ pub enum NnError {
     Param { param: String, what: String },
     #[error("checkpoint `{path}`: {what}")]
     Checkpoint { path: String, what: String },
+    #[error("initial weights `{path}`: {what}")]
+    Init { path: String, what: String },
     #[error("I/O error on `{path}`: {source}")]
     Io { path: String, source: std::io::Error },
 }

@@ -11,13 +11,16 @@ pub mod adapter;
 pub mod burn_optim;
 pub mod error;
 pub mod hutchinson;
+pub mod init;
 pub mod kernels;
 pub mod models;
+pub mod settings;
 pub mod throughput;
 
 pub use adapter::OptlabOptimizer;
 pub use error::NnError;
 pub use hutchinson::{Hutchinson, HutchinsonConfig};
+pub use settings::NetworkSettings;
 pub mod train;
 
 pub use train::{evaluate_weights, tasks, train, train_with, EpochReport, StopReason, TrainConfig, TrainReport, TASKS};

@@ -6,10 +6,10 @@
 //! is reproducible whatever else uses burn's global random generator (tests run in parallel).
 
 use crate::kernels;
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{log_sigmoid, log_softmax, relu, sigmoid};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
@@ -190,10 +190,7 @@ impl Net for Mlp {
     fn forward(&self, mut x: Tensor<2>, _: Option<&mut StdRng>) -> Tensor<2> {
         let last = self.layers.len() - 1;
         for (i, l) in self.layers.iter().enumerate() {
-            x = l.forward(x);
-            if i < last {
-                x = relu(x);
-            }
+            x = kernels::linear(x, l, i < last);
         }
         x
     }
@@ -211,6 +208,9 @@ pub struct MnistCnn {
     pub pool: MaxPool2d,
     pub fc1: Linear,
     pub fc2: Linear,
+    /// Dropout probabilities after the convolutions and after `fc1` (0.25 and 0.5).
+    #[module(skip)]
+    pub dropout: [f32; 2],
 }
 
 impl MnistCnn {
@@ -221,6 +221,7 @@ impl MnistCnn {
             pool: MaxPool2dConfig::new([2, 2]).init(),
             fc1: linear(9216, 128, rng, device),
             fc2: linear(128, 10, rng, device),
+            dropout: [0.25, 0.5],
         }
     }
 }
@@ -232,11 +233,11 @@ impl Net for MnistCnn {
         let x = kernels::conv2d(x, &self.conv1, true);
         let x = kernels::conv2d(x, &self.conv2, true);
         let x = kernels::max_pool2d(x, &self.pool);
-        let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
+        let x = dropout(x, self.dropout[0], dropout_rng.as_deref_mut());
         let x = x.reshape([b, 9216]);
-        let x = relu(self.fc1.forward(x));
-        let x = dropout(x, 0.5, dropout_rng);
-        self.fc2.forward(x)
+        let x = kernels::linear(x, &self.fc1, true);
+        let x = dropout(x, self.dropout[1], dropout_rng);
+        kernels::linear(x, &self.fc2, false)
     }
     fn loss(&self) -> Loss {
         Loss::CrossEntropy
@@ -252,6 +253,9 @@ pub struct CifarCnn {
     pub pool: MaxPool2d,
     pub fc1: Linear,
     pub fc2: Linear,
+    /// Dropout probabilities after the convolutions and after `fc1` (0.25 and 0.5).
+    #[module(skip)]
+    pub dropout: [f32; 2],
 }
 
 impl CifarCnn {
@@ -262,6 +266,7 @@ impl CifarCnn {
             pool: MaxPool2dConfig::new([2, 2]).init(),
             fc1: linear(2304, 128, rng, device),
             fc2: linear(128, 10, rng, device),
+            dropout: [0.25, 0.5],
         }
     }
 }
@@ -272,15 +277,219 @@ impl Net for CifarCnn {
         let x = x.reshape([b, 3, 32, 32]);
         let x = kernels::max_pool2d(kernels::conv2d(x, &self.conv1, true), &self.pool); // 30 -> 15
         let x = kernels::max_pool2d(kernels::conv2d(x, &self.conv2, true), &self.pool); // 13 -> 6
-        let x = dropout(x, 0.25, dropout_rng.as_deref_mut());
+        let x = dropout(x, self.dropout[0], dropout_rng.as_deref_mut());
         let x = x.reshape([b, 2304]);
-        let x = relu(self.fc1.forward(x));
-        let x = dropout(x, 0.5, dropout_rng);
-        self.fc2.forward(x)
+        let x = kernels::linear(x, &self.fc1, true);
+        let x = dropout(x, self.dropout[1], dropout_rng);
+        kernels::linear(x, &self.fc2, false)
     }
     fn loss(&self) -> Loss {
         Loss::CrossEntropy
     }
+}
+
+/// A convolution without bias (`bias=False` in torch), `k`×`k` with the given stride and zero
+/// padding, weights uniform in ±1/√fan_in (PyTorch's default) from `rng`.
+pub fn conv_no_bias(
+    c_in: usize,
+    c_out: usize,
+    k: usize,
+    stride: usize,
+    padding: usize,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Conv2d {
+    let mut c = Conv2dConfig::new([c_in, c_out], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+        .with_bias(false)
+        .init(device);
+    let fan_in = c_in * k * k;
+    let w = uniform(c_out * fan_in, 1.0 / (fan_in as f32).sqrt(), rng);
+    c.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [c_out, c_in, k, k]), device));
+    c
+}
+
+/// Batch normalisation over the channels of `[batch, channels, h, w]`, as torch's
+/// `nn.BatchNorm2d(channels)` (eps 1e-5, momentum 0.1) computes it, with torch's parameter names
+/// (`weight`, `bias`, `running_mean`, `running_var`).
+///
+/// * Training ([`BatchNorm2d::forward`] with `train`): normalises with the batch mean and the
+///   biased batch variance over batch and pixels, and updates the running statistics as
+///   `running = 0.9 running + 0.1 batch`, with the *unbiased* batch variance (n/(n-1), n = batch ×
+///   pixels) for `running_var`, exactly as torch does.
+/// * Evaluation (not `train`): normalises with the running statistics, which stay unchanged.
+///
+/// The running statistics are burn `RunningState`s: not trained (see
+/// [`crate::adapter::is_buffer`]), but kept in checkpoints and reported weights.
+#[derive(Module, Debug)]
+pub struct BatchNorm2d {
+    pub weight: Param<Tensor<1>>,
+    pub bias: Param<Tensor<1>>,
+    pub running_mean: RunningState<Tensor<1>>,
+    pub running_var: RunningState<Tensor<1>>,
+}
+
+/// BatchNorm's epsilon and momentum (torch's defaults).
+pub const BN_EPS: f64 = 1e-5;
+pub const BN_MOMENTUM: f64 = 0.1;
+
+impl BatchNorm2d {
+    /// Weight 1, bias 0, running mean 0, running variance 1 (torch's initial values).
+    pub fn new(channels: usize, device: &Device) -> Self {
+        BatchNorm2d {
+            weight: Param::from_tensor(Tensor::ones([channels], device)),
+            bias: Param::from_tensor(Tensor::zeros([channels], device)),
+            running_mean: RunningState::new(Tensor::zeros([channels], device)),
+            running_var: RunningState::new(Tensor::ones([channels], device)),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>, train: bool) -> Tensor<4> {
+        let device = x.device();
+        if !train {
+            let mean = self.running_mean.value_sync().to_device(&device);
+            let var = self.running_var.value_sync().to_device(&device);
+            return burn::tensor::module::batch_norm(x, self.weight.val(), self.bias.val(), mean, var, BN_EPS);
+        }
+        let [b, _, h, w] = x.dims();
+        let n = (b * h * w) as f64;
+        let r = burn::tensor::module::batch_norm_train(x, self.weight.val(), self.bias.val(), BN_EPS);
+        let unbiased = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+        let old_mean = self.running_mean.value_sync().to_device(&device);
+        let old_var = self.running_var.value_sync().to_device(&device);
+        let mean = old_mean.mul_scalar(1.0 - BN_MOMENTUM).add(r.mean.detach().mul_scalar(BN_MOMENTUM));
+        let var = old_var.mul_scalar(1.0 - BN_MOMENTUM).add(r.variance.detach().mul_scalar(BN_MOMENTUM * unbiased));
+        self.running_mean.update(mean.detach());
+        self.running_var.update(var.detach());
+        // Applied now (one thread updates), so that the state read next (checkpoints, the best
+        // weights, evaluation) is this step's.
+        let _ = self.running_mean.value_sync();
+        let _ = self.running_var.value_sync();
+        r.output
+    }
+}
+
+/// The 1×1 stride-s projection of a residual block whose shape changes: torch's
+/// `nn.Sequential(conv, bn)` (named `downsample.0` and `downsample.1` there; `downsample.conv`
+/// and `downsample.bn` here, which [`torch_name`] translates).
+#[derive(Module, Debug)]
+pub struct Downsample {
+    pub conv: Conv2d,
+    pub bn: BatchNorm2d,
+}
+
+/// A ResNet basic block: conv 3×3 (stride s) → BN → ReLU → conv 3×3 → BN, plus the identity or
+/// the [`Downsample`] projection, then ReLU.
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm2d,
+    pub conv2: Conv2d,
+    pub bn2: BatchNorm2d,
+    pub downsample: Option<Downsample>,
+}
+
+impl BasicBlock {
+    pub fn new(c_in: usize, c_out: usize, stride: usize, rng: &mut StdRng, device: &Device) -> Self {
+        BasicBlock {
+            conv1: conv_no_bias(c_in, c_out, 3, stride, 1, rng, device),
+            bn1: BatchNorm2d::new(c_out, device),
+            conv2: conv_no_bias(c_out, c_out, 3, 1, 1, rng, device),
+            bn2: BatchNorm2d::new(c_out, device),
+            downsample: (stride != 1 || c_in != c_out).then(|| Downsample {
+                conv: conv_no_bias(c_in, c_out, 1, stride, 0, rng, device),
+                bn: BatchNorm2d::new(c_out, device),
+            }),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>, train: bool) -> Tensor<4> {
+        let out = relu(self.bn1.forward(self.conv1.forward(x.clone()), train));
+        let out = self.bn2.forward(self.conv2.forward(out), train);
+        let short = match &self.downsample {
+            Some(d) => d.bn.forward(d.conv.forward(x), train),
+            None => x,
+        };
+        relu(out + short)
+    }
+}
+
+/// Stage widths of ResNet-18 (the default of the `*-resnet18` tasks).
+pub const RESNET18_WIDTHS: [usize; 4] = [64, 128, 256, 512];
+
+/// ResNet-18, CIFAR variant: a 3×3 stride-1 stem convolution (no bias) with BN and ReLU, no
+/// max-pool, four stages of two [`BasicBlock`]s (`widths`, default 64/128/256/512; stages 2–4
+/// start with stride 2 and a 1×1 projection), global average pooling and a linear layer to the
+/// classes. 11,173,962 parameters for 10 classes. Inputs are `channels`×`side`×`side` images,
+/// flattened (any side; 32 for CIFAR-10, 64 for Tiny ImageNet, 8 in quick tests).
+#[derive(Module, Debug)]
+pub struct ResNet18 {
+    pub conv1: Conv2d,
+    pub bn1: BatchNorm2d,
+    pub layer1: Vec<BasicBlock>,
+    pub layer2: Vec<BasicBlock>,
+    pub layer3: Vec<BasicBlock>,
+    pub layer4: Vec<BasicBlock>,
+    pub fc: Linear,
+    #[module(skip)]
+    pub channels: usize,
+    #[module(skip)]
+    pub side: usize,
+}
+
+impl ResNet18 {
+    pub fn new(
+        channels: usize,
+        side: usize,
+        classes: usize,
+        widths: [usize; 4],
+        rng: &mut StdRng,
+        device: &Device,
+    ) -> Self {
+        let conv1 = conv_no_bias(channels, widths[0], 3, 1, 1, rng, device);
+        let bn1 = BatchNorm2d::new(widths[0], device);
+        let mut c_in = widths[0];
+        let mut stage = |c_out: usize, stride: usize, rng: &mut StdRng| {
+            let first = BasicBlock::new(c_in, c_out, stride, rng, device);
+            let second = BasicBlock::new(c_out, c_out, 1, rng, device);
+            c_in = c_out;
+            vec![first, second]
+        };
+        let layer1 = stage(widths[0], 1, rng);
+        let layer2 = stage(widths[1], 2, rng);
+        let layer3 = stage(widths[2], 2, rng);
+        let layer4 = stage(widths[3], 2, rng);
+        let fc = linear(widths[3], classes, rng, device);
+        ResNet18 { conv1, bn1, layer1, layer2, layer3, layer4, fc, channels, side }
+    }
+}
+
+impl Net for ResNet18 {
+    /// Training mode (batch statistics, running statistics updated) when `dropout` is given,
+    /// as while training; evaluation mode (running statistics) when it is None.
+    fn forward(&self, x: Tensor<2>, dropout: Option<&mut StdRng>) -> Tensor<2> {
+        let train = dropout.is_some();
+        let [b, _] = x.dims();
+        let x = x.reshape([b, self.channels, self.side, self.side]);
+        let mut x = relu(self.bn1.forward(self.conv1.forward(x), train));
+        for block in self.layer1.iter().chain(&self.layer2).chain(&self.layer3).chain(&self.layer4) {
+            x = block.forward(x, train);
+        }
+        let [_, c, _, _] = x.dims();
+        let x = x.mean_dim(3).mean_dim(2).reshape([b, c]);
+        self.fc.forward(x)
+    }
+    fn loss(&self) -> Loss {
+        Loss::CrossEntropy
+    }
+}
+
+/// The torch `state_dict` name of a parameter path of these networks: the same path, except
+/// the projection of a residual block (`downsample.conv.*` → `downsample.0.*`, `downsample.bn.*`
+/// → `downsample.1.*`, as in torch's `nn.Sequential`).
+pub fn torch_name(name: &str) -> String {
+    name.replace(".downsample.conv.", ".downsample.0.").replace(".downsample.bn.", ".downsample.1.")
 }
 
 #[cfg(test)]

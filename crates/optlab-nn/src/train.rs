@@ -7,10 +7,11 @@
 //! `t` from `(seed, t)`, so nothing but the weights, the optimizer state and the counters has to be
 //! checkpointed for a resumed run to continue exactly as an uninterrupted one.
 
-use crate::adapter::{parameters, read_params, write_params, OptlabOptimizer, ParamInfo};
+use crate::adapter::{parameters, read_params, state_tensors, write_params, OptlabOptimizer, ParamInfo};
 use crate::error::NnError;
-use crate::hutchinson::{Hutchinson, HutchinsonConfig};
-use crate::models::{CifarCnn, Loss, Mlp, MnistCnn, Net, OneNeuron, TwoLayer};
+use crate::hutchinson::Hutchinson;
+use crate::models::{CifarCnn, Loss, Mlp, MnistCnn, Net, OneNeuron, ResNet18, TwoLayer, RESNET18_WIDTHS};
+use crate::settings::NetworkSettings;
 use burn::module::ParamId;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -25,8 +26,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The task names: `blobs-neuron`, `blobs-two-layer`, `mnist-mlp`, `mnist-cnn`, `cifar-cnn`.
-pub const TASKS: &[&str] = &["blobs-neuron", "blobs-two-layer", "mnist-mlp", "mnist-cnn", "cifar-cnn"];
+/// The task names: `blobs-neuron`, `blobs-two-layer`, `mnist-mlp`, `mnist-cnn`, `cifar-mlp`,
+/// `cifar-cnn`, `cifar-resnet18`, `tinyimagenet-resnet18`.
+pub const TASKS: &[&str] = &[
+    "blobs-neuron",
+    "blobs-two-layer",
+    "mnist-mlp",
+    "mnist-cnn",
+    "cifar-mlp",
+    "cifar-cnn",
+    "cifar-resnet18",
+    "tinyimagenet-resnet18",
+];
 
 /// The task names (for CLIs and experiment files).
 pub fn tasks() -> &'static [&'static str] {
@@ -40,6 +51,8 @@ pub const BLOBS_DIM: usize = 2;
 pub const BLOBS_SEPARATION: f32 = 3.0;
 /// Default MLP widths of `mnist-mlp`.
 pub const MNIST_MLP_WIDTHS: &[usize] = &[784, 256, 128, 10];
+/// Default MLP widths of `cifar-mlp`.
+pub const CIFAR_MLP_WIDTHS: &[usize] = &[3072, 512, 256, 10];
 /// Default hidden width of `blobs-two-layer`.
 pub const TWO_LAYER_HIDDEN: usize = 8;
 /// Samples per forward pass when computing the validation loss.
@@ -57,67 +70,32 @@ const CHECKPOINT_MAGIC_V1: &[u8; 8] = b"OPTLABNN";
 /// stay within a factor of 10 to 100 of it.
 pub const DIVERGENCE_FACTOR: f64 = 1e3;
 
-/// Everything a training run needs.
+/// Everything a training run needs: the task, the optimizer, the seed and the
+/// [`NetworkSettings`] (the struct an experiment file's comparison fills, too).
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
     /// One of [`TASKS`].
     pub task: String,
     pub optimizer: OptimConfig,
-    /// Epochs to train (an epoch is one pass over the training set).
-    pub epochs: u32,
-    /// Stop after this many optimizer steps (may end an epoch early).
-    pub max_steps: Option<u64>,
-    pub batch_size: usize,
     pub seed: u64,
-    /// Fraction of the training set held out for validation when there is no separate test set
-    /// (the shipped MNIST subset, the blobs tasks). 0 trains on every sample and skips
-    /// validation (for every task, also with a separate test set).
-    pub val_fraction: f64,
-    /// MNIST IDX directory or CIFAR-10 binary directory (default: the shipped MNIST subset).
-    pub data: Option<PathBuf>,
-    /// Stop when this much wall time has passed (checked after every step).
-    pub time_budget: Option<Duration>,
-    /// Early stopping: stop after this many epochs without a lower validation loss; the best
-    /// weights are kept.
-    pub patience: Option<u32>,
-    /// `mnist-mlp` layer widths, input to classes (default 784-256-128-10).
-    pub widths: Option<Vec<usize>>,
-    /// `blobs-two-layer` hidden units (default 8).
-    pub hidden: Option<usize>,
-    /// `blobs-neuron`/`blobs-two-layer` loss: binary cross-entropy (default) or MSE.
-    pub mse: bool,
-    pub hutchinson: HutchinsonConfig,
+    pub net: NetworkSettings,
     /// Directory: a checkpoint is written there (atomically) after every epoch, and a run starts
     /// from it if one is present.
     pub checkpoint: Option<PathBuf>,
     /// An indicatif progress bar on stderr.
     pub progress: bool,
-    /// Use only n training samples (fast tests): a seeded random subset, in the original order.
-    pub train_limit: Option<usize>,
 }
 
 impl TrainConfig {
-    /// The defaults: 5 epochs, batch 64, seed 0, 20 % validation, no budgets.
+    /// The defaults: seed 0 and [`NetworkSettings::default`] (5 epochs, batch 64, 20 %
+    /// validation, no budgets).
     pub fn new(task: &str, optimizer: OptimConfig) -> Self {
-        TrainConfig {
-            task: task.into(),
-            optimizer,
-            epochs: 5,
-            max_steps: None,
-            batch_size: 64,
-            seed: 0,
-            val_fraction: 0.2,
-            data: None,
-            time_budget: None,
-            patience: None,
-            widths: None,
-            hidden: None,
-            mse: false,
-            hutchinson: HutchinsonConfig::default(),
-            checkpoint: None,
-            progress: false,
-            train_limit: None,
-        }
+        TrainConfig::with(task, optimizer, NetworkSettings::default())
+    }
+
+    /// Seed 0, the given settings, no checkpoint, no progress bar.
+    pub fn with(task: &str, optimizer: OptimConfig, net: NetworkSettings) -> Self {
+        TrainConfig { task: task.into(), optimizer, seed: 0, net, checkpoint: None, progress: false }
     }
 }
 
@@ -224,7 +202,8 @@ pub struct TrainReport {
     /// On a resumed run, the settings that differ from the checkpoint's and were applied from
     /// the resumed step on (also printed on stderr), e.g. "`lr` 0.001 -> 0.5".
     pub resume_changes: Vec<String>,
-    /// The final weights by parameter path (the best epoch's when early stopping is on).
+    /// The final weights by parameter path (the best epoch's when early stopping is on), then
+    /// the running statistics of BatchNorm layers (`bn1.running_mean`, ...) when the net has them.
     pub weights: Vec<(String, Vec<f32>)>,
 }
 
@@ -276,7 +255,7 @@ pub fn evaluate_weights(cfg: &TrainConfig, weights: &[(String, Vec<f32>)]) -> Re
     impl WithModel for Eval<'_> {
         type Out = (f64, usize);
         fn call<M: Net>(self, model: M, _: &Dataset, val: &Dataset) -> Result<(f64, usize), NnError> {
-            let infos = parameters(&model);
+            let infos = state_tensors(&model);
             let mut bufs = Vec::with_capacity(infos.len());
             for p in &infos {
                 let w = self
@@ -315,20 +294,38 @@ fn with_model<W: WithModel>(
     w: W,
 ) -> Result<W::Out, NnError> {
     let mut rng = StdRng::seed_from_u64(cfg.seed);
-    let loss = if cfg.mse { Loss::Mse } else { Loss::BinaryCrossEntropy };
+    let loss = if cfg.net.mse { Loss::Mse } else { Loss::BinaryCrossEntropy };
     match cfg.task.as_str() {
         "blobs-neuron" => w.call(OneNeuron::new(train_set.sample_len(), loss, &mut rng, device), train_set, val_set),
         "blobs-two-layer" => {
-            let hidden = cfg.hidden.unwrap_or(TWO_LAYER_HIDDEN);
+            let hidden = cfg.net.hidden.unwrap_or(TWO_LAYER_HIDDEN);
             w.call(TwoLayer::new(train_set.sample_len(), hidden, loss, &mut rng, device), train_set, val_set)
         }
-        "mnist-mlp" => {
-            let widths = cfg.widths.clone().unwrap_or_else(|| MNIST_MLP_WIDTHS.to_vec());
+        "mnist-mlp" | "cifar-mlp" => {
+            let default = if cfg.task == "mnist-mlp" { MNIST_MLP_WIDTHS } else { CIFAR_MLP_WIDTHS };
+            let widths = cfg.net.widths.clone().unwrap_or_else(|| default.to_vec());
             check_widths(&widths, train_set.sample_len(), train_set.classes)?;
             w.call(Mlp::new(&widths, &mut rng, device), train_set, val_set)
         }
-        "mnist-cnn" => w.call(MnistCnn::new(&mut rng, device), train_set, val_set),
-        "cifar-cnn" => w.call(CifarCnn::new(&mut rng, device), train_set, val_set),
+        "mnist-cnn" => {
+            let mut m = MnistCnn::new(&mut rng, device);
+            if let Some(p) = cfg.net.dropout {
+                m.dropout = [p as f32; 2];
+            }
+            w.call(m, train_set, val_set)
+        }
+        "cifar-cnn" => {
+            let mut m = CifarCnn::new(&mut rng, device);
+            if let Some(p) = cfg.net.dropout {
+                m.dropout = [p as f32; 2];
+            }
+            w.call(m, train_set, val_set)
+        }
+        "cifar-resnet18" | "tinyimagenet-resnet18" => {
+            let widths = resnet_widths(cfg)?;
+            let [c, side, _] = image_shape(train_set)?;
+            w.call(ResNet18::new(c, side, train_set.classes, widths, &mut rng, device), train_set, val_set)
+        }
         other => Err(NnError::UnknownTask { name: other.into(), known: TASKS.join(", ") }),
     }
 }
@@ -337,27 +334,27 @@ fn validate(cfg: &TrainConfig) -> Result<(), NnError> {
     if !TASKS.contains(&cfg.task.as_str()) {
         return Err(NnError::UnknownTask { name: cfg.task.clone(), known: TASKS.join(", ") });
     }
-    if cfg.batch_size == 0 {
+    if cfg.net.batch_size == 0 {
         return Err(NnError::setting("batch_size", 0, "must be at least 1"));
     }
-    if cfg.epochs == 0 {
+    if cfg.net.epochs == 0 {
         return Err(NnError::setting("epochs", 0, "must be at least 1"));
     }
-    if cfg.max_steps == Some(0) {
+    if cfg.net.max_steps == Some(0) {
         return Err(NnError::setting("max_steps", 0, "must be at least 1"));
     }
-    if !(cfg.val_fraction >= 0.0 && cfg.val_fraction < 1.0) {
+    if !(cfg.net.val_fraction >= 0.0 && cfg.net.val_fraction < 1.0) {
         return Err(NnError::setting(
             "val_fraction",
-            cfg.val_fraction,
+            cfg.net.val_fraction,
             "must lie in [0, 1) (0: train on every sample, no validation)",
         ));
     }
-    if cfg.patience == Some(0) {
+    if cfg.net.patience == Some(0) {
         return Err(NnError::setting("patience", 0, "must be at least 1"));
     }
-    if cfg.val_fraction == 0.0 {
-        if let Some(p) = cfg.patience {
+    if cfg.net.val_fraction == 0.0 {
+        if let Some(p) = cfg.net.patience {
             return Err(NnError::setting(
                 "patience",
                 p,
@@ -373,16 +370,64 @@ fn validate(cfg: &TrainConfig) -> Result<(), NnError> {
             ));
         }
     }
-    if cfg.train_limit == Some(0) {
+    if let Some(p) = cfg.net.dropout {
+        if !(0.0..1.0).contains(&p) {
+            return Err(NnError::setting("dropout", p, "must lie in [0, 1) (0 turns dropout off)"));
+        }
+        if !matches!(cfg.task.as_str(), "mnist-cnn" | "cifar-cnn") {
+            return Err(NnError::setting(
+                "dropout",
+                p,
+                format!("{} has no dropout layers (the CNNs mnist-cnn and cifar-cnn have)", cfg.task),
+            ));
+        }
+    }
+    if cfg.net.augment && !matches!(cfg.task.as_str(), "cifar-cnn" | "cifar-resnet18" | "tinyimagenet-resnet18") {
+        return Err(NnError::setting(
+            "augment",
+            true,
+            format!(
+                "random crops and flips are for the colour image tasks (cifar-cnn, cifar-resnet18, \
+                 tinyimagenet-resnet18), not {}",
+                cfg.task
+            ),
+        ));
+    }
+    if cfg.net.train_limit == Some(0) {
         return Err(NnError::setting("train_limit", 0, "must be at least 1"));
     }
-    if cfg.hidden == Some(0) {
+    if cfg.net.hidden == Some(0) {
         return Err(NnError::setting("hidden", 0, "must be at least 1"));
     }
-    if cfg.time_budget == Some(Duration::ZERO) {
-        return Err(NnError::setting("time_budget", "0s", "must be positive"));
+    if let Some(t) = cfg.net.time_budget_s {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(NnError::setting("time_budget", t, "must be a positive number of seconds"));
+        }
     }
-    cfg.hutchinson.validate()
+    cfg.net.hutchinson().validate()
+}
+
+/// The four stage widths of a ResNet task: `widths` when given (exactly four, each at least 1),
+/// else 64-128-256-512.
+fn resnet_widths(cfg: &TrainConfig) -> Result<[usize; 4], NnError> {
+    let Some(w) = &cfg.net.widths else { return Ok(RESNET18_WIDTHS) };
+    let text = w.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("-");
+    match <[usize; 4]>::try_from(w.as_slice()) {
+        Ok(a) if a.iter().all(|&v| v >= 1) => Ok(a),
+        _ => Err(NnError::setting(
+            "widths",
+            text,
+            format!("{} takes the four stage widths (default 64-128-256-512), each at least 1", cfg.task),
+        )),
+    }
+}
+
+/// `[channels, side, side]` of a data set of square CHW images.
+fn image_shape(set: &Dataset) -> Result<[usize; 3], NnError> {
+    match set.sample_shape.as_slice() {
+        &[c, h, w] if h == w && h > 0 => Ok([c, h, w]),
+        other => Err(NnError::Data(format!("{}: samples of shape {other:?}, expected square CHW images", set.name))),
+    }
 }
 
 fn check_widths(widths: &[usize], input: usize, classes: usize) -> Result<(), NnError> {
@@ -412,10 +457,10 @@ fn data_err(e: optlab_data::DataError) -> NnError {
 /// read). An empty training set, or an empty test set when validating, is an error naming the
 /// data folder.
 pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
-    let validating = cfg.val_fraction > 0.0;
+    let validating = cfg.net.val_fraction > 0.0;
     let split = |d: Dataset| -> Result<(Dataset, Dataset), NnError> {
         if validating {
-            d.split(cfg.val_fraction, cfg.seed).map_err(data_err)
+            d.split(cfg.net.val_fraction, cfg.seed).map_err(data_err)
         } else {
             let none = d.subset(&[]);
             Ok((d, none))
@@ -434,12 +479,12 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
     };
     let (mut train, mut val) = match cfg.task.as_str() {
         "blobs-neuron" | "blobs-two-layer" => {
-            if let Some(p) = &cfg.data {
+            if let Some(p) = &cfg.net.data {
                 return Err(NnError::setting("data", p.display(), "the blobs tasks use generated data"));
             }
             split(optlab_data::two_gaussians(BLOBS_SAMPLES, BLOBS_DIM, BLOBS_SEPARATION, cfg.seed))?
         }
-        "mnist-mlp" | "mnist-cnn" => match &cfg.data {
+        "mnist-mlp" | "mnist-cnn" => match &cfg.net.data {
             None => split(optlab_data::shipped_mnist().map_err(data_err)?)?,
             Some(dir) => {
                 let train = check(
@@ -461,12 +506,12 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
                 (train, val)
             }
         },
-        "cifar-cnn" => match &cfg.data {
+        "cifar-mlp" | "cifar-cnn" | "cifar-resnet18" => match &cfg.net.data {
             None => {
                 return Err(NnError::setting(
                     "data",
                     "(none)",
-                    "cifar-cnn needs --data DIR with the CIFAR-10 binary batches",
+                    format!("{} needs --data DIR with the CIFAR-10 binary batches", cfg.task),
                 ))
             }
             Some(dir) => {
@@ -489,9 +534,37 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
                 (train, val)
             }
         },
+        "tinyimagenet-resnet18" => match &cfg.net.data {
+            None => {
+                return Err(NnError::setting(
+                    "data",
+                    "(none)",
+                    "tinyimagenet-resnet18 needs --data DIR with Tiny ImageNet (wnids.txt, train/, val/)",
+                ))
+            }
+            Some(dir) => {
+                let train = check(
+                    dir,
+                    "Tiny ImageNet training set",
+                    optlab_data::load_tiny_imagenet(dir, true).map_err(data_err)?,
+                    "train on",
+                )?;
+                let val = if validating {
+                    check(
+                        dir,
+                        "Tiny ImageNet validation set",
+                        optlab_data::load_tiny_imagenet(dir, false).map_err(data_err)?,
+                        "validate on",
+                    )?
+                } else {
+                    train.subset(&[])
+                };
+                (train, val)
+            }
+        },
         other => return Err(NnError::UnknownTask { name: other.into(), known: TASKS.join(", ") }),
     };
-    if let Some(n) = cfg.train_limit {
+    if let Some(n) = cfg.net.train_limit {
         // A seeded random subset: the shipped MNIST digits are sorted by label, so a prefix
         // would hold one or two classes only.
         if n < train.len() {
@@ -538,14 +611,28 @@ struct Progress {
     hutchinson: String,
 }
 
+const FIXED_DEFAULT_DROPOUT: &str = "(the network's own)";
+const FIXED_DEFAULT_INIT: &str = "(seeded)";
+
+/// The value of a fixed setting that a checkpoint written before the setting existed had.
+fn fixed_before_recorded(name: &str) -> &'static str {
+    match name {
+        "shuffle" => "true",
+        "augment" => "false",
+        "dropout" => FIXED_DEFAULT_DROPOUT,
+        "init" => FIXED_DEFAULT_INIT,
+        _ => "(not recorded)",
+    }
+}
+
 /// The settings a resumed run must share with its checkpoint, as (name, value) text.
 fn fixed_settings(cfg: &TrainConfig) -> Vec<(String, String)> {
     let loss = match cfg.task.as_str() {
-        "blobs-neuron" | "blobs-two-layer" if cfg.mse => "squared error",
+        "blobs-neuron" | "blobs-two-layer" if cfg.net.mse => "squared error",
         "blobs-neuron" | "blobs-two-layer" => "binary cross-entropy",
         _ => "cross-entropy",
     };
-    let data = cfg.data.as_ref().map_or("(default)".to_string(), |d| {
+    let data = cfg.net.data.as_ref().map_or("(default)".to_string(), |d| {
         std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()).display().to_string()
     });
     let schedule_text = |list: &[optlab_optim::Scheduled]| {
@@ -567,8 +654,12 @@ fn fixed_settings(cfg: &TrainConfig) -> Vec<(String, String)> {
         .collect();
     vec![
         ("loss".into(), loss.into()),
-        ("val_fraction".into(), cfg.val_fraction.to_string()),
-        ("train_limit".into(), cfg.train_limit.map_or("none".to_string(), |n| n.to_string())),
+        ("val_fraction".into(), cfg.net.val_fraction.to_string()),
+        ("shuffle".into(), cfg.net.shuffle.to_string()),
+        ("augment".into(), cfg.net.augment.to_string()),
+        ("dropout".into(), cfg.net.dropout.map_or(FIXED_DEFAULT_DROPOUT.to_string(), |p| p.to_string())),
+        ("init".into(), cfg.net.init.as_ref().map_or(FIXED_DEFAULT_INIT.to_string(), |p| p.display().to_string())),
+        ("train_limit".into(), cfg.net.train_limit.map_or("none".to_string(), |n| n.to_string())),
         ("data".into(), data),
         ("schedules".into(), schedule_text(&cfg.optimizer.schedules)),
         ("parameter groups".into(), if groups.is_empty() { "none".into() } else { groups.join("; ") }),
@@ -576,7 +667,7 @@ fn fixed_settings(cfg: &TrainConfig) -> Vec<(String, String)> {
 }
 
 fn hutchinson_text(cfg: &TrainConfig) -> String {
-    format!("samples={}, h={}", cfg.hutchinson.samples, cfg.hutchinson.h)
+    format!("samples={}, h={}", cfg.net.hutchinson().samples, cfg.net.hutchinson().h)
 }
 
 /// The differences of two hyperparameter maps as "`key` old -> new" (absent = default).
@@ -748,11 +839,20 @@ fn run<M: Net>(
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<TrainReport, NnError> {
     let start = Instant::now();
+    let time_budget = cfg.net.time_budget_s.map(Duration::from_secs_f64);
+    if let Some(path) = &cfg.net.init {
+        model = crate::init::load_torch_init(model, path)?;
+    }
     let infos: Vec<ParamInfo> = parameters(&model);
     let index: HashMap<ParamId, usize> = infos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
     let mut bufs: Vec<Vec<f32>> = infos.iter().map(|p| vec![0.0; p.shape.iter().product()]).collect();
+    // The model's whole state (the parameters, then BatchNorm's running statistics): what
+    // checkpoints, the best epoch's copy and the reported weights hold.
+    let state_infos: Vec<ParamInfo> = state_tensors(&model);
+    let state_index: HashMap<ParamId, usize> = state_infos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+    let mut state_bufs: Vec<Vec<f32>> = state_infos.iter().map(|p| vec![0.0; p.shape.iter().product()]).collect();
     let mut opt = OptlabOptimizer::new(cfg.optimizer.clone())?;
-    let mut hutch = opt.needs_hessian().then(|| Hutchinson::new(cfg.hutchinson, cfg.seed));
+    let mut hutch = opt.needs_hessian().then(|| Hutchinson::new(cfg.net.hutchinson(), cfg.seed));
     let mut hess: Vec<Vec<f32>> = if hutch.is_some() { bufs.clone() } else { Vec::new() };
     let loss_kind = model.loss();
 
@@ -760,14 +860,14 @@ fn run<M: Net>(
         task: cfg.task.clone(),
         optimizer: cfg.optimizer.name.clone(),
         seed: cfg.seed,
-        batch_size: cfg.batch_size,
+        batch_size: cfg.net.batch_size,
         epochs_done: 0,
         step: 0,
         reports: Vec::new(),
         best_epoch: None,
         best_val: None,
         bad_epochs: 0,
-        params: infos.iter().map(|p| (p.name.clone(), p.shape.clone())).collect(),
+        params: state_infos.iter().map(|p| (p.name.clone(), p.shape.clone())).collect(),
         has_best: false,
         opt_state_len: 0,
         first_loss: None,
@@ -797,14 +897,15 @@ fn run<M: Net>(
         if p.seed != cfg.seed {
             return Err(mismatch("seed", cfg.seed.to_string(), p.seed.to_string()));
         }
-        if p.batch_size != cfg.batch_size {
-            return Err(mismatch("batch size", cfg.batch_size.to_string(), p.batch_size.to_string()));
+        if p.batch_size != cfg.net.batch_size {
+            return Err(mismatch("batch size", cfg.net.batch_size.to_string(), p.batch_size.to_string()));
         }
         if p.params != progress.params {
             return Err(mismatch("model parameters", format!("{:?}", progress.params), format!("{:?}", p.params)));
         }
         for (name, here) in &progress.fixed {
-            let there = p.fixed.iter().find(|(n, _)| n == name).map_or("(not recorded)", |(_, v)| v.as_str());
+            let there =
+                p.fixed.iter().find(|(n, _)| n == name).map_or(fixed_before_recorded(name), |(_, v)| v.as_str());
             if here != there {
                 return Err(mismatch(name, here.clone(), there.to_string()));
             }
@@ -837,7 +938,7 @@ fn run<M: Net>(
                 p.step + 1
             );
         }
-        model = write_params(model, &index, &ck.weights);
+        model = write_params(model, &state_index, &ck.weights);
         match opt_state {
             Some(st) => opt.load_state(st)?,
             // No step taken yet: replay the epoch count that drives per-epoch schedules.
@@ -854,12 +955,12 @@ fn run<M: Net>(
 
     let n = train_set.len();
     let s = train_set.sample_len();
-    let batches_per_epoch = n.div_ceil(cfg.batch_size) as u64;
+    let batches_per_epoch = n.div_ceil(cfg.net.batch_size) as u64;
     let mut perm = vec![0usize; n];
-    let (mut xb, mut yb) = (Vec::with_capacity(cfg.batch_size * s), Vec::with_capacity(cfg.batch_size));
+    let (mut xb, mut yb) = (Vec::with_capacity(cfg.net.batch_size * s), Vec::with_capacity(cfg.net.batch_size));
     let bar = cfg.progress.then(|| {
-        let total = batches_per_epoch * u64::from(cfg.epochs);
-        let total = cfg.max_steps.map_or(total, |m| m.min(total));
+        let total = batches_per_epoch * u64::from(cfg.net.epochs);
+        let total = cfg.net.max_steps.map_or(total, |m| m.min(total));
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} steps {elapsed}<{eta} {msg}")
@@ -873,23 +974,33 @@ fn run<M: Net>(
 
     let mut stopped = StopReason::Completed;
     let validating = !val_set.is_empty();
-    'epochs: while progress.epochs_done < cfg.epochs && stopped == StopReason::Completed {
-        if cfg.max_steps.is_some_and(|m| progress.step >= m) {
+    'epochs: while progress.epochs_done < cfg.net.epochs && stopped == StopReason::Completed {
+        if cfg.net.max_steps.is_some_and(|m| progress.step >= m) {
             stopped = StopReason::StepBudget;
             break;
         }
-        if cfg.patience.is_some_and(|p| progress.bad_epochs >= p) {
+        if cfg.net.patience.is_some_and(|p| progress.bad_epochs >= p) {
             stopped = StopReason::EarlyStopped;
             break;
         }
         let epoch = progress.epochs_done + 1;
         let epoch_start = Instant::now();
-        optlab_data::shuffle_into(&mut perm, cfg.seed, u64::from(epoch));
+        if cfg.net.shuffle {
+            optlab_data::shuffle_into(&mut perm, cfg.seed, u64::from(epoch));
+        } else {
+            perm.iter_mut().enumerate().for_each(|(i, p)| *p = i);
+        }
+        let mut augmenter =
+            cfg.net.augment.then(|| optlab_data::Augmenter::new(cfg.seed, u64::from(epoch), optlab_data::CROP_PADDING));
         let mut drop_rng = dropout_rng(cfg.seed, epoch);
         let (mut loss_sum, mut seen) = (0.0f64, 0usize);
         let mut budget_hit = None;
-        for idx in perm.chunks(cfg.batch_size) {
+        for idx in perm.chunks(cfg.net.batch_size) {
             train_set.gather(idx, &mut xb, &mut yb);
+            if let Some(a) = augmenter.as_mut() {
+                let [c, h, w] = image_shape(train_set)?;
+                a.apply(&mut xb, [c, h, w]);
+            }
             let b = idx.len();
             let x = Tensor::<2>::from_data(TensorData::new(xb.clone(), [b, s]), device);
             let mask_rng = drop_rng.clone();
@@ -960,11 +1071,11 @@ fn run<M: Net>(
                 bar.inc(1);
                 bar.set_message(format!("epoch {epoch} loss {lv:.4}"));
             }
-            if cfg.max_steps.is_some_and(|m| progress.step >= m) {
+            if cfg.net.max_steps.is_some_and(|m| progress.step >= m) {
                 budget_hit = Some(StopReason::StepBudget);
                 break;
             }
-            if cfg.time_budget.is_some_and(|t| start.elapsed() >= t) {
+            if time_budget.is_some_and(|t| start.elapsed() >= t) {
                 budget_hit = Some(StopReason::TimeBudget);
                 break;
             }
@@ -991,9 +1102,9 @@ fn run<M: Net>(
                 progress.best_val = Some(val_loss);
                 progress.best_epoch = Some(epoch);
                 progress.bad_epochs = 0;
-                if cfg.patience.is_some() {
-                    let mut copy = best.take().unwrap_or_else(|| bufs.clone());
-                    read_params(&model, &index, &mut copy);
+                if cfg.net.patience.is_some() {
+                    let mut copy = best.take().unwrap_or_else(|| state_bufs.clone());
+                    read_params(&model, &state_index, &mut copy);
                     best = Some(copy);
                 }
             } else {
@@ -1003,12 +1114,12 @@ fn run<M: Net>(
         progress.reports.push(report);
         progress.epochs_done = epoch;
         if let Some(dir) = &cfg.checkpoint {
-            read_params(&model, &index, &mut bufs);
+            read_params(&model, &state_index, &mut state_bufs);
             write_checkpoint(
                 dir,
                 &Checkpoint {
                     progress: progress.clone(),
-                    weights: bufs.clone(),
+                    weights: state_bufs.clone(),
                     best: best.clone(),
                     opt_state: opt.state(),
                 },
@@ -1018,17 +1129,17 @@ fn run<M: Net>(
             stopped = r;
         }
     }
-    if stopped == StopReason::Completed && cfg.patience.is_some_and(|p| progress.bad_epochs >= p) {
+    if stopped == StopReason::Completed && cfg.net.patience.is_some_and(|p| progress.bad_epochs >= p) {
         stopped = StopReason::EarlyStopped;
     }
     if let Some(bar) = &bar {
         bar.finish_with_message(format!("{stopped}"));
     }
-    let weights = match (&best, cfg.patience) {
+    let weights = match (&best, cfg.net.patience) {
         (Some(b), Some(_)) => b.clone(),
         _ => {
-            read_params(&model, &index, &mut bufs);
-            bufs
+            read_params(&model, &state_index, &mut state_bufs);
+            state_bufs
         }
     };
     Ok(TrainReport {
@@ -1043,7 +1154,7 @@ fn run<M: Net>(
         val_samples: val_set.len(),
         resumed_epochs,
         resume_changes,
-        weights: infos.iter().map(|p| p.name.clone()).zip(weights).collect(),
+        weights: state_infos.iter().map(|p| p.name.clone()).zip(weights).collect(),
         epochs: progress.reports,
     })
 }
@@ -1105,23 +1216,38 @@ mod tests {
         let e = |c: TrainConfig| train(&c, &mut |_| {}).unwrap_err().to_string();
         let msg = e(TrainConfig { task: "mnist-rnn".into(), ..base.clone() });
         assert!(msg.contains("mnist-rnn") && msg.contains("mnist-cnn"), "{msg}");
-        assert!(e(TrainConfig { batch_size: 0, ..base.clone() }).contains("batch_size"));
-        assert!(e(TrainConfig { val_fraction: 1.5, ..base.clone() }).contains("1.5"));
-        assert!(e(TrainConfig { val_fraction: -0.1, ..base.clone() }).contains("-0.1"));
-        assert!(e(TrainConfig { val_fraction: f64::NAN, ..base.clone() }).contains("val_fraction"));
+        assert!(e(TrainConfig { net: NetworkSettings { batch_size: 0, ..base.net.clone() }, ..base.clone() })
+            .contains("batch_size"));
+        assert!(e(TrainConfig { net: NetworkSettings { val_fraction: 1.5, ..base.net.clone() }, ..base.clone() })
+            .contains("1.5"));
+        assert!(e(TrainConfig { net: NetworkSettings { val_fraction: -0.1, ..base.net.clone() }, ..base.clone() })
+            .contains("-0.1"));
+        assert!(e(TrainConfig { net: NetworkSettings { val_fraction: f64::NAN, ..base.net.clone() }, ..base.clone() })
+            .contains("val_fraction"));
         // No validation: early stopping and plateau schedules have nothing to watch.
-        let msg = e(TrainConfig { val_fraction: 0.0, patience: Some(3), ..base.clone() });
+        let msg = e(TrainConfig {
+            net: NetworkSettings { val_fraction: 0.0, patience: Some(3), ..base.net.clone() },
+            ..base.clone()
+        });
         assert!(msg.contains("patience") && msg.contains("val_fraction = 0"), "{msg}");
         let plateau = OptimConfig::new("adam").schedule_assignment("lr=plateau(patience=1)@epoch").unwrap();
-        let msg = e(TrainConfig { val_fraction: 0.0, optimizer: plateau, ..base.clone() });
+        let msg = e(TrainConfig {
+            optimizer: plateau,
+            net: NetworkSettings { val_fraction: 0.0, ..base.net.clone() },
+            ..base.clone()
+        });
         assert!(msg.contains("plateau") && msg.contains("val_fraction = 0"), "{msg}");
-        let msg = e(TrainConfig { widths: Some(vec![784, 32, 7]), ..base.clone() });
+        let msg = e(TrainConfig {
+            net: NetworkSettings { widths: Some(vec![784, 32, 7]), ..base.net.clone() },
+            ..base.clone()
+        });
         assert!(msg.contains("784-32-7") && msg.contains("10 classes"), "{msg}");
         let msg = e(TrainConfig { task: "cifar-cnn".into(), ..base.clone() });
         assert!(msg.contains("--data"), "{msg}");
         let msg = e(TrainConfig { optimizer: OptimConfig::new("adam").set("beta1", 2), ..base.clone() });
         assert!(msg.contains("beta1"), "{msg}");
-        let msg = e(TrainConfig { data: Some("/nonexistent/mnist".into()), ..base });
+        let msg =
+            e(TrainConfig { net: NetworkSettings { data: Some("/nonexistent/mnist".into()), ..base.net }, ..base });
         assert!(msg.contains("/nonexistent/mnist"), "{msg}");
     }
 }

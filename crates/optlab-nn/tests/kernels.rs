@@ -4,7 +4,7 @@
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
-use burn::nn::PaddingConfig2d;
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use optlab_nn::kernels;
@@ -201,4 +201,82 @@ fn max_pool2d_matches_burn_on_the_networks_layers() {
     check_pool([5, 64, 24, 24], [2, 2], [2, 2], 1);
     check_pool([3, 32, 30, 30], [2, 2], [2, 2], 2);
     check_pool([3, 64, 13, 13], [2, 2], [2, 2], 3);
+}
+
+fn linear_layer(i: usize, o: usize, rng: &mut StdRng, device: &Device) -> Linear {
+    let mut l = LinearConfig::new(i, o).init(device);
+    l.weight = Param::from_tensor(Tensor::from_data(TensorData::new(rand_vec(i * o, rng), [i, o]), device));
+    l.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(rand_vec(o, rng), [o]), device)));
+    l
+}
+
+/// Output, and the gradients of x, weight and bias of `sum(y · r)` through a linear layer (with
+/// ReLU when `relu`), with optlab's kernel or burn's; `threads` sizes the pool it runs in.
+fn run_linear(n: usize, i: usize, o: usize, relu_too: bool, seed: u64, ours: bool, threads: usize) -> [Vec<f32>; 4] {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    pool.install(|| {
+        let device = Device::flex().autodiff();
+        let mut rng = StdRng::seed_from_u64(seed);
+        let l = linear_layer(i, o, &mut rng, &device);
+        let x = Tensor::<2>::from_data(TensorData::new(rand_vec(n * i, &mut rng), [n, i]), &device).require_grad();
+        let y = if ours {
+            kernels::linear(x.clone(), &l, relu_too)
+        } else if relu_too {
+            relu(l.forward(x.clone()))
+        } else {
+            l.forward(x.clone())
+        };
+        let r = Tensor::<2>::from_data(TensorData::new(rand_vec(n * o, &mut rng), [n, o]), &device);
+        let grads = (y.clone() * r).sum().backward();
+        [
+            values(y),
+            values(x.grad(&grads).expect("x gradient")),
+            values(l.weight.val().grad(&grads).expect("weight gradient")),
+            values(l.bias.as_ref().unwrap().val().grad(&grads).expect("bias gradient")),
+        ]
+    })
+}
+
+fn check_linear(n: usize, i: usize, o: usize, relu_too: bool, seed: u64, threads: usize) {
+    let ours = run_linear(n, i, o, relu_too, seed, true, threads);
+    let burn = run_linear(n, i, o, relu_too, seed, false, threads);
+    assert_close("linear output", &ours[0], &burn[0], 1e-5);
+    if relu_too && burn[0].iter().any(|v| *v != 0.0 && v.abs() < 1e-4) {
+        return; // an output within rounding of 0 may fall on either side of the ReLU mask
+    }
+    assert_close("linear grad x", &ours[1], &burn[1], 1e-4);
+    assert_close("linear grad weight", &ours[2], &burn[2], 1e-4);
+    assert_close("linear grad bias", &ours[3], &burn[3], 1e-4);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn linear_matches_burn_on_random_shapes(
+        n in 1usize..40, i in 1usize..70, o in 1usize..40, relu_too in any::<bool>(), seed in any::<u64>(),
+        threads in 1usize..4,
+    ) {
+        check_linear(n, i, o, relu_too, seed, threads);
+    }
+}
+
+#[test]
+fn linear_matches_burn_on_the_networks_layers_and_threads_do_not_change_it() {
+    // The MLP's first and last layers at batch 64, and the MNIST CNN's fc1 (parallel products).
+    for (n, i, o, relu_too) in [(64, 784, 256, true), (64, 128, 10, false), (16, 9216, 128, true)] {
+        check_linear(n, i, o, relu_too, 4, 2);
+        assert_eq!(run_linear(n, i, o, relu_too, 4, true, 1), run_linear(n, i, o, relu_too, 4, true, 2));
+    }
+}
+
+#[test]
+fn linear_without_autodiff_or_bias_matches_burn() {
+    let device = Device::flex();
+    let mut rng = StdRng::seed_from_u64(8);
+    let l = linear_layer(7, 5, &mut rng, &device);
+    let x = Tensor::<2>::from_data(TensorData::new(rand_vec(21, &mut rng), [3, 7]), &device);
+    assert_close("flex linear", &values(kernels::linear(x.clone(), &l, true)), &values(relu(l.forward(x.clone()))), 1e-5);
+    let mut no_bias = l.clone();
+    no_bias.bias = None;
+    assert_eq!(values(kernels::linear(x.clone(), &no_bias, false)), values(no_bias.forward(x)));
 }

@@ -5,7 +5,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use optlab_nn::models::{Mlp, Net};
 use optlab_nn::train::load_data;
-use optlab_nn::{OptlabOptimizer, TrainConfig};
+use optlab_nn::{NetworkSettings, OptlabOptimizer, TrainConfig};
 use optlab_optim::OptimConfig;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -13,7 +13,11 @@ use rand::SeedableRng;
 #[test]
 fn adam_matches_burn_adam() {
     let device = Device::flex().autodiff();
-    let cfg = TrainConfig { train_limit: Some(1000), ..TrainConfig::new("mnist-mlp", OptimConfig::new("adam")) };
+    let cfg = TrainConfig::with(
+        "mnist-mlp",
+        OptimConfig::new("adam"),
+        NetworkSettings { train_limit: Some(1000), ..NetworkSettings::default() },
+    );
     let (train, _) = load_data(&cfg).unwrap();
     let widths = [784, 64, 10];
     let mut ours = Mlp::new(&widths, &mut StdRng::seed_from_u64(3), &device);

@@ -1,9 +1,8 @@
 //! Training runs end to end: toy classifiers, MNIST acceptance, budgets, early stopping,
 //! divergence, checkpoint/resume, Hutchinson curvature in the loop.
 
-use optlab_nn::{evaluate_weights, train, StopReason, TrainConfig, TrainReport};
+use optlab_nn::{evaluate_weights, train, NetworkSettings, StopReason, TrainConfig, TrainReport};
 use optlab_optim::OptimConfig;
-use std::time::Duration;
 
 fn run(cfg: &TrainConfig) -> TrainReport {
     let mut lines = Vec::new();
@@ -22,7 +21,11 @@ fn adam(lr: f64) -> OptimConfig {
 #[test]
 fn blobs_classifiers_learn() {
     for (task, mse) in [("blobs-neuron", false), ("blobs-neuron", true), ("blobs-two-layer", false)] {
-        let cfg = TrainConfig { epochs: 20, batch_size: 32, mse, ..TrainConfig::new(task, adam(0.05)) };
+        let cfg = TrainConfig::with(
+            task,
+            adam(0.05),
+            NetworkSettings { epochs: 20, batch_size: 32, mse, ..NetworkSettings::default() },
+        );
         let r = run(&cfg);
         let last = r.epochs.last().unwrap();
         assert_eq!(last.total, 200);
@@ -38,7 +41,7 @@ fn blobs_classifiers_learn() {
 /// (4,000 train / 1,000 validation) reaches >= 90 % validation accuracy within 10 epochs.
 #[test]
 fn mnist_mlp_reaches_90_percent() {
-    let cfg = TrainConfig { epochs: 10, ..TrainConfig::new("mnist-mlp", adam(1e-3)) };
+    let cfg = TrainConfig::with("mnist-mlp", adam(1e-3), NetworkSettings { epochs: 10, ..NetworkSettings::default() });
     let r = run(&cfg);
     let best = r.epochs.iter().map(|e| e.accuracy()).fold(0.0, f64::max);
     assert!(best >= 0.90, "best accuracy {best}");
@@ -48,35 +51,52 @@ fn mnist_mlp_reaches_90_percent() {
 /// Acceptance: the MNIST CNN reaches >= 95 % on the shipped subset (a few epochs).
 #[test]
 fn mnist_cnn_reaches_95_percent() {
-    let cfg = TrainConfig { epochs: 3, ..TrainConfig::new("mnist-cnn", adam(1e-3)) };
+    let cfg = TrainConfig::with("mnist-cnn", adam(1e-3), NetworkSettings { epochs: 3, ..NetworkSettings::default() });
     let r = run(&cfg);
     let best = r.epochs.iter().map(|e| e.accuracy()).fold(0.0, f64::max);
     assert!(best >= 0.95, "best accuracy {best}");
 }
 
-fn small_mlp(opt: OptimConfig) -> TrainConfig {
-    TrainConfig {
+/// A small MLP on 600 of the shipped digits.
+fn small_net() -> NetworkSettings {
+    NetworkSettings {
         widths: Some(vec![784, 32, 10]),
         train_limit: Some(600),
         batch_size: 50,
-        ..TrainConfig::new("mnist-mlp", opt)
+        ..NetworkSettings::default()
     }
+}
+
+fn small_mlp(opt: OptimConfig) -> TrainConfig {
+    TrainConfig::with("mnist-mlp", opt, small_net())
 }
 
 #[test]
 fn budgets_stop_training() {
-    let r = run(&TrainConfig { max_steps: Some(17), epochs: 5, ..small_mlp(adam(1e-3)) });
+    let r = run(&TrainConfig::with(
+        "mnist-mlp",
+        adam(1e-3),
+        NetworkSettings { max_steps: Some(17), epochs: 5, ..small_net() },
+    ));
     assert_eq!(r.stopped, StopReason::StepBudget);
     assert_eq!(r.steps, 17);
     assert_eq!(r.epochs.len(), 2); // 12 steps per epoch: the second epoch ends after 5
-    let r = run(&TrainConfig { time_budget: Some(Duration::from_nanos(1)), epochs: 5, ..small_mlp(adam(1e-3)) });
+    let r = run(&TrainConfig::with(
+        "mnist-mlp",
+        adam(1e-3),
+        NetworkSettings { time_budget_s: Some(1e-9), epochs: 5, ..small_net() },
+    ));
     assert_eq!(r.stopped, StopReason::TimeBudget);
     assert_eq!(r.steps, 1);
 }
 
 #[test]
 fn divergence_is_reported_not_an_error() {
-    let r = run(&TrainConfig { epochs: 5, ..small_mlp(OptimConfig::new("sgd").set("lr", 1e8)) });
+    let r = run(&TrainConfig::with(
+        "mnist-mlp",
+        OptimConfig::new("sgd").set("lr", 1e8),
+        NetworkSettings { epochs: 5, ..small_net() },
+    ));
     match r.stopped {
         StopReason::Diverged { epoch, why } => {
             assert!(epoch >= 1 && epoch as usize == r.epochs.len());
@@ -89,8 +109,11 @@ fn divergence_is_reported_not_an_error() {
 #[test]
 fn early_stopping_keeps_the_best_weights() {
     // A tiny training set and a large learning rate overfit quickly: the validation loss rises.
-    let cfg =
-        TrainConfig { epochs: 40, patience: Some(2), train_limit: Some(100), batch_size: 10, ..small_mlp(adam(1e-2)) };
+    let cfg = TrainConfig::with(
+        "mnist-mlp",
+        adam(1e-2),
+        NetworkSettings { epochs: 40, patience: Some(2), train_limit: Some(100), batch_size: 10, ..small_net() },
+    );
     let r = run(&cfg);
     assert_eq!(r.stopped, StopReason::EarlyStopped);
     let best = r.best_epoch.unwrap();
@@ -110,15 +133,19 @@ fn checkpoint_resume_continues_identically() {
     let opt = OptimConfig::new("adamw").set("lr", 2e-3).schedule_assignment("lr=step(step_size=1, gamma=0.5)@epoch");
     let cfgs = [
         small_mlp(opt.unwrap()),
-        TrainConfig { train_limit: Some(128), batch_size: 32, ..TrainConfig::new("mnist-cnn", adam(1e-3)) },
+        TrainConfig::with(
+            "mnist-cnn",
+            adam(1e-3),
+            NetworkSettings { train_limit: Some(128), batch_size: 32, ..NetworkSettings::default() },
+        ),
     ];
     for base in cfgs {
         let dir = tempfile::tempdir().unwrap();
-        let straight = run(&TrainConfig { epochs: 4, ..base.clone() });
+        let straight = run(&TrainConfig { net: NetworkSettings { epochs: 4, ..base.net.clone() }, ..base.clone() });
         let ck = TrainConfig { checkpoint: Some(dir.path().to_path_buf()), ..base.clone() };
-        let first = run(&TrainConfig { epochs: 2, ..ck.clone() });
+        let first = run(&TrainConfig { net: NetworkSettings { epochs: 2, ..ck.net.clone() }, ..ck.clone() });
         assert_eq!(first.epochs.len(), 2);
-        let resumed = run(&TrainConfig { epochs: 4, ..ck.clone() });
+        let resumed = run(&TrainConfig { net: NetworkSettings { epochs: 4, ..ck.net.clone() }, ..ck.clone() });
         assert_eq!(resumed.resumed_epochs, 2);
         assert_eq!(resumed.epochs.len(), 4);
         for (a, b) in straight.epochs.iter().zip(&resumed.epochs) {
@@ -128,10 +155,10 @@ fn checkpoint_resume_continues_identically() {
         }
         assert_eq!(straight.weights, resumed.weights, "{}", base.task);
         // A finished run resumed with the same epoch count does nothing more.
-        let again = run(&TrainConfig { epochs: 4, ..ck.clone() });
+        let again = run(&TrainConfig { net: NetworkSettings { epochs: 4, ..ck.net.clone() }, ..ck.clone() });
         assert_eq!(again.steps, resumed.steps);
         // A checkpoint of another run is refused with a clear message.
-        let other = TrainConfig { seed: 9, epochs: 5, ..ck };
+        let other = TrainConfig { seed: 9, net: NetworkSettings { epochs: 5, ..ck.net }, ..ck };
         let msg = train(&other, &mut |_| {}).unwrap_err().to_string();
         assert!(msg.contains("seed") && msg.contains("checkpoint.bin"), "{msg}");
     }
@@ -158,10 +185,13 @@ fn corrupt_checkpoint_is_a_clear_error() {
 fn flipped_byte_in_a_checkpoint_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("checkpoint.bin");
-    let cfg = TrainConfig { checkpoint: Some(dir.path().to_path_buf()), epochs: 1, ..small_mlp(adam(1e-3)) };
+    let cfg = TrainConfig {
+        checkpoint: Some(dir.path().to_path_buf()),
+        ..TrainConfig::with("mnist-mlp", adam(1e-3), NetworkSettings { epochs: 1, ..small_net() })
+    };
     run(&cfg);
     let good = std::fs::read(&path).unwrap();
-    let resume = TrainConfig { epochs: 2, ..cfg.clone() };
+    let resume = TrainConfig { net: NetworkSettings { epochs: 2, ..cfg.net.clone() }, ..cfg.clone() };
     for at in [30, good.len() / 2, good.len() - 3] {
         let mut bad = good.clone();
         bad[at] ^= 0x10;
@@ -179,13 +209,17 @@ fn flipped_byte_in_a_checkpoint_is_refused() {
 fn resumed_run_applies_a_changed_hyperparameter() {
     let dir = tempfile::tempdir().unwrap();
     let base = TrainConfig { checkpoint: Some(dir.path().to_path_buf()), ..small_mlp(adam(1e-3)) };
-    run(&TrainConfig { epochs: 1, ..base.clone() });
+    run(&TrainConfig { net: NetworkSettings { epochs: 1, ..base.net.clone() }, ..base.clone() });
     let kept = dir.path().join("kept.bin");
     std::fs::copy(dir.path().join("checkpoint.bin"), &kept).unwrap();
-    let same = run(&TrainConfig { epochs: 2, ..base.clone() });
+    let same = run(&TrainConfig { net: NetworkSettings { epochs: 2, ..base.net.clone() }, ..base.clone() });
     assert!(same.resume_changes.is_empty(), "{:?}", same.resume_changes);
     std::fs::copy(&kept, dir.path().join("checkpoint.bin")).unwrap();
-    let changed = run(&TrainConfig { epochs: 2, optimizer: adam(0.5), ..base.clone() });
+    let changed = run(&TrainConfig {
+        optimizer: adam(0.5),
+        net: NetworkSettings { epochs: 2, ..base.net.clone() },
+        ..base.clone()
+    });
     assert_eq!(changed.resumed_epochs, 1);
     assert_eq!(changed.resume_changes, ["`lr` 0.001 -> 0.5"]);
     // Epoch 1 is the checkpoint's; epoch 2 trained with lr 0.5, not the saved 0.001.
@@ -193,7 +227,7 @@ fn resumed_run_applies_a_changed_hyperparameter() {
     assert_ne!(changed.epochs[1].train_loss, same.epochs[1].train_loss);
     assert_ne!(changed.weights, same.weights);
     // The checkpoint now records lr 0.5: resuming with it again reports no change.
-    let again = run(&TrainConfig { epochs: 3, optimizer: adam(0.5), ..base });
+    let again = run(&TrainConfig { optimizer: adam(0.5), net: NetworkSettings { epochs: 3, ..base.net }, ..base });
     assert!(again.resume_changes.is_empty(), "{:?}", again.resume_changes);
     assert_eq!(again.resumed_epochs, 2);
 }
@@ -205,23 +239,30 @@ fn resume_refuses_a_changed_loss_split_subset_or_schedule() {
     let dir = tempfile::tempdir().unwrap();
     let blobs = TrainConfig {
         checkpoint: Some(dir.path().to_path_buf()),
-        epochs: 1,
-        batch_size: 100,
-        ..TrainConfig::new("blobs-neuron", adam(0.05))
+        ..TrainConfig::with(
+            "blobs-neuron",
+            adam(0.05),
+            NetworkSettings { epochs: 1, batch_size: 100, ..NetworkSettings::default() },
+        )
     };
     run(&blobs);
-    let err = |c: TrainConfig| train(&TrainConfig { epochs: 2, ..c }, &mut |_| {}).unwrap_err().to_string();
-    let msg = err(TrainConfig { mse: true, ..blobs.clone() });
+    let err = |c: TrainConfig| {
+        train(&TrainConfig { net: NetworkSettings { epochs: 2, ..c.net }, ..c }, &mut |_| {}).unwrap_err().to_string()
+    };
+    let msg = err(TrainConfig { net: NetworkSettings { mse: true, ..blobs.net.clone() }, ..blobs.clone() });
     assert!(msg.contains("loss") && msg.contains("binary cross-entropy") && msg.contains("squared error"), "{msg}");
-    let msg = err(TrainConfig { val_fraction: 0.3, ..blobs.clone() });
+    let msg = err(TrainConfig { net: NetworkSettings { val_fraction: 0.3, ..blobs.net.clone() }, ..blobs.clone() });
     assert!(msg.contains("val_fraction") && msg.contains("`0.2`") && msg.contains("`0.3`"), "{msg}");
     let sched = adam(0.05).schedule_assignment("lr=step(step_size=1)@epoch").unwrap();
     let msg = err(TrainConfig { optimizer: sched, ..blobs.clone() });
     assert!(msg.contains("schedules") && msg.contains("lr=step(") && msg.contains("`none`"), "{msg}");
     let dir2 = tempfile::tempdir().unwrap();
-    let mlp = TrainConfig { checkpoint: Some(dir2.path().to_path_buf()), epochs: 1, ..small_mlp(adam(1e-3)) };
+    let mlp = TrainConfig {
+        checkpoint: Some(dir2.path().to_path_buf()),
+        ..TrainConfig::with("mnist-mlp", adam(1e-3), NetworkSettings { epochs: 1, ..small_net() })
+    };
     run(&mlp);
-    let msg = err(TrainConfig { train_limit: Some(500), ..mlp });
+    let msg = err(TrainConfig { net: NetworkSettings { train_limit: Some(500), ..mlp.net }, ..mlp });
     assert!(msg.contains("train_limit") && msg.contains("`600`") && msg.contains("`500`"), "{msg}");
 }
 
@@ -229,8 +270,11 @@ fn resume_refuses_a_changed_loss_split_subset_or_schedule() {
 /// validation figure.
 #[test]
 fn val_fraction_zero_trains_on_every_sample_without_validation() {
-    let cfg =
-        TrainConfig { epochs: 3, batch_size: 50, val_fraction: 0.0, ..TrainConfig::new("blobs-two-layer", adam(0.05)) };
+    let cfg = TrainConfig::with(
+        "blobs-two-layer",
+        adam(0.05),
+        NetworkSettings { epochs: 3, batch_size: 50, val_fraction: 0.0, ..NetworkSettings::default() },
+    );
     let r = run(&cfg);
     assert_eq!((r.train_samples, r.val_samples), (1000, 0));
     assert_eq!(r.steps, 3 * 20);
@@ -245,18 +289,22 @@ fn val_fraction_zero_trains_on_every_sample_without_validation() {
     let msg = evaluate_weights(&cfg, &r.weights).unwrap_err().to_string();
     assert!(msg.contains("val_fraction"), "{msg}");
     // The shipped MNIST subset: all 5,000 digits train.
-    let r = run(&TrainConfig { epochs: 1, max_steps: Some(1), val_fraction: 0.0, ..small_mlp(adam(1e-3)) });
+    let r = run(&TrainConfig::with(
+        "mnist-mlp",
+        adam(1e-3),
+        NetworkSettings { epochs: 1, max_steps: Some(1), val_fraction: 0.0, ..small_net() },
+    ));
     assert_eq!((r.train_samples, r.val_samples), (600, 0));
 }
 
 /// A loss that blows up while staying finite is divergence too (above 1e3 x the first loss).
 #[test]
 fn a_loss_blowing_up_is_divergence() {
-    let cfg = TrainConfig {
-        epochs: 5,
-        batch_size: 100,
-        ..TrainConfig::new("blobs-neuron", OptimConfig::new("sgd").set("lr", 1e5))
-    };
+    let cfg = TrainConfig::with(
+        "blobs-neuron",
+        OptimConfig::new("sgd").set("lr", 1e5),
+        NetworkSettings { epochs: 5, batch_size: 100, ..NetworkSettings::default() },
+    );
     let r = run(&cfg);
     let StopReason::Diverged { epoch, why } = &r.stopped else { panic!("expected divergence, got {:?}", r.stopped) };
     assert_eq!(*epoch as usize, r.epochs.len());
@@ -289,11 +337,17 @@ fn mnist_dir(train: u32, test: u32) -> tempfile::TempDir {
 
 #[test]
 fn empty_mnist_sets_are_refused_naming_the_folder() {
-    let mlp = |dir: &tempfile::TempDir| TrainConfig {
-        data: Some(dir.path().to_path_buf()),
-        widths: Some(vec![784, 8, 10]),
-        epochs: 1,
-        ..TrainConfig::new("mnist-mlp", adam(1e-3))
+    let mlp = |dir: &tempfile::TempDir| {
+        TrainConfig::with(
+            "mnist-mlp",
+            adam(1e-3),
+            NetworkSettings {
+                data: Some(dir.path().to_path_buf()),
+                widths: Some(vec![784, 8, 10]),
+                epochs: 1,
+                ..NetworkSettings::default()
+            },
+        )
     };
     let ok = mnist_dir(20, 10);
     let r = run(&mlp(&ok));
@@ -304,7 +358,8 @@ fn empty_mnist_sets_are_refused_naming_the_folder() {
     assert!(msg.contains(&d) && msg.contains("MNIST test set") && msg.contains("holds no samples"), "{msg}");
     assert!(msg.contains("--val-fraction 0"), "{msg}");
     // Without validation the empty test set is not needed.
-    let r = run(&TrainConfig { val_fraction: 0.0, ..mlp(&no_test) });
+    let r =
+        run(&TrainConfig { net: NetworkSettings { val_fraction: 0.0, ..mlp(&no_test).net.clone() }, ..mlp(&no_test) });
     assert_eq!((r.train_samples, r.val_samples), (20, 0));
     let no_train = mnist_dir(0, 10);
     let msg = train(&mlp(&no_train), &mut |_| {}).unwrap_err().to_string();
@@ -326,29 +381,33 @@ fn cifar_single_file_validates_on_the_test_batch_beside_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("data_batch_1.bin");
     std::fs::write(&file, cifar_batch(6, 0)).unwrap();
-    let cfg =
-        TrainConfig { data: Some(file.clone()), epochs: 1, batch_size: 6, ..TrainConfig::new("cifar-cnn", adam(1e-3)) };
+    let cfg = TrainConfig::with(
+        "cifar-cnn",
+        adam(1e-3),
+        NetworkSettings { data: Some(file.clone()), epochs: 1, batch_size: 6, ..NetworkSettings::default() },
+    );
     let msg = train(&cfg, &mut |_| {}).unwrap_err().to_string();
     assert!(msg.contains("test_batch.bin") && msg.contains("data_batch_1.bin"), "{msg}");
     std::fs::write(dir.path().join("test_batch.bin"), cifar_batch(4, 1)).unwrap();
     let r = run(&cfg);
     assert_eq!((r.train_samples, r.val_samples), (6, 4));
-    let on_test = TrainConfig { data: Some(dir.path().join("test_batch.bin")), ..cfg };
+    let on_test =
+        TrainConfig { net: NetworkSettings { data: Some(dir.path().join("test_batch.bin")), ..cfg.net }, ..cfg };
     let msg = train(&on_test, &mut |_| {}).unwrap_err().to_string();
     assert!(msg.contains("test batch") && msg.contains("validate on the records it trains on"), "{msg}");
 }
 
 #[test]
 fn adam_curvature_trains_with_hutchinson_and_is_reproducible() {
-    let cfg = TrainConfig {
-        epochs: 10,
-        batch_size: 32,
-        ..TrainConfig::new("blobs-two-layer", OptimConfig::new("adam_curvature").set("lr", 0.05))
-    };
+    let cfg = TrainConfig::with(
+        "blobs-two-layer",
+        OptimConfig::new("adam_curvature").set("lr", 0.05),
+        NetworkSettings { epochs: 10, batch_size: 32, ..NetworkSettings::default() },
+    );
     let a = run(&cfg);
     assert!(a.epochs.last().unwrap().accuracy() > 0.88, "{}", a.epochs.last().unwrap());
     let b = run(&cfg);
     assert_eq!(a.weights, b.weights);
-    let c = run(&TrainConfig { hutchinson: optlab_nn::HutchinsonConfig { samples: 2, h: 1e-3 }, ..cfg });
+    let c = run(&TrainConfig { net: NetworkSettings { hutchinson_samples: 2, ..cfg.net }, ..cfg });
     assert_ne!(a.weights, c.weights);
 }

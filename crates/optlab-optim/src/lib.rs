@@ -29,6 +29,7 @@
 pub mod algorithm;
 pub mod engine;
 pub mod error;
+pub mod executor;
 pub mod float;
 pub mod hyper;
 pub mod layout;

@@ -1,6 +1,6 @@
 //! Landscapes of 2-D test functions: filled contour bands, clipped trajectories, minima and start
-//! marks, and the level key. Shared by the study's contour plots (`optlab functions study`) and
-//! the report's trajectory plots.
+//! marks, the level key, and the chart they are drawn on ([`contour_chart`]). Shared by the study's
+//! contour plots (`optlab functions study`) and the report's trajectory plots.
 //!
 //! Contour levels: `z = f − base`, where `base = f*` (or the lowest grid value without `f*`). If
 //! the range of `z` over the plot box is large (max/median > 5) the bands are equally spaced in
@@ -243,6 +243,40 @@ impl Landscape {
         chart.draw_series(rects)?;
         Ok(())
     }
+}
+
+/// The contour chart of a landscape on `area`, the one set-up of the report's trajectory plots and
+/// the study's contour plots: axes `x₁`, `x₂` over the landscape's box (no mesh), an optional
+/// caption, and the filled bands. Returns the chart, to draw trajectories and marks on.
+pub fn contour_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    land: &Landscape,
+    caption: Option<(&str, u32)>,
+    bitmap: bool,
+) -> DrawResult<Chart2d<'a, 'a, DB>>
+where
+    DB::ErrorType: 'static,
+{
+    let bx = land.bx;
+    let mut builder = ChartBuilder::on(area);
+    if let Some((text, size)) = caption {
+        builder.caption(text, (FAMILY, size));
+    }
+    let mut chart = builder
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(55)
+        .build_cartesian_2d(bx[0].0..bx[0].1, bx[1].0..bx[1].1)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("x₁")
+        .y_desc("x₂")
+        .label_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, 16))
+        .draw()?;
+    land.draw(&mut chart, bitmap)?;
+    Ok(chart)
 }
 
 /// One trajectory inside the box: its visible pieces as lines of width `wd`, then dots at the

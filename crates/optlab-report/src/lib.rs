@@ -15,6 +15,9 @@
 //!   target plots (and the profile) show the best configuration of each optimizer only; long
 //!   series are thinned to at most [`thin::MAX_POINTS`] points.
 //!
+//! [`study_tables`] and [`study_plots`] write the files of `optlab functions study` from an
+//! `optlab_lab::study::Study`.
+//!
 //! Every file is written to a temporary name and renamed, so a reader never sees half a file; the
 //! output depends only on the records (no clock, no randomness, runs in any order). The temporary
 //! names hold the writer's process id (`.report.html.tmpPID`, `plots/.NAME.tmpPID.png`); those
@@ -29,6 +32,8 @@ pub mod landscape;
 pub mod plots;
 pub mod select;
 pub mod stats;
+pub mod study_plots;
+pub mod study_tables;
 pub mod style;
 pub mod table;
 pub mod thin;

@@ -6,9 +6,9 @@
 
 use crate::format::{cmp_values, log_tick, num, slug};
 use crate::group::{Comparison, Config};
-use crate::landscape::{draw_level_key, draw_marks, draw_trajectory, DrawResult, Landscape};
+use crate::landscape::{contour_chart, draw_level_key, draw_marks, draw_trajectory, DrawResult, Landscape};
 use crate::select::{best_per_family, drawn, swept_words, MAX_DRAWN};
-use crate::stats::{band, performance_ratios, profile_steps, Spread};
+use crate::stats::{band, performance_ratios, profile_steps, quantile_sorted, Spread};
 use crate::style::{series_color, FAMILY};
 use crate::table::Table;
 use crate::thin::{thin_by, thin_path, MAX_POINTS, MIN_PX};
@@ -314,17 +314,6 @@ impl Curves {
     }
 }
 
-/// The `q`-quantile (linear interpolation) of sorted finite values.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let pos = q * (sorted.len() - 1) as f64;
-    let (i, frac) = (pos.floor() as usize, pos.fract());
-    if i + 1 < sorted.len() {
-        sorted[i] + frac * (sorted[i + 1] - sorted[i])
-    } else {
-        sorted[i]
-    }
-}
-
 /// Tukey's far-out fence above finite values: `q75 + 3·IQR`, with the IQR taken as at least one
 /// decade on a log axis (values are `log10`s: the fence is then at least 1000× the upper
 /// quartile) and at least `|q75|` on a linear one, so that only values far beyond the bulk are
@@ -335,7 +324,7 @@ pub fn upper_fence(values: &[f64], log: bool) -> f64 {
         return f64::INFINITY;
     }
     v.sort_by(f64::total_cmp);
-    let (q25, q75) = (quantile(&v, 0.25), quantile(&v, 0.75));
+    let (q25, q75) = (quantile_sorted(&v, 0.25), quantile_sorted(&v, 0.75));
     let iqr = (q75 - q25).max(if log { 1.0 } else { q75.abs() });
     q75 + 3.0 * iqr
 }
@@ -1109,22 +1098,9 @@ where
     let bx = f.plot_box();
     let side = (h as i32 - 40).min(w as i32 - LEGEND_W as i32 - 40);
     let left = left.margin(0, (h as i32 - side).max(0) / 2, 0, 0);
-    let mut chart = ChartBuilder::on(&left)
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(55)
-        .build_cartesian_2d(bx[0].0..bx[0].1, bx[1].0..bx[1].1)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("x₁")
-        .y_desc("x₂")
-        .label_style((FAMILY, 14))
-        .axis_desc_style((FAMILY, 16))
-        .draw()?;
     let start = d.paths.iter().find_map(|p| p.points.first().copied()).unwrap_or((0.0, 0.0));
-    let land = Landscape::compute(&*f, &[start.0, start.1], bx, if bitmap { 500 } else { 100 }, 20);
-    land.draw(&mut chart, bitmap)?;
+    let land = Landscape::compute(&*f, &[start.0, start.1], [bx[0], bx[1]], if bitmap { 500 } else { 100 }, 20);
+    let mut chart = contour_chart(&left, &land, None, bitmap)?;
     let levels = land.levels;
     let n = d.paths.len();
     // Pixels per unit along each axis: paths are thinned to what can be seen.

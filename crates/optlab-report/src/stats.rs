@@ -4,38 +4,13 @@
 //! number of values is the mean of the middle two. Where "not reached" counts as `+∞` (steps or
 //! time to a target), a median between a finite value and `+∞` is `+∞`.
 
-/// The values sorted, NaN dropped (infinities kept, at the ends).
-pub fn sorted_finite_or_inf(values: impl IntoIterator<Item = f64>) -> Vec<f64> {
-    let mut v: Vec<f64> = values.into_iter().filter(|x| !x.is_nan()).collect();
-    v.sort_by(|a, b| a.total_cmp(b));
-    v
-}
+pub use optlab_lab::stats::{median, quantile_sorted, sorted_finite_or_inf};
 
 /// The finite values, sorted.
 pub fn sorted_finite(values: impl IntoIterator<Item = f64>) -> Vec<f64> {
     let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
     v.sort_by(|a, b| a.total_cmp(b));
     v
-}
-
-/// Quantile `q` in [0, 1] of sorted values; NaN when empty. Between a finite and an infinite
-/// value the infinite one is returned.
-pub fn quantile_sorted(s: &[f64], q: f64) -> f64 {
-    if s.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q.clamp(0.0, 1.0) * (s.len() - 1) as f64;
-    let i = pos.floor() as usize;
-    let frac = pos - i as f64;
-    if frac == 0.0 || i + 1 >= s.len() {
-        return s[i];
-    }
-    let (a, b) = (s[i], s[i + 1]);
-    if a.is_infinite() || b.is_infinite() {
-        b
-    } else {
-        a + (b - a) * frac
-    }
 }
 
 /// Median and range of a set of values (over seeds).
@@ -154,6 +129,18 @@ pub fn band(series: &[Vec<(f64, f64)>]) -> Vec<(f64, f64, f64, f64)> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn quantiles_interpolate_and_handle_infinity() {
+        let s = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile_sorted(&s, 0.5), 2.5);
+        assert_eq!(quantile_sorted(&s, 0.25), 1.75);
+        assert_eq!(quantile_sorted(&s, 1.0), 4.0);
+        assert_eq!(quantile_sorted(&[1.0, f64::INFINITY], 0.5), f64::INFINITY);
+        assert_eq!(quantile_sorted(&[1.0, 2.0, f64::INFINITY], 0.5), 2.0);
+        assert!(quantile_sorted(&[], 0.5).is_nan());
+        assert_eq!(median([3.0, f64::NAN, 1.0, 2.0]), 2.0);
+    }
 
     #[test]
     fn medians_and_ranges() {

@@ -9,7 +9,7 @@
 //! named).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use optlab::study::{run_study, StudyConfig};
+use optlab_lab::study::{run_study, StudyConfig};
 use std::time::{Duration, Instant};
 
 fn config() -> StudyConfig {

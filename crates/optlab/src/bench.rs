@@ -6,10 +6,12 @@
 //! optimizer does (12 bytes per element), so its GB/s is the limit a step can reach.
 
 use crate::error::{Error, Result};
+use optlab_lab::run_loop::FunctionProblem;
+use optlab_optim::executor::{Control, Executor, Iterate, MaxSteps, Observer, Problem};
 use optlab_optim::registry::{self, RegistryFloat};
-use optlab_optim::{Layout, NonFinite, OptimConfig, Optimizer};
+use optlab_optim::{Layout, NonFinite, OptimConfig, Optimizer, StepOutcome};
 use rayon::prelude::*;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Kernel instruction set for every optimizer this process benchmarks (`--simd`).
 pub static SIMD: std::sync::OnceLock<optlab_optim::Simd> = std::sync::OnceLock::new();
@@ -228,38 +230,90 @@ pub fn time_steps<T: RegistryFloat>(
     pool.install(|| {
         let layout = shape.layout();
         let mut opt: Box<dyn Optimizer<T>> = registry::build::<T>(layout.clone(), &cfg)?;
-        let mut params: Vec<Vec<T>> =
-            shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(((i % 1000) as f64 - 500.0) * 1e-3)).collect()).collect();
-        let grads: Vec<Vec<T>> =
-            shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(((i % 777) as f64 - 388.0) * 1e-4)).collect()).collect();
-        let hess: Vec<Vec<T>> = if opt.spec().needs_hessian {
-            shape.sizes.iter().map(|&n| (0..n).map(|i| T::of(hessian + (i % 5) as f64 * 0.1)).collect()).collect()
-        } else {
-            Vec::new()
+        let params: Vec<T> =
+            shape.sizes.iter().flat_map(|&n| (0..n).map(|i| T::of(((i % 1000) as f64 - 500.0) * 1e-3))).collect();
+        let problem = FixedGradients {
+            g: shape.sizes.iter().flat_map(|&n| (0..n).map(|i| T::of(((i % 777) as f64 - 388.0) * 1e-4))).collect(),
+            h: opt.spec().needs_hessian.then(|| {
+                shape.sizes.iter().flat_map(|&n| (0..n).map(|i| T::of(hessian + (i % 5) as f64 * 0.1))).collect()
+            }),
         };
-        let gr: Vec<&[T]> = grads.iter().map(|g| &g[..]).collect();
-        let hr: Vec<&[T]> = hess.iter().map(|h| &h[..]).collect();
-        let h = if hess.is_empty() { None } else { Some(&hr[..]) };
-        let mut pm: Vec<&mut [T]> = params.iter_mut().map(|p| &mut p[..]).collect();
-        let mut probe = Probe::new(shape, threads > 1);
-        for _ in 0..5 {
-            opt.step(&mut pm, &gr, h)?;
-            probe.run();
-        }
-        let (mut ts, mut tp) = (Vec::with_capacity(repeats), Vec::with_capacity(repeats));
-        for _ in 0..repeats {
-            tp.push(probe.run());
-            let t0 = Instant::now();
-            opt.step(&mut pm, &gr, h)?;
-            ts.push(t0.elapsed().as_secs_f64() * 1e3);
-        }
-        std::hint::black_box(&pm);
+        let mut timer = StepTimer {
+            probe: Probe::new(shape, threads > 1),
+            warmup: WARMUP_STEPS,
+            steps_ms: Vec::with_capacity(repeats),
+            probe_ms: Vec::with_capacity(repeats),
+        };
+        Executor::<T, _, Error>::new(problem, &mut *opt, params)?
+            .stop_when(MaxSteps(WARMUP_STEPS + repeats as u64))
+            .time_steps(true)
+            .observe(&mut timer)
+            .run()?;
         Ok(Measured {
-            step: summarise(ts),
-            probe_gbps: probe.bytes() / (summarise(tp).median_ms * 1e-3) / 1e9,
+            probe_gbps: timer.probe.bytes() / (summarise(timer.probe_ms).median_ms * 1e-3) / 1e9,
+            step: summarise(timer.steps_ms),
             bytes_per_param: opt.bytes_per_param(),
         })
     })
+}
+
+/// Untimed steps before the timed ones in [`time_steps`].
+const WARMUP_STEPS: u64 = 5;
+
+/// The problem of [`time_steps`]: the same gradients (and Hessian diagonal) at every point.
+struct FixedGradients<T> {
+    g: Vec<T>,
+    h: Option<Vec<T>>,
+}
+
+impl<T: RegistryFloat> Problem<T> for FixedGradients<T> {
+    fn dim(&self) -> usize {
+        self.g.len()
+    }
+    /// f is not part of the benchmark: 0 at every point.
+    fn eval(&mut self, _x: &[T], g: &mut [T]) -> f64 {
+        g.copy_from_slice(&self.g);
+        0.0
+    }
+    fn has_hessian_diag(&self) -> bool {
+        self.h.is_some()
+    }
+    fn hessian_diag(&mut self, _x: &[T], h: &mut [T]) -> bool {
+        match &self.h {
+            Some(v) => {
+                h.copy_from_slice(v);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The timing observer of [`time_steps`]: each warm-up step is followed by a probe pass, each
+/// timed step preceded by a timed probe pass (just before the step, after the evaluation).
+struct StepTimer {
+    probe: Probe,
+    warmup: u64,
+    steps_ms: Vec<f64>,
+    probe_ms: Vec<f64>,
+}
+
+impl<T: RegistryFloat> Observer<T, Error> for StepTimer {
+    fn observe(&mut self, it: &Iterate<'_, T>) -> Result<Control> {
+        if it.step >= self.warmup && it.terminating.is_none() {
+            self.probe_ms.push(self.probe.run());
+        }
+        Ok(Control::Continue)
+    }
+    fn after_step(&mut self, step: u64, _o: &StepOutcome, elapsed: Option<Duration>) -> Result<()> {
+        if step <= self.warmup {
+            self.probe.run();
+        } else {
+            let t = elapsed.ok_or_else(|| Error::Usage("bench: the executor did not time the step".into()))?;
+            self.steps_ms.push(t.as_secs_f64() * 1e3);
+        }
+        Ok(())
+    }
 }
 
 /// One row of the report.
@@ -457,20 +511,17 @@ pub fn run_step_bench(b: &StepBench, out: &mut dyn std::io::Write) -> Result<Vec
     Ok(rows)
 }
 
-/// `optlab bench tiny`: `steps` Adam steps on 2-D Rosenbrock with the analytic gradient; returns
-/// (total seconds, final point).
+/// `optlab bench tiny`: `steps` Adam steps on 2-D Rosenbrock with the analytic gradient, through
+/// the executor (so it measures the run loop's per-step overhead); returns (total seconds, final
+/// point).
 pub fn tiny_rosenbrock(steps: usize) -> Result<(f64, [f64; 2])> {
-    use optlab_functions::TestFunction;
     let f = optlab_functions::Rosenbrock::new(2);
     let mut opt = registry::build::<f64>(Layout::single("x", 2), &OptimConfig::new("adam").set("lr", 0.01))?;
-    let mut x = [-1.5, 2.0];
-    let mut g = [0.0; 2];
     let t0 = Instant::now();
-    for _ in 0..steps {
-        f.gradient(&x, &mut g);
-        opt.step(&mut [&mut x[..]], &[&g[..]], None)?;
-    }
-    Ok((t0.elapsed().as_secs_f64(), x))
+    let r = Executor::<f64, _, Error>::new(FunctionProblem::new(&f), &mut *opt, vec![-1.5, 2.0])?
+        .stop_when(MaxSteps(steps as u64))
+        .run()?;
+    Ok((t0.elapsed().as_secs_f64(), [r.x[0], r.x[1]]))
 }
 
 /// Peak resident memory of this process so far (VmHWM), in bytes, where /proc is available.
@@ -483,7 +534,9 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 /// `optlab bench memory`: peak RSS of `steps` f32 steps of one optimizer on `n` parameters, against
 /// the parameters, gradients and the optimizer's declared state. Returns (baseline before
-/// allocating, peak after stepping, expected bytes).
+/// allocating, peak after stepping, expected bytes). It steps by hand rather than on the
+/// executor: the executor's own gradient buffer would be a second copy of the gradients, which
+/// this measurement counts once.
 pub fn memory(v: &Variant, n: usize, steps: usize) -> Result<(u64, u64, u64)> {
     let base = peak_rss_bytes().ok_or_else(|| Error::Usage("peak RSS needs /proc/self/status (Linux)".into()))?;
     let shape = Shape { label: format!("1x{n}"), sizes: vec![n] };

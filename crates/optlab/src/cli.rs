@@ -173,12 +173,7 @@ pub fn parse_point(s: &str) -> Result<Vec<f64>> {
         .collect()
 }
 
-/// The key given twice among `KEY=VALUE` texts, if any (`lr` for `lr=0.1` and `lr = 0.5`). Texts
-/// without `=` are skipped: their parser reports them.
-pub fn repeated_key<'a>(texts: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let mut seen = std::collections::BTreeSet::new();
-    texts.into_iter().filter_map(|t| t.split_once('=')).map(|(k, _)| k.trim()).find(|k| !seen.insert(*k))
-}
+pub use optlab_lab::study::repeated_key;
 
 /// Refuses a key given twice to the repeatable option `option` (`--set lr=0.1 --set lr=0.5`),
 /// which would otherwise silently keep the last value: "--set lr given twice".

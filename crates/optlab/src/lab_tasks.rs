@@ -1,18 +1,14 @@
-//! The task runner of `optlab run`: test functions with the study's [`run_one`], network tasks
-//! through optlab-nn (see [`run_network`]).
+//! The task runner of `optlab run`: test functions with optlab-lab's
+//! [`optlab_lab::function_task::run_function`], network tasks through optlab-nn (see
+//! [`run_network`]).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::RwLock;
-use std::time::Duration;
 
-use optlab_lab::plan::{FunctionRun, RunSpec, Start, TaskSettings};
+use optlab_lab::function_task::run_function;
+use optlab_lab::plan::{RunSpec, TaskSettings};
 use optlab_lab::record::{Point, Status, Summary};
-use optlab_lab::task::{thin, NetworkJob, RunOutput, TaskRunner};
-
-use crate::study::{random_starts, run_one, Limits, Outcome, Problem, StartStream};
-
-/// Default of the most points kept of a test-function trajectory (the experiment's `points`).
-pub const MAX_POINTS: usize = 2000;
+use optlab_lab::task::{NetworkJob, RunOutput, TaskRunner};
 
 /// Runs every kind of task of an experiment.
 #[derive(Clone, Copy, Debug, Default)]
@@ -74,94 +70,16 @@ impl TaskRunner for LabTasks {
     }
 }
 
-/// The start point of a test-function run.
-pub fn start_point(p: &Problem, start: &Start, seed: u64) -> Vec<f64> {
-    match start {
-        Start::Random { index, of } => {
-            random_starts(p, seed, StartStream::Evaluation, *of as usize).swap_remove(*index as usize)
-        }
-        Start::Default => p.f.default_starts().swap_remove(0),
-        Start::Point(x) => x.clone(),
-    }
-}
-
-/// One test-function run: the study's stopping rules, the trajectory thinned to at most
-/// `points` points (default [`MAX_POINTS`]). A run of a test function is a few milliseconds of identical steps, so it
-/// is not interrupted when cancelled, and each point's `time_s` is the run's wall time
-/// apportioned by step.
-pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
-    let problem = match Problem::with_dim(&spec.task, f.dim, f.ftol) {
-        Ok(p) => p,
-        Err(e) => return RunOutput::failed(e.to_string()),
-    };
-    let n = problem.f.dim();
-    let x0 = start_point(&problem, &f.start, spec.seed);
-    if x0.len() != n {
-        return RunOutput::failed(format!(
-            "start point has {} coordinates, `{}` has dimension {n}",
-            x0.len(),
-            spec.task
-        ));
-    }
-    let lim = Limits {
-        max_steps: f.steps,
-        xtol: f.xtol,
-        patience: f.patience,
-        time_limit: f.time_limit_s.map(Duration::from_secs_f64),
-    };
-    let mut cfg = spec.optimizer.clone();
-    cfg.threads = Some(1);
-    let mut trace = Vec::with_capacity((f.steps.min(100_000) as usize + 1) * (n + 1));
-    let t0 = std::time::Instant::now();
-    let res = match run_one(&problem, &cfg, &x0, &lim, Some(&mut trace)) {
-        Ok(r) => r,
-        Err(e) => return RunOutput::failed(e.to_string()),
-    };
-    let wall = t0.elapsed().as_secs_f64();
-    let rows: Vec<&[f64]> = trace.chunks_exact(n + 1).collect();
-    let min_loss = rows.iter().map(|r| r[0]).filter(|v| !v.is_nan()).fold(f64::NAN, f64::min);
-    let per_step = if res.steps > 0 { wall / res.steps as f64 } else { 0.0 };
-    let idx: Vec<usize> = (0..rows.len()).collect();
-    let series = thin(&idx, f.points as usize)
-        .into_iter()
-        .map(|i| Point {
-            step: i as u64,
-            epoch: None,
-            time_s: per_step * i as f64,
-            loss: rows[i][0],
-            val_loss: None,
-            accuracy: None,
-            x: Some(rows[i][1..].to_vec()),
-        })
-        .collect();
-    let status = if res.outcome == Outcome::Diverged { Status::Diverged } else { Status::Ok };
-    RunOutput {
-        status,
-        error: if status == Status::Diverged { res.note.clone() } else { None },
-        summary: Summary { steps: res.steps, epochs: None, final_loss: res.final_f, min_loss, ..Summary::default() },
-        series,
-    }
-}
-
 /// Trains a network task with optlab-nn: one point per epoch (train loss, validation loss and
 /// accuracy; no validation values with `val_fraction = 0`), status `diverged` when training
 /// diverged (a non-finite loss or gradient, or a loss above `optlab_nn::train::DIVERGENCE_FACTOR`
 /// times the first; the error says which), `failed` when the job cannot be carried out (bad data
 /// path, a setting optlab-nn refuses).
 pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
-    let mut cfg = optlab_nn::TrainConfig::new(&job.task, job.optimizer.clone());
-    cfg.epochs = job.epochs;
-    cfg.max_steps = job.max_steps;
-    cfg.batch_size = job.batch_size;
-    cfg.seed = job.seed;
-    cfg.val_fraction = job.val_fraction;
-    cfg.data = job.data.as_ref().map(std::path::PathBuf::from);
-    cfg.widths = job.widths.clone();
-    cfg.hidden = job.hidden;
-    cfg.patience = job.patience;
-    cfg.time_budget = job.time_budget_s.map(std::time::Duration::from_secs_f64);
-    cfg.hutchinson =
-        optlab_nn::HutchinsonConfig { samples: job.hutchinson_samples as usize, h: job.hutchinson_h as f32 };
+    let cfg = optlab_nn::TrainConfig {
+        seed: job.seed,
+        ..optlab_nn::TrainConfig::with(&job.task, job.optimizer.clone(), job.net.clone())
+    };
     let mut series = Vec::new();
     let mut elapsed = 0.0;
     let report = optlab_nn::train(&cfg, &mut |e: &optlab_nn::EpochReport| {
@@ -204,6 +122,8 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use optlab_lab::function_task::{random_starts, Problem, StartStream, MAX_POINTS};
+    use optlab_lab::plan::Start;
     use optlab_lab::spec::parse;
     use optlab_lab::Plan;
 

@@ -9,9 +9,7 @@ pub mod describe;
 pub mod error;
 pub mod lab_cli;
 pub mod lab_tasks;
-pub mod plot;
 pub mod study;
-pub mod table;
 pub mod trace;
 pub mod train;
 

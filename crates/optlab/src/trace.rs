@@ -2,8 +2,10 @@
 
 use crate::error::{Error, Result};
 use optlab_functions::{by_name, TestFunction};
+use optlab_lab::run_loop::FunctionProblem;
+use optlab_optim::executor::{Control, Every, Executor, Iterate, MaxSteps, NonFiniteLoss, Termination};
 use optlab_optim::registry::{self, RegistryFloat};
-use optlab_optim::{Layout, OptimConfig, OptimError, StepOutcome};
+use optlab_optim::{Layout, OptimConfig};
 use std::io::Write;
 
 /// What to trace.
@@ -76,9 +78,10 @@ pub fn resolve(spec: &TraceSpec) -> Result<(Box<dyn TestFunction>, Vec<f64>)> {
     Ok((f, start))
 }
 
-/// Runs a trace in element type `T`. After all input is validated it calls `begin` with the
-/// dimension, then `emit` for each kept row (step 0, every `every`-th step, and the last). A
-/// non-finite gradient or loss ends the trace with [`Error::Diverged`].
+/// Runs a trace in element type `T` on the executor ([`optlab_optim::executor`]). After all
+/// input is validated it calls `begin` with the dimension, then `emit` for each kept row (step 0,
+/// every `every`-th step, and the last: the [`Every`] observer). A non-finite loss, or a gradient
+/// the optimizer refuses as non-finite, ends the trace with [`Error::Diverged`].
 pub fn run<T: RegistryFloat>(
     spec: &TraceSpec,
     begin: impl FnOnce(usize) -> Result<()>,
@@ -91,47 +94,26 @@ pub fn run<T: RegistryFloat>(
     let n = f.dim();
     let mut opt = registry::build::<T>(Layout::single("x", n), &spec.optimizer)?;
     begin(n)?;
-    let needs_h = opt.spec().needs_hessian;
-    let mut x: Vec<T> = start.iter().map(|&v| T::of(v)).collect();
-    let mut xd = start.clone();
-    let mut gd = vec![0.0; n];
-    let mut g = vec![T::ZERO; n];
-    let mut hd = vec![0.0; n];
-    let mut h = vec![T::ZERO; n];
     let mut row = Row { step: 0, loss: 0.0, x: vec![0.0; n] };
-    for step in 0..=spec.steps {
-        xd.iter_mut().zip(&x).for_each(|(d, s)| *d = s.to_f64());
-        let loss = f.value_and_gradient(&xd, &mut gd);
-        if step % spec.every == 0 || step == spec.steps {
-            row.step = step;
-            row.loss = loss;
-            row.x.copy_from_slice(&xd);
-            emit(&row)?;
-        }
-        if step == spec.steps {
-            break;
-        }
-        if !loss.is_finite() {
-            return Err(Error::Diverged { step, what: format!("loss is {loss}") });
-        }
-        g.iter_mut().zip(&gd).for_each(|(d, s)| *d = T::of(*s));
-        let hess = if needs_h {
-            f.hessian_diag(&xd, &mut hd);
-            h.iter_mut().zip(&hd).for_each(|(d, s)| *d = T::of(*s));
-            Some([&h[..]])
-        } else {
-            None
-        };
-        match opt.step(&mut [&mut x[..]], &[&g[..]], hess.as_ref().map(|a| &a[..])) {
-            Ok(StepOutcome::Applied) => {}
-            Ok(StepOutcome::Skipped { .. }) => {}
-            Err(e @ OptimError::NonFinite { .. }) => {
-                return Err(Error::Diverged { step: step + 1, what: e.to_string() })
-            }
-            Err(e) => return Err(e.into()),
-        }
+    let mut rows = Every::new(spec.every, |it: &Iterate<'_, T>| -> Result<Control> {
+        row.step = it.step;
+        row.loss = it.f;
+        row.x.iter_mut().zip(it.x).for_each(|(d, s)| *d = s.to_f64());
+        emit(&row)?;
+        Ok(Control::Continue)
+    });
+    let x0: Vec<T> = start.iter().map(|&v| T::of(v)).collect();
+    let report = Executor::<T, _, Error>::new(FunctionProblem::new(&*f), &mut *opt, x0)?
+        .stop_when(MaxSteps(spec.steps))
+        .stop_when(NonFiniteLoss)
+        .observe(&mut rows)
+        .run()?;
+    match report.termination {
+        Termination::MaxSteps { .. } => Ok(()),
+        Termination::Diverged { step, what } => Err(Error::Diverged { step, what }),
+        Termination::NonFiniteInput { step, error } => Err(Error::Diverged { step, what: error }),
+        other => Err(Error::Usage(format!("trace ended by a rule it does not set: {other:?}"))),
     }
-    Ok(())
 }
 
 /// Writes the CSV header `step,loss,x0,...`.

@@ -3,15 +3,15 @@
 
 use crate::error::{Error, Result};
 use clap::Args;
-use optlab_nn::{EpochReport, HutchinsonConfig, TrainConfig, TrainReport};
+use optlab_nn::{EpochReport, NetworkSettings, TrainConfig, TrainReport};
 use optlab_optim::OptimConfig;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Task: blobs-neuron, blobs-two-layer, mnist-mlp, mnist-cnn or cifar-cnn.
+    /// Task: blobs-neuron, blobs-two-layer, mnist-mlp, mnist-cnn, cifar-mlp, cifar-cnn,
+    /// cifar-resnet18 or tinyimagenet-resnet18 (docs/networks.md).
     #[arg(long)]
     pub task: String,
     /// Optimizer name (see `optlab optimizers`).
@@ -36,7 +36,8 @@ pub struct TrainArgs {
     /// every sample and skips validation (also with a separate test set).
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
-    /// MNIST IDX directory or CIFAR-10 binary directory (default: the shipped 5,000-digit MNIST subset).
+    /// MNIST IDX directory, CIFAR-10 binary directory or Tiny ImageNet folder (default: the shipped
+    /// 5,000-digit MNIST subset).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Output directory for epochs.csv, loss.png and loss.svg.
@@ -48,7 +49,8 @@ pub struct TrainArgs {
     /// Early stopping: epochs without a better validation loss (the best weights are kept).
     #[arg(long)]
     pub patience: Option<u32>,
-    /// mnist-mlp widths, e.g. 784-256-128-10.
+    /// MLP widths, e.g. 784-256-128-10 (mnist-mlp) or 3072-512-10 (cifar-mlp); the ResNet tasks:
+    /// the four stage widths (default 64-128-256-512).
     #[arg(long)]
     pub widths: Option<String>,
     /// blobs-two-layer hidden units.
@@ -59,16 +61,29 @@ pub struct TrainArgs {
     pub mse: bool,
     /// Hutchinson probe samples per step (optimizers that need the Hessian diagonal).
     #[arg(long, default_value_t = 1)]
-    pub hutchinson_samples: usize,
+    pub hutchinson_samples: u32,
     /// Hutchinson finite-difference step h.
     #[arg(long, default_value_t = 1e-3)]
-    pub hutchinson_h: f32,
+    pub hutchinson_h: f64,
     /// Checkpoint directory: written after every epoch, resumed from when present.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// Use only N training samples (a seeded random subset).
     #[arg(long)]
     pub train_limit: Option<usize>,
+    /// Shuffle the training set every epoch (`--shuffle false`: batches in data order).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub shuffle: bool,
+    /// Dropout probability of every dropout layer (mnist-cnn, cifar-cnn; 0 turns dropout off).
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Seeded augmentation of the colour image tasks: random crop (padding 4) and horizontal flip.
+    #[arg(long)]
+    pub augment: bool,
+    /// Initial weights: a safetensors file written by torch
+    /// (`safetensors.torch.save_file(model.state_dict(), FILE)`; docs/networks.md).
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -93,29 +108,35 @@ impl TrainArgs {
                 )?,
             ),
         };
-        let time_budget = match self.time_budget {
-            None => None,
-            Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
-            Some(t) => return Err(Error::Usage(format!("--time-budget {t}: expected a positive number of seconds"))),
-        };
-        Ok(TrainConfig {
-            task: self.task.clone(),
-            optimizer: opt,
+        if let Some(t) = self.time_budget {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(Error::Usage(format!("--time-budget {t}: expected a positive number of seconds")));
+            }
+        }
+        let net = NetworkSettings {
             epochs: self.epochs,
-            max_steps: self.max_steps,
             batch_size: self.batch_size,
-            seed: self.seed,
+            max_steps: self.max_steps,
             val_fraction: self.val_fraction,
             data: self.data.clone(),
-            time_budget,
-            patience: self.patience,
             widths,
             hidden: self.hidden,
+            patience: self.patience,
+            time_budget_s: self.time_budget,
+            hutchinson_samples: self.hutchinson_samples,
+            hutchinson_h: self.hutchinson_h,
             mse: self.mse,
-            hutchinson: HutchinsonConfig { samples: self.hutchinson_samples, h: self.hutchinson_h },
+            train_limit: self.train_limit,
+            init: self.init.clone(),
+            shuffle: self.shuffle,
+            dropout: self.dropout,
+            augment: self.augment,
+        };
+        Ok(TrainConfig {
+            seed: self.seed,
             checkpoint: self.checkpoint.clone(),
             progress: !self.quiet,
-            train_limit: self.train_limit,
+            ..TrainConfig::with(&self.task, opt, net)
         })
     }
 }
@@ -188,7 +209,7 @@ pub fn write_outputs(report: &TrainReport, dir: &Path) -> Result<Vec<PathBuf>> {
 /// Train and validation loss per epoch (log y when the losses span more than a decade), as PNG
 /// or SVG by the file's extension; written to a temporary name and renamed.
 pub fn plot_losses(epochs: &[EpochReport], title: &str, path: &Path) -> Result<()> {
-    crate::plot::register_fonts();
+    optlab_report::style::register_fonts();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let tmp =
         path.with_file_name(format!(".{}.tmp.{ext}", path.file_name().and_then(|f| f.to_str()).unwrap_or("plot")));
@@ -347,6 +368,10 @@ mod tests {
             hutchinson_h: 1e-3,
             checkpoint: None,
             train_limit: None,
+            shuffle: true,
+            dropout: None,
+            augment: false,
+            init: None,
             quiet: true,
         };
         assert!(args.to_config().unwrap_err().to_string().contains("--set `lr`"));

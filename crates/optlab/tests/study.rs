@@ -1,11 +1,9 @@
 //! The test-function study: stopping rules, the learning-rate protocol, determinism, starts,
 //! tables, and the `optlab functions study` command.
 
-use optlab::study::{
-    log_grid, random_starts, run_one, run_study, Limits, LrChoice, OptimizerSpec, Outcome, Problem, StartStream,
-    StudyConfig,
-};
-use optlab::table;
+use optlab_lab::function_task::{random_starts, run_one, Limits, Outcome, Problem, StartStream};
+use optlab_lab::study::{log_grid, run_study, LrChoice, OptimizerSpec, StudyConfig};
+use optlab_report::study_tables as table;
 use std::process::Command;
 use std::time::Duration;
 
@@ -168,7 +166,7 @@ fn lr_protocol_picks_the_best_grid_value() {
 
 #[test]
 fn lr_protocol_ties_go_to_fewer_steps_then_smaller_lr() {
-    use optlab::study::{pick_lr, LrTrial};
+    use optlab_lab::study::{pick_lr, LrTrial};
     let t = |lr: f64, score: f64, steps: f64| LrTrial {
         lr,
         median_score: score,
@@ -195,7 +193,7 @@ fn a_fixed_lr_is_used_as_given() {
 
 #[test]
 fn random_starts_lie_inside_the_domain() {
-    for name in optlab::study::DEFAULT_FUNCTIONS.iter().chain(&["cubic", "rastrigin", "ackley"]) {
+    for name in optlab_lab::study::DEFAULT_FUNCTIONS.iter().chain(&["cubic", "rastrigin", "ackley"]) {
         let p = Problem::new(name, 1e-6).unwrap();
         for stream in [StartStream::Evaluation, StartStream::Tuning] {
             let starts = random_starts(&p, 7, stream, 200);

@@ -172,18 +172,18 @@ pub fn col2im_add(g: &ConvGeom, col: &[f32], x: &mut [f32]) {
 
 /// A row-major matrix operand for [`matmul`]: pointer, row stride, column stride.
 #[derive(Clone, Copy)]
-struct Mat {
+pub(crate) struct Mat {
     ptr: *const f32,
     rs: isize,
     cs: isize,
 }
 
 impl Mat {
-    fn rows(s: &[f32], cols: usize) -> Mat {
+    pub(crate) fn rows(s: &[f32], cols: usize) -> Mat {
         Mat { ptr: s.as_ptr(), rs: cols as isize, cs: 1 }
     }
     /// The transpose of the row-major `rows × cols` matrix `s` (as a `cols × rows` operand).
-    fn transposed(s: &[f32], cols: usize) -> Mat {
+    pub(crate) fn transposed(s: &[f32], cols: usize) -> Mat {
         Mat { ptr: s.as_ptr(), rs: 1, cs: cols as isize }
     }
 }
@@ -191,9 +191,28 @@ impl Mat {
 /// `dst [m, n] (row-major) = (accumulate ? dst : 0) + lhs [m, k] · rhs [k, n]`, one thread.
 ///
 /// # Safety
+/// As [`matmul_par`].
+unsafe fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
+    matmul_par(m, n, k, dst, lhs, rhs, accumulate, Parallelism::None)
+}
+
+/// [`matmul`] with gemm's own parallelism `par`. gemm splits the output among threads, never the
+/// sum over `k`, so the result does not depend on `par`.
+///
+/// # Safety
 /// `lhs` and `rhs` must describe `m × k` and `k × n` matrices inside live slices, and `dst` must
 /// hold `m·n` elements, not overlapping either operand.
-unsafe fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: Mat, rhs: Mat, accumulate: bool) {
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn matmul_par(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    lhs: Mat,
+    rhs: Mat,
+    accumulate: bool,
+    par: Parallelism,
+) {
     debug_assert!(dst.len() >= m * n);
     gemm::gemm(
         m,
@@ -214,7 +233,7 @@ unsafe fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: Mat, rhs: M
         false,
         false,
         false,
-        Parallelism::None,
+        par,
     )
 }
 

@@ -4,6 +4,7 @@
 //! kernels; [`super`] checks dtype, device and options first and falls back to burn otherwise.
 
 use super::conv::{conv2d_backward, conv2d_forward, ConvGeom};
+use super::linear::{linear_backward, linear_forward};
 use super::pool::{max_pool2d_backward, max_pool2d_forward, PoolGeom};
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -34,6 +35,15 @@ pub trait OptlabKernels: Backend {
     /// Max pooling of x `[n, c, h, w]` (f32) over `kernel` windows at `stride`, no padding,
     /// dilation 1, floor mode. The caller has checked the shapes with [`PoolGeom::new`].
     fn optlab_max_pool2d(x: FloatTensor<Self>, kernel: [usize; 2], stride: [usize; 2]) -> FloatTensor<Self>;
+
+    /// `x · weight + bias`, then ReLU when `relu`: x `[n, i]`, weight `[i, o]` (burn's `Linear`
+    /// layout), bias `[o]`, all f32. The caller has checked the shapes.
+    fn optlab_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self>;
 }
 
 /// The f32 elements of `t` in row-major order (borrowed when `t` is contiguous).
@@ -76,6 +86,53 @@ impl OptlabKernels for Flex {
     fn optlab_max_pool2d(x: FlexTensor, kernel: [usize; 2], stride: [usize; 2]) -> FlexTensor {
         let (y, _, shape) = pool_forward(&x, kernel, stride);
         tensor(y, shape)
+    }
+
+    fn optlab_linear(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, relu: bool) -> FlexTensor {
+        let [n, i, o] = linear_dims(&x, &weight);
+        tensor(linear_forward(n, i, o, &values(&x), &values(&weight), Some(&values(&bias)), relu), [n, o])
+    }
+}
+
+/// `[n, i, o]` of a product of x `[n, i]` and weight `[i, o]`.
+fn linear_dims(x: &FlexTensor, weight: &FlexTensor) -> [usize; 3] {
+    let (xs, ws) = (x.shape(), weight.shape());
+    // The public entry point validated these shapes; a failure here is a bug of this crate.
+    assert!(xs.num_dims() == 2 && ws.num_dims() == 2 && xs[1] == ws[0], "optlab_linear: shapes {xs:?} and {ws:?}");
+    [xs[0], xs[1], ws[1]]
+}
+
+#[derive(Debug)]
+struct LinearBackward;
+
+/// The input and weight, and the output when ReLU was fused (its sign is the ReLU mask).
+#[derive(Clone, Debug)]
+struct LinearState {
+    x: FlexTensor,
+    weight: FlexTensor,
+    relu_output: Option<FlexTensor>,
+}
+
+impl Backward<Flex, 3> for LinearBackward {
+    type State = LinearState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let st = ops.state;
+        let [n, i, o] = linear_dims(&st.x, &st.weight);
+        let y = st.relu_output.as_ref().map(values);
+        let need = [node_x.is_some(), node_weight.is_some(), node_bias.is_some()];
+        let r = linear_backward(n, i, o, &values(&st.x), &values(&st.weight), y.as_deref(), &values(&dy), need);
+        if let (Some(node), Some(dx)) = (node_x, r.x) {
+            grads.register::<Flex>(node.id, tensor(dx, [n, i]));
+        }
+        if let (Some(node), Some(dw)) = (node_weight, r.weight) {
+            grads.register::<Flex>(node.id, tensor(dw, [i, o]));
+        }
+        if let (Some(node), Some(db)) = (node_bias, r.bias) {
+            grads.register::<Flex>(node.id, tensor(db, [o]));
+        }
     }
 }
 
@@ -191,6 +248,24 @@ impl<C: CheckpointStrategy> OptlabKernels for Autodiff<Flex, C> {
                 prep.finish(state, tensor(y, shape))
             }
             OpsKind::UnTracked(prep) => prep.finish(Flex::optlab_max_pool2d(x, kernel, stride)),
+        }
+    }
+
+    fn optlab_linear(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let nodes = [x.node(), weight.node(), bias.node()];
+        let (x, weight, bias) = (x.into_primitive(), weight.into_primitive(), bias.into_primitive());
+        let y = Flex::optlab_linear(x.clone(), weight.clone(), bias, relu);
+        match LinearBackward.prepare::<C>(nodes).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let relu_output = relu.then(|| y.clone());
+                prep.finish(LinearState { x, weight, relu_output }, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 }

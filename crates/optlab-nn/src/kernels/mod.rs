@@ -6,7 +6,9 @@
 //!   `gemm` per sample, with its backward pass as two products per sample instead of burn's
 //!   transposed convolutions ([`conv`]);
 //! - [`max_pool2d`]: max pooling whose backward pass adds the gradient at the recorded argmax
-//!   ([`pool`]).
+//!   ([`pool`]);
+//! - [`linear`]: a fully connected layer with its bias (and optionally the following ReLU) in one
+//!   pass, each product on one thread or all by its size ([`mod@linear`]).
 //!
 //! Each entry point checks dtype (f32), device (Flex, with or without autodiff) and options, and
 //! falls back to burn's own operations for anything else, so the result is the same function
@@ -14,10 +16,12 @@
 
 pub mod conv;
 mod ext;
+pub mod linear;
 pub mod pool;
 
 use burn::backend::{Dispatch, DispatchTensor, DispatchTensorKind};
 use burn::nn::conv::Conv2d;
+use burn::nn::Linear;
 use burn::nn::pool::MaxPool2d;
 use burn::nn::PaddingConfig2d;
 use burn::tensor::activation::relu as burn_relu;
@@ -92,4 +96,31 @@ pub fn max_pool2d(x: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
         return pool.forward(Tensor::from_dispatch(x));
     }
     Tensor::from_dispatch(<Dispatch as OptlabKernels>::optlab_max_pool2d(x, pool.kernel_size, pool.stride))
+}
+
+/// `layer.forward(x)`, followed by ReLU when `relu`, computed by optlab's kernel for f32 tensors
+/// on Flex with a bias (see [`mod@linear`]) and by burn otherwise. Gradients flow to the layer's
+/// weight and bias (and to `x`) exactly as through burn's own layer.
+pub fn linear(x: Tensor<2>, layer: &Linear, relu: bool) -> Tensor<2> {
+    let fallback = |x: Tensor<2>| {
+        let y = layer.forward(x);
+        if relu {
+            burn_relu(y)
+        } else {
+            y
+        }
+    };
+    let Some(bias) = layer.bias.as_ref().map(|b| b.val()) else { return fallback(x) };
+    let weight = layer.weight.val();
+    let ours = [x.dtype(), weight.dtype(), bias.dtype()].iter().all(|d| *d == DType::F32)
+        && x.dims()[1] == weight.dims()[0]
+        && bias.dims() == [weight.dims()[1]];
+    if !ours {
+        return fallback(x);
+    }
+    let (x, weight, bias) = (x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch());
+    if !(on_flex(&x) && on_flex(&weight) && on_flex(&bias)) {
+        return fallback(Tensor::from_dispatch(x));
+    }
+    Tensor::from_dispatch(<Dispatch as OptlabKernels>::optlab_linear(x, weight, bias, relu))
 }

@@ -6,11 +6,15 @@
 //! Diverged runs count as `+∞` in final f, gap and distance. "Steps to tol" is over the
 //! successful runs only (reached, or escaped for functions without a minimum).
 
-use crate::error::{Error, Result};
-use crate::study::{quantile_sorted, sorted, LrChoice, Outcome, Study};
+use crate::error::ReportError;
+use crate::stats::{quantile_sorted, sorted_finite_or_inf as sorted};
+use optlab_lab::function_task::Outcome;
+use optlab_lab::study::{study_json_text, LrChoice, Study};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+type Result<T, E = ReportError> = std::result::Result<T, E>;
 
 /// Median and interquartile range.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -176,7 +180,7 @@ pub fn summary(study: &Study, tables: &[FunctionTable]) -> Vec<SummaryRow> {
         .collect()
 }
 
-pub use optlab_report::format::num;
+pub use crate::format::num;
 
 /// A learning rate, short.
 pub fn lr_text(lr: Option<f64>) -> String {
@@ -237,7 +241,7 @@ pub fn markdown(study: &Study, tables: &[FunctionTable], sum: &[SummaryRow]) -> 
         cfg.ftol,
         cfg.xtol,
         cfg.patience,
-        crate::study::FAR_WIDTHS,
+        optlab_lab::function_task::FAR_WIDTHS,
         cfg.lr_grid.len(),
         cfg.lr_grid.first().copied().unwrap_or(f64::NAN),
         cfg.lr_grid.last().copied().unwrap_or(f64::NAN),
@@ -490,40 +494,11 @@ pub fn write_trajectories(study: &Study, fi: usize, out: &mut dyn Write) -> std:
 }
 
 fn write_file(path: &Path, content: &[u8]) -> Result<()> {
-    std::fs::write(path, content).map_err(|e| Error::Io { path: path.display().to_string(), source: e })
+    std::fs::write(path, content).map_err(|e| ReportError::io(path, e))
 }
 
 fn create_dir(path: &Path) -> Result<()> {
-    std::fs::create_dir_all(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })
-}
-
-/// Configuration and timing as JSON (the one output that depends on the machine).
-pub fn study_json(study: &Study) -> serde_json::Value {
-    let c = &study.config;
-    let t = &study.timing;
-    serde_json::json!({
-        "optimizers": study.optimizers.iter().map(|o| o.label.clone()).collect::<Vec<_>>(),
-        "functions": study.functions.iter().map(|f| f.problem.name()).collect::<Vec<_>>(),
-        "random_starts": c.random_starts,
-        "tune_starts": c.tune_starts,
-        "steps": c.steps,
-        "ftol": c.ftol,
-        "xtol": c.xtol,
-        "patience": c.patience,
-        "seed": c.seed,
-        "lr_grid": c.lr_grid,
-        "time_limit_s": c.time_limit.map(|d| d.as_secs_f64()),
-        "timing": {
-            "threads": t.threads,
-            "tune_s": t.tune.as_secs_f64(),
-            "eval_s": t.eval.as_secs_f64(),
-            "tune_runs": t.tune_runs,
-            "eval_runs": t.eval_runs,
-            "tune_steps": t.tune_steps,
-            "eval_steps": t.eval_steps,
-            "ns_per_step": t.ns_per_step(),
-        }
-    })
+    std::fs::create_dir_all(path).map_err(|e| ReportError::io(path, e))
 }
 
 /// Writes `tables.md`, `tables.csv`, `summary.csv`, `lr_tuning.csv`, `runs.csv`, `study.json` and
@@ -544,20 +519,14 @@ pub fn write_all(study: &Study, dir: &Path) -> Result<Vec<(&'static str, PathBuf
     put("summary: wins and performance profile (CSV)", "summary.csv", summary_csv(&sum))?;
     put("learning-rate protocol (CSV)", "lr_tuning.csv", lr_csv(study))?;
     put("every run (CSV)", "runs.csv", runs_csv(study))?;
-    put(
-        "configuration and timing (JSON)",
-        "study.json",
-        serde_json::to_string_pretty(&study_json(study)).expect("JSON") + "\n",
-    )?;
+    put("configuration and timing (JSON)", "study.json", study_json_text(study))?;
     let tdir = dir.join("trajectories");
     create_dir(&tdir)?;
     for fi in 0..study.functions.len() {
         let p = tdir.join(format!("{}.csv", study.functions[fi].problem.name()));
-        let file = std::fs::File::create(&p).map_err(|e| Error::Io { path: p.display().to_string(), source: e })?;
+        let file = std::fs::File::create(&p).map_err(|e| ReportError::io(&p, e))?;
         let mut w = std::io::BufWriter::new(file);
-        write_trajectories(study, fi, &mut w)
-            .and_then(|_| w.flush())
-            .map_err(|e| Error::Io { path: p.display().to_string(), source: e })?;
+        write_trajectories(study, fi, &mut w).and_then(|_| w.flush()).map_err(|e| ReportError::io(&p, e))?;
     }
     out.push(("trajectories of the default starts (CSV per function)", tdir));
     Ok(out)

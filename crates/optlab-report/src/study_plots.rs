@@ -5,24 +5,27 @@
 //! Text is drawn with DejaVu Sans embedded in the binary (`crates/optlab-report/assets/fonts/`,
 //! Bitstream Vera license) through plotters' `ab_glyph` feature, so no system font or fontconfig
 //! is needed. The font, the palette and the landscape drawing (levels, bands, clipped
-//! trajectories, marks, level key) live in `optlab_report` and are shared with the report.
+//! trajectories, marks, level key, contour chart) are the report's ([`crate::style`],
+//! [`crate::landscape`]).
 //!
 //! Contour levels: `z = f − base`, where `base = f*` (or the lowest grid value without `f*`). If
 //! the range of `z` over the plot box is large (max/median > 5) the 20 bands are equally spaced
 //! in `log10(z + c)`, with `c = 1e-5 × (max − base)`; otherwise they are equally spaced in `f`.
 
-use crate::error::{Error, Result};
-use crate::study::{Outcome, RunRecord, Study, StudyFunction};
-use crate::table::lr_text;
+use crate::error::ReportError;
+use crate::study_tables::lr_text;
+use optlab_lab::function_task::Outcome;
+use optlab_lab::study::{RunRecord, Study, StudyFunction};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-pub use optlab_report::landscape::{band_color, clip_polyline, clip_segment, Levels};
-use optlab_report::landscape::{draw_level_key, draw_marks, draw_trajectory, path_elements, DrawResult, Landscape};
-use optlab_report::style::{color, FAMILY};
-pub use optlab_report::style::{register_fonts, PALETTE};
+use crate::landscape::{
+    clip_polyline, contour_chart, draw_level_key, draw_marks, draw_trajectory, path_elements, DrawResult, Landscape,
+};
+use crate::style::{color, register_fonts, FAMILY};
+
+type Result<T, E = ReportError> = std::result::Result<T, E>;
 
 /// Trajectories are drawn in optimizer order with decreasing widths (5 px down to 2 px), so a path
 /// hidden under a later one still shows as a border around it.
@@ -36,8 +39,8 @@ fn line_width(i: usize, n: usize) -> u32 {
 /// One loss curve: optimizer index, (step, value) points, diverged.
 type Series = (usize, Vec<(f64, f64)>, bool);
 
-fn err(path: &Path, e: Box<dyn std::error::Error>) -> Error {
-    Error::Io { path: path.display().to_string(), source: std::io::Error::other(e.to_string()) }
+fn err(path: &Path, e: Box<dyn std::error::Error>) -> ReportError {
+    ReportError::Plot { path: path.to_path_buf(), message: e.to_string() }
 }
 
 fn outcome_text(r: &RunRecord) -> String {
@@ -156,21 +159,7 @@ where
         let levels = land.levels;
         let scale = if levels.log { "log-scale levels of f − f*" } else { "linear levels of f" };
         let caption = format!("{}: trajectories from ({}); {}", f.title(), fmt_pt(&start), scale);
-        let mut chart = ChartBuilder::on(&left)
-            .caption(caption, (FAMILY, 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(55)
-            .build_cartesian_2d(bx[0].0..bx[0].1, bx[1].0..bx[1].1)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc("x")
-            .y_desc("y")
-            .label_style((FAMILY, 15))
-            .axis_desc_style((FAMILY, 17))
-            .draw()?;
-        land.draw(&mut chart, bitmap)?;
+        let mut chart = contour_chart(&left, &land, Some((&caption, 20)), bitmap)?;
         let pbox = [bx[0], bx[1]];
         // Trajectories: lines, then dots at the iterates.
         for r in &runs {
@@ -369,11 +358,11 @@ pub fn write_function(study: &Study, fi: usize, dir: &Path) -> Result<Vec<PathBu
     Ok(files)
 }
 
-/// Writes every function's plots into `dir` (in parallel); returns the files.
+/// Writes every function's plots into `dir`; returns the files.
 pub fn write_all(study: &Study, dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Io { path: dir.display().to_string(), source: e })?;
+    std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
     let per: Vec<Vec<PathBuf>> =
-        (0..study.functions.len()).into_par_iter().map(|fi| write_function(study, fi, dir)).collect::<Result<_>>()?;
+        (0..study.functions.len()).map(|fi| write_function(study, fi, dir)).collect::<Result<_>>()?;
     Ok(per.into_iter().flatten().collect())
 }
 
@@ -383,7 +372,7 @@ mod tests {
 
     #[test]
     fn the_study_uses_the_shared_font() {
-        register_fonts();
-        assert_eq!(FAMILY, optlab_report::style::FAMILY);
+        crate::style::register_fonts();
+        assert_eq!(FAMILY, crate::style::FAMILY);
     }
 }

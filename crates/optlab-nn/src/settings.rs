@@ -1,0 +1,127 @@
+//! [`NetworkSettings`]: the settings of a network run, one struct from the front ends to the
+//! trainer. An experiment file's comparison fills it (optlab-lab's spec), the plan stores it in
+//! each network run (its JSON is part of the run's identity), `optlab train` fills it from the
+//! command line, and [`crate::TrainConfig`] carries it to the training loop: a new setting is one
+//! new field here, read where it is used.
+//!
+//! The settings added after the first stores were written (`mse`, `train_limit`, `init`,
+//! `shuffle`, `dropout`, `augment`) are left out of the JSON while they have their default, so
+//! the runs of existing experiment files keep their identity (hash).
+
+use crate::hutchinson::HutchinsonConfig;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Everything about a network run besides the task, the optimizer and the seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkSettings {
+    /// Epochs to train (an epoch is one pass over the training set).
+    pub epochs: u32,
+    pub batch_size: usize,
+    /// Stop after this many optimizer steps (may end an epoch early).
+    pub max_steps: Option<u64>,
+    /// Fraction of the training set held out for validation when there is no separate test set
+    /// (the shipped MNIST subset, the blobs tasks). 0 trains on every sample and skips
+    /// validation (for every task, also with a separate test set).
+    pub val_fraction: f64,
+    /// The task's data folder (default: the shipped MNIST subset for the MNIST tasks).
+    pub data: Option<PathBuf>,
+    /// MLP layer widths, input to classes (`mnist-mlp` default 784-256-128-10, `cifar-mlp`
+    /// 3072-512-256-10).
+    pub widths: Option<Vec<usize>>,
+    /// `blobs-two-layer` hidden units (default 8).
+    pub hidden: Option<usize>,
+    /// Early stopping: stop after this many epochs without a lower validation loss; the best
+    /// weights are kept.
+    pub patience: Option<u32>,
+    /// Stop when this many seconds of wall time have passed (checked after every step).
+    pub time_budget_s: Option<f64>,
+    /// Hutchinson estimator of the Hessian diagonal (optimizers that need it): probes per step.
+    pub hutchinson_samples: u32,
+    /// Hutchinson finite-difference step.
+    pub hutchinson_h: f64,
+    /// `blobs-neuron`/`blobs-two-layer` loss: squared error of the sigmoid instead of binary
+    /// cross-entropy.
+    #[serde(skip_serializing_if = "is_false")]
+    pub mse: bool,
+    /// Use only n training samples: a seeded random subset, in the original order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
+    /// Initial weights from a safetensors file with torch's parameter names and layouts
+    /// (`safetensors.torch.save_file(model.state_dict(), FILE)`) instead of the seeded
+    /// initialisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
+    /// Shuffle the training set every epoch (false: batches in data order, every epoch).
+    #[serde(skip_serializing_if = "is_true")]
+    pub shuffle: bool,
+    /// Dropout probability of every dropout layer (None: the network's own, e.g. 0.25 and 0.5 in
+    /// the CNNs; 0 turns dropout off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<f64>,
+    /// Seeded augmentation of image tasks: random crop with padding 4 and horizontal flip.
+    #[serde(skip_serializing_if = "is_false")]
+    pub augment: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl Default for NetworkSettings {
+    /// The trainer's defaults (also `optlab train`'s): 5 epochs, batch 64, 20 % validation,
+    /// shuffled batches, the networks' own dropout, no budgets.
+    fn default() -> Self {
+        NetworkSettings {
+            epochs: 5,
+            batch_size: 64,
+            max_steps: None,
+            val_fraction: 0.2,
+            data: None,
+            widths: None,
+            hidden: None,
+            patience: None,
+            time_budget_s: None,
+            hutchinson_samples: 1,
+            hutchinson_h: 1e-3,
+            mse: false,
+            train_limit: None,
+            init: None,
+            shuffle: true,
+            dropout: None,
+            augment: false,
+        }
+    }
+}
+
+impl NetworkSettings {
+    /// The Hutchinson estimator's configuration.
+    pub fn hutchinson(&self) -> HutchinsonConfig {
+        HutchinsonConfig { samples: self.hutchinson_samples as usize, h: self.hutchinson_h as f32 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_settings_stay_out_of_the_json_at_their_defaults() {
+        let s = NetworkSettings::default();
+        let json = serde_json::to_string(&s).unwrap();
+        for key in ["mse", "train_limit", "init", "shuffle", "dropout", "augment"] {
+            assert!(!json.contains(key), "{key} in {json}");
+        }
+        let back: NetworkSettings = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        let set = NetworkSettings { shuffle: false, dropout: Some(0.0), augment: true, ..s };
+        let json = serde_json::to_string(&set).unwrap();
+        assert!(json.contains("\"shuffle\":false") && json.contains("\"dropout\":0.0"), "{json}");
+        assert_eq!(serde_json::from_str::<NetworkSettings>(&json).unwrap(), set);
+    }
+}
