@@ -1,7 +1,8 @@
 """torch.optim step() timings on the shapes `optlab bench step` uses, for the side-by-side ratio.
 
 Called by `optlab bench step` (or by hand):
-    python3 tools/bench/torch_step.py --labels adam,sgd:momentum=0.9 --sizes 10000000 --threads 2 --repeats 15
+    python3 tools/bench/torch_step.py --labels 'adam;sgd:momentum=0.9' --sizes 10000000 --threads 2 --repeats 15 \
+        --torch-classes adam=Adam,sgd=SGD
 prints one JSON object per line: {"label", "impl" (loop|foreach|fused), "min_ms", "median_ms",
 "probe_median_ms"} or {"label", "impl", "status": "n/a: ..."} where torch lacks that implementation
 on CPU. "probe_median_ms" is torch's own bandwidth probe, `a.add_(b, alpha=s)` over tensors of the
@@ -10,9 +11,11 @@ set against the memory-bandwidth limit seen by the same process at the same mome
 
 Parameters: float32, randn; gradients fixed randn; WARMUP untimed steps (state allocation and
 RAdam's rectification), then `repeats` individually timed steps. Labels are optlab optimizer
-names with optional `:key=value,...` settings, mapped to the torch optimizer with the same update.
+names with optional `:key=value,...` settings, mapped to the torch optimizer with the same update
+by `--torch-classes` (from optlab's registry; a label without a class reports "n/a").
 """
 import argparse
+import inspect
 import json
 import statistics
 import sys
@@ -23,30 +26,33 @@ import torch
 WARMUP = 5
 
 
+# optlab splits torch's tuple arguments into named keys (betas -> beta1, beta2; ...).
+TUPLES = {
+    "betas": ("beta1", "beta2"),
+    "etas": ("eta_minus", "eta_plus"),
+    "step_sizes": ("step_size_min", "step_size_max"),
+}
+
+# optlab name -> torch.optim class name, from the registry (`--torch-classes`, passed by
+# `optlab bench step`; `optlab optimizers --json` lists the same as each entry's parity class).
+CLASSES = {}
+
+
 def torch_ctor(label):
     name, _, rest = label.partition(":")
     kw = {}
     for kv in filter(None, rest.split(",")):
         k, v = kv.split("=")
-        kw[k] = {"true": True, "false": False}.get(v, None) if v in ("true", "false") else float(v)
-    betas = (kw.pop("beta1", 0.9), kw.pop("beta2", 0.999))
-    table = {
-        "sgd": (torch.optim.SGD, {"lr": 1e-3}),
-        "adagrad": (torch.optim.Adagrad, {}),
-        "adadelta": (torch.optim.Adadelta, {}),
-        "rmsprop": (torch.optim.RMSprop, {}),
-        "adam": (torch.optim.Adam, {"betas": betas}),
-        "adamw": (torch.optim.AdamW, {"betas": betas}),
-        "adamax": (torch.optim.Adamax, {"betas": betas}),
-        "nadam": (torch.optim.NAdam, {"betas": betas}),
-        "radam": (torch.optim.RAdam, {"betas": betas}),
-    }
-    if name not in table:
+        kw[k] = {"true": True, "false": False}[v] if v in ("true", "false") else float(v)
+    if name not in CLASSES:
         return None
-    cls, base = table[name]
-    base = dict(base)
-    base.update(kw)
-    return cls, base
+    cls = getattr(torch.optim, CLASSES[name])
+    defaults = inspect.signature(cls.__init__).parameters
+    for tup, (a, b) in TUPLES.items():
+        if a in kw or b in kw:
+            da, db = defaults[tup].default
+            kw[tup] = (kw.pop(a, da), kw.pop(b, db))
+    return cls, kw
 
 
 def bench(label, impl, sizes, threads, repeats):
@@ -101,7 +107,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--impls", default="loop,foreach,fused")
+    ap.add_argument("--torch-classes", default="", help="name=Class,... (optlab names to torch.optim classes)")
     a = ap.parse_args()
+    CLASSES.update(dict(kv.split("=") for kv in filter(None, a.torch_classes.split(","))))
     sizes = [int(s) for s in a.sizes.split(",")]
     for label in a.labels.split(";"):
         for impl in a.impls.split(","):

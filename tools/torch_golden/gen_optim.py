@@ -1,8 +1,8 @@
 """Golden trajectories of torch.optim in float64, for optlab's parity tests.
 
 Runs every torch optimizer that optlab mirrors (SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW,
-Adamax, NAdam, RAdam) over a spread of hyperparameters (weight decay, amsgrad, nesterov,
-dampening, centered, momentum, maximize, decoupled weight decay) on several test functions, plus
+Adamax, NAdam, RAdam, Rprop) over a spread of hyperparameters (weight decay, amsgrad, nesterov,
+dampening, centered, momentum, maximize, decoupled weight decay, etas, step sizes) on several test functions, plus
 optimizer + lr-scheduler cases, and writes crates/optlab-optim/tests/golden/torch_optim.json.
 
 Each case: our optimizer name and `--set` keys, the function, start, number of steps, the
@@ -77,6 +77,10 @@ def torch_opt(name, p, s):
     """Our name and keys -> a torch optimizer on [p] (single-tensor path)."""
     s = dict(s)
     kw = {"foreach": False}
+    if "eta_minus" in s or "eta_plus" in s:
+        kw["etas"] = (s.pop("eta_minus", 0.5), s.pop("eta_plus", 1.2))
+    if "step_size_min" in s or "step_size_max" in s:
+        kw["step_sizes"] = (s.pop("step_size_min", 1e-6), s.pop("step_size_max", 50.0))
     if "beta1" in s or "beta2" in s:
         defaults = {"adamax": (0.9, 0.999), "nadam": (0.9, 0.999)}.get(name, (0.9, 0.999))
         kw["betas"] = (s.pop("beta1", defaults[0]), s.pop("beta2", defaults[1]))
@@ -91,6 +95,7 @@ def torch_opt(name, p, s):
         "adamax": torch.optim.Adamax,
         "nadam": torch.optim.NAdam,
         "radam": torch.optim.RAdam,
+        "rprop": torch.optim.Rprop,
     }[name]
     return cls([p], **kw)
 
@@ -195,6 +200,13 @@ SPREAD = {
         {"lr": 1e-2, "beta2": 0.9},
         {"lr": 1e-2, "weight_decay": 0.1},
         {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True},
+        {"lr": 1e-2, "maximize": True, "negate": True},
+    ],
+    "rprop": [
+        {"lr": 1e-2},
+        {"lr": 1e-3, "eta_minus": 0.3, "eta_plus": 1.5},
+        {"lr": 1e-2, "step_size_min": 1e-3, "step_size_max": 0.05},
+        {"lr": 0.1, "eta_minus": 0.7, "eta_plus": 1.1, "step_size_max": 1.0},
         {"lr": 1e-2, "maximize": True, "negate": True},
     ],
 }

@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::Path;
 
-use optlab_optim::{registry, Hyper, Kind, OptimConfig, OptimError, Schedule, Spec};
+use optlab_optim::{fmt_num, registry, Hyper, Kind, OptimConfig, OptimError, Schedule, Spec};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -473,18 +473,9 @@ pub fn value_text(v: &toml::Value) -> Option<String> {
     match v {
         toml::Value::String(s) => Some(s.clone()),
         toml::Value::Integer(i) => Some(i.to_string()),
-        toml::Value::Float(f) => Some(fmt_f64(*f)),
+        toml::Value::Float(f) => Some(fmt_num(*f)),
         toml::Value::Boolean(b) => Some(b.to_string()),
         _ => None,
-    }
-}
-
-/// Shortest text that reads back as the same f64 (`0.001`, `1e-8`).
-pub fn fmt_f64(x: f64) -> String {
-    if x != 0.0 && x.is_finite() && (x.abs() < 1e-3 || x.abs() >= 1e7) {
-        format!("{x:e}")
-    } else {
-        format!("{x}")
     }
 }
 
@@ -507,7 +498,7 @@ fn float_in(ctx: &Ctx, v: &Spanned<Num>, key: &str, cmp: &str, kind: Kind) -> Re
             &v.span(),
             key,
             Some(cmp),
-            format!("value {} out of range {}", fmt_f64(x), kind.range_text()),
+            format!("value {} out of range {}", fmt_num(x), kind.range_text()),
         ));
     }
     Ok(x)
@@ -1219,7 +1210,7 @@ pub fn sweep_target(key: &str) -> SweepTarget {
 /// The hyperparameter of a wrapper optimizer that names the optimizer it wraps (Lookahead's
 /// `inner`); None for an optimizer that wraps none.
 pub fn wrapper_key(spec: &Spec) -> Option<&'static str> {
-    spec.hypers.iter().find(|h| matches!(h.kind, Kind::Optimizer)).map(|h| h.name)
+    spec.hypers.iter().find(|h| matches!(h.kind, Kind::Optimizer(_))).map(|h| h.name)
 }
 
 /// The registered optimizer named `name` (case-insensitive, as the registry reads optimizer
@@ -1777,11 +1768,11 @@ batch_size = [8, 32]
     }
 
     #[test]
-    fn fmt_f64_reads_back() {
+    fn fmt_num_reads_back() {
         for x in [0.001, 1e-4, 0.9, 1.0, 3e-2, 12345678.0, 1e-300] {
-            assert_eq!(fmt_f64(x).parse::<f64>().unwrap(), x);
+            assert_eq!(fmt_num(x).parse::<f64>().unwrap(), x);
         }
-        assert_eq!(fmt_f64(1e-4), "1e-4");
-        assert_eq!(fmt_f64(0.01), "0.01");
+        assert_eq!(fmt_num(1e-4), "1e-4");
+        assert_eq!(fmt_num(0.01), "0.01");
     }
 }

@@ -124,6 +124,10 @@ pub trait Algorithm<T: Float>: Send + Sync + Sized + 'static {
         false
     }
 
+    /// Whether [`Algorithm::simple`] can be true at all (the generic tests then require the short
+    /// form to apply to the defaults and to agree bit for bit with the general one).
+    const SHORT_FORM: bool = false;
+
     /// The fused per-element update of one chunk. `S` is [`Algorithm::simple`]'s answer; with
     /// `S = true` the kernel may use the short forms. Both must give the same results for finite
     /// values.

@@ -7,10 +7,9 @@ use crate::float::Float;
 use crate::hyper::{Hyper, Spec};
 use crate::layout::Layout;
 use crate::optimizer::{NonFinite, OptimConfig, Optimizer, StepOutcome};
-use crate::schedule::Schedule;
+pub use crate::schedule::Scheduled;
 use crate::simd::Simd;
-use crate::state::{OptimizerState, TensorState};
-use serde::{Deserialize, Serialize};
+use crate::state::{GroupState, OptimizerState, TensorState};
 use std::marker::PhantomData;
 
 /// Elements per chunk of the parallel pass (f32: 512 KiB per stream). Chosen by measurement:
@@ -20,23 +19,37 @@ pub const CHUNK: usize = 1 << 17;
 /// Below this many elements in a step, everything runs on the calling thread.
 pub(crate) const PAR_MIN: usize = 1 << 16;
 
-/// A hyperparameter that follows a schedule in one group.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Scheduled {
-    pub key: String,
-    pub schedule: Schedule,
-    /// Time unit: epochs (advanced by `end_epoch`) instead of steps.
-    #[serde(default)]
-    pub per_epoch: bool,
-    #[serde(skip)]
-    pub(crate) index: usize,
-}
-
 pub(crate) struct Group {
     pub(crate) base: Hyper,
     pub(crate) eff: Hyper,
     pub(crate) scheduled: Vec<Scheduled>,
     pub(crate) patterns: Vec<String>,
+}
+
+impl Group {
+    /// The group as saved in a state file.
+    pub(crate) fn to_state(&self) -> GroupState {
+        GroupState { hyper: self.base.to_pairs(), scheduled: self.scheduled.clone(), patterns: self.patterns.clone() }
+    }
+
+    /// A group restored from a state file, checked against the group it replaces.
+    pub(crate) fn from_state(gs: &GroupState, spec: &'static Spec, current: &Group) -> Result<Group> {
+        let mut base = Hyper::defaults(spec);
+        for (k, v) in &gs.hyper {
+            base.set_str(k, v).map_err(|e| OptimError::State(format!("group hyperparameters: {e}")))?;
+        }
+        let mut scheduled = gs.scheduled.clone();
+        for s in &mut scheduled {
+            s.index = base.index_of(&s.key).map_err(|e| OptimError::State(format!("schedule: {e}")))?;
+        }
+        if gs.patterns != current.patterns {
+            return Err(OptimError::State(format!(
+                "parameter group tensors {:?} in the state, {:?} here",
+                gs.patterns, current.patterns
+            )));
+        }
+        Ok(Group { eff: base.clone(), base, scheduled, patterns: gs.patterns.clone() })
+    }
 }
 
 struct Slot<T> {
@@ -501,7 +514,7 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
             dtype: T::NAME.to_string(),
             step: self.step,
             epoch: self.epoch,
-            groups: self.groups.iter().map(crate::state::GroupState::of).collect(),
+            groups: self.groups.iter().map(Group::to_state).collect(),
             global: self.alg.global_state(),
             tensors: self
                 .layout
@@ -534,7 +547,7 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
         // Validate everything before changing anything.
         let mut new_groups = Vec::with_capacity(st.groups.len());
         for (gi, gs) in st.groups.iter().enumerate() {
-            new_groups.push(gs.to_group(spec, &self.groups[gi])?);
+            new_groups.push(Group::from_state(gs, spec, &self.groups[gi])?);
         }
         for (ts, slot) in st.tensors.iter().zip(&self.slots) {
             if ts.group != slot.group {

@@ -20,9 +20,10 @@
 //! assert!(x[0].abs() < 1e-2 && x[1].abs() < 1e-2);
 //! ```
 //!
-//! Architecture: each optimizer is one file under [`optimizers`] implementing [`Algorithm`]
-//! (per-tensor coefficients plus a fused per-element kernel) and one line in
-//! [`registry::REGISTRY`]. The [`Engine`] runs any algorithm: parameter groups, schedules,
+//! Architecture: each optimizer is one file under [`optimizers`] declaring its hyperparameters
+//! once ([`hypers!`]) and implementing [`Algorithm`] (per-tensor coefficients plus a fused
+//! per-element kernel), and one line in the registry list of [`optimizers`], which makes its
+//! [`registry::REGISTRY`] entry. The [`Engine`] runs any algorithm: parameter groups, schedules,
 //! non-finite checks, the chunked parallel pass, and state.
 
 pub mod algorithm;
@@ -32,6 +33,7 @@ pub mod executor;
 pub mod float;
 pub mod hyper;
 pub mod layout;
+pub mod num;
 pub mod optimizer;
 pub mod optimizers;
 pub mod registry;
@@ -41,12 +43,13 @@ pub mod state;
 pub mod vmath;
 
 pub use algorithm::{Algorithm, Buffer, Chunk, StepCtx};
-pub use engine::{Engine, Scheduled};
+pub use engine::Engine;
 pub use error::{OptimError, Result};
 pub use float::Float;
-pub use hyper::{Hyper, HyperSpec, Kind, Spec, Value};
+pub use hyper::{Hyper, HyperSpec, HyperValue, Kind, OptimizerName, Parity, Spec, Value, Variant};
 pub use layout::{Layout, TensorDef};
+pub use num::fmt_num;
 pub use optimizer::{GroupConfig, NonFinite, OptimConfig, Optimizer, StepOutcome};
-pub use schedule::Schedule;
+pub use schedule::{Schedule, Scheduled};
 pub use simd::Simd;
 pub use state::{OptimizerState, TensorState};

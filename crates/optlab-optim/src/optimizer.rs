@@ -1,11 +1,10 @@
 //! The optimizer interface every optimizer (and wrapper) presents, and its configuration.
 
-use crate::engine::Scheduled;
 use crate::error::{OptimError, Result};
 use crate::float::Float;
 use crate::hyper::{split_assignment, Hyper, Spec};
 use crate::layout::Layout;
-use crate::schedule::Schedule;
+use crate::schedule::{Schedule, Scheduled};
 use crate::state::OptimizerState;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

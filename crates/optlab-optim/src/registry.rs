@@ -1,5 +1,6 @@
 //! The registry: every optimizer by name. Adding an optimizer is its own file plus one line in
-//! [`REGISTRY`]; it then appears in the CLI, the parity checks, the benchmarks and the report.
+//! the list of [`crate::optimizers`] (which declares the module and its [`REGISTRY`] entry); it
+//! then appears in the CLI, the generic tests, the parity checks, the benchmarks and the report.
 
 use crate::algorithm::Algorithm;
 use crate::engine::Engine;
@@ -8,15 +9,24 @@ use crate::float::Float;
 use crate::hyper::Spec;
 use crate::layout::Layout;
 use crate::optimizer::{OptimConfig, Optimizer};
-use crate::optimizers::*;
+pub use crate::optimizers::REGISTRY;
 
 type Build<T> = fn(Layout, &OptimConfig) -> Result<Box<dyn Optimizer<T>>>;
+
+/// One step of the fused kernel in its short and general forms from the same inputs, with these
+/// settings: `Ok(true)` when the short form applied and both agreed bit for bit, `Ok(false)` when
+/// the settings rule the short form out, `Err` naming what differed.
+pub type FormsCheck = fn(&[(&str, &str)]) -> std::result::Result<bool, String>;
 
 /// One registered optimizer.
 pub struct Entry {
     pub spec: fn() -> &'static Spec,
     build_f32: Build<f32>,
     build_f64: Build<f64>,
+    /// The kernel-forms check in f32 and f64 (None for wrappers, which have no kernel of their own).
+    pub forms: Option<[FormsCheck; 2]>,
+    /// Whether the optimizer has a short form at all ([`Algorithm::simple`] can be true).
+    pub has_short_form: bool,
 }
 
 impl Entry {
@@ -26,35 +36,19 @@ impl Entry {
             spec: <A as Algorithm<f64>>::spec,
             build_f32: |l, c| Ok(Box::new(Engine::<f32, A>::new(l, c)?)),
             build_f64: |l, c| Ok(Box::new(Engine::<f64, A>::new(l, c)?)),
+            forms: Some([
+                crate::optimizers::common::check_forms::<f32, A>,
+                crate::optimizers::common::check_forms::<f64, A>,
+            ]),
+            has_short_form: <A as Algorithm<f64>>::SHORT_FORM,
         }
     }
 
     /// An entry with its own builders (wrappers such as Lookahead).
     pub const fn custom(spec: fn() -> &'static Spec, build_f32: Build<f32>, build_f64: Build<f64>) -> Entry {
-        Entry { spec, build_f32, build_f64 }
+        Entry { spec, build_f32, build_f64, forms: None, has_short_form: false }
     }
 }
-
-/// Every optimizer, in the order the CLI and the report list them.
-pub static REGISTRY: &[Entry] = &[
-    Entry::of::<sgd::Sgd>(),
-    Entry::of::<adagrad::Adagrad>(),
-    Entry::of::<adadelta::Adadelta>(),
-    Entry::of::<rmsprop::Rmsprop>(),
-    Entry::of::<adam::Adam>(),
-    Entry::of::<adamw::AdamW>(),
-    Entry::of::<adamax::Adamax>(),
-    Entry::of::<nadam::Nadam>(),
-    Entry::of::<radam::Radam>(),
-    Entry::of::<adam_scheduled_betas::AdamScheduledBetas>(),
-    Entry::of::<adam_skew::AdamSkew>(),
-    Entry::of::<adam_third::AdamThird>(),
-    Entry::of::<adam_curvature::AdamCurvature>(),
-    Entry::of::<adabelief::AdaBelief>(),
-    Entry::of::<novograd::NovoGrad>(),
-    Entry::of::<yellowfin::YellowFin>(),
-    lookahead::ENTRY,
-];
 
 static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
 

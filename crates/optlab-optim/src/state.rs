@@ -6,11 +6,10 @@
 //! raw buffer data in header order. Files are written to a temporary name and renamed, so a
 //! crash never leaves a half-written state file.
 
-use crate::engine::{Group, Scheduled};
 use crate::error::{OptimError, Result};
 use crate::float::Float;
-use crate::hyper::{Hyper, Spec};
 use crate::layout::Layout;
+use crate::schedule::Scheduled;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -23,30 +22,6 @@ pub struct GroupState {
     pub hyper: Vec<(String, String)>,
     pub scheduled: Vec<Scheduled>,
     pub patterns: Vec<String>,
-}
-
-impl GroupState {
-    pub(crate) fn of(g: &Group) -> Self {
-        GroupState { hyper: g.base.to_pairs(), scheduled: g.scheduled.clone(), patterns: g.patterns.clone() }
-    }
-
-    pub(crate) fn to_group(&self, spec: &'static Spec, current: &Group) -> Result<Group> {
-        let mut base = Hyper::defaults(spec);
-        for (k, v) in &self.hyper {
-            base.set_str(k, v).map_err(|e| OptimError::State(format!("group hyperparameters: {e}")))?;
-        }
-        let mut scheduled = self.scheduled.clone();
-        for s in &mut scheduled {
-            s.index = base.index_of(&s.key).map_err(|e| OptimError::State(format!("schedule: {e}")))?;
-        }
-        if self.patterns != current.patterns {
-            return Err(OptimError::State(format!(
-                "parameter group tensors {:?} in the state, {:?} here",
-                self.patterns, current.patterns
-            )));
-        }
-        Ok(Group { eff: base.clone(), base, scheduled, patterns: self.patterns.clone() })
-    }
 }
 
 /// One tensor's state.

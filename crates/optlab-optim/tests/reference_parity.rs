@@ -1,19 +1,23 @@
-//! AdaBelief, NovoGrad and YellowFin against their reference implementations, from golden
-//! trajectories written in float64 by tools/torch_golden/gen_reference_optimizers.py
-//! (adabelief-pytorch, torch-optimizer, and the YellowFin authors' PyTorch code).
+//! Every optimizer whose registry entry names a reference package, against golden trajectories
+//! written in float64 by the generators under tools/torch_golden/: `reference_optimizers.json`
+//! by gen_reference_optimizers.py (AdaBelief, NovoGrad, YellowFin: adabelief-pytorch,
+//! torch-optimizer, and the YellowFin authors' PyTorch code) and any further
+//! `tests/golden/reference_*.json` (one per later optimizer, each with its generator).
 //!
 //! - Closed loop (the parity claim): gradients from the formulas below at our own iterates; every
 //!   point of every trajectory is within 1e-9 relative (absolute floor 1e-12) of the reference's.
 //! - Open loop: fed the exact autograd gradients the reference saw; same tolerance.
 //! - The formulas agree with the recorded autograd gradients at the reference's points.
 //!
-//! Every case listed in `EXPECTED` must be in the file (and no other): a missing case fails.
+//! Every case listed in `EXPECTED` must be in reference_optimizers.json (and no other): a missing
+//! case fails. Every reference-parity optimizer of the registry must have cases, its package
+//! recorded, and every case must be of such an optimizer.
 
 #[path = "common/golden.rs"]
 mod golden;
 
 use golden::Golden;
-use optlab_optim::{registry, Layout, OptimConfig};
+use optlab_optim::{registry, Layout, OptimConfig, Parity};
 use serde_json::Value;
 
 const RTOL: f64 = 1e-9;
@@ -81,11 +85,40 @@ fn gradient(function: &str, v: &[f64]) -> [f64; 2] {
     }
 }
 
-fn golden() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/reference_optimizers.json");
-    let text = std::fs::read_to_string(path)
-        .expect("golden file (regenerate with tools/torch_golden/gen_reference_optimizers.py)");
-    serde_json::from_str(&text).expect("golden JSON")
+const FIRST: &str = "reference_optimizers.json";
+
+/// Every reference golden file, by file name (sorted).
+fn goldens() -> Vec<(String, Value)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("golden directory")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("reference_") && n.ends_with(".json"))
+        .collect();
+    names.sort();
+    assert!(
+        names.iter().any(|n| n == FIRST),
+        "{FIRST} is missing (regenerate with tools/torch_golden/gen_reference_optimizers.py)"
+    );
+    names
+        .into_iter()
+        .map(|n| {
+            let text = std::fs::read_to_string(format!("{dir}/{n}")).expect("golden file");
+            let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{n}: {e}"));
+            (n, v)
+        })
+        .collect()
+}
+
+/// The reference-parity optimizers of the registry and their packages.
+fn reference_optimizers() -> Vec<(&'static str, &'static str)> {
+    registry::REGISTRY
+        .iter()
+        .filter_map(|e| match (e.spec)().parity {
+            Parity::Reference(p) => Some(((e.spec)().name, p)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn value_text(v: &Value) -> String {
@@ -139,17 +172,35 @@ fn run_case(case: &Value, open_loop: bool) -> Result<(f64, usize), String> {
 }
 
 fn cases() -> Vec<Value> {
-    let g = golden();
-    let cases = g["cases"].as_array().expect("cases").clone();
-    let ids: Vec<&str> = cases.iter().map(|c| c["id"].as_str().unwrap()).collect();
-    for want in EXPECTED {
-        assert!(ids.contains(want), "golden case `{want}` is missing from reference_optimizers.json");
+    let mut all = Vec::new();
+    for (file, g) in goldens() {
+        let cases = g["cases"].as_array().unwrap_or_else(|| panic!("{file}: cases")).clone();
+        if file == FIRST {
+            let ids: Vec<&str> = cases.iter().map(|c| c["id"].as_str().unwrap()).collect();
+            for want in EXPECTED {
+                assert!(ids.contains(want), "golden case `{want}` is missing from {FIRST}");
+            }
+            for id in &ids {
+                assert!(EXPECTED.contains(id), "golden case `{id}` is not checked (add it to EXPECTED)");
+            }
+            assert_eq!(ids.len(), EXPECTED.len(), "duplicate case ids");
+        }
+        all.extend(cases);
     }
-    for id in &ids {
-        assert!(EXPECTED.contains(id), "golden case `{id}` is not checked (add it to EXPECTED)");
+    let mut ids: Vec<&str> = all.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "duplicate case ids across the golden files");
+    let refs = reference_optimizers();
+    for c in &all {
+        let name = c["optimizer"].as_str().unwrap();
+        assert!(refs.iter().any(|r| r.0 == name), "{}: {name} is not registered with a reference package", c["id"]);
     }
-    assert_eq!(ids.len(), EXPECTED.len(), "duplicate case ids");
-    cases
+    for (name, _) in &refs {
+        assert!(all.iter().any(|c| c["optimizer"] == *name), "no reference golden case for {name}");
+    }
+    all
 }
 
 fn check(open_loop: bool) {
@@ -196,8 +247,19 @@ fn formulas_match_autograd() {
 
 #[test]
 fn golden_records_the_packages() {
-    let g = golden();
-    let p = g["packages"].as_object().expect("packages");
+    let goldens = goldens();
+    for (file, g) in &goldens {
+        let p = g["packages"].as_object().unwrap_or_else(|| panic!("{file}: packages"));
+        assert!(p.contains_key("torch"), "{file}: package `torch` is not recorded");
+    }
+    for (name, package) in reference_optimizers() {
+        let recorded = goldens.iter().any(|(_, g)| {
+            g["packages"].as_object().unwrap().contains_key(package)
+                && g["cases"].as_array().unwrap().iter().any(|c| c["optimizer"] == name)
+        });
+        assert!(recorded, "{name}: package `{package}` is not recorded beside its cases");
+    }
+    let p = goldens.iter().find(|(f, _)| f == FIRST).unwrap().1["packages"].as_object().unwrap().clone();
     for name in ["torch", "adabelief-pytorch", "torch-optimizer", "YellowFin_Pytorch"] {
         assert!(p.contains_key(name), "package `{name}` is not recorded");
     }

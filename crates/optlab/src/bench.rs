@@ -65,18 +65,16 @@ impl Variant {
     }
 }
 
-/// The default list: every registered optimizer with its defaults, plus the common variants.
+/// The default list: every registered optimizer with its defaults, plus the variants its registry
+/// entry marks for benchmarking.
 pub fn default_variants() -> Vec<Variant> {
     let mut v: Vec<Variant> = Vec::new();
-    for name in registry::names() {
-        v.push(Variant { name: name.to_string(), set: Vec::new() });
-        match *name {
-            "sgd" => {
-                v.push(Variant::parse("sgd:momentum=0.9").unwrap());
-                v.push(Variant::parse("sgd:momentum=0.9,nesterov=true").unwrap());
-            }
-            "adam" => v.push(Variant::parse("adam:amsgrad=true").unwrap()),
-            _ => {}
+    for e in registry::REGISTRY {
+        let spec = (e.spec)();
+        v.push(Variant { name: spec.name.to_string(), set: Vec::new() });
+        for var in spec.variants.iter().filter(|var| var.bench) {
+            let set = var.set.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            v.push(Variant { name: spec.name.to_string(), set });
         }
     }
     v
@@ -356,6 +354,19 @@ impl Row {
 /// One torch measurement: label, implementation, timing, and torch's probe median (ms).
 pub type TorchRow = (String, String, Option<Timing>, Option<f64>);
 
+/// `name=Class,...` for every optimizer whose registry entry names a torch.optim class (what the
+/// script maps labels to).
+pub fn torch_classes() -> String {
+    let pairs: Vec<String> = registry::REGISTRY
+        .iter()
+        .filter_map(|e| match (e.spec)().parity {
+            optlab_optim::Parity::Torch(class) => Some(format!("{}={class}", (e.spec)().name)),
+            _ => None,
+        })
+        .collect();
+    pairs.join(",")
+}
+
 /// Measures torch with the committed script, if `python` has torch; `None` when unavailable.
 pub fn torch_times(
     python: &str,
@@ -370,6 +381,7 @@ pub fn torch_times(
     let out = std::process::Command::new(python)
         .arg(script)
         .args(["--labels", &labels.join(";"), "--sizes", &sizes.join(",")])
+        .args(["--torch-classes", &torch_classes()])
         .args(["--threads", &threads.to_string(), "--repeats", &repeats.to_string()])
         .output()
         .ok()?;
@@ -541,4 +553,34 @@ pub fn memory(v: &Variant, n: usize, steps: usize) -> Result<(u64, u64, u64)> {
     let peak = peak_rss_bytes().unwrap_or(0);
     let expected = 2 * 4 * n as u64 + h.len() as u64 * 4 + state_bytes;
     Ok((base, peak, expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default list comes from the registry: every optimizer with its defaults, then the
+    /// variants its entry marks for benchmarking (sgd's momentum and Nesterov, adam's AMSGrad).
+    #[test]
+    fn default_variants_follow_the_registry() {
+        let labels: Vec<String> = default_variants().iter().map(Variant::label).collect();
+        for name in registry::names() {
+            assert!(labels.iter().any(|l| l == name), "{name} missing from {labels:?}");
+        }
+        for l in ["sgd:momentum=0.9", "sgd:momentum=0.9,nesterov=true", "adam:amsgrad=true"] {
+            assert!(labels.iter().any(|x| x == l), "{l} missing from {labels:?}");
+        }
+        let n: usize =
+            registry::REGISTRY.iter().map(|e| 1 + (e.spec)().variants.iter().filter(|v| v.bench).count()).sum();
+        assert_eq!(labels.len(), n);
+        // Every label parses back to the same variant.
+        for v in default_variants() {
+            assert_eq!(Variant::parse(&v.label()).unwrap(), v);
+        }
+        let classes = torch_classes();
+        assert!(
+            classes.contains("adam=Adam") && classes.contains("sgd=SGD") && !classes.contains("lookahead"),
+            "{classes}"
+        );
+    }
 }

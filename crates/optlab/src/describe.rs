@@ -1,6 +1,6 @@
 //! `optlab optimizers`: every optimizer with its hyperparameters, defaults, ranges and conventions.
 
-use optlab_optim::registry;
+use optlab_optim::{registry, Parity};
 use std::fmt::Write;
 
 /// Human-readable description of every registered optimizer.
@@ -10,6 +10,7 @@ pub fn optimizers_text() -> String {
         let s = (e.spec)();
         let _ = writeln!(out, "{} — {}", s.name, s.summary);
         let _ = writeln!(out, "  reference: {}", s.reference);
+        let _ = writeln!(out, "  checked against: {}", s.parity.text());
         if s.needs_hessian {
             let _ = writeln!(out, "  needs: the Hessian diagonal at each step");
         }
@@ -29,6 +30,9 @@ pub fn optimizers_text() -> String {
         for c in s.conventions {
             let _ = writeln!(out, "  convention: {c}");
         }
+        for v in s.variants {
+            let _ = writeln!(out, "  variant {}: {}", v.name, v.label(s.name));
+        }
         out.push('\n');
     }
     out
@@ -46,6 +50,17 @@ pub fn optimizers_json() -> serde_json::Value {
                 "reference": s.reference,
                 "needs_hessian": s.needs_hessian,
                 "conventions": s.conventions,
+                "parity": match s.parity {
+                    Parity::Torch(c) => serde_json::json!({"kind": "torch", "class": c}),
+                    Parity::Reference(p) => serde_json::json!({"kind": "reference", "package": p}),
+                    Parity::Hand => serde_json::json!({"kind": "hand-derived"}),
+                },
+                "variants": s.variants.iter().map(|v| serde_json::json!({
+                    "name": v.name,
+                    "label": v.label(s.name),
+                    "set": v.set.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect::<serde_json::Map<_, _>>(),
+                    "bench": v.bench,
+                })).collect::<Vec<_>>(),
                 "hyperparameters": s.hypers.iter().map(|h| serde_json::json!({
                     "name": h.name,
                     "default": h.default_text(),

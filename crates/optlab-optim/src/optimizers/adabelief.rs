@@ -56,63 +56,40 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
 pub struct AdaBelief;
 
-const LR: usize = 0;
-const B1: usize = 1;
-const B2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const DECOUPLE: usize = 5;
-const FIXED_DECAY: usize = 6;
-const AMSGRAD: usize = 7;
-const RECTIFY: usize = 8;
-const DEGENERATED: usize = 9;
-const MAXIMIZE_: usize = 10;
 
 /// `ρ_t` from which the rectified (adaptive) step is taken, as `adabelief-pytorch` 0.2.x.
 const RHO_MIN: f64 = 5.0;
+
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct AdaBeliefHp {
+        lr: f64 [Kind::NONNEG] = 1e-3, LR_DOC;
+        beta1: f64 [Kind::UNIT_OPEN] = 0.9, BETA1_DOC;
+        beta2: f64 [Kind::UNIT_OPEN] = 0.999, BETA2_DOC;
+        eps: f64 [Kind::POS] = 1e-16,
+            "added to s every step and to the denominator (adabelief-pytorch >= 0.1: 1e-16; 0.0.5 and torch-optimizer: 1e-8)";
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        weight_decouple: bool [] = true,
+            "decoupled weight decay p <- p (1 - lr weight_decay) before the update (package default); false: L2 added to the gradient";
+        fixed_decay: bool [] = false, "with weight_decouple: p <- p (1 - weight_decay), not scaled by lr";
+        amsgrad: bool [] = false, "use the running maximum of s (after adding eps)";
+        rectify: bool [] = false,
+            "RAdam-style rectification as adabelief-pytorch 0.2 (its default is true; the paper's algorithm has none)";
+        degenerated_to_sgd: bool [] = true,
+            "with rectify, while rho_t < 5: take the SGD step lr m/(1 - beta1^t) (false: do not move p)";
+        maximize: bool [] = false, MAXIMIZE_DOC;
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "adabelief",
     summary: "AdaBelief: Adam with the EMA of (g - m)^2 as second moment, optional rectification",
     reference: "Zhuang et al. 2020 (NeurIPS), Algorithm 2; adabelief-pytorch 0.2.1",
-    hypers: &[
-        LR_1E3,
-        BETA1,
-        BETA2,
-        HyperSpec::float(
-            "eps",
-            1e-16,
-            Kind::POS,
-            "added to s every step and to the denominator (adabelief-pytorch >= 0.1: 1e-16; 0.0.5 and torch-optimizer: 1e-8)",
-        ),
-        WEIGHT_DECAY,
-        HyperSpec::boolean(
-            "weight_decouple",
-            true,
-            "decoupled weight decay p <- p (1 - lr weight_decay) before the update (package default); false: L2 added to the gradient",
-        ),
-        HyperSpec::boolean(
-            "fixed_decay",
-            false,
-            "with weight_decouple: p <- p (1 - weight_decay), not scaled by lr",
-        ),
-        HyperSpec::boolean("amsgrad", false, "use the running maximum of s (after adding eps)"),
-        HyperSpec::boolean(
-            "rectify",
-            false,
-            "RAdam-style rectification as adabelief-pytorch 0.2 (its default is true; the paper's algorithm has none)",
-        ),
-        HyperSpec::boolean(
-            "degenerated_to_sgd",
-            true,
-            "with rectify, while rho_t < 5: take the SGD step lr m/(1 - beta1^t) (false: do not move p)",
-        ),
-        MAXIMIZE,
-    ],
+    hypers: AdaBeliefHp::HYPERS,
     conventions: &[
         "the paper's Algorithm 2: s <- beta2 s + (1 - beta2)(g - m)^2 + eps, p <- p - lr m_hat/(sqrt(s_hat) + eps)",
         "eps twice: accumulated inside s every step and added outside the square root after bias correction",
@@ -124,6 +101,8 @@ static SPEC: Spec = Spec {
         "moments as m beta + (1 - beta) g; beta^t as a float power (Python's beta ** step)",
     ],
     needs_hessian: false,
+    parity: Parity::Reference("adabelief-pytorch"),
+    variants: &[],
 };
 
 #[derive(Clone, Copy)]
@@ -182,24 +161,26 @@ impl<T: Float> Algorithm<T> for AdaBelief {
     }
 
     fn buffers(hp: &Hyper) -> Vec<Buffer> {
+        let hp = AdaBeliefHp::read(hp);
         let mut b = vec![Buffer::zeros("exp_avg"), Buffer::zeros("exp_avg_var")];
-        if hp.b(AMSGRAD) {
+        if hp.amsgrad {
             b.push(Buffer::zeros("max_exp_avg_var"));
         }
         b
     }
 
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
-        let (lr, b1, b2, wd) = (hp.f(LR), hp.f(B1), hp.f(B2), hp.f(WD));
-        let decouple = hp.b(DECOUPLE);
-        let decay = match (decouple, hp.b(FIXED_DECAY)) {
+        let hp = AdaBeliefHp::read(hp);
+        let (lr, b1, b2, wd) = (hp.lr, hp.beta1, hp.beta2, hp.weight_decay);
+        let decouple = hp.weight_decouple;
+        let decay = match (decouple, hp.fixed_decay) {
             (false, _) => 1.0,
             (true, false) => 1.0 - lr * wd,
             (true, true) => 1.0 - wd,
         };
         let bc1 = bias_correction(b1, ctx.step);
         // (adaptive, sqrt of the second bias correction, step multiplier)
-        let (adaptive, bc2_sqrt, neg_step) = if !hp.b(RECTIFY) {
+        let (adaptive, bc2_sqrt, neg_step) = if !hp.rectify {
             (true, bias_correction(b2, ctx.step).sqrt(), -(lr / bc1))
         } else {
             let t = ctx.step as f64;
@@ -211,27 +192,28 @@ impl<T: Float> Algorithm<T> for AdaBelief {
                     .sqrt()
                     / bc1;
                 (true, 1.0, -r * lr)
-            } else if hp.b(DEGENERATED) {
+            } else if hp.degenerated_to_sgd {
                 (false, 1.0, -(1.0 / bc1) * lr)
             } else {
                 (false, 1.0, 0.0)
             }
         };
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), if decouple { 0.0 } else { wd }),
+            prep: GradPrep::new(hp.maximize, if decouple { 0.0 } else { wd }),
             decay: T::of(decay),
             b1: T::of(b1),
             omb1: T::of(1.0 - b1),
             b2: T::of(b2),
             omb2: T::of(1.0 - b2),
-            eps: T::of(hp.f(EPS)),
+            eps: T::of(hp.eps),
             bc2_sqrt: T::of(bc2_sqrt),
             neg_step: T::of(neg_step),
-            ams: hp.b(AMSGRAD),
+            ams: hp.amsgrad,
             adaptive,
         })
     }
 
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain()
     }

@@ -9,29 +9,30 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
 pub struct Adadelta;
 
-const LR: usize = 0;
-const RHO: usize = 1;
-const EPS: usize = 2;
-const WD: usize = 3;
-const MAXIMIZE_: usize = 4;
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct AdadeltaHp {
+        lr: f64 [Kind::NONNEG] = 1.0, "scale of the update (the paper has none: 1)";
+        rho: f64 [Kind::UNIT] = 0.9, "decay of the running averages";
+        eps: f64 [Kind::POS] = 1e-6, "added inside both square roots";
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        maximize: bool [] = false, MAXIMIZE_DOC;
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "adadelta",
     summary: "Adadelta: steps scaled by the ratio of running RMS of updates and gradients",
     reference: "Zeiler 2012; torch.optim.Adadelta",
-    hypers: &[
-        HyperSpec::float("lr", 1.0, Kind::NONNEG, "scale of the update (the paper has none: 1)"),
-        HyperSpec::float("rho", 0.9, Kind::UNIT, "decay of the running averages"),
-        HyperSpec::float("eps", 1e-6, Kind::POS, "added inside both square roots"),
-        WEIGHT_DECAY,
-        MAXIMIZE,
-    ],
+    hypers: AdadeltaHp::HYPERS,
     conventions: &["eps inside both square roots", "lr multiplies the update (torch; the paper has lr = 1)"],
     needs_hessian: false,
+    parity: Parity::Torch("Adadelta"),
+    variants: &[],
 };
 
 #[derive(Clone, Copy)]
@@ -55,15 +56,17 @@ impl<T: Float> Algorithm<T> for Adadelta {
         vec![Buffer::zeros("square_avg"), Buffer::zeros("acc_delta")]
     }
     fn prepare(&self, hp: &Hyper, _ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
-        let rho = hp.f(RHO);
+        let hp = AdadeltaHp::read(hp);
+        let rho = hp.rho;
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)),
+            prep: GradPrep::new(hp.maximize, hp.weight_decay),
             rho: T::of(rho),
             omr: T::of(1.0 - rho),
-            eps: T::of(hp.f(EPS)),
-            neg_lr: T::of(-hp.f(LR)),
+            eps: T::of(hp.eps),
+            neg_lr: T::of(-hp.lr),
         })
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain()
     }

@@ -8,31 +8,31 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
 pub struct Adagrad;
 
-const LR: usize = 0;
-const LR_DECAY: usize = 1;
-const WD: usize = 2;
-const INIT: usize = 3;
-const EPS: usize = 4;
-const MAXIMIZE_: usize = 5;
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct AdagradHp {
+        lr: f64 [Kind::NONNEG] = 1e-2, "learning rate";
+        lr_decay: f64 [Kind::NONNEG] = 0.0, "lr / (1 + (t-1) lr_decay)";
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        initial_accumulator_value: f64 [Kind::NONNEG] = 0.0, "starting value of the sum of squares";
+        eps: f64 [Kind::POS] = 1e-10, "added to sqrt(sum) for stability";
+        maximize: bool [] = false, MAXIMIZE_DOC;
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "adagrad",
     summary: "Adagrad: per-coordinate steps scaled by the root of the summed squared gradients",
     reference: "Duchi, Hazan & Singer 2011; torch.optim.Adagrad",
-    hypers: &[
-        HyperSpec::float("lr", 1e-2, Kind::NONNEG, "learning rate"),
-        HyperSpec::float("lr_decay", 0.0, Kind::NONNEG, "lr / (1 + (t-1) lr_decay)"),
-        WEIGHT_DECAY,
-        HyperSpec::float("initial_accumulator_value", 0.0, Kind::NONNEG, "starting value of the sum of squares"),
-        HyperSpec::float("eps", 1e-10, Kind::POS, "added to sqrt(sum) for stability"),
-        MAXIMIZE,
-    ],
+    hypers: AdagradHp::HYPERS,
     conventions: &["eps outside the square root: sqrt(sum) + eps", "weight decay is L2 (added to the gradient)"],
     needs_hessian: false,
+    parity: Parity::Torch("Adagrad"),
+    variants: &[],
 };
 
 #[derive(Clone, Copy)]
@@ -51,12 +51,15 @@ impl<T: Float> Algorithm<T> for Adagrad {
         Ok(Adagrad)
     }
     fn buffers(hp: &Hyper) -> Vec<Buffer> {
-        vec![Buffer { name: "sum", init: hp.f(INIT) }]
+        let hp = AdagradHp::read(hp);
+        vec![Buffer { name: "sum", init: hp.initial_accumulator_value }]
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
-        let clr = hp.f(LR) / (1.0 + (ctx.step - 1) as f64 * hp.f(LR_DECAY));
-        Ok(Coef { prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)), eps: T::of(hp.f(EPS)), neg_clr: T::of(-clr) })
+        let hp = AdagradHp::read(hp);
+        let clr = hp.lr / (1.0 + (ctx.step - 1) as f64 * hp.lr_decay);
+        Ok(Coef { prep: GradPrep::new(hp.maximize, hp.weight_decay), eps: T::of(hp.eps), neg_clr: T::of(-clr) })
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain()
     }

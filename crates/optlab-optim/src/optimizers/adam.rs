@@ -21,34 +21,32 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec, Variant};
 
 pub struct Adam;
 
-pub(crate) const LR: usize = 0;
-pub(crate) const BETA1_: usize = 1;
-pub(crate) const BETA2_: usize = 2;
-pub(crate) const EPS: usize = 3;
-pub(crate) const WD: usize = 4;
-pub(crate) const AMSGRAD: usize = 5;
-pub(crate) const MAXIMIZE_: usize = 6;
-pub(crate) const DECOUPLED_: usize = 7;
-pub(crate) const BIAS_CORRECTION: usize = 8;
-pub(crate) const EPS_INSIDE: usize = 9;
-pub(crate) const AMS_VARIANT: usize = 10;
+crate::choice! {
+    /// Which AMSGrad: torch's (max of the raw `v`, bias-corrected) or the paper's (no correction).
+    pub enum AmsVariant { Torch = "torch", Paper = "paper" }
+}
 
-pub(crate) const AMSGRAD_SPEC: HyperSpec =
-    HyperSpec::boolean("amsgrad", false, "AMSGrad: use the running maximum of v");
-pub(crate) const BIAS_CORRECTION_SPEC: HyperSpec =
-    HyperSpec::boolean("bias_correction", true, "divide the moments by 1 - beta^t");
-pub(crate) const EPS_INSIDE_SPEC: HyperSpec =
-    HyperSpec::boolean("eps_inside", false, "eps inside the square root: sqrt(v_hat + eps) (torch: sqrt(v_hat) + eps)");
-pub(crate) const AMS_VARIANT_SPEC: HyperSpec = HyperSpec::choice(
-    "amsgrad_variant",
-    &["torch", "paper"],
-    0,
-    "torch: max of raw v, bias-corrected; paper (Reddi et al. 2018): max of raw v, no bias correction",
-);
+crate::hypers! {
+    /// Adam's hyperparameters (AdamW's too, with its own defaults).
+    pub struct AdamHp {
+        lr: f64 [Kind::NONNEG] = 1e-3, LR_DOC;
+        beta1: f64 [Kind::UNIT_OPEN] = 0.9, BETA1_DOC;
+        beta2: f64 [Kind::UNIT_OPEN] = 0.999, BETA2_DOC;
+        eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        amsgrad: bool [] = false, "AMSGrad: use the running maximum of v";
+        maximize: bool [] = false, MAXIMIZE_DOC;
+        decoupled_weight_decay: bool [] = false, DECOUPLED_DOC;
+        bias_correction: bool [] = true, "divide the moments by 1 - beta^t";
+        eps_inside: bool [] = false, "eps inside the square root: sqrt(v_hat + eps) (torch: sqrt(v_hat) + eps)";
+        amsgrad_variant: AmsVariant [] = AmsVariant::Torch,
+            "torch: max of raw v, bias-corrected; paper (Reddi et al. 2018): max of raw v, no bias correction";
+    }
+}
 
 pub(crate) const CONVENTIONS: &[&str] = &[
     "eps outside the square root after bias correction: sqrt(v_hat) + eps (eps_inside=true: sqrt(v_hat + eps))",
@@ -61,21 +59,11 @@ static SPEC: Spec = Spec {
     name: "adam",
     summary: "Adam with optional AMSGrad, L2 or decoupled weight decay",
     reference: "Kingma & Ba 2015; Reddi et al. 2018 (AMSGrad); torch.optim.Adam",
-    hypers: &[
-        LR_1E3,
-        BETA1,
-        BETA2,
-        EPS_1E8,
-        WEIGHT_DECAY,
-        AMSGRAD_SPEC,
-        MAXIMIZE,
-        DECOUPLED,
-        BIAS_CORRECTION_SPEC,
-        EPS_INSIDE_SPEC,
-        AMS_VARIANT_SPEC,
-    ],
+    hypers: AdamHp::HYPERS,
     conventions: CONVENTIONS,
     needs_hessian: false,
+    parity: Parity::Torch("Adam"),
+    variants: &[Variant::new("amsgrad", &[("amsgrad", "true")])],
 };
 
 #[derive(Clone, Copy)]
@@ -93,33 +81,31 @@ pub struct Coef<T> {
     eps_inside: bool,
 }
 
-/// Coefficients of one Adam step for hyperparameters laid out as [`Adam`]'s spec (AdamW shares it).
-pub(crate) fn coef<T: Float>(hp: &Hyper, step: u64) -> Coef<T> {
-    let lr = hp.f(LR);
-    let (b1, b2) = (hp.f(BETA1_), hp.f(BETA2_));
-    let wd = hp.f(WD);
-    let decoupled = hp.b(DECOUPLED_);
-    let ams = hp.b(AMSGRAD);
-    let corrected = hp.b(BIAS_CORRECTION) && !(ams && hp.c(AMS_VARIANT) == 1);
+/// Coefficients of one Adam step (shared with AdamW, which has the same hyperparameters).
+pub(crate) fn coef<T: Float>(hp: &AdamHp, step: u64) -> Coef<T> {
+    let (lr, b1, b2, wd) = (hp.lr, hp.beta1, hp.beta2, hp.weight_decay);
+    let decoupled = hp.decoupled_weight_decay;
+    let ams = hp.amsgrad;
+    let corrected = hp.bias_correction && !(ams && hp.amsgrad_variant == AmsVariant::Paper);
     let (bc1, bc2) = if corrected { (bias_correction(b1, step), bias_correction(b2, step)) } else { (1.0, 1.0) };
     Coef {
-        prep: GradPrep::new(hp.b(MAXIMIZE_), if decoupled { 0.0 } else { wd }),
+        prep: GradPrep::new(hp.maximize, if decoupled { 0.0 } else { wd }),
         decay: T::of(if decoupled { 1.0 - lr * wd } else { 1.0 }),
         m: Lerp::new(1.0 - b1),
         b2: T::of(b2),
         omb2: T::of(1.0 - b2),
         bc2: T::of(bc2),
         bc2_sqrt: T::of(bc2.sqrt()),
-        eps: T::of(hp.f(EPS)),
+        eps: T::of(hp.eps),
         neg_step: T::of(-(lr / bc1)),
         ams,
-        eps_inside: hp.b(EPS_INSIDE),
+        eps_inside: hp.eps_inside,
     }
 }
 
-pub(crate) fn buffers(hp: &Hyper) -> Vec<Buffer> {
+pub(crate) fn buffers(hp: &AdamHp) -> Vec<Buffer> {
     let mut b = vec![Buffer::zeros("exp_avg"), Buffer::zeros("exp_avg_sq")];
-    if hp.b(AMSGRAD) {
+    if hp.amsgrad {
         b.push(Buffer::zeros("max_exp_avg_sq"));
     }
     b
@@ -172,11 +158,12 @@ impl<T: Float> Algorithm<T> for Adam {
         Ok(Adam)
     }
     fn buffers(hp: &Hyper) -> Vec<Buffer> {
-        buffers(hp)
+        buffers(&AdamHp::read(hp))
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
-        Ok(coef(hp, ctx.step))
+        Ok(coef(&AdamHp::read(hp), ctx.step))
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         simple(k)
     }

@@ -48,22 +48,27 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
 pub struct AdamCurvature;
 
-const LR: usize = 0;
-const B1: usize = 1;
-const B2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const MAXIMIZE_: usize = 5;
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct AdamCurvatureHp {
+        lr: f64 [Kind::NONNEG] = 1e-3, LR_DOC;
+        beta1: f64 [Kind::UNIT_OPEN] = 0.9, BETA1_DOC;
+        beta2: f64 [Kind::UNIT_OPEN] = 0.999, BETA2_DOC;
+        eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        maximize: bool [] = false, MAXIMIZE_DOC;
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "adam_curvature",
     summary: "Adam whose per-element betas follow the Hessian diagonal: beta^|h| outside (eps_T, 1) (experimental)",
     reference: "experimental; Adam (Kingma & Ba 2015) with curvature-dependent betas, no bias correction",
-    hypers: &[LR_1E3, BETA1, BETA2, EPS_1E8, WEIGHT_DECAY, MAXIMIZE],
+    hypers: AdamCurvatureHp::HYPERS,
     conventions: &[
         "beta' = beta if eps_T < |h| < 1 (eps_T: machine epsilon of the element type), else beta^|h|: \
          |h| <= eps_T freezes the averages (beta' = 1), large |h| forgets (beta' -> 0)",
@@ -71,6 +76,8 @@ static SPEC: Spec = Spec {
         "h is the Hessian diagonal as given (weight decay's curvature not added); L2 weight decay",
     ],
     needs_hessian: true,
+    parity: Parity::Hand,
+    variants: &[],
 };
 
 #[derive(Clone, Copy)]
@@ -101,16 +108,18 @@ impl<T: Float> Algorithm<T> for AdamCurvature {
         8
     }
     fn prepare(&self, hp: &Hyper, _ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
+        let hp = AdamCurvatureHp::read(hp);
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)),
-            b1: T::of(hp.f(B1)),
-            b2: T::of(hp.f(B2)),
-            ln_b1: T::of(hp.f(B1)).to_f64().ln(),
-            ln_b2: T::of(hp.f(B2)).to_f64().ln(),
-            eps: T::of(hp.f(EPS)),
-            neg_lr: T::of(-hp.f(LR)),
+            prep: GradPrep::new(hp.maximize, hp.weight_decay),
+            b1: T::of(hp.beta1),
+            b2: T::of(hp.beta2),
+            ln_b1: T::of(hp.beta1).to_f64().ln(),
+            ln_b2: T::of(hp.beta2).to_f64().ln(),
+            eps: T::of(hp.eps),
+            neg_lr: T::of(-hp.lr),
         })
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain()
     }

@@ -53,56 +53,44 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 use crate::schedule::Schedule;
 
 pub struct AdamScheduledBetas;
 
-const LR: usize = 0;
-const B1: usize = 1;
-const B2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const MAXIMIZE_: usize = 5;
-const LAMBDA: usize = 6;
-const TIME_UNIT: usize = 7;
-const BIAS_CORRECTION: usize = 8;
 
-/// `time_unit` choices.
-const EPOCHS: u8 = 1;
-/// `bias_correction` choices.
-const TORCH: u8 = 1;
+crate::choice! {
+    /// What `t` counts in `e^(-lambda t)`.
+    pub enum TimeUnit { Steps = "steps", Epochs = "epochs" }
+}
+
+crate::choice! {
+    /// The bias correction of the moments.
+    pub enum BiasCorrection { Product = "product", Torch = "torch" }
+}
+
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct AdamScheduledBetasHp {
+        lr: f64 [Kind::NONNEG] = 1e-3, LR_DOC;
+        beta1: f64 [Kind::UNIT_OPEN] = 0.9, BETA1_DOC;
+        beta2: f64 [Kind::UNIT_OPEN] = 0.999, BETA2_DOC;
+        eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        maximize: bool [] = false, MAXIMIZE_DOC;
+        lambda: f64 [Kind::Float { lo: 0.0, hi: 700.0, lo_open: false, hi_open: false }] = 1e-3,
+            "decay rate of the betas: beta <- beta e^(-lambda t) (read at build time; 0: plain adam)";
+        time_unit: TimeUnit [] = TimeUnit::Steps, "what t counts in e^(-lambda t): optimizer steps or ended epochs";
+        bias_correction: BiasCorrection [] = BiasCorrection::Product,
+            "product: 1 - prod of the betas so far (exact for varying betas); torch: 1 - beta_t^t";
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "adam_scheduled_betas",
     summary: "Adam whose beta1 and beta2 decay as e^(-lambda t) (experimental)",
     reference: "experimental; Kingma & Ba 2015 (Adam; beta1 decay in its convergence analysis)",
-    hypers: &[
-        LR_1E3,
-        BETA1,
-        BETA2,
-        EPS_1E8,
-        WEIGHT_DECAY,
-        MAXIMIZE,
-        HyperSpec::float(
-            "lambda",
-            1e-3,
-            Kind::Float { lo: 0.0, hi: 700.0, lo_open: false, hi_open: false },
-            "decay rate of the betas: beta <- beta e^(-lambda t) (read at build time; 0: plain adam)",
-        ),
-        HyperSpec::choice(
-            "time_unit",
-            &["steps", "epochs"],
-            0,
-            "what t counts in e^(-lambda t): optimizer steps or ended epochs",
-        ),
-        HyperSpec::choice(
-            "bias_correction",
-            &["product", "torch"],
-            0,
-            "product: 1 - prod of the betas so far (exact for varying betas); torch: 1 - beta_t^t",
-        ),
-    ],
+    hypers: AdamScheduledBetasHp::HYPERS,
     conventions: &[
         "the decay is an implied schedule beta=exponential(gamma=e^(-lambda)) (per epoch with time_unit=epochs); \
          a user schedule on beta1 or beta2 replaces it for that key",
@@ -111,6 +99,8 @@ static SPEC: Spec = Spec {
         "otherwise adam's arithmetic: lerp for m, eps outside the square root after bias correction, L2 weight decay",
     ],
     needs_hessian: false,
+    parity: Parity::Hand,
+    variants: &[],
 };
 
 /// Per-tensor scalar state: for each beta, the product over the steps before the current run of
@@ -156,12 +146,13 @@ impl<T: Float> Algorithm<T> for AdamScheduledBetas {
         Ok(AdamScheduledBetas)
     }
     fn implied_schedules(hp: &Hyper) -> Vec<(&'static str, Schedule, bool)> {
-        let lambda = hp.f(LAMBDA);
+        let hp = AdamScheduledBetasHp::read(hp);
+        let lambda = hp.lambda;
         if lambda == 0.0 {
             return Vec::new();
         }
         let decay = Schedule::Exponential { gamma: (-lambda).exp() };
-        let per_epoch = hp.c(TIME_UNIT) == EPOCHS;
+        let per_epoch = hp.time_unit == TimeUnit::Epochs;
         vec![("beta1", decay.clone(), per_epoch), ("beta2", decay, per_epoch)]
     }
     fn buffers(_hp: &Hyper) -> Vec<Buffer> {
@@ -171,23 +162,25 @@ impl<T: Float> Algorithm<T> for AdamScheduledBetas {
         SCALARS
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, s: &mut [f64]) -> Result<Coef<T>> {
-        let (lr, b1, b2) = (hp.f(LR), hp.f(B1), hp.f(B2));
+        let hp = AdamScheduledBetasHp::read(hp);
+        let (lr, b1, b2) = (hp.lr, hp.beta1, hp.beta2);
         let (p1, p2) = (push_beta(&mut s[0..3], b1), push_beta(&mut s[3..6], b2));
-        let (bc1, bc2) = if hp.c(BIAS_CORRECTION) == TORCH {
+        let (bc1, bc2) = if hp.bias_correction == BiasCorrection::Torch {
             (bias_correction(b1, ctx.step), bias_correction(b2, ctx.step))
         } else {
             (1.0 - p1, 1.0 - p2)
         };
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)),
+            prep: GradPrep::new(hp.maximize, hp.weight_decay),
             m: Lerp::new(1.0 - b1),
             b2: T::of(b2),
             omb2: T::of(1.0 - b2),
             bc2_sqrt: T::of(bc2.sqrt()),
-            eps: T::of(hp.f(EPS)),
+            eps: T::of(hp.eps),
             neg_step: T::of(-(lr / bc1)),
         })
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain() && k.m.low()
     }

@@ -61,37 +61,30 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
 pub struct AdamSkew;
 
-const LR: usize = 0;
-const B1: usize = 1;
-const B2: usize = 2;
-const B3: usize = 3;
-const EPS: usize = 4;
-const WD: usize = 5;
-const MAXIMIZE_: usize = 6;
-const ABS_THIRD: usize = 7;
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct AdamSkewHp {
+        lr: f64 [Kind::NONNEG] = 1e-3, LR_DOC;
+        beta1: f64 [Kind::UNIT_OPEN] = 0.9, BETA1_DOC;
+        beta2: f64 [Kind::UNIT_OPEN] = 0.999, BETA2_DOC;
+        beta3: f64 [Kind::UNIT_OPEN] = 0.999, "decay of the third-moment average (default = beta2)";
+        eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        maximize: bool [] = false, MAXIMIZE_DOC;
+        abs_third: bool [] = false,
+            "use |q_hat| in the denominator (false: signed q_hat, which can make it vanish or negative)";
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "adam_skew",
     summary: "Adam with the cube root of a third raw moment added to the denominator (experimental)",
     reference: "experimental; Adam (Kingma & Ba 2015) with a third-moment term",
-    hypers: &[
-        LR_1E3,
-        BETA1,
-        BETA2,
-        HyperSpec::float("beta3", 0.999, Kind::UNIT_OPEN, "decay of the third-moment average (default = beta2)"),
-        EPS_1E8,
-        WEIGHT_DECAY,
-        MAXIMIZE,
-        HyperSpec::boolean(
-            "abs_third",
-            false,
-            "use |q_hat| in the denominator (false: signed q_hat, which can make it vanish or negative)",
-        ),
-    ],
+    hypers: AdamSkewHp::HYPERS,
     conventions: &[
         "denominator sqrt(r_hat) + cbrt(q_hat) + eps with the real, sign-keeping cube root; it can be 0 or \
          negative (e.g. exactly eps at the first step for a negative gradient) unless abs_third=true",
@@ -100,6 +93,8 @@ static SPEC: Spec = Spec {
          as in adam; two divisions per element fewer)",
     ],
     needs_hessian: false,
+    parity: Parity::Hand,
+    variants: &[],
 };
 
 #[derive(Clone, Copy)]
@@ -173,21 +168,23 @@ impl<T: Float> Algorithm<T> for AdamSkew {
         vec![Buffer::zeros("exp_avg"), Buffer::zeros("exp_avg_sq"), Buffer::zeros("exp_avg_cube")]
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
-        let (lr, b1, b2, b3) = (hp.f(LR), hp.f(B1), hp.f(B2), hp.f(B3));
+        let hp = AdamSkewHp::read(hp);
+        let (lr, b1, b2, b3) = (hp.lr, hp.beta1, hp.beta2, hp.beta3);
         let bc2_sqrt = bias_correction(b2, ctx.step).sqrt();
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)),
+            prep: GradPrep::new(hp.maximize, hp.weight_decay),
             m: Lerp::new(1.0 - b1),
             b2: T::of(b2),
             omb2: T::of(1.0 - b2),
             b3: T::of(b3),
             omb3: T::of(1.0 - b3),
             c23: T::of(bc2_sqrt / bias_correction(b3, ctx.step).cbrt()),
-            eps: T::of(hp.f(EPS) * bc2_sqrt),
+            eps: T::of(hp.eps * bc2_sqrt),
             neg_step: T::of(-(lr * bc2_sqrt / bias_correction(b1, ctx.step))),
-            abs_third: hp.b(ABS_THIRD),
+            abs_third: hp.abs_third,
         })
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain() && k.m.low()
     }

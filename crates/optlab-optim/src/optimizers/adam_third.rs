@@ -34,22 +34,27 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
 pub struct AdamThird;
 
-const LR: usize = 0;
-const B1: usize = 1;
-const B2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const MAXIMIZE_: usize = 5;
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct AdamThirdHp {
+        lr: f64 [Kind::NONNEG] = 1e-3, LR_DOC;
+        beta1: f64 [Kind::UNIT_OPEN] = 0.9, BETA1_DOC;
+        beta2: f64 [Kind::UNIT_OPEN] = 0.999, BETA2_DOC;
+        eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        maximize: bool [] = false, MAXIMIZE_DOC;
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "adam_third",
     summary: "Adam with the third raw moment in place of the second: s^(3/4)/r^(1/4) (experimental)",
     reference: "experimental; Adam (Kingma & Ba 2015) with a third moment",
-    hypers: &[LR_1E3, BETA1, BETA2, EPS_1E8, WEIGHT_DECAY, MAXIMIZE],
+    hypers: AdamThirdHp::HYPERS,
     conventions: &[
         "fractional powers of negative numbers are sign-keeping: sign(x) |x|^a; the step is downhill only where \
          the third moment is positive (r_hat > 0), uphill where it is negative",
@@ -58,6 +63,8 @@ static SPEC: Spec = Spec {
         "lerp for s (as torch's Adam), L2 weight decay",
     ],
     needs_hessian: false,
+    parity: Parity::Hand,
+    variants: &[],
 };
 
 #[derive(Clone, Copy)]
@@ -85,19 +92,21 @@ impl<T: Float> Algorithm<T> for AdamThird {
         vec![Buffer::zeros("exp_avg"), Buffer::zeros("exp_avg_cube")]
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
-        let (lr, b1, b2) = (hp.f(LR), hp.f(B1), hp.f(B2));
+        let hp = AdamThirdHp::read(hp);
+        let (lr, b1, b2) = (hp.lr, hp.beta1, hp.beta2);
         let bc1 = bias_correction(b1, ctx.step);
         let bc2 = bias_correction(b2, ctx.step);
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)),
+            prep: GradPrep::new(hp.maximize, hp.weight_decay),
             m: Lerp::new(1.0 - b1),
             b2: T::of(b2),
             omb2: T::of(1.0 - b2),
             bc2_quarter: T::of(bc2.sqrt().sqrt()),
-            eps: T::of(hp.f(EPS)),
+            eps: T::of(hp.eps),
             neg_step: T::of(-(lr / (bc1.sqrt() * bc1.sqrt().sqrt()))),
         })
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain() && k.m.low()
     }

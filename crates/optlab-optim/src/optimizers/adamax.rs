@@ -8,34 +8,34 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
 pub struct Adamax;
 
-const LR: usize = 0;
-const B1: usize = 1;
-const B2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const MAXIMIZE_: usize = 5;
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct AdamaxHp {
+        lr: f64 [Kind::NONNEG] = 2e-3, "learning rate";
+        beta1: f64 [Kind::UNIT_OPEN] = 0.9, BETA1_DOC;
+        beta2: f64 [Kind::UNIT_OPEN] = 0.999, BETA2_DOC;
+        eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        maximize: bool [] = false, MAXIMIZE_DOC;
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "adamax",
     summary: "Adamax: Adam with the infinity norm in place of the second moment",
     reference: "Kingma & Ba 2015 (section 7.1); torch.optim.Adamax",
-    hypers: &[
-        HyperSpec::float("lr", 2e-3, Kind::NONNEG, "learning rate"),
-        BETA1,
-        BETA2,
-        EPS_1E8,
-        WEIGHT_DECAY,
-        MAXIMIZE,
-    ],
+    hypers: AdamaxHp::HYPERS,
     conventions: &[
         "u = max(beta2 u, |g| + eps): eps inside the max (torch; the paper has no eps)",
         "weight decay is L2",
     ],
     needs_hessian: false,
+    parity: Parity::Torch("Adamax"),
+    variants: &[],
 };
 
 #[derive(Clone, Copy)]
@@ -59,15 +59,17 @@ impl<T: Float> Algorithm<T> for Adamax {
         vec![Buffer::zeros("exp_avg"), Buffer::zeros("exp_inf")]
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
-        let clr = hp.f(LR) / bias_correction(hp.f(B1), ctx.step);
+        let hp = AdamaxHp::read(hp);
+        let clr = hp.lr / bias_correction(hp.beta1, ctx.step);
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)),
-            m: Lerp::new(1.0 - hp.f(B1)),
-            b2: T::of(hp.f(B2)),
-            eps: T::of(hp.f(EPS)),
+            prep: GradPrep::new(hp.maximize, hp.weight_decay),
+            m: Lerp::new(1.0 - hp.beta1),
+            b2: T::of(hp.beta2),
+            eps: T::of(hp.eps),
             neg_clr: T::of(-clr),
         })
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain() && k.m.low()
     }

@@ -3,34 +3,31 @@
 //! the paper's schedule multiplier η_t scales both). Default weight_decay 0.01 (torch).
 //! Shares Adam's kernel and conventions; see [`super::adam`].
 
-use super::adam::{self, AMSGRAD_SPEC, AMS_VARIANT_SPEC, BIAS_CORRECTION_SPEC, CONVENTIONS, EPS_INSIDE_SPEC};
-use super::common::*;
+use super::adam::{self, AdamHp, CONVENTIONS};
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{with_doc, Hyper, HyperSpec, Parity, Spec};
 
 pub struct AdamW;
+
+/// Adam's hyperparameters, by name and type, with AdamW's defaults (torch): decoupled decay 0.01.
+const DEFAULTS: AdamHp = AdamHp { weight_decay: 0.01, decoupled_weight_decay: true, ..AdamHp::DEFAULT };
+const HYPERS: [HyperSpec; AdamHp::LEN] = with_doc(
+    with_doc(AdamHp::specs(DEFAULTS), "weight_decay", "decoupled weight decay coefficient"),
+    "decoupled_weight_decay",
+    "decoupled (true, AdamW) or L2 (false, plain Adam)",
+);
 
 static SPEC: Spec = Spec {
     name: "adamw",
     summary: "Adam with decoupled weight decay",
     reference: "Loshchilov & Hutter 2019; torch.optim.AdamW",
-    hypers: &[
-        LR_1E3,
-        BETA1,
-        BETA2,
-        EPS_1E8,
-        HyperSpec::float("weight_decay", 0.01, Kind::NONNEG, "decoupled weight decay coefficient"),
-        AMSGRAD_SPEC,
-        MAXIMIZE,
-        HyperSpec::boolean("decoupled_weight_decay", true, "decoupled (true, AdamW) or L2 (false, plain Adam)"),
-        BIAS_CORRECTION_SPEC,
-        EPS_INSIDE_SPEC,
-        AMS_VARIANT_SPEC,
-    ],
+    hypers: &HYPERS,
     conventions: CONVENTIONS,
     needs_hessian: false,
+    parity: Parity::Torch("AdamW"),
+    variants: &[],
 };
 
 impl<T: Float> Algorithm<T> for AdamW {
@@ -42,11 +39,12 @@ impl<T: Float> Algorithm<T> for AdamW {
         Ok(AdamW)
     }
     fn buffers(hp: &Hyper) -> Vec<Buffer> {
-        adam::buffers(hp)
+        adam::buffers(&AdamHp::read(hp))
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<adam::Coef<T>> {
-        Ok(adam::coef(hp, ctx.step))
+        Ok(adam::coef(&AdamHp::read(hp), ctx.step))
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &adam::Coef<T>) -> bool {
         adam::simple(k)
     }

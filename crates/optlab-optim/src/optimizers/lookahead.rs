@@ -16,31 +16,35 @@
 use crate::engine::{build_groups, Group};
 use crate::error::{OptimError, Result};
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, OptimizerName, Parity, Spec};
 use crate::layout::Layout;
 use crate::optimizer::{OptimConfig, Optimizer, StepOutcome};
 use crate::registry::{self, Entry, RegistryFloat};
-use crate::state::{GroupState, OptimizerState, TensorState};
+use crate::state::{OptimizerState, TensorState};
 
-const K: usize = 0;
-const ALPHA: usize = 1;
-const INNER: usize = 2;
+crate::hypers! {
+    /// Lookahead's own hyperparameters (every other key goes to the inner optimizer).
+    pub struct LookaheadHp {
+        k: i64 [1, i64::MAX] = 5, "inner steps between synchronisations";
+        alpha: f64 [Kind::UNIT_POS] = 0.5, "slow-weight step size: phi <- phi + alpha (theta - phi)";
+        inner: OptimizerName [registry::names] = OptimizerName("adam"),
+            "the wrapped optimizer (its own keys are set alongside)";
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "lookahead",
     summary: "Lookahead: k fast steps of an inner optimizer, then interpolate towards slow weights",
     reference: "Zhang, Lucas, Hinton & Ba 2019, Algorithm 1",
-    hypers: &[
-        HyperSpec::int("k", 5, 1, i64::MAX, "inner steps between synchronisations"),
-        HyperSpec::float("alpha", 0.5, Kind::UNIT_POS, "slow-weight step size: phi <- phi + alpha (theta - phi)"),
-        HyperSpec::optimizer("inner", 4, "the wrapped optimizer (its own keys are set alongside)"),
-    ],
+    hypers: LookaheadHp::HYPERS,
     conventions: &[
         "slow weights start at the parameters before the first step; sync after k, 2k, ... steps (paper)",
         "the inner optimizer's state is kept across synchronisations",
         "keys other than k, alpha and inner configure the inner optimizer",
     ],
     needs_hessian: false,
+    parity: Parity::Hand,
+    variants: &[],
 };
 
 fn spec() -> &'static Spec {
@@ -86,7 +90,7 @@ impl<T: RegistryFloat> Lookahead<T> {
         }
         let (mut groups, _) = build_groups(&SPEC, &own, &layout)?;
         let group = groups.remove(0);
-        let inner_name = registry::names()[group.base.c(INNER) as usize];
+        let inner_name = LookaheadHp::read(&group.base).inner.0;
         if inner_name == "lookahead" {
             return Err(OptimError::invalid("lookahead", "inner", inner_name, "an optimizer other than lookahead"));
         }
@@ -99,7 +103,7 @@ impl<T: RegistryFloat> Lookahead<T> {
 
 impl<T: Float> Lookahead<T> {
     fn alpha(&self) -> f64 {
-        let mut a = self.group.base.f(ALPHA);
+        let mut a = LookaheadHp::read(&self.group.base).alpha;
         for s in &self.group.scheduled {
             a = s.schedule.value(a, if s.per_epoch { self.inner.epochs_taken() } else { self.step });
         }
@@ -116,11 +120,11 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
     }
     fn bytes_per_param(&self) -> f64 {
         // The sync pass reads and writes p and phi once every k steps.
-        self.inner.bytes_per_param() + (4 * T::BYTES) as f64 / self.group.base.i(K) as f64
+        self.inner.bytes_per_param() + (4 * T::BYTES) as f64 / LookaheadHp::read(&self.group.base).k as f64
     }
     fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]], hess: Option<&[&[T]]>) -> Result<StepOutcome> {
         let alpha = self.alpha();
-        self.group.base.check_scheduled(ALPHA, alpha)?;
+        self.group.base.check_scheduled_key("alpha", alpha)?;
         if !self.initialized {
             if params.len() != self.slow.len() {
                 // Let the inner optimizer report the mismatch.
@@ -138,7 +142,7 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
         }
         self.initialized = true;
         self.step += 1;
-        if self.step.is_multiple_of(self.group.base.i(K) as u64) {
+        if self.step.is_multiple_of(LookaheadHp::read(&self.group.base).k as u64) {
             let a = T::of(alpha);
             use rayon::prelude::*;
             let sync = |(p, s): (&mut &mut [T], &mut Vec<T>)| {
@@ -180,7 +184,7 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
             return Some(self.alpha());
         }
         if key == "k" && group == 0 {
-            return Some(self.group.base.f(K));
+            return Some(LookaheadHp::read(&self.group.base).k as f64);
         }
         self.inner.current(group, key)
     }
@@ -196,7 +200,7 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
             dtype: T::NAME.to_string(),
             step: self.step,
             epoch: self.inner.epochs_taken(),
-            groups: vec![GroupState::of(&self.group)],
+            groups: vec![self.group.to_state()],
             global: vec![("initialized".to_string(), vec![self.initialized as u8 as f64])],
             tensors: self
                 .layout()
@@ -224,7 +228,7 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
         let [g] = st.groups.as_slice() else {
             return Err(OptimError::State(format!("lookahead state has {} groups, expected 1", st.groups.len())));
         };
-        let group = g.to_group(&SPEC, &self.group)?;
+        let group = Group::from_state(g, &SPEC, &self.group)?;
         if group.base.get("inner") != self.group.base.get("inner") {
             return Err(OptimError::State(format!(
                 "lookahead state wraps `{}`, this optimizer wraps `{}`",

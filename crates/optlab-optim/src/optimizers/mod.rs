@@ -1,22 +1,44 @@
-//! One optimizer per file. Each declares its [`Spec`](crate::Spec) (hyperparameters with torch's
-//! names and defaults, ranges, conventions) and implements [`Algorithm`](crate::Algorithm).
+//! One optimizer per file. Each declares its hyperparameters once with [`hypers!`](crate::hypers)
+//! (torch's names and defaults, ranges, docs), its [`Spec`](crate::Spec) (summary, reference,
+//! conventions, parity source and variants) and implements [`Algorithm`](crate::Algorithm).
+//!
+//! The registry is the list below: adding an optimizer is its file plus one line here.
 
 pub mod common;
 
-pub mod adabelief;
-pub mod adadelta;
-pub mod adagrad;
-pub mod adam;
-pub mod adam_curvature;
-pub mod adam_scheduled_betas;
-pub mod adam_skew;
-pub mod adam_third;
-pub mod adamax;
-pub mod adamw;
-pub mod lookahead;
-pub mod nadam;
-pub mod novograd;
-pub mod radam;
-pub mod rmsprop;
-pub mod sgd;
-pub mod yellowfin;
+/// Declares each optimizer's module and its registry entry, in the order the CLI and the report
+/// list them: `module: Type` for an [`Algorithm`](crate::Algorithm) the engine runs, or
+/// `module: custom(ENTRY)` for a wrapper with its own builders.
+macro_rules! registry {
+    ($($module:ident : $head:ident $(($entry:ident))?),+ $(,)?) => {
+        $(pub mod $module;)+
+        /// Every optimizer, in the order the CLI and the report list them.
+        pub static REGISTRY: &[crate::registry::Entry] = &[
+            $(registry!(@entry $module $head $(($entry))?)),+
+        ];
+    };
+    (@entry $module:ident custom ($entry:ident)) => { $module::$entry };
+    (@entry $module:ident $ty:ident) => { crate::registry::Entry::of::<$module::$ty>() };
+}
+
+registry! {
+    sgd: Sgd,
+    adagrad: Adagrad,
+    adadelta: Adadelta,
+    rmsprop: Rmsprop,
+    adam: Adam,
+    adamw: AdamW,
+    adamax: Adamax,
+    nadam: Nadam,
+    radam: Radam,
+    adam_scheduled_betas: AdamScheduledBetas,
+    adam_skew: AdamSkew,
+    adam_third: AdamThird,
+    adam_curvature: AdamCurvature,
+    adabelief: AdaBelief,
+    novograd: NovoGrad,
+    yellowfin: YellowFin,
+    lion: Lion,
+    rprop: Rprop,
+    lookahead: custom(ENTRY),
+}

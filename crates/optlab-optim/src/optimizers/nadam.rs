@@ -12,44 +12,37 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
 pub struct Nadam;
 
-const LR: usize = 0;
-const B1: usize = 1;
-const B2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const MD: usize = 5;
-const DECOUPLED_: usize = 6;
-const MAXIMIZE_: usize = 7;
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct NadamHp {
+        lr: f64 [Kind::NONNEG] = 2e-3, "learning rate";
+        beta1: f64 [Kind::UNIT_OPEN] = 0.9, BETA1_DOC;
+        beta2: f64 [Kind::UNIT_OPEN] = 0.999, BETA2_DOC;
+        eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        momentum_decay: f64 [Kind::NONNEG] = 4e-3, "psi of the momentum schedule mu_t = beta1 (1 - 0.5 0.96^(t psi))";
+        decoupled_weight_decay: bool [] = false, DECOUPLED_DOC;
+        maximize: bool [] = false, MAXIMIZE_DOC;
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "nadam",
     summary: "NAdam: Adam with Nesterov momentum and Dozat's momentum schedule",
     reference: "Dozat 2016; torch.optim.NAdam",
-    hypers: &[
-        HyperSpec::float("lr", 2e-3, Kind::NONNEG, "learning rate"),
-        BETA1,
-        BETA2,
-        EPS_1E8,
-        WEIGHT_DECAY,
-        HyperSpec::float(
-            "momentum_decay",
-            4e-3,
-            Kind::NONNEG,
-            "psi of the momentum schedule mu_t = beta1 (1 - 0.5 0.96^(t psi))",
-        ),
-        DECOUPLED,
-        MAXIMIZE,
-    ],
+    hypers: NadamHp::HYPERS,
     conventions: &[
         "momentum schedule mu_t = beta1 (1 - 0.5 * 0.96^(t * momentum_decay)) (torch, Dozat)",
         "eps outside the square root, after bias correction of v",
         "weight decay: L2, or decoupled (p <- p (1 - lr wd)) with decoupled_weight_decay",
     ],
     needs_hessian: false,
+    parity: Parity::Torch("NAdam"),
+    variants: &[],
 };
 
 #[derive(Clone, Copy)]
@@ -80,26 +73,28 @@ impl<T: Float> Algorithm<T> for Nadam {
         &[("mu_product", 1.0)]
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, s: &mut [f64]) -> Result<Coef<T>> {
-        let (lr, b1, b2, wd, md) = (hp.f(LR), hp.f(B1), hp.f(B2), hp.f(WD), hp.f(MD));
+        let hp = NadamHp::read(hp);
+        let (lr, b1, b2, wd, md) = (hp.lr, hp.beta1, hp.beta2, hp.weight_decay, hp.momentum_decay);
         let t = ctx.step as f64;
-        let decoupled = hp.b(DECOUPLED_);
+        let decoupled = hp.decoupled_weight_decay;
         let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(t * md));
         let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((t + 1.0) * md));
         s[0] *= mu;
         let mu_product = s[0];
         let mu_product_next = mu_product * mu_next;
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), if decoupled { 0.0 } else { wd }),
+            prep: GradPrep::new(hp.maximize, if decoupled { 0.0 } else { wd }),
             decay: T::of(if decoupled { 1.0 - lr * wd } else { 1.0 }),
             m: Lerp::new(1.0 - b1),
             b2: T::of(b2),
             omb2: T::of(1.0 - b2),
             bc2: T::of(bias_correction(b2, ctx.step)),
-            eps: T::of(hp.f(EPS)),
+            eps: T::of(hp.eps),
             cg: T::of(-lr * (1.0 - mu) / (1.0 - mu_product)),
             cm: T::of((-lr * mu_next) / (1.0 - mu_product_next)),
         })
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain() && k.m.low()
     }

@@ -54,46 +54,33 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx, MAX_ACC};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
 pub struct NovoGrad;
 
-const LR: usize = 0;
-const B1: usize = 1;
-const B2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const GRAD_AVERAGING: usize = 5;
-const AMSGRAD: usize = 6;
-const EPS_INSIDE: usize = 7;
-const BIAS_CORRECTION: usize = 8;
-const MAXIMIZE_: usize = 9;
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct NovoGradHp {
+        lr: f64 [Kind::NONNEG] = 1e-3, LR_DOC;
+        beta1: f64 [Kind::UNIT_OPEN] = 0.95, "momentum factor";
+        beta2: f64 [Kind::UNIT_OPEN] = 0.98, "decay of the per-tensor average of the squared gradient norm";
+        eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
+        weight_decay: f64 [Kind::NONNEG] = 0.0,
+            "weight decay added to the normalised gradient inside the momentum (g/d + wd p)";
+        grad_averaging: bool [] = false, "multiply the normalised gradient (and decay) by 1 - beta1 (apex default)";
+        amsgrad: bool [] = false, "use the running maximum of the per-tensor second moment";
+        eps_inside: bool [] = false, "d = sqrt(v + eps) (OpenSeq2Seq) instead of sqrt(v) + eps";
+        bias_correction: bool [] = false,
+            "apex's bias corrections: d = sqrt(v/(1 - beta2^t)) + eps, p <- p - lr m/(1 - beta1^t)";
+        maximize: bool [] = false, MAXIMIZE_DOC;
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "novograd",
     summary: "NovoGrad: momentum SGD on gradients normalised by a per-tensor (layer-wise) second moment",
     reference: "Ginsburg et al. 2019, Algorithm 1; torch-optimizer 0.3.0 NovoGrad (= NVIDIA NeMo Novograd)",
-    hypers: &[
-        LR_1E3,
-        HyperSpec::float("beta1", 0.95, Kind::UNIT_OPEN, "momentum factor"),
-        HyperSpec::float("beta2", 0.98, Kind::UNIT_OPEN, "decay of the per-tensor average of the squared gradient norm"),
-        EPS_1E8,
-        HyperSpec::float(
-            "weight_decay",
-            0.0,
-            Kind::NONNEG,
-            "weight decay added to the normalised gradient inside the momentum (g/d + wd p)",
-        ),
-        HyperSpec::boolean("grad_averaging", false, "multiply the normalised gradient (and decay) by 1 - beta1 (apex default)"),
-        HyperSpec::boolean("amsgrad", false, "use the running maximum of the per-tensor second moment"),
-        HyperSpec::boolean("eps_inside", false, "d = sqrt(v + eps) (OpenSeq2Seq) instead of sqrt(v) + eps"),
-        HyperSpec::boolean(
-            "bias_correction",
-            false,
-            "apex's bias corrections: d = sqrt(v/(1 - beta2^t)) + eps, p <- p - lr m/(1 - beta1^t)",
-        ),
-        MAXIMIZE,
-    ],
+    hypers: NovoGradHp::HYPERS,
     conventions: &[
         "v (one scalar per tensor) is set to ||g||^2 when it is 0 (first step: the paper's v1 = ||g1||^2), else beta2 v + (1 - beta2)||g||^2",
         "m starts at 0: m1 = g1/d + wd w1 (paper's initialisation); apex init_zero=True (v1 = (1 - beta2)||g1||^2) not offered",
@@ -104,6 +91,8 @@ static SPEC: Spec = Spec {
         "defaults beta1 0.95, beta2 0.98 (paper, NeMo); torch-optimizer defaults to betas (0.95, 0), apex to (0.9, 0.999)",
     ],
     needs_hessian: false,
+    parity: Parity::Reference("torch-optimizer"),
+    variants: &[],
 };
 
 static SCALARS: &[(&str, f64)] = &[("exp_avg_sq", 0.0)];
@@ -160,7 +149,8 @@ impl<T: Float> Algorithm<T> for NovoGrad {
     }
 
     fn scalars(hp: &Hyper) -> &'static [(&'static str, f64)] {
-        if hp.b(AMSGRAD) {
+        let hp = NovoGradHp::read(hp);
+        if hp.amsgrad {
             SCALARS_AMS
         } else {
             SCALARS
@@ -178,26 +168,27 @@ impl<T: Float> Algorithm<T> for NovoGrad {
     }
 
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, s: &mut [f64]) -> Result<Coef<T>> {
-        let (lr, b1, b2, eps) = (hp.f(LR), hp.f(B1), hp.f(B2), hp.f(EPS));
+        let hp = NovoGradHp::read(hp);
+        let (lr, b1, b2, eps) = (hp.lr, hp.beta1, hp.beta2, hp.eps);
         let n2 = ctx.acc[0];
         s[0] = if s[0] == 0.0 { n2 } else { s[0] * b2 + (1.0 - b2) * n2 };
-        let v = if hp.b(AMSGRAD) {
+        let v = if hp.amsgrad {
             s[1] = s[1].max(s[0]);
             s[1]
         } else {
             s[0]
         };
-        let (bc1, bc2) = if hp.b(BIAS_CORRECTION) {
+        let (bc1, bc2) = if hp.bias_correction {
             (bias_correction(b1, ctx.step), bias_correction(b2, ctx.step))
         } else {
             (1.0, 1.0)
         };
-        let denom = if hp.b(EPS_INSIDE) { (v / bc2 + eps).sqrt() } else { v.sqrt() / bc2.sqrt() + eps };
+        let denom = if hp.eps_inside { (v / bc2 + eps).sqrt() } else { v.sqrt() / bc2.sqrt() + eps };
         Ok(Coef {
-            sign: T::of(if hp.b(MAXIMIZE_) { -1.0 } else { 1.0 }),
+            sign: T::of(if hp.maximize { -1.0 } else { 1.0 }),
             denom: T::of(denom),
-            wd: T::of(hp.f(WD)),
-            avg: T::of(if hp.b(GRAD_AVERAGING) { 1.0 - b1 } else { 1.0 }),
+            wd: T::of(hp.weight_decay),
+            avg: T::of(if hp.grad_averaging { 1.0 - b1 } else { 1.0 }),
             b1: T::of(b1),
             neg_lr: T::of(-(lr / bc1)),
         })

@@ -11,44 +11,38 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
 pub struct Radam;
 
-const LR: usize = 0;
-const B1: usize = 1;
-const B2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const DECOUPLED_: usize = 5;
-const MAXIMIZE_: usize = 6;
-const THRESHOLD: usize = 7;
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct RadamHp {
+        lr: f64 [Kind::NONNEG] = 1e-3, LR_DOC;
+        beta1: f64 [Kind::UNIT_OPEN] = 0.9, BETA1_DOC;
+        beta2: f64 [Kind::UNIT_OPEN] = 0.999, BETA2_DOC;
+        eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        decoupled_weight_decay: bool [] = false, DECOUPLED_DOC;
+        maximize: bool [] = false, MAXIMIZE_DOC;
+        rho_threshold: f64 [Kind::Float { lo: 4.0, hi: f64::INFINITY, lo_open: false, hi_open: true }] = 5.0,
+            "rectify when rho_t exceeds this (torch 5; paper 4)";
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "radam",
     summary: "RAdam: Adam with the variance of the adaptive lr rectified",
     reference: "Liu et al. 2020; torch.optim.RAdam",
-    hypers: &[
-        LR_1E3,
-        BETA1,
-        BETA2,
-        EPS_1E8,
-        WEIGHT_DECAY,
-        DECOUPLED,
-        MAXIMIZE,
-        HyperSpec::float(
-            "rho_threshold",
-            5.0,
-            Kind::Float { lo: 4.0, hi: f64::INFINITY, lo_open: false, hi_open: true },
-            "rectify when rho_t exceeds this (torch 5; paper 4)",
-        ),
-    ],
+    hypers: RadamHp::HYPERS,
     conventions: &[
         "rectification when rho_t > 5 (torch, authors' code); the paper's Algorithm 2 uses 4",
         "eps added to sqrt(v) before the bias correction sqrt(1 - beta2^t) multiplies",
         "weight decay: L2, or decoupled (p <- p (1 - lr wd)) with decoupled_weight_decay",
     ],
     needs_hessian: false,
+    parity: Parity::Torch("RAdam"),
+    variants: &[],
 };
 
 #[derive(Clone, Copy)]
@@ -78,21 +72,22 @@ impl<T: Float> Algorithm<T> for Radam {
         vec![Buffer::zeros("exp_avg"), Buffer::zeros("exp_avg_sq")]
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
-        let (lr, b1, b2, wd) = (hp.f(LR), hp.f(B1), hp.f(B2), hp.f(WD));
+        let hp = RadamHp::read(hp);
+        let (lr, b1, b2, wd) = (hp.lr, hp.beta1, hp.beta2, hp.weight_decay);
         let t = ctx.step as f64;
-        let decoupled = hp.b(DECOUPLED_);
+        let decoupled = hp.decoupled_weight_decay;
         let bc1 = bias_correction(b1, ctx.step);
         let bc2 = bias_correction(b2, ctx.step);
         let rho_inf = 2.0 / (1.0 - b2) - 1.0;
         let rho_t = rho_inf - 2.0 * t * b2.powf(t) / bc2;
-        let rectify = rho_t > hp.f(THRESHOLD);
+        let rectify = rho_t > hp.rho_threshold;
         let rect = if rectify {
             ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).sqrt()
         } else {
             0.0
         };
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), if decoupled { 0.0 } else { wd }),
+            prep: GradPrep::new(hp.maximize, if decoupled { 0.0 } else { wd }),
             decay: T::of(if decoupled { 1.0 - lr * wd } else { 1.0 }),
             m: Lerp::new(1.0 - b1),
             b2: T::of(b2),
@@ -100,11 +95,12 @@ impl<T: Float> Algorithm<T> for Radam {
             bc1: T::of(bc1),
             lr: T::of(lr),
             bc2_sqrt: T::of(bc2.sqrt()),
-            eps: T::of(hp.f(EPS)),
+            eps: T::of(hp.eps),
             rect: T::of(rect),
             rectify,
         })
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain() && k.m.low()
     }

@@ -11,39 +11,37 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec, Variant};
 
 pub struct Rmsprop;
 
-const LR: usize = 0;
-const ALPHA: usize = 1;
-const EPS: usize = 2;
-const WD: usize = 3;
-const MOMENTUM: usize = 4;
-const CENTERED: usize = 5;
-const MAXIMIZE_: usize = 6;
-const EPS_INSIDE: usize = 7;
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct RmspropHp {
+        lr: f64 [Kind::NONNEG] = 1e-2, "learning rate";
+        alpha: f64 [Kind::UNIT] = 0.99, "decay of the squared-gradient average";
+        eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        momentum: f64 [Kind::UNIT_OPEN] = 0.0, "momentum factor";
+        centered: bool [] = false, "normalise by the estimated variance instead of the raw second moment";
+        maximize: bool [] = false, MAXIMIZE_DOC;
+        eps_inside: bool [] = false, "eps inside the square root: sqrt(avg + eps) (torch: sqrt(avg) + eps)";
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "rmsprop",
     summary: "RMSprop, optionally centered and with momentum",
     reference: "Hinton 2012 (lecture 6e); Graves 2013 (centered); torch.optim.RMSprop",
-    hypers: &[
-        HyperSpec::float("lr", 1e-2, Kind::NONNEG, "learning rate"),
-        HyperSpec::float("alpha", 0.99, Kind::UNIT, "decay of the squared-gradient average"),
-        EPS_1E8,
-        WEIGHT_DECAY,
-        HyperSpec::float("momentum", 0.0, Kind::UNIT_OPEN, "momentum factor"),
-        HyperSpec::boolean("centered", false, "normalise by the estimated variance instead of the raw second moment"),
-        MAXIMIZE,
-        HyperSpec::boolean("eps_inside", false, "eps inside the square root: sqrt(avg + eps) (torch: sqrt(avg) + eps)"),
-    ],
+    hypers: RmspropHp::HYPERS,
     conventions: &[
         "eps outside the square root (torch); eps_inside=true: sqrt(avg + eps) (TensorFlow)",
         "momentum buffer starts at zero and accumulates g / denominator",
         "weight decay is L2 (added to the gradient)",
     ],
     needs_hessian: false,
+    parity: Parity::Torch("RMSprop"),
+    variants: &[Variant::tested("centered_momentum", &[("centered", "true"), ("momentum", "0.9")])],
 };
 
 #[derive(Clone, Copy)]
@@ -103,29 +101,32 @@ impl<T: Float> Algorithm<T> for Rmsprop {
         Ok(Rmsprop)
     }
     fn buffers(hp: &Hyper) -> Vec<Buffer> {
+        let hp = RmspropHp::read(hp);
         let mut b = vec![Buffer::zeros("square_avg")];
-        if hp.f(MOMENTUM) > 0.0 {
+        if hp.momentum > 0.0 {
             b.push(Buffer::zeros("momentum_buffer"));
         }
-        if hp.b(CENTERED) {
+        if hp.centered {
             b.push(Buffer::zeros("grad_avg"));
         }
         b
     }
     fn prepare(&self, hp: &Hyper, _ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
-        let alpha = hp.f(ALPHA);
+        let hp = RmspropHp::read(hp);
+        let alpha = hp.alpha;
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)),
+            prep: GradPrep::new(hp.maximize, hp.weight_decay),
             alpha: T::of(alpha),
             oma: T::of(1.0 - alpha),
             avg: Lerp::new(1.0 - alpha),
-            eps: T::of(hp.f(EPS)),
-            mom: T::of(hp.f(MOMENTUM)),
-            neg_lr: T::of(-hp.f(LR)),
-            centered: hp.b(CENTERED),
-            eps_inside: hp.b(EPS_INSIDE),
+            eps: T::of(hp.eps),
+            mom: T::of(hp.momentum),
+            neg_lr: T::of(-hp.lr),
+            centered: hp.centered,
+            eps_inside: hp.eps_inside,
         })
     }
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain() && k.avg.low()
     }

@@ -17,36 +17,34 @@ use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::{OptimError, Result};
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec, Variant};
 
 pub struct Sgd;
 
-const LR: usize = 0;
-const MOMENTUM: usize = 1;
-const DAMPENING: usize = 2;
-const WD: usize = 3;
-const NESTEROV: usize = 4;
-const MAXIMIZE_: usize = 5;
-const FORM: usize = 6;
+crate::choice! {
+    /// The momentum buffer's update.
+    pub enum MomentumForm { HeavyBall = "heavy_ball", Ema = "ema" }
+}
+
+crate::hypers! {
+    /// SGD's hyperparameters.
+    pub struct SgdHp {
+        lr: f64 [Kind::NONNEG] = 1e-3, LR_DOC;
+        momentum: f64 [Kind::UNIT_OPEN] = 0.0, "momentum factor";
+        dampening: f64 [Kind::UNIT] = 0.0, "dampening of the gradient in the heavy-ball buffer";
+        weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
+        nesterov: bool [] = false, "Nesterov momentum";
+        maximize: bool [] = false, MAXIMIZE_DOC;
+        momentum_form: MomentumForm [] = MomentumForm::HeavyBall,
+            "heavy_ball: b = m b + (1-dampening) g (torch); ema: v = m v + (1-m) g";
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "sgd",
     summary: "stochastic gradient descent with heavy-ball or EMA momentum and Nesterov",
     reference: "torch.optim.SGD (Sutskever et al. 2013 for Nesterov momentum)",
-    hypers: &[
-        LR_1E3,
-        HyperSpec::float("momentum", 0.0, Kind::UNIT_OPEN, "momentum factor"),
-        HyperSpec::float("dampening", 0.0, Kind::UNIT, "dampening of the gradient in the heavy-ball buffer"),
-        WEIGHT_DECAY,
-        HyperSpec::boolean("nesterov", false, "Nesterov momentum"),
-        MAXIMIZE,
-        HyperSpec::choice(
-            "momentum_form",
-            &["heavy_ball", "ema"],
-            0,
-            "heavy_ball: b = m b + (1-dampening) g (torch); ema: v = m v + (1-m) g",
-        ),
-    ],
+    hypers: SgdHp::HYPERS,
     conventions: &[
         "heavy_ball (torch): buffer starts at the first gradient; b = momentum b + (1 - dampening) g",
         "ema: v starts at 0; v = momentum v + (1 - momentum) g (dampening must be 0)",
@@ -54,6 +52,11 @@ static SPEC: Spec = Spec {
         "weight decay is L2 (added to the gradient before momentum)",
     ],
     needs_hessian: false,
+    parity: Parity::Torch("SGD"),
+    variants: &[
+        Variant::new("momentum", &[("momentum", "0.9")]),
+        Variant::new("nesterov", &[("momentum", "0.9"), ("nesterov", "true")]),
+    ],
 };
 
 #[derive(Clone, Copy)]
@@ -97,22 +100,23 @@ impl<T: Float> Algorithm<T> for Sgd {
     }
 
     fn validate(hp: &Hyper) -> Result<()> {
-        if hp.b(NESTEROV) && (hp.f(MOMENTUM) <= 0.0 || hp.f(DAMPENING) != 0.0) {
+        let hp = SgdHp::read(hp);
+        if hp.nesterov && (hp.momentum <= 0.0 || hp.dampening != 0.0) {
             return Err(OptimError::invalid(
                 "sgd",
                 "nesterov",
-                format!("true (with momentum={}, dampening={})", hp.f(MOMENTUM), hp.f(DAMPENING)),
+                format!("true (with momentum={}, dampening={})", hp.momentum, hp.dampening),
                 "nesterov needs momentum > 0 and dampening = 0",
             ));
         }
-        if hp.c(FORM) == 1 && hp.f(DAMPENING) != 0.0 {
-            return Err(OptimError::invalid("sgd", "dampening", hp.f(DAMPENING), "0 with momentum_form=ema"));
+        if hp.momentum_form == MomentumForm::Ema && hp.dampening != 0.0 {
+            return Err(OptimError::invalid("sgd", "dampening", hp.dampening, "0 with momentum_form=ema"));
         }
         Ok(())
     }
 
     fn buffers(hp: &Hyper) -> Vec<Buffer> {
-        if hp.f(MOMENTUM) > 0.0 {
+        if SgdHp::read(hp).momentum > 0.0 {
             vec![Buffer::zeros("momentum_buffer")]
         } else {
             Vec::new()
@@ -120,15 +124,16 @@ impl<T: Float> Algorithm<T> for Sgd {
     }
 
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
-        let mom = hp.f(MOMENTUM);
-        let ema = hp.c(FORM) == 1;
-        let nesterov = hp.b(NESTEROV);
+        let hp = SgdHp::read(hp);
+        let mom = hp.momentum;
+        let ema = hp.momentum_form == MomentumForm::Ema;
+        let nesterov = hp.nesterov;
         let (a, c) = if ema {
             (mom, 1.0 - mom)
         } else if ctx.step == 1 {
             (0.0, 1.0)
         } else {
-            (mom, 1.0 - hp.f(DAMPENING))
+            (mom, 1.0 - hp.dampening)
         };
         let (dg, db) = match (nesterov, ema) {
             (false, _) => (0.0, 1.0),
@@ -136,15 +141,16 @@ impl<T: Float> Algorithm<T> for Sgd {
             (true, true) => (1.0 - mom, mom),
         };
         Ok(Coef {
-            prep: GradPrep::new(hp.b(MAXIMIZE_), hp.f(WD)),
+            prep: GradPrep::new(hp.maximize, hp.weight_decay),
             a: T::of(a),
             c: T::of(c),
             dg: T::of(dg),
             db: T::of(db),
-            neg_lr: T::of(-hp.f(LR)),
+            neg_lr: T::of(-hp.lr),
         })
     }
 
+    const SHORT_FORM: bool = true;
     fn simple(k: &Coef<T>) -> bool {
         k.prep.plain()
     }

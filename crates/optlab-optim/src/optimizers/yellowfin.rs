@@ -76,58 +76,42 @@
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx, MAX_ACC};
 use crate::error::{OptimError, Result};
 use crate::float::Float;
-use crate::hyper::{Hyper, HyperSpec, Kind, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec};
 
-const LR: usize = 0;
-const MU: usize = 1;
-const BETA: usize = 2;
-const WIDTH: usize = 3;
-const ZERO_DEBIAS: usize = 4;
-const HMAX_LOG: usize = 5;
-const HMIN_LOG: usize = 6;
-const ADAPT_CLIP: usize = 7;
-const STAT_PROTECT: usize = 8;
-const CATASTROPHIC: usize = 9;
-const EPS: usize = 10;
-const WD: usize = 11;
-const LR_FACTOR: usize = 12;
-const MU_FACTOR: usize = 13;
-const SMOOTH: usize = 14;
-const MAXIMIZE_: usize = 15;
 
 /// torch's `clip_grad_norm_` adds this to the norm.
 const CLIP_EPS: f64 = 1e-6;
+
+crate::hypers! {
+    /// The hyperparameters.
+    pub struct YellowFinHp {
+        lr: f64 [Kind::NONNEG] = 1e-4, "initial learning rate: used by the first step only, then tuned";
+        mu: f64 [Kind::UNIT_OPEN] = 0.0, "initial momentum: used by the first step only, then tuned";
+        beta: f64 [Kind::UNIT_OPEN] = 0.999, "decay of every moving average of the tuner (global)";
+        curv_win_width: i64 [1, 1 << 20] = 20, "length of the sliding window of ||g||^2 (global)";
+        zero_debias: bool [] = true, "divide the tuner's averages by 1 - beta^(k+1) (global)";
+        h_max_log_smooth: bool [] = true, "average log(h_max) instead of h_max (global)";
+        h_min_log_smooth: bool [] = true, "average log(h_min) instead of h_min (global)";
+        adapt_clip: bool [] = true,
+            "the code's adaptive clipping: statistics clip, exploding-gradient clip and catastrophic-move lr clamp (global)";
+        stat_protect_fac: f64 [Kind::POS] = 100.0, "statistics clip at sqrt(fac h_max) (global)";
+        catastrophic_move_thresh: f64 [Kind::POS] = 100.0, "lr is clamped so that lr ||g|| < this (global)";
+        eps: f64 [Kind::POS] = 1e-6, "the code's eps protecting logs and fractions (global)";
+        weight_decay: f64 [Kind::NONNEG] = 0.0,
+            "L2 penalty added to the gradient of the SGD step (not to the statistics)";
+        lr_factor: f64 [Kind::NONNEG] = 1.0, "multiplier of the tuned learning rate (the code's set_lr_factor)";
+        mu_factor: f64 [Kind::UNIT] = 1.0, "multiplier of the tuned momentum";
+        smooth_lr_mu: bool [] = false,
+            "use the beta-averaged lr and momentum (paper's Algorithm 1) instead of the per-step values (code)";
+        maximize: bool [] = false, "maximise the objective instead of minimising it";
+    }
+}
 
 static SPEC: Spec = Spec {
     name: "yellowfin",
     summary: "YellowFin: momentum SGD with lr and momentum tuned from curvature range, variance and distance estimates",
     reference: "Zhang & Mitliagkas 2017; authors' PyTorch code JianGoForIt/YellowFin_Pytorch tuner_utils/yellowfin.py (2019)",
-    hypers: &[
-        HyperSpec::float("lr", 1e-4, Kind::NONNEG, "initial learning rate: used by the first step only, then tuned"),
-        HyperSpec::float("mu", 0.0, Kind::UNIT_OPEN, "initial momentum: used by the first step only, then tuned"),
-        HyperSpec::float("beta", 0.999, Kind::UNIT_OPEN, "decay of every moving average of the tuner (global)"),
-        HyperSpec::int("curv_win_width", 20, 1, 1 << 20, "length of the sliding window of ||g||^2 (global)"),
-        HyperSpec::boolean("zero_debias", true, "divide the tuner's averages by 1 - beta^(k+1) (global)"),
-        HyperSpec::boolean("h_max_log_smooth", true, "average log(h_max) instead of h_max (global)"),
-        HyperSpec::boolean("h_min_log_smooth", true, "average log(h_min) instead of h_min (global)"),
-        HyperSpec::boolean(
-            "adapt_clip",
-            true,
-            "the code's adaptive clipping: statistics clip, exploding-gradient clip and catastrophic-move lr clamp (global)",
-        ),
-        HyperSpec::float("stat_protect_fac", 100.0, Kind::POS, "statistics clip at sqrt(fac h_max) (global)"),
-        HyperSpec::float("catastrophic_move_thresh", 100.0, Kind::POS, "lr is clamped so that lr ||g|| < this (global)"),
-        HyperSpec::float("eps", 1e-6, Kind::POS, "the code's eps protecting logs and fractions (global)"),
-        HyperSpec::float("weight_decay", 0.0, Kind::NONNEG, "L2 penalty added to the gradient of the SGD step (not to the statistics)"),
-        HyperSpec::float("lr_factor", 1.0, Kind::NONNEG, "multiplier of the tuned learning rate (the code's set_lr_factor)"),
-        HyperSpec::float("mu_factor", 1.0, Kind::UNIT, "multiplier of the tuned momentum"),
-        HyperSpec::boolean(
-            "smooth_lr_mu",
-            false,
-            "use the beta-averaged lr and momentum (paper's Algorithm 1) instead of the per-step values (code)",
-        ),
-        HyperSpec::boolean("maximize", false, "maximise the objective instead of minimising it"),
-    ],
+    hypers: YellowFinHp::HYPERS,
     conventions: &[
         "follows the authors' PyTorch code (tuner_utils/yellowfin.py, 2019): unsmoothed tuned lr and mu drive SGD (smooth_lr_mu=true: the paper's EMA)",
         "curvature window of ||g||^2 with log smoothing and zero debias of h_min, h_max; D from EMA(||g||)/EMA(||g||^2); C = EMA(||g||^2) - ||EMA(g)||^2 (debiased)",
@@ -139,6 +123,8 @@ static SPEC: Spec = Spec {
         "parameter groups: the tuner is global (default group's hyperparameters); lr_factor, mu_factor, weight_decay, maximize per group",
     ],
     needs_hessian: false,
+    parity: Parity::Reference("YellowFin_Pytorch"),
+    variants: &[],
 };
 
 /// The tuner's persistent state (global state).
@@ -321,7 +307,8 @@ impl<T: Float> Algorithm<T> for YellowFin {
     }
 
     fn new(hp: &Hyper) -> Result<Self> {
-        let (lr, mu) = (hp.f(LR), hp.f(MU));
+        let hp = YellowFinHp::read(hp);
+        let (lr, mu) = (hp.lr, hp.mu);
         Ok(YellowFin {
             t: Tuner {
                 iter: 0,
@@ -338,7 +325,7 @@ impl<T: Float> Algorithm<T> for YellowFin {
                 h_max: 0.0,
                 grad_var: 0.0,
                 dist_to_opt: 0.0,
-                curv_win: vec![0.0; hp.i(WIDTH) as usize],
+                curv_win: vec![0.0; hp.curv_win_width as usize],
             },
             cur: Current::default(),
         })
@@ -359,7 +346,8 @@ impl<T: Float> Algorithm<T> for YellowFin {
 
     #[inline(always)]
     fn reduce(&self, hp: &Hyper, chunk: Chunk<'_, T>, acc: &mut [f64; MAX_ACC]) {
-        let sign = T::of(if hp.b(MAXIMIZE_) { -1.0 } else { 1.0 });
+        let hp = YellowFinHp::read(hp);
+        let sign = T::of(if hp.maximize { -1.0 } else { 1.0 });
         let s = sums(sign, chunk.g, chunk.s[1]);
         for k in 0..3 {
             acc[k] += s[k];
@@ -367,28 +355,29 @@ impl<T: Float> Algorithm<T> for YellowFin {
     }
 
     fn begin_step(&mut self, hp: &Hyper, step: u64, total: &[f64; MAX_ACC]) -> Result<()> {
+        let hp = YellowFinHp::read(hp);
         let t = &self.t;
-        let (b, eps) = (hp.f(BETA), hp.f(EPS));
+        let (b, eps) = (hp.beta, hp.eps);
         let width = t.curv_win.len();
         let k = t.iter;
-        let adapt = hp.b(ADAPT_CLIP);
+        let adapt = hp.adapt_clip;
         let (gg_raw, ag, aa) = (total[0], total[1], total[2]);
 
         // 1. Loose clip protecting the statistics (previous h_max).
         let clip_stat =
-            if adapt && k > 1 { clip_coef((hp.f(STAT_PROTECT) * t.h_max).sqrt() + eps, gg_raw.sqrt()) } else { 1.0 };
+            if adapt && k > 1 { clip_coef((hp.stat_protect_fac * t.h_max).sqrt() + eps, gg_raw.sqrt()) } else { 1.0 };
         // 2. ||g||^2, exploding-gradient detection, its average.
         let gns = clip_stat * clip_stat * gg_raw;
         let exploding = k >= 1 && gns >= t.h_max;
         let first = k == 0;
         let prev = |x: f64| if first { 0.0 } else { x };
         let gnsa = prev(t.grad_norm_squared_avg) * b + (1.0 - b) * gns;
-        let debias = if hp.b(ZERO_DEBIAS) { 1.0 - b.powf((k + 1) as f64) } else { 1.0 };
+        let debias = if hp.zero_debias { 1.0 - b.powf((k + 1) as f64) } else { 1.0 };
 
         // 3. Curvature range over the window (the new value is written on commit).
         let slot = (k % width as u64) as usize;
         let valid = width.min(k as usize + 1);
-        let (hmin_log, hmax_log) = (hp.b(HMIN_LOG), hp.b(HMAX_LOG));
+        let (hmin_log, hmax_log) = (hp.h_min_log_smooth, hp.h_max_log_smooth);
         let (mut lo, mut hi, mut lo_log, mut hi_log) =
             (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
         for (i, &w) in t.curv_win[..valid].iter().enumerate() {
@@ -413,7 +402,7 @@ impl<T: Float> Algorithm<T> for YellowFin {
         // 5. Distance to the optimum.
         let gna = prev(t.grad_norm_avg) * b + (1.0 - b) * gns.sqrt();
         let dist_avg = prev(t.dist_to_opt_avg) * b + (1.0 - b) * gna / (gnsa + eps);
-        let dist = if hp.b(ZERO_DEBIAS) { dist_avg / debias } else { dist_avg };
+        let dist = if hp.zero_debias { dist_avg / debias } else { dist_avg };
 
         // 6. Tuned momentum and learning rate.
         let (mut lr_t, mut mu_t, mut lr_smooth, mut mu_smooth) = (t.lr_t, t.mu_t, t.lr_smooth, t.mu_smooth);
@@ -432,7 +421,7 @@ impl<T: Float> Algorithm<T> for YellowFin {
             lr_smooth = b * lr_smooth + (1.0 - b) * lr_t;
             mu_smooth = b * mu_smooth + (1.0 - b) * mu_t;
         }
-        let (lr, mu) = if hp.b(SMOOTH) { (lr_smooth, mu_smooth) } else { (lr_t, mu_t) };
+        let (lr, mu) = if hp.smooth_lr_mu { (lr_smooth, mu_smooth) } else { (lr_t, mu_t) };
 
         // 8. Exploding-gradient clip of the step (previous h_max).
         let clip_step = if adapt && exploding { clip_coef(t.h_max.sqrt() + eps, gns.sqrt()) } else { 1.0 };
@@ -464,7 +453,7 @@ impl<T: Float> Algorithm<T> for YellowFin {
             mu,
             eps,
             adapt_clip: adapt,
-            catastrophic: hp.f(CATASTROPHIC),
+            catastrophic: hp.catastrophic_move_thresh,
         };
         Ok(())
     }
@@ -526,24 +515,25 @@ impl<T: Float> Algorithm<T> for YellowFin {
     }
 
     fn prepare(&self, hp: &Hyper, _ctx: &StepCtx<'_>, s: &mut [f64]) -> Result<Coef<T>> {
+        let hp = YellowFinHp::read(hp);
         let c = &self.cur;
-        let mut lr = c.lr * hp.f(LR_FACTOR);
+        let mut lr = c.lr * hp.lr_factor;
         // Catastrophic-move clamp (per group, with its lr_factor).
         if c.adapt_clip && lr * c.grad_norm_squared.sqrt() >= c.catastrophic {
             lr = c.catastrophic / (c.grad_norm_squared + c.eps).sqrt();
         }
-        let mu = c.mu * hp.f(MU_FACTOR);
+        let mu = c.mu * hp.mu_factor;
         let mom = if s[0] != 0.0 { mu } else { 0.0 };
         if mu != 0.0 {
             s[0] = 1.0;
         }
         Ok(Coef {
-            sign: T::of(if hp.b(MAXIMIZE_) { -1.0 } else { 1.0 }),
+            sign: T::of(if hp.maximize { -1.0 } else { 1.0 }),
             clip_stat: T::of(c.clip_stat),
             clip_step: T::of(c.clip_step),
             beta: T::of(c.beta),
             omb: T::of(1.0 - c.beta),
-            wd: T::of(hp.f(WD)),
+            wd: T::of(hp.weight_decay),
             mom: T::of(mom),
             neg_lr: T::of(-lr),
         })

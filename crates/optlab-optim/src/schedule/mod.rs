@@ -66,6 +66,19 @@ mod tests;
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
+/// A hyperparameter that follows a schedule in one parameter group.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scheduled {
+    pub key: String,
+    pub schedule: Schedule,
+    /// Time unit: epochs (advanced by `end_epoch`) instead of steps.
+    #[serde(default)]
+    pub per_epoch: bool,
+    /// Position of `key` in the optimizer's spec (looked up by name when the group is built).
+    #[serde(skip)]
+    pub(crate) index: usize,
+}
+
 /// Amplitude scaling of a `cyclic` schedule (torch CyclicLR's `mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -554,7 +567,7 @@ impl Schedule {
         let bad = |key: &str, value: String, expected: &str| -> Result<(), String> {
             Err(format!("{name}: bad value {key}={value}: expected {expected}"))
         };
-        let f = text::fmt_f64;
+        let f = text::fmt_num;
         match self {
             Schedule::Constant { factor, .. } => {
                 if !(0.0..=1.0).contains(factor) {
@@ -734,7 +747,7 @@ fn check_gamma(name: &str, gamma: f64) -> Result<(), String> {
     if gamma.is_finite() && gamma > 0.0 {
         Ok(())
     } else {
-        Err(format!("{name}: bad value gamma={}: expected a finite number > 0", text::fmt_f64(gamma)))
+        Err(format!("{name}: bad value gamma={}: expected a finite number > 0", text::fmt_num(gamma)))
     }
 }
 
@@ -774,7 +787,7 @@ mod opt_f64_nonfinite {
         match v {
             None => s.serialize_none(),
             Some(x) if x.is_finite() => s.serialize_some(x),
-            Some(x) => s.serialize_some(&super::text::fmt_f64(*x)),
+            Some(x) => s.serialize_some(&super::text::fmt_num(*x)),
         }
     }
 

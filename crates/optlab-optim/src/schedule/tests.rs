@@ -75,10 +75,10 @@ fn round_trip_preserves_exact_floats() {
     assert_eq!(p(&s.to_text()), s);
     let s = Schedule::Exponential { gamma: 1.0 - f64::EPSILON };
     assert_eq!(p(&s.to_text()), s);
-    assert_eq!(text::fmt_f64(1.0), "1");
-    assert_eq!(text::fmt_f64(1e-8), "1e-8");
-    assert_eq!(text::fmt_f64(0.1), "0.1");
-    assert_eq!(text::fmt_f64(f64::NEG_INFINITY), "-inf");
+    assert_eq!(text::fmt_num(1.0), "1");
+    assert_eq!(text::fmt_num(1e-8), "1e-8");
+    assert_eq!(text::fmt_num(0.1), "0.1");
+    assert_eq!(text::fmt_num(f64::NEG_INFINITY), "-inf");
 }
 
 #[test]

@@ -15,14 +15,8 @@
 
 use super::{Anneal, CyclicMode, PlateauMode, Schedule, ThresholdMode, MAX_DEPTH, NAMES};
 
-/// Shortest text that parses back to exactly `x` (`1` rather than `1.0`; `1e-8`; `inf`).
-pub(super) fn fmt_f64(x: f64) -> String {
-    let s = format!("{x:?}");
-    match s.strip_suffix(".0") {
-        Some(int) => int.to_string(),
-        None => s,
-    }
-}
+/// Numbers print with the crate's one formatter: the shortest text that parses back exactly.
+pub(super) use crate::num::fmt_num;
 
 /// `[a, b, c]`.
 pub(super) fn fmt_list(v: &[u64]) -> String {
@@ -32,7 +26,7 @@ pub(super) fn fmt_list(v: &[u64]) -> String {
 
 /// Canonical text: every key explicit, in the order of the help line.
 pub(super) fn to_text(s: &Schedule) -> String {
-    let f = fmt_f64;
+    let f = fmt_num;
     match s {
         Schedule::Constant { factor, total_iters } => {
             format!("constant(factor={}, total_iters={total_iters})", f(*factor))
