@@ -200,17 +200,17 @@ fn as_f32(data: TensorData) -> TensorData {
     }
 }
 
-/// Takes the gradients of the parameters in `infos` out of `grads` (burn holds the only reference,
-/// so no copy is made), in layout order; the error names a parameter without a gradient.
-fn take_grads(grads: &mut GradientsParams, infos: &[ParamInfo], out: &mut Vec<TensorData>) -> Result<(), NnError> {
-    out.clear();
-    for info in infos {
+/// The gradient of parameter `info` in `grads` as tensor data, by `GradientsParams::$method`
+/// (`get` shares it, `remove` takes it out); the error names a parameter without a gradient.
+macro_rules! grad_data {
+    ($grads:expr, $info:expr, $method:ident) => {{
+        let info: &ParamInfo = $info;
         let data = match info.shape.len() {
-            1 => grads.remove::<1>(info.id).map(|t| t.into_data()),
-            2 => grads.remove::<2>(info.id).map(|t| t.into_data()),
-            3 => grads.remove::<3>(info.id).map(|t| t.into_data()),
-            4 => grads.remove::<4>(info.id).map(|t| t.into_data()),
-            5 => grads.remove::<5>(info.id).map(|t| t.into_data()),
+            1 => $grads.$method::<1>(info.id).map(|t| t.into_data()),
+            2 => $grads.$method::<2>(info.id).map(|t| t.into_data()),
+            3 => $grads.$method::<3>(info.id).map(|t| t.into_data()),
+            4 => $grads.$method::<4>(info.id).map(|t| t.into_data()),
+            5 => $grads.$method::<5>(info.id).map(|t| t.into_data()),
             r => {
                 return Err(NnError::Param {
                     param: info.name.clone(),
@@ -218,11 +218,19 @@ fn take_grads(grads: &mut GradientsParams, infos: &[ParamInfo], out: &mut Vec<Te
                 })
             }
         };
-        let data = data.ok_or_else(|| NnError::Param {
+        data.ok_or_else(|| NnError::Param {
             param: info.name.clone(),
             what: "no gradient (is it used in the loss, and does it require gradients?)".into(),
-        })?;
-        out.push(as_f32(data));
+        })
+    }};
+}
+
+/// Takes the gradients of the parameters in `infos` out of `grads` (burn holds the only reference,
+/// so no copy is made), in layout order; the error names a parameter without a gradient.
+fn take_grads(grads: &mut GradientsParams, infos: &[ParamInfo], out: &mut Vec<TensorData>) -> Result<(), NnError> {
+    out.clear();
+    for info in infos {
+        out.push(as_f32(grad_data!(grads, info, remove)?));
     }
     Ok(())
 }
@@ -327,24 +335,7 @@ fn f32_slice(d: &TensorData) -> &[f32] {
 /// without a gradient.
 pub(crate) fn read_grads(grads: &GradientsParams, infos: &[ParamInfo], bufs: &mut [Vec<f32>]) -> Result<(), NnError> {
     for (info, buf) in infos.iter().zip(bufs.iter_mut()) {
-        let data = match info.shape.len() {
-            1 => grads.get::<1>(info.id).map(|t| t.into_data()),
-            2 => grads.get::<2>(info.id).map(|t| t.into_data()),
-            3 => grads.get::<3>(info.id).map(|t| t.into_data()),
-            4 => grads.get::<4>(info.id).map(|t| t.into_data()),
-            5 => grads.get::<5>(info.id).map(|t| t.into_data()),
-            r => {
-                return Err(NnError::Param {
-                    param: info.name.clone(),
-                    what: format!("rank {r} is not supported (1-5)"),
-                })
-            }
-        };
-        let data = data.ok_or_else(|| NnError::Param {
-            param: info.name.clone(),
-            what: "no gradient (is it used in the loss, and does it require gradients?)".into(),
-        })?;
-        copy_into(&data, buf);
+        copy_into(&grad_data!(grads, info, get)?, buf);
     }
     Ok(())
 }

@@ -291,7 +291,8 @@ mod tests {
             let e = TrainRow::parse(bad, None).unwrap_err().to_string();
             assert!(e.contains("--rows") && e.contains(bad.split(':').next().unwrap()), "{bad}: {e}");
         }
-        assert_eq!(DEFAULT_ROWS.split(',').filter(|r| TrainRow::parse(r, None).is_ok()).count(), 5);
+        assert_eq!(TrainRow::parse("cifar-resnet18:128", None).unwrap().steps(), 4);
+        assert_eq!(DEFAULT_ROWS.split(',').filter(|r| TrainRow::parse(r, None).is_ok()).count(), 6);
     }
 
     #[test]
