@@ -107,7 +107,12 @@ impl<T: Float> Algorithm<T> for Adan {
         Ok(Adan)
     }
     fn buffers(_hp: &Hyper) -> Vec<Buffer> {
-        vec![Buffer::zeros("exp_avg"), Buffer::zeros("exp_avg_sq"), Buffer::zeros("exp_avg_diff"), Buffer::zeros("previous_grad")]
+        vec![
+            Buffer::zeros("exp_avg"),
+            Buffer::zeros("exp_avg_sq"),
+            Buffer::zeros("exp_avg_diff"),
+            Buffer::zeros("previous_grad"),
+        ]
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
         let hp = AdanHp::read(hp);
@@ -163,15 +168,16 @@ mod tests {
         let mut x = [1.0];
         let (g1, g2) = (2.0, -1.0);
         o.step(&mut [&mut x[..]], &[&[g1][..]], None).unwrap();
-        let m1 = 0.0 + (1.0 - b1) * (g1 - 0.0);
-        let v1 = 0.0 * b3 + (1.0 - b3) * g1 * g1;
+        // From zero state: m = 0 + w (g - 0) = w g and v = 0 b3 + (1 - b3) g^2 exactly; delta = 0.
+        let m1 = (1.0 - b1) * g1;
+        let v1 = (1.0 - b3) * g1 * g1;
         let den1 = v1.sqrt() / (1.0 - b3).sqrt() + eps;
-        let p1 = (1.0 + -lr / (1.0 - b1) * m1 / den1 + -lr * b2 / (1.0 - b2) * 0.0 / den1) / (1.0 + lr * wd);
+        let p1 = (1.0 + -lr / (1.0 - b1) * m1 / den1) / (1.0 + lr * wd);
         assert_eq!(x[0], p1);
         o.step(&mut [&mut x[..]], &[&[g2][..]], None).unwrap();
         let delta = g2 - g1;
         let m2 = m1 + (1.0 - b1) * (g2 - m1);
-        let n2 = 0.0 + (1.0 - b2) * (delta - 0.0);
+        let n2 = (1.0 - b2) * delta;
         let u = delta * b2 + g2;
         let v2 = v1 * b3 + (1.0 - b3) * u * u;
         let den2 = v2.sqrt() / (1.0 - b3.powf(2.0)).sqrt() + eps;
