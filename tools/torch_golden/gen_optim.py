@@ -1,7 +1,7 @@
 """Golden trajectories of torch.optim in float64, for optlab's parity tests.
 
 Runs every torch optimizer that optlab mirrors (SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW,
-Adamax, NAdam, RAdam, Rprop) over a spread of hyperparameters (weight decay, amsgrad, nesterov,
+Adamax, NAdam, RAdam, Rprop, ASGD) over a spread of hyperparameters (weight decay, amsgrad, nesterov,
 dampening, centered, momentum, maximize, decoupled weight decay, etas, step sizes) on several test functions, plus
 optimizer + lr-scheduler cases, and writes crates/optlab-optim/tests/golden/torch_optim.json.
 
@@ -96,6 +96,7 @@ def torch_opt(name, p, s):
         "nadam": torch.optim.NAdam,
         "radam": torch.optim.RAdam,
         "rprop": torch.optim.Rprop,
+        "asgd": torch.optim.ASGD,
     }[name]
     return cls([p], **kw)
 
@@ -208,6 +209,12 @@ SPREAD = {
         {"lr": 1e-2, "step_size_min": 1e-3, "step_size_max": 0.05},
         {"lr": 0.1, "eta_minus": 0.7, "eta_plus": 1.1, "step_size_max": 1.0},
         {"lr": 1e-2, "maximize": True, "negate": True},
+    ],
+    "asgd": [
+        {"lr": 1e-3},
+        {"lr": 1e-3, "lambd": 0.01, "t0": 20, "alpha": 0.5},
+        {"lr": 1e-3, "lambd": 0.1, "t0": 0, "weight_decay": 0.1},
+        {"lr": 1e-3, "t0": 50, "maximize": True, "negate": True},
     ],
 }
 FUNCTIONS = ["rosenbrock", "beale", "booth", "himmelblau", "three_hump_camel", "sphere", "styblinski_tang"]

@@ -40,5 +40,7 @@ registry! {
     yellowfin: YellowFin,
     lion: Lion,
     rprop: Rprop,
+    asgd: Asgd,
+    adan: Adan,
     lookahead: custom(ENTRY),
 }
