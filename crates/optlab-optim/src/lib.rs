@@ -32,6 +32,7 @@ pub mod executor;
 pub mod float;
 pub mod hyper;
 pub mod layout;
+pub mod measure;
 pub mod optimizer;
 pub mod optimizers;
 pub mod registry;
