@@ -10,7 +10,8 @@
 //!   stopping rules and [`function_task::run_one`].
 //! * [`study`]: the test-function study (`optlab functions study`) and its learning-rate protocol;
 //!   [`stats`]: the quantiles it and the report use.
-//! * [`task`]: the [`task::TaskRunner`] trait the binary implements, [`task::NetworkJob`].
+//! * [`task`]: the [`task::TaskRunner`] trait, [`task::NetworkJob`]; [`lab_tasks`]: the task runner
+//!   of `optlab run` (test functions, and network tasks through optlab-nn).
 //! * [`store`]: the crash-safe SQLite store, resume and merge.
 //! * [`runner`]: the bounded worker pool with a progress bar; runs are claimed in the store, so
 //!   several processes on one store share the work.
@@ -19,6 +20,7 @@
 
 pub mod error;
 pub mod function_task;
+pub mod lab_tasks;
 pub mod plan;
 pub mod process;
 pub mod record;

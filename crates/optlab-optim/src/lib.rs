@@ -33,6 +33,7 @@ pub mod executor;
 pub mod float;
 pub mod hyper;
 pub mod layout;
+pub mod measure;
 pub mod num;
 pub mod optimizer;
 pub mod optimizers;

@@ -293,9 +293,9 @@ fn run_bench(cmd: BenchCommand) -> Result<()> {
                     .iter()
                     .flat_map(|s| s.split_whitespace())
                     .map(bench::Variant::parse)
-                    .collect::<Result<Vec<_>>>()?
+                    .collect::<Result<Vec<_>, _>>()?
             };
-            let shapes = layouts.iter().map(|s| bench::Shape::parse(s)).collect::<Result<Vec<_>>>()?;
+            let shapes = layouts.iter().map(|s| bench::Shape::parse(s)).collect::<Result<Vec<_>, _>>()?;
             let torch_python = bench::find_torch_python(torch.as_deref());
             let torch_script =
                 std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/bench/torch_step.py");
@@ -340,7 +340,7 @@ fn run_bench(cmd: BenchCommand) -> Result<()> {
             if samples == Some(0) {
                 return Err(Error::Usage("--samples 0: a run must train at least one sample".into()));
             }
-            let rows = rows.iter().map(|s| bench_train::TrainRow::parse(s, samples)).collect::<Result<Vec<_>>>()?;
+            let rows = rows.iter().map(|s| bench_train::TrainRow::parse(s, samples)).collect::<Result<Vec<_>, _>>()?;
             let torch_python = bench::find_torch_python(torch.as_deref());
             let torch_script = bench_train::torch_script();
             match &torch_python {

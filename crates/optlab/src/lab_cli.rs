@@ -8,7 +8,7 @@ use optlab_lab::store::{self, PlanEntry, Store, DB_FILE};
 use optlab_lab::{spec, Plan, Shard};
 
 use crate::error::{Error, Result};
-use crate::lab_tasks::LabTasks;
+use optlab_lab::lab_tasks::LabTasks;
 
 /// The built-in experiment of `optlab run` without a file.
 pub const DEFAULT_EXPERIMENT: &str = include_str!("../../../experiments/default.toml");

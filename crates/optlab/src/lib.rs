@@ -8,7 +8,6 @@ pub mod cli;
 pub mod describe;
 pub mod error;
 pub mod lab_cli;
-pub mod lab_tasks;
 pub mod study;
 pub mod trace;
 pub mod train;

@@ -1,14 +1,14 @@
 //! The task runner of `optlab run`: test functions with optlab-lab's
-//! [`optlab_lab::function_task::run_function`], network tasks through optlab-nn (see
+//! [`crate::function_task::run_function`], network tasks through optlab-nn (see
 //! [`run_network`]).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::RwLock;
 
-use optlab_lab::function_task::run_function;
-use optlab_lab::plan::{RunSpec, TaskSettings};
-use optlab_lab::record::{Point, Status, Summary};
-use optlab_lab::task::{NetworkJob, RunOutput, TaskRunner};
+use crate::function_task::run_function;
+use crate::plan::{RunSpec, TaskSettings};
+use crate::record::{Point, Status, Summary};
+use crate::task::{NetworkJob, RunOutput, TaskRunner};
 
 /// Runs every kind of task of an experiment.
 #[derive(Clone, Copy, Debug, Default)]
@@ -122,10 +122,10 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use optlab_lab::function_task::{random_starts, Problem, StartStream, MAX_POINTS};
-    use optlab_lab::plan::Start;
-    use optlab_lab::spec::parse;
-    use optlab_lab::Plan;
+    use crate::function_task::{random_starts, Problem, StartStream, MAX_POINTS};
+    use crate::plan::Start;
+    use crate::spec::parse;
+    use crate::Plan;
 
     fn plan(body: &str) -> Plan {
         let text = format!("[experiment]\nname = \"t\"\n[[comparison]]\nname = \"c\"\n{body}");
