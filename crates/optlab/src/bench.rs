@@ -35,6 +35,13 @@ impl Variant {
             if set.iter().any(|(k2, _): &(String, String)| k2 == k) {
                 return Err(Error::Usage(format!("`{s}`: {k} given twice; give each key once")));
             }
+            // Gradient clipping is an engine setting, not a hyperparameter: checked here.
+            if k == "clip_norm" || k == "clip_value" {
+                let x: f64 = v.parse().map_err(|_| Error::Usage(format!("`{s}`: {k} `{v}` is not a number")))?;
+                let c = OptimConfig::new(name);
+                let c = if k == "clip_norm" { c.clip_norm(x) } else { c.clip_value(x) };
+                c.check_clipping().map_err(|e| Error::Usage(format!("`{s}`: {e}")))?;
+            }
             set.push((k.to_string(), v.to_string()));
         }
         Ok(Variant { name: name.to_string(), set })
@@ -59,7 +66,13 @@ impl Variant {
             c = c.threads(n);
         }
         for (k, v) in &self.set {
-            c = c.set(k, v);
+            // Checked in `parse`.
+            let num = || v.parse::<f64>().unwrap_or(f64::NAN);
+            c = match k.as_str() {
+                "clip_norm" => c.clip_norm(num()),
+                "clip_value" => c.clip_value(num()),
+                _ => c.set(k, v),
+            };
         }
         c
     }
@@ -582,5 +595,18 @@ mod tests {
             classes.contains("adam=Adam") && classes.contains("sgd=SGD") && !classes.contains("lookahead"),
             "{classes}"
         );
+    }
+
+    #[test]
+    fn clipping_variants_configure_the_engine() {
+        let v = Variant::parse("adam:clip_norm=1,lr=0.01").unwrap();
+        let c = v.config(Some(1), true);
+        assert_eq!((c.clip_norm, c.clip_value), (Some(1.0), None));
+        assert_eq!(c.set.get("lr").map(String::as_str), Some("0.01"));
+        assert!(!c.set.contains_key("clip_norm"));
+        assert_eq!(Variant::parse("adam:clip_value=0.5").unwrap().config(None, false).clip_value, Some(0.5));
+        let e = Variant::parse("adam:clip_value=-1").unwrap_err().to_string();
+        assert!(e.contains("clip_value"), "{e}");
+        assert!(Variant::parse("adam:clip_norm=x").unwrap_err().to_string().contains("clip_norm `x`"));
     }
 }

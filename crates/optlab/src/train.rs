@@ -393,7 +393,7 @@ mod tests {
         assert!(args.to_config().unwrap_err().to_string().contains("--set `lr`"));
         let a = TrainArgs { set: vec![], widths: Some("784-x-10".into()), ..args.clone() };
         assert!(a.to_config().unwrap_err().to_string().contains("784-x-10"));
-        let a = TrainArgs { set: vec![], time_budget: Some(-1.0), ..args };
+        let a = TrainArgs { set: vec![], time_budget: Some(-1.0), ..args.clone() };
         assert!(a.to_config().unwrap_err().to_string().contains("--time-budget"));
         let a = TrainArgs { set: vec![], clip_norm: Some(-1.0), ..args.clone() };
         let e = a.to_config().unwrap_err().to_string();
