@@ -75,7 +75,7 @@ fn clipping_off_leaves_the_step_unchanged_and_reports_the_norm() {
         &OptimConfig::new("sgd").set("lr", 0.1).non_finite(NonFinite::Unchecked),
     )
     .unwrap();
-    c.step(&mut [&mut vec![1.0, 1.0]], &[&g], None).unwrap();
+    c.step(&mut [&mut [1.0, 1.0]], &[&g], None).unwrap();
     assert_eq!(c.last_grad_norm(), None);
 }
 
