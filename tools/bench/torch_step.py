@@ -44,7 +44,7 @@ def torch_ctor(label):
     for kv in filter(None, rest.split(",")):
         k, v = kv.split("=")
         kw[k] = {"true": True, "false": False}[v] if v in ("true", "false") else float(v)
-    if name not in CLASSES:
+    if name not in CLASSES or "clip_norm" in kw or "clip_value" in kw:  # clipping: optlab's side only
         return None
     cls = getattr(torch.optim, CLASSES[name])
     defaults = inspect.signature(cls.__init__).parameters

@@ -133,6 +133,10 @@ struct OptimizerToml {
     set: Option<Ordered<Spanned<toml::Value>>>,
     schedules: Option<Ordered<Spanned<String>>>,
     label: Option<Spanned<String>>,
+    /// Gradient clipping by global norm (torch's `clip_grad_norm_`), in the optimizer engine.
+    clip_norm: Option<Spanned<f64>>,
+    /// Gradient clipping by value (torch's `clip_grad_value_`).
+    clip_value: Option<Spanned<f64>>,
 }
 
 type SweepToml = Ordered<Spanned<Vec<Spanned<toml::Value>>>>;
@@ -179,6 +183,7 @@ struct ComparisonToml {
     init: Option<Spanned<String>>,
     mse: Option<Spanned<bool>>,
     train_limit: Option<Spanned<i64>>,
+    early_stop_on: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -822,6 +827,12 @@ fn network_settings(
     if let Some(v) = &c.epochs {
         network.epochs = int_in(ctx, v, "epochs", cn, 1, u32::MAX as i64)? as u32;
     }
+    if let Some(v) = &c.early_stop_on {
+        network.early_stop_on = v
+            .get_ref()
+            .parse::<optlab_nn::EarlyStopOn>()
+            .map_err(|e| ctx.err(&v.span(), "early_stop_on", Some(cn), e))?;
+    }
     if let Some(v) = &c.batch_size {
         network.batch_size = int_in(ctx, v, "batch_size", cn, 1, i64::MAX)? as usize;
     }
@@ -965,6 +976,20 @@ fn optimizer_entry(ctx: &Ctx, o: &OptimizerToml, cn: &str, others: &[OptimizerEn
         for (k, v) in &sch.0 {
             cfg = schedule_into(ctx, cfg, spec, (k.get_ref(), k.get_ref()), v.get_ref(), &v.span(), cn)?;
             label_parts.push(format!("{}~{}", k.get_ref(), v.get_ref()));
+        }
+    }
+    for (key, v) in [("clip_norm", &o.clip_norm), ("clip_value", &o.clip_value)] {
+        if let Some(v) = v {
+            let x = *v.get_ref();
+            if !(x.is_finite() && x > 0.0) {
+                return Err(ctx.err(&v.span(), key, Some(cn), format!("{x}: expected a finite number > 0")));
+            }
+            if key == "clip_norm" {
+                cfg.clip_norm = Some(x);
+            } else {
+                cfg.clip_value = Some(x);
+            }
+            label_parts.push(format!("{key}={}", optlab_optim::fmt_num(x)));
         }
     }
     let label = match &o.label {
@@ -1654,6 +1679,38 @@ batch_size = [8, 32]
             ),
             "{m}"
         );
+    }
+
+    #[test]
+    fn early_stop_on_accuracy_or_loss() {
+        let e =
+            parse(&GOOD.replace("epochs = 2", "epochs = 2\npatience = 2\nearly_stop_on = \"acc\""), "f", "s").unwrap();
+        assert_eq!(e.comparisons[0].network.early_stop_on, optlab_nn::EarlyStopOn::Acc);
+        let e = parse(GOOD, "f", "s").unwrap();
+        assert_eq!(e.comparisons[0].network.early_stop_on, optlab_nn::EarlyStopOn::Loss);
+        let m = bad("epochs = 2", "epochs = 2\nearly_stop_on = \"f1\"");
+        assert!(m.contains("early_stop_on") && m.contains("`f1`: expected `loss` or `acc`"), "{m}");
+    }
+
+    #[test]
+    fn clipping_in_optimizer_entries() {
+        let e = parse(
+            &GOOD.replace(
+                "{ name = \"adam\", set = { lr = 1e-2 } }",
+                "{ name = \"adam\", set = { lr = 1e-2 }, clip_norm = 1, clip_value = 0.5 }",
+            ),
+            "f",
+            "s",
+        )
+        .unwrap();
+        let o = &e.comparisons[0].optimizers[0];
+        assert_eq!((o.config.clip_norm, o.config.clip_value), (Some(1.0), Some(0.5)));
+        assert_eq!(o.label, "adam lr=0.01 clip_norm=1 clip_value=0.5");
+        assert_eq!(e.comparisons[0].optimizers[1].config.clip_norm, None);
+        let m = bad("set = { lr = 1e-2 }", "set = { lr = 1e-2 }, clip_norm = -1");
+        assert!(m.contains("clip_norm") && m.contains("expected a finite number > 0"), "{m}");
+        let m = bad("set = { lr = 1e-2 }", "set = { lr = 1e-2 }, clip_value = 0");
+        assert!(m.contains("clip_value"), "{m}");
     }
 
     #[test]

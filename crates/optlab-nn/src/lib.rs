@@ -20,7 +20,7 @@ pub mod throughput;
 pub use adapter::OptlabOptimizer;
 pub use error::NnError;
 pub use hutchinson::{Hutchinson, HutchinsonConfig};
-pub use settings::NetworkSettings;
+pub use settings::{EarlyStopOn, NetworkSettings};
 pub mod train;
 
 pub use train::{evaluate_weights, tasks, train, train_with, EpochReport, StopReason, TrainConfig, TrainReport, TASKS};

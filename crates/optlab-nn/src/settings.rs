@@ -5,7 +5,7 @@
 //! new field here, read where it is used.
 //!
 //! The settings added after the first stores were written (`mse`, `train_limit`, `init`,
-//! `shuffle`, `dropout`, `augment`) are left out of the JSON while they have their default, so
+//! `shuffle`, `dropout`, `augment`, `early_stop_on`) are left out of the JSON while they have their default, so
 //! the runs of existing experiment files keep their identity (hash).
 
 use crate::hutchinson::HutchinsonConfig;
@@ -63,6 +63,55 @@ pub struct NetworkSettings {
     /// Seeded augmentation of image tasks: random crop with padding 4 and horizontal flip.
     #[serde(skip_serializing_if = "is_false")]
     pub augment: bool,
+    /// The validation metric that picks the best epoch and drives `patience`: the loss (lower is
+    /// better, the default) or the accuracy (higher is better).
+    #[serde(skip_serializing_if = "EarlyStopOn::is_loss")]
+    pub early_stop_on: EarlyStopOn,
+}
+
+/// The validation metric of early stopping and of the best epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EarlyStopOn {
+    /// Validation loss: an epoch is better when its loss is lower.
+    #[default]
+    Loss,
+    /// Validation accuracy: an epoch is better when its accuracy is higher.
+    Acc,
+}
+
+impl EarlyStopOn {
+    fn is_loss(&self) -> bool {
+        *self == EarlyStopOn::Loss
+    }
+
+    /// The metric as a score where lower is better: the loss, or minus the accuracy.
+    pub fn score(self, val_loss: f64, correct: usize, total: usize) -> f64 {
+        match self {
+            EarlyStopOn::Loss => val_loss,
+            EarlyStopOn::Acc => -(correct as f64 / total.max(1) as f64),
+        }
+    }
+}
+
+impl std::fmt::Display for EarlyStopOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EarlyStopOn::Loss => "loss",
+            EarlyStopOn::Acc => "acc",
+        })
+    }
+}
+
+impl std::str::FromStr for EarlyStopOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "loss" => Ok(EarlyStopOn::Loss),
+            "acc" | "accuracy" => Ok(EarlyStopOn::Acc),
+            _ => Err(format!("`{s}`: expected `loss` or `acc`")),
+        }
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -95,6 +144,7 @@ impl Default for NetworkSettings {
             shuffle: true,
             dropout: None,
             augment: false,
+            early_stop_on: EarlyStopOn::Loss,
         }
     }
 }
@@ -114,7 +164,7 @@ mod tests {
     fn later_settings_stay_out_of_the_json_at_their_defaults() {
         let s = NetworkSettings::default();
         let json = serde_json::to_string(&s).unwrap();
-        for key in ["mse", "train_limit", "init", "shuffle", "dropout", "augment"] {
+        for key in ["mse", "train_limit", "init", "shuffle", "dropout", "augment", "early_stop_on"] {
             assert!(!json.contains(key), "{key} in {json}");
         }
         let back: NetworkSettings = serde_json::from_str(&json).unwrap();

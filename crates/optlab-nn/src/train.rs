@@ -621,6 +621,7 @@ fn fixed_before_recorded(name: &str) -> &'static str {
         "augment" => "false",
         "dropout" => FIXED_DEFAULT_DROPOUT,
         "init" => FIXED_DEFAULT_INIT,
+        "early_stop_on" => "loss",
         _ => "(not recorded)",
     }
 }
@@ -657,6 +658,7 @@ fn fixed_settings(cfg: &TrainConfig) -> Vec<(String, String)> {
         ("val_fraction".into(), cfg.net.val_fraction.to_string()),
         ("shuffle".into(), cfg.net.shuffle.to_string()),
         ("augment".into(), cfg.net.augment.to_string()),
+        ("early_stop_on".into(), cfg.net.early_stop_on.to_string()),
         ("dropout".into(), cfg.net.dropout.map_or(FIXED_DEFAULT_DROPOUT.to_string(), |p| p.to_string())),
         ("init".into(), cfg.net.init.as_ref().map_or(FIXED_DEFAULT_INIT.to_string(), |p| p.display().to_string())),
         ("train_limit".into(), cfg.net.train_limit.map_or("none".to_string(), |n| n.to_string())),
@@ -1098,8 +1100,10 @@ fn run<M: Net>(
         // Without validation there is no metric for plateau schedules (refused) and no best epoch.
         if validating {
             opt.report_metric(val_loss);
-            if progress.best_val.is_none_or(|b| val_loss < b) {
-                progress.best_val = Some(val_loss);
+            // `best_val` is the early-stopping score: lower is better (minus the accuracy on `acc`).
+            let score = cfg.net.early_stop_on.score(val_loss, correct, val_set.len());
+            if progress.best_val.is_none_or(|b| score < b) {
+                progress.best_val = Some(score);
                 progress.best_epoch = Some(epoch);
                 progress.bad_epochs = 0;
                 if cfg.net.patience.is_some() {

@@ -126,6 +126,36 @@ fn early_stopping_keeps_the_best_weights() {
     assert_eq!(correct, best_report.correct);
 }
 
+/// Early stopping on validation accuracy: the best epoch is the first with the highest accuracy
+/// (not the lowest loss), patience counts epochs without a higher accuracy, and the weights
+/// returned are that epoch's.
+#[test]
+fn early_stopping_on_accuracy_keeps_the_most_accurate_weights() {
+    let cfg = TrainConfig::with(
+        "mnist-mlp",
+        adam(1e-2),
+        NetworkSettings {
+            epochs: 40,
+            patience: Some(2),
+            train_limit: Some(100),
+            batch_size: 10,
+            early_stop_on: optlab_nn::EarlyStopOn::Acc,
+            ..small_net()
+        },
+    );
+    let r = run(&cfg);
+    assert_eq!(r.stopped, StopReason::EarlyStopped);
+    let best = r.best_epoch.unwrap();
+    assert_eq!(r.epochs.len() as u32, best + 2);
+    let max = r.epochs.iter().map(|e| e.correct).max().unwrap();
+    let first_max = r.epochs.iter().position(|e| e.correct == max).unwrap() as u32 + 1;
+    assert_eq!(best, first_max, "best epoch is the first with the highest accuracy");
+    let best_report = &r.epochs[best as usize - 1];
+    let (val_loss, correct) = evaluate_weights(&cfg, &r.weights).unwrap();
+    assert_eq!(correct, best_report.correct);
+    assert!((val_loss - best_report.val_loss).abs() < 1e-9, "{val_loss} vs {}", best_report.val_loss);
+}
+
 /// Train 2 epochs with checkpoints, resume for 2 more: identical, to the bit, to 4 epochs
 /// straight (losses, accuracies and weights). Covers per-epoch schedules and dropout (CNN).
 #[test]

@@ -92,6 +92,14 @@ pub struct Engine<T: Float, A: Algorithm<T>> {
     step: u64,
     epoch: u64,
     non_finite: NonFinite,
+    clip_norm: Option<f64>,
+    clip_value: Option<f64>,
+    /// Global gradient norm of the last step, before clipping.
+    grad_norm: Option<f64>,
+    /// Per-chunk sums of squares of the gradient, from the scan.
+    chunk_sq: Vec<f64>,
+    /// Clipped gradients (allocated only when clipping is configured).
+    clipped: Vec<Vec<T>>,
     pool: Option<rayon::ThreadPool>,
     threads: Option<usize>,
     total_len: usize,
@@ -170,6 +178,7 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
     /// Builds the engine for a layout and a configuration.
     pub fn new(layout: Layout, cfg: &OptimConfig) -> Result<Self> {
         let spec = A::spec();
+        cfg.check_clipping()?;
         let (mut groups, assign) = build_groups(spec, cfg, &layout)?;
         for g in &mut groups {
             A::validate(&g.base)?;
@@ -215,6 +224,12 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
         };
         let total_len = layout.total_len();
         let n = layout.len();
+        let n_chunks = chunks.len();
+        let clipped = if cfg.clip_norm.is_some() || cfg.clip_value.is_some() {
+            layout.tensors().iter().map(|t| vec![T::ZERO; t.len]).collect()
+        } else {
+            Vec::new()
+        };
         Ok(Engine {
             alg,
             layout,
@@ -229,6 +244,11 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
             step: 0,
             epoch: 0,
             non_finite: cfg.non_finite,
+            clip_norm: cfg.clip_norm,
+            clip_value: cfg.clip_value,
+            grad_norm: None,
+            chunk_sq: vec![0.0; n_chunks],
+            clipped,
             pool,
             threads: cfg.threads,
             total_len,
@@ -299,11 +319,13 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
         Ok(())
     }
 
-    /// Finds the first non-finite gradient (or Hessian) element, scanning chunks in parallel.
+    /// Finds the first non-finite gradient (or Hessian) element, scanning chunks in parallel, and
+    /// in the same pass the sum of squares of the gradient per chunk (into `chunk_sq`).
     fn find_non_finite(&mut self) -> Option<(usize, usize, bool)> {
         let ptrs = &self.ptrs;
         let chunks = &self.chunks;
         let bad_ptr = SendPtr(self.chunk_bad.as_mut_ptr());
+        let sq_ptr = SendPtr(self.chunk_sq.as_mut_ptr());
         let with_h = A::spec().needs_hessian;
         let simd = self.simd;
         self.for_chunks(|c| {
@@ -312,7 +334,9 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
             let len = d.end - d.start;
             // SAFETY: chunk ranges are within the tensor, checked against the layout.
             let g = unsafe { std::slice::from_raw_parts(pt.g.add(d.start), len) };
-            let mut bad = scan::<T>(simd, g).map(|i| i * 2);
+            let (bad, sq) = scan_sq::<T>(simd, g);
+            unsafe { *sq_ptr.get().add(c) = sq };
+            let mut bad = bad.map(|i| i * 2);
             if bad.is_none() && with_h {
                 let h = unsafe { std::slice::from_raw_parts(pt.h.add(d.start), len) };
                 bad = scan::<T>(simd, h).map(|i| i * 2 + 1);
@@ -324,6 +348,68 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
             .zip(&self.chunks)
             .find(|(b, _)| **b != usize::MAX)
             .map(|(b, d)| (d.tensor as usize, d.start + b / 2, b % 2 == 1))
+    }
+
+    /// Clips the gradients into `clipped` (by value, then by global norm) and points the step's
+    /// gradient pointers at the clipped copies of the tensors it changed. By norm, nothing is
+    /// copied on steps where the norm is within the limit.
+    fn clip(&mut self) {
+        let simd = self.simd;
+        let mut coef = match (self.clip_norm, self.grad_norm) {
+            (Some(m), Some(n)) => Some(m / (n + 1e-6)).filter(|c| *c < 1.0),
+            _ => None,
+        };
+        let dst: Vec<SendPtr<T>> = self.clipped.iter_mut().map(|b| SendPtr(b.as_mut_ptr())).collect();
+        if let Some(v) = self.clip_value {
+            let with_sq = self.clip_norm.is_some();
+            let sq_ptr = SendPtr(self.chunk_sq.as_mut_ptr());
+            let (ptrs, chunks) = (&self.ptrs, &self.chunks);
+            let (lo, hi) = (T::of(-v), T::of(v));
+            self.for_chunks(|c| {
+                let d = chunks[c];
+                let len = d.end - d.start;
+                // SAFETY: chunk ranges are within the tensor; chunks are disjoint.
+                let g = unsafe { std::slice::from_raw_parts(ptrs[d.tensor as usize].g.add(d.start), len) };
+                let out = unsafe { std::slice::from_raw_parts_mut(dst[d.tensor as usize].get().add(d.start), len) };
+                for (o, &x) in out.iter_mut().zip(g) {
+                    *o = if x < lo {
+                        lo
+                    } else if x > hi {
+                        hi
+                    } else {
+                        x
+                    };
+                }
+                if with_sq {
+                    let (_, sq) = scan_sq::<T>(simd, out);
+                    unsafe { *sq_ptr.get().add(c) = sq };
+                }
+            });
+            if let Some(m) = self.clip_norm {
+                let n = self.chunk_sq.iter().sum::<f64>().sqrt();
+                coef = Some(m / (n + 1e-6)).filter(|c| *c < 1.0);
+            }
+            for (p, b) in self.ptrs.iter_mut().zip(&self.clipped) {
+                p.g = b.as_ptr();
+            }
+        }
+        if let Some(k) = coef {
+            let k = T::of(k);
+            let (ptrs, chunks) = (&self.ptrs, &self.chunks);
+            self.for_chunks(|c| {
+                let d = chunks[c];
+                let len = d.end - d.start;
+                // SAFETY: as above; source and destination may be the same buffer (in place).
+                let src = ptrs[d.tensor as usize].g;
+                let out = dst[d.tensor as usize].get();
+                for i in d.start..d.start + len {
+                    unsafe { *out.add(i) = *src.add(i) * k };
+                }
+            });
+            for (p, b) in self.ptrs.iter_mut().zip(&self.clipped) {
+                p.g = b.as_ptr();
+            }
+        }
     }
 
     fn effective_hyper(&mut self) -> Result<()> {
@@ -389,8 +475,12 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
             };
             self.ptrs.push(Ptrs { p: params[ti].as_mut_ptr(), g: grads[ti].as_ptr(), h, s });
         }
+        let need_norm = self.non_finite != NonFinite::Unchecked || self.clip_norm.is_some();
+        let found = if need_norm { self.find_non_finite() } else { None };
+        // Summed in a fixed order, so the norm does not depend on the thread count.
+        self.grad_norm = need_norm.then(|| self.chunk_sq.iter().sum::<f64>().sqrt());
         if self.non_finite != NonFinite::Unchecked {
-            if let Some((ti, idx, in_h)) = self.find_non_finite() {
+            if let Some((ti, idx, in_h)) = found {
                 let name = self.layout.tensors()[ti].name.clone();
                 let v = if in_h { hess.unwrap()[ti][idx] } else { grads[ti][idx] };
                 match self.non_finite {
@@ -403,6 +493,9 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
             }
         }
         self.effective_hyper()?;
+        if self.clip_norm.is_some() || self.clip_value.is_some() {
+            self.clip();
+        }
         let step = self.step + 1;
 
         // Reduction pre-pass (only optimizers that declare one pay for it).
@@ -465,6 +558,10 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
 
     fn state_elements(&self) -> usize {
         self.slots.iter().flat_map(|s| s.bufs.iter()).map(Vec::len).sum()
+    }
+
+    fn last_grad_norm(&self) -> Option<f64> {
+        self.grad_norm
     }
 
     fn steps_taken(&self) -> u64 {
@@ -649,6 +746,58 @@ fn reduce<T: Float, A: Algorithm<T>>(simd: Simd, a: &A, hp: &Hyper, ch: Chunk<'_
     }
 }
 
+/// The first non-finite element (if any) and the sum of squares (in f64 across blocks of 1024;
+/// NaN when an element is non-finite), in one vectorisable pass.
+#[inline(always)]
+pub(crate) fn first_non_finite_sq<T: Float>(xs: &[T]) -> (Option<usize>, f64) {
+    const B: usize = 1024;
+    const L: usize = 16;
+    let mut total = 0.0f64;
+    for (bi, block) in xs.chunks(B).enumerate() {
+        let mut acc = [T::ZERO; L];
+        let mut it = block.chunks_exact(L);
+        for c in &mut it {
+            for i in 0..L {
+                acc[i] += c[i] * c[i];
+            }
+        }
+        let mut s = T::ZERO;
+        for a in acc {
+            s += a;
+        }
+        for &x in it.remainder() {
+            s += x * x;
+        }
+        let s = s.to_f64();
+        if s.is_finite() {
+            total += s;
+            continue;
+        }
+        if let Some(i) = block.iter().position(|x| !x.is_finite()) {
+            return (Some(bi * B + i), f64::NAN);
+        }
+        // Finite elements whose squares overflow `T`: this block in f64.
+        total += block.iter().map(|x| x.to_f64() * x.to_f64()).sum::<f64>();
+    }
+    (None, total)
+}
+
+#[inline(always)]
+fn scan_sq<T: Float>(simd: Simd, xs: &[T]) -> (Option<usize>, f64) {
+    if xs.len() < SMALL {
+        let bad = xs.iter().position(|x| !x.is_finite());
+        let sq = if bad.is_some() { f64::NAN } else { xs.iter().map(|x| x.to_f64() * x.to_f64()).sum() };
+        return (bad, sq);
+    }
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { isa::scan_sq_avx512(xs) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { isa::scan_sq_avx2(xs) },
+        _ => first_non_finite_sq(xs),
+    }
+}
+
 #[inline(always)]
 fn scan<T: Float>(simd: Simd, xs: &[T]) -> Option<usize> {
     if xs.len() < SMALL {
@@ -692,6 +841,14 @@ mod isa {
         acc: &mut [f64; MAX_ACC],
     ) {
         a.reduce(hp, ch, acc)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn scan_sq_avx2<T: Float>(xs: &[T]) -> (Option<usize>, f64) {
+        first_non_finite_sq(xs)
+    }
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+    pub(super) unsafe fn scan_sq_avx512<T: Float>(xs: &[T]) -> (Option<usize>, f64) {
+        first_non_finite_sq(xs)
     }
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn scan_avx2<T: Float>(xs: &[T]) -> Option<usize> {

@@ -39,6 +39,13 @@ impl Variant {
             if set.iter().any(|(k2, _): &(String, String)| k2 == k) {
                 return Err(usage(format!("`{s}`: {k} given twice; give each key once")));
             }
+            // Gradient clipping is an engine setting, not a hyperparameter: checked here.
+            if k == "clip_norm" || k == "clip_value" {
+                let x: f64 = v.parse().map_err(|_| usage(format!("`{s}`: {k} `{v}` is not a number")))?;
+                let c = OptimConfig::new(name);
+                let c = if k == "clip_norm" { c.clip_norm(x) } else { c.clip_value(x) };
+                c.check_clipping().map_err(|e| usage(format!("`{s}`: {e}")))?;
+            }
             set.push((k.to_string(), v.to_string()));
         }
         Ok(Variant { name: name.to_string(), set })
@@ -63,7 +70,13 @@ impl Variant {
             c = c.threads(n);
         }
         for (k, v) in &self.set {
-            c = c.set(k, v);
+            // Checked in `parse`.
+            let num = || v.parse::<f64>().unwrap_or(f64::NAN);
+            c = match k.as_str() {
+                "clip_norm" => c.clip_norm(num()),
+                "clip_value" => c.clip_value(num()),
+                _ => c.set(k, v),
+            };
         }
         c
     }
@@ -354,6 +367,19 @@ pub fn memory(v: &Variant, n: usize, steps: usize) -> Result<(u64, u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clipping_variants_configure_the_engine() {
+        let v = Variant::parse("adam:clip_norm=1,lr=0.01").unwrap();
+        let c = v.config(Some(1), true);
+        assert_eq!((c.clip_norm, c.clip_value), (Some(1.0), None));
+        assert_eq!(c.set.get("lr").map(String::as_str), Some("0.01"));
+        assert!(!c.set.contains_key("clip_norm"));
+        assert_eq!(Variant::parse("adam:clip_value=0.5").unwrap().config(None, false).clip_value, Some(0.5));
+        let e = Variant::parse("adam:clip_value=-1").unwrap_err().to_string();
+        assert!(e.contains("clip_value"), "{e}");
+        assert!(Variant::parse("adam:clip_norm=x").unwrap_err().to_string().contains("clip_norm `x`"));
+    }
 
     #[test]
     fn layouts_parse_with_suffixes_and_bad_ones_are_named() {

@@ -78,6 +78,14 @@ pub struct OptimConfig {
     /// Kernel instruction set (default: the widest the CPU supports; results are identical).
     #[serde(default)]
     pub simd: crate::simd::Simd,
+    /// Gradient clipping by global norm (torch's `clip_grad_norm_(params, max_norm, 2)`): over
+    /// all tensors of the step, `g *= min(1, max_norm / (‖g‖₂ + 1e-6))`. Must be finite and > 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_norm: Option<f64>,
+    /// Gradient clipping by value (torch's `clip_grad_value_`): each element clamped to
+    /// `[-v, v]`, applied before `clip_norm` when both are set. Must be finite and > 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_value: Option<f64>,
 }
 
 impl OptimConfig {
@@ -142,6 +150,33 @@ impl OptimConfig {
         self.non_finite = p;
         self
     }
+
+    /// Clips gradients by global norm before every step (see [`OptimConfig::clip_norm`]).
+    pub fn clip_norm(mut self, max_norm: f64) -> Self {
+        self.clip_norm = Some(max_norm);
+        self
+    }
+
+    /// Clamps gradient elements to `[-v, v]` before every step (see [`OptimConfig::clip_value`]).
+    pub fn clip_value(mut self, v: f64) -> Self {
+        self.clip_value = Some(v);
+        self
+    }
+
+    /// Checks the clipping settings: each, when set, must be finite and > 0.
+    pub fn check_clipping(&self) -> Result<()> {
+        for (key, v) in [("clip_norm", self.clip_norm), ("clip_value", self.clip_value)] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(OptimError::Malformed(format!(
+                        "optimizer `{}`: `{key}` = {v}: expected a finite number > 0",
+                        self.name
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An optimizer over a fixed [`Layout`] of named tensors, in element type `T`.
@@ -162,6 +197,13 @@ pub trait Optimizer<T: Float>: Send {
 
     /// Elements of per-element state held (all buffers of all tensors): the optimizer's memory.
     fn state_elements(&self) -> usize;
+
+    /// The global L2 norm of the gradients (over all tensors) of the last step, before any
+    /// clipping; `None` before the first step, or when nothing computed it (non-finite policy
+    /// `unchecked` and no `clip_norm`, so that no pass over the gradients is added).
+    fn last_grad_norm(&self) -> Option<f64> {
+        None
+    }
 
     /// Steps taken (skipped steps do not count).
     fn steps_taken(&self) -> u64;

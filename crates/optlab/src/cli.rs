@@ -162,6 +162,12 @@ pub struct TraceArgs {
     /// What to do with a non-finite gradient: error, skip or unchecked.
     #[arg(long, default_value = "error")]
     pub non_finite: String,
+    /// Clip gradients by global norm before every step (torch's clip_grad_norm_; > 0).
+    #[arg(long, allow_hyphen_values = true)]
+    pub clip_norm: Option<f64>,
+    /// Clamp gradient elements to [-V, V] before every step (torch's clip_grad_value_; > 0).
+    #[arg(long, allow_hyphen_values = true)]
+    pub clip_value: Option<f64>,
 }
 
 /// Parses `X,Y,...`.
@@ -205,6 +211,9 @@ impl TraceArgs {
     pub fn to_spec(&self) -> Result<(TraceSpec, Dtype)> {
         let mut optimizer = optim_config(&self.optimizer, &self.set, &self.schedule)?;
         optimizer.non_finite = self.non_finite.parse::<NonFinite>()?;
+        optimizer.clip_norm = self.clip_norm;
+        optimizer.clip_value = self.clip_value;
+        optimizer.check_clipping().map_err(|e| Error::Usage(format!("--clip-norm/--clip-value: {e}")))?;
         let start = self.start.as_deref().map(parse_point).transpose()?;
         let spec = TraceSpec {
             optimizer,

@@ -87,6 +87,15 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Clip gradients by global norm before every step (torch's clip_grad_norm_; > 0).
+    #[arg(long, allow_hyphen_values = true)]
+    pub clip_norm: Option<f64>,
+    /// The validation metric of --patience and of the best epoch: loss or acc.
+    #[arg(long, default_value = "loss")]
+    pub early_stop_on: String,
+    /// Clamp gradient elements to [-V, V] before every step (torch's clip_grad_value_; > 0).
+    #[arg(long, allow_hyphen_values = true)]
+    pub clip_value: Option<f64>,
 }
 
 impl TrainArgs {
@@ -100,6 +109,9 @@ impl TrainArgs {
         for s in &self.schedule {
             opt = opt.schedule_assignment(s).map_err(|e| Error::Usage(format!("--schedule `{s}`: {e}")))?;
         }
+        opt.clip_norm = self.clip_norm;
+        opt.clip_value = self.clip_value;
+        opt.check_clipping().map_err(|e| Error::Usage(format!("--clip-norm/--clip-value: {e}")))?;
         let widths = match &self.widths {
             None => None,
             Some(w) => Some(
@@ -131,6 +143,7 @@ impl TrainArgs {
             shuffle: self.shuffle,
             dropout: self.dropout,
             augment: self.augment,
+            early_stop_on: self.early_stop_on.parse().map_err(|e| Error::Usage(format!("--early-stop-on {e}")))?,
         };
         Ok(TrainConfig {
             seed: self.seed,
@@ -373,11 +386,25 @@ mod tests {
             augment: false,
             init: None,
             quiet: true,
+            clip_norm: None,
+            clip_value: None,
+            early_stop_on: "loss".into(),
         };
         assert!(args.to_config().unwrap_err().to_string().contains("--set `lr`"));
         let a = TrainArgs { set: vec![], widths: Some("784-x-10".into()), ..args.clone() };
         assert!(a.to_config().unwrap_err().to_string().contains("784-x-10"));
-        let a = TrainArgs { set: vec![], time_budget: Some(-1.0), ..args };
+        let a = TrainArgs { set: vec![], time_budget: Some(-1.0), ..args.clone() };
         assert!(a.to_config().unwrap_err().to_string().contains("--time-budget"));
+        let a = TrainArgs { set: vec![], clip_norm: Some(-1.0), ..args.clone() };
+        let e = a.to_config().unwrap_err().to_string();
+        assert!(e.contains("--clip-norm") && e.contains("clip_norm"), "{e}");
+        let a = TrainArgs { set: vec![], clip_value: Some(0.0), ..args.clone() };
+        assert!(a.to_config().unwrap_err().to_string().contains("clip_value"));
+        let a = TrainArgs { set: vec![], early_stop_on: "f1".into(), ..args.clone() };
+        let e = a.to_config().unwrap_err().to_string();
+        assert!(e.contains("--early-stop-on") && e.contains("f1"), "{e}");
+        let a = TrainArgs { set: vec![], clip_norm: Some(1.0), clip_value: Some(0.5), ..args };
+        let c = a.to_config().unwrap();
+        assert_eq!((c.optimizer.clip_norm, c.optimizer.clip_value), (Some(1.0), Some(0.5)));
     }
 }

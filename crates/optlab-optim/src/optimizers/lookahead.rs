@@ -163,6 +163,9 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
     fn state_elements(&self) -> usize {
         self.inner.state_elements() + self.slow.iter().map(Vec::len).sum::<usize>()
     }
+    fn last_grad_norm(&self) -> Option<f64> {
+        self.inner.last_grad_norm()
+    }
     fn steps_taken(&self) -> u64 {
         self.step
     }
