@@ -763,6 +763,18 @@ impl Store {
 
     /// Every run with its plan index, in plan order.
     pub fn runs_indexed(&self) -> Result<Vec<(usize, RunRecord)>> {
+        // One read transaction: the runs and their series come from the same snapshot, even while
+        // other processes store runs (between two separate SELECTs a run committed elsewhere
+        // showed up as "series rows of a missing run").
+        let snapshot = self.conn.unchecked_transaction().map_err(self.sq())?;
+        let out = self.runs_in_snapshot()?;
+        snapshot.commit().map_err(self.sq())?;
+        self.check_unchanged()?;
+        Ok(out)
+    }
+
+    /// The body of [`Store::runs_indexed`], inside its read transaction.
+    fn runs_in_snapshot(&self) -> Result<Vec<(usize, RunRecord)>> {
         let p = self.path.display().to_string();
         let bad = |what: String| LabError::Store(format!("`{p}`: {what}"));
         let mut st = self
@@ -845,7 +857,6 @@ impl Store {
             let i = *ids.get(&id).ok_or_else(|| bad(format!("series rows of a missing run (id {id})")))?;
             out[i].1.series.push(p);
         }
-        self.check_unchanged()?;
         Ok(out)
     }
 
