@@ -428,6 +428,7 @@ pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
         error: if status == Status::Diverged { res.note.clone() } else { None },
         summary: Summary { steps: res.steps, epochs: None, final_loss: res.final_f, min_loss, ..Summary::default() },
         series,
+        step_series: Vec::new(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::RwLock;
 
 use crate::function_task::run_function;
 use crate::plan::{RunSpec, TaskSettings};
-use crate::record::{Point, Status, Summary};
+use crate::record::{Point, Status, StepPoint, Summary};
 use crate::task::{NetworkJob, RunOutput, TaskRunner};
 
 /// Runs every kind of task of an experiment.
@@ -71,10 +71,12 @@ impl TaskRunner for LabTasks {
 }
 
 /// Trains a network task with optlab-nn: one point per epoch (train loss, validation loss and
-/// accuracy; no validation values with `val_fraction = 0`), status `diverged` when training
+/// accuracy; no validation values with `val_fraction = 0`), one step point every `log_every`
+/// steps (batch loss, learning rate, gradient norm), status `diverged` when training
 /// diverged (a non-finite loss or gradient, or a loss above `optlab_nn::train::DIVERGENCE_FACTOR`
 /// times the first; the error says which), `failed` when the job cannot be carried out (bad data
-/// path, a setting optlab-nn refuses).
+/// path, a setting optlab-nn refuses). The summary's `min_loss` is the smallest finite logged
+/// batch loss (the smallest per-epoch mean when no step was logged).
 pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
     let cfg = optlab_nn::TrainConfig {
         seed: job.seed,
@@ -102,6 +104,11 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
         optlab_nn::StopReason::Diverged { epoch, why } => (Status::Diverged, Some(format!("epoch {epoch}: {why}"))),
         _ => (Status::Ok, None),
     };
+    let step_series: Vec<StepPoint> = report
+        .step_log
+        .iter()
+        .map(|s| StepPoint { step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, grad_norm: s.grad_norm })
+        .collect();
     let fin = |f: fn(&Point) -> Option<f64>| series.last().and_then(f);
     let min = |f: fn(&Point) -> Option<f64>| series.iter().filter_map(f).filter(|v| v.is_finite()).reduce(f64::min);
     let max = |f: fn(&Point) -> Option<f64>| series.iter().filter_map(f).filter(|v| v.is_finite()).reduce(f64::max);
@@ -109,14 +116,20 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
         steps: report.steps,
         epochs: Some(series.last().and_then(|p| p.epoch).unwrap_or(0)),
         final_loss: fin(|p| Some(p.loss)).unwrap_or(f64::NAN),
-        min_loss: min(|p| Some(p.loss)).unwrap_or(f64::NAN),
+        min_loss: step_series
+            .iter()
+            .map(|p| p.loss)
+            .filter(|v| v.is_finite())
+            .reduce(f64::min)
+            .or_else(|| min(|p| Some(p.loss)))
+            .unwrap_or(f64::NAN),
         final_val_loss: fin(|p| p.val_loss),
         min_val_loss: min(|p| p.val_loss),
         final_accuracy: fin(|p| p.accuracy),
         best_accuracy: max(|p| p.accuracy),
         ..Summary::default()
     };
-    RunOutput { status, error, summary, series }
+    RunOutput { status, error, summary, series, step_series }
 }
 
 #[cfg(test)]

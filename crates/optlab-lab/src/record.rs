@@ -1,9 +1,10 @@
 //! What one experiment run produces, as stored and as rendered.
 //!
 //! The store writes these and reads them back unchanged; the report renders them. Series are in
-//! the order they were produced. A network run has one [`Point`] per epoch (and `epoch` set);
-//! a test-function run has one per step (thinned to at most a few thousand) with the iterate in
-//! `x`, so trajectories can be drawn on the landscape.
+//! the order they were produced. A network run has one [`Point`] per epoch (and `epoch` set),
+//! and one [`StepPoint`] every `log_every` steps in [`RunRecord::step_series`]; a test-function
+//! run has one [`Point`] per step (thinned to at most a few thousand) with the iterate in `x`, so
+//! trajectories can be drawn on the landscape, and no step series.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +60,49 @@ pub struct ComparisonInfo {
     /// Target loss for "steps/time to reach the target" and performance profiles, per task
     /// (absent: no target for that task).
     pub targets: BTreeMap<String, f64>,
+    /// How the report draws the comparison's curves (`[comparison.plot]`); left out of the JSON
+    /// at its default.
+    #[serde(default, skip_serializing_if = "PlotSettings::is_default")]
+    pub plot: PlotSettings,
+}
+
+/// The x axis of the training-loss curves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlotX {
+    /// Optimizer steps: network runs' logged steps ([`RunRecord::step_series`]), test functions'
+    /// iterates.
+    Steps,
+    /// Epochs: network runs' per-epoch mean training loss.
+    Epochs,
+}
+
+impl PlotX {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlotX::Steps => "steps",
+            PlotX::Epochs => "epochs",
+        }
+    }
+}
+
+/// A comparison's plot settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlotSettings {
+    /// The training-loss curves' x axis; None: steps when the runs logged steps (network runs
+    /// and test functions), else epochs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<PlotX>,
+    /// TensorBoard's debiased exponential moving average of each seed's training loss, weight
+    /// in [0, 1) (0: no smoothing).
+    pub smooth: f64,
+}
+
+impl PlotSettings {
+    pub fn is_default(&self) -> bool {
+        *self == PlotSettings::default()
+    }
 }
 
 /// One run: a task, an optimizer with its resolved hyperparameters, a seed.
@@ -86,9 +130,26 @@ pub struct RunRecord {
     pub wall_s: f64,
     pub summary: Summary,
     pub series: Vec<Point>,
+    /// Network runs: the logged steps (every `log_every` steps); empty for test functions and
+    /// for runs stored before step logging.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_series: Vec<StepPoint>,
 }
 
-/// The numbers a table shows for a run.
+/// One logged step of a network run (optlab-nn's `StepReport`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepPoint {
+    /// Optimizer steps taken before the batch (0-based global step index).
+    pub step: u64,
+    /// The epoch of the batch (1-based).
+    pub epoch: u32,
+    /// The batch's training loss.
+    pub loss: f64,
+    /// The default parameter group's learning rate for this batch's update.
+    pub lr: Option<f64>,
+    /// The global gradient norm of the batch before clipping.
+    pub grad_norm: Option<f64>,
+}
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Optimizer steps taken.
@@ -97,7 +158,9 @@ pub struct Summary {
     pub epochs: Option<u32>,
     /// Training loss at the end (non-finite when diverged).
     pub final_loss: f64,
-    /// Smallest training loss seen.
+    /// Smallest training loss seen: for a network run, the smallest logged batch loss (its step
+    /// series; the smallest per-epoch mean when it logged none); for a test function, the
+    /// smallest f over its steps.
     pub min_loss: f64,
     /// Validation loss at the end, and the smallest seen (networks only).
     pub final_val_loss: Option<f64>,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::error::{LabError, Result};
-use crate::record::{ComparisonInfo, ExperimentInfo};
+use crate::record::{ComparisonInfo, ExperimentInfo, PlotSettings, PlotX};
 
 /// Network tasks (run by the `optlab` binary through optlab-nn).
 pub const NETWORK_TASKS: &[&str] = optlab_nn::TASKS;
@@ -184,6 +184,17 @@ struct ComparisonToml {
     mse: Option<Spanned<bool>>,
     train_limit: Option<Spanned<i64>>,
     early_stop_on: Option<Spanned<String>>,
+    log_every: Option<Spanned<i64>>,
+    // the report
+    plot: Option<PlotToml>,
+}
+
+/// `[comparison.plot]`: how the report draws the comparison's curves.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct PlotToml {
+    x: Option<Spanned<String>>,
+    smooth: Option<Spanned<Num>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -551,6 +562,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     let sweep = sweep(ctx, &c, cn, &optimizers, has_net)?;
     check_validation_set(ctx, &c, cn, has_net, &network, &optimizers, &sweep)?;
     let targets = targets(ctx, &c, cn, &tasks)?;
+    let plot = plot_settings(ctx, &c, cn, has_net)?;
     let info = ComparisonInfo {
         name: cname.clone(),
         title: c.title,
@@ -558,9 +570,41 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         tasks,
         swept: sweep.keys.iter().map(|(k, _)| k.clone()).collect(),
         targets,
+        plot,
     };
     let data_line = c.data.as_ref().map(|v| ctx.line(&v.span()));
     Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line })
+}
+
+/// `[comparison.plot]`: `x` (`"steps"` or `"epochs"`; epochs only with network tasks) and
+/// `smooth` (TensorBoard's EMA weight, in [0, 1)).
+fn plot_settings(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_net: bool) -> Result<PlotSettings> {
+    let mut plot = PlotSettings::default();
+    let Some(p) = &c.plot else { return Ok(plot) };
+    if let Some(v) = &p.x {
+        plot.x = Some(match v.get_ref().as_str() {
+            "steps" => PlotX::Steps,
+            "epochs" if has_net => PlotX::Epochs,
+            "epochs" => return Err(ctx.err(
+                &v.span(),
+                "plot.x",
+                Some(cn),
+                "`epochs` is for network tasks, and the comparison has none (test functions are drawn against steps)",
+            )),
+            other => {
+                return Err(ctx.err(
+                    &v.span(),
+                    "plot.x",
+                    Some(cn),
+                    format!("`{other}`: expected \"steps\" or \"epochs\""),
+                ))
+            }
+        });
+    }
+    if let Some(v) = &p.smooth {
+        plot.smooth = float_in(ctx, v, "plot.smooth", cn, Kind::UNIT_OPEN)?;
+    }
+    Ok(plot)
 }
 
 /// The comparison's `tasks`: known, distinct, at least one.
@@ -673,7 +717,7 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
             return Err(ctx.err(sp, k, Some(cn), "this setting is for test functions, and the comparison has none"));
         }
     }
-    let net_keys: [(&str, Option<Range<usize>>); 15] = [
+    let net_keys: [(&str, Option<Range<usize>>); 16] = [
         ("epochs", c.epochs.as_ref().map(|v| v.span())),
         ("batch_size", c.batch_size.as_ref().map(|v| v.span())),
         ("max_steps", c.max_steps.as_ref().map(|v| v.span())),
@@ -689,6 +733,7 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
         ("init", c.init.as_ref().map(|v| v.span())),
         ("mse", c.mse.as_ref().map(|v| v.span())),
         ("train_limit", c.train_limit.as_ref().map(|v| v.span())),
+        ("log_every", c.log_every.as_ref().map(|v| v.span())),
     ];
     if !has_net {
         let h = c.hutchinson_h.as_ref().map(|v| ("hutchinson_h", Some(v.span())));
@@ -901,6 +946,9 @@ fn network_settings(
     }
     if let Some(v) = &c.train_limit {
         network.train_limit = Some(int_in(ctx, v, "train_limit", cn, 1, i64::MAX)? as usize);
+    }
+    if let Some(v) = &c.log_every {
+        network.log_every = Some(int_in(ctx, v, "log_every", cn, 1, i64::MAX)? as u64);
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //!
 //! Tables: `schema_version`, `experiment` (one row: name and the [`ExperimentInfo`] as JSON),
 //! `runs` (one row per run: identity, hash UNIQUE, configuration JSON, summary columns, status,
-//! error, wall time) and `series` (one row per point); `plan` (the runs of the plan last run),
+//! error, wall time) and `series` (one row per point); `step_series` (network runs: one row per
+//! logged step: step, epoch, loss, lr, gradient norm); `plan` (the runs of the plan last run),
 //! `meta` (plan digest, shard) and `claims` (runs being run, by whom). Each run's rows are
 //! written in one transaction, in WAL mode, so a process killed at any moment leaves every
 //! completed run and nothing of the others. A new store is created inside one write transaction,
@@ -20,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{LabError, Result};
 use crate::plan::Shard;
-use crate::record::{ExperimentInfo, Point, RunRecord, Status, Summary};
+use crate::record::{ExperimentInfo, Point, RunRecord, Status, StepPoint, Summary};
 
 /// Version of the table layout; a store with another version is refused.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -268,6 +269,16 @@ CREATE TABLE IF NOT EXISTS claims (
     host TEXT NOT NULL,
     since REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS step_series (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    idx INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    loss,
+    lr,
+    grad_norm,
+    PRIMARY KEY (run_id, idx)
+);
 ";
 
 /// An open results store.
@@ -276,8 +287,12 @@ pub struct Store {
     path: PathBuf,
     /// Opened with [`Store::open_read_only`].
     read_only: bool,
-    /// Has the tables of [`EXTRA_TABLES`] (false only for an older store opened read-only).
+    /// Has the tables `plan`, `meta` and `claims` of [`EXTRA_TABLES`] (false only for an older
+    /// store opened read-only).
     extra: bool,
+    /// Has the `step_series` table (false only for a store of an optlab before step logging,
+    /// opened read-only: its runs have no step series).
+    steps_table: bool,
     /// Read-only without a write-ahead log: opened as immutable; the file's length and mtime when
     /// opened, to tell a file changed under the reader.
     immutable_stamp: Option<(u64, Option<std::time::SystemTime>)>,
@@ -393,7 +408,14 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sq)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sq)?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: false, extra: true, immutable_stamp: None })
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            read_only: false,
+            extra: true,
+            steps_table: true,
+            immutable_stamp: None,
+        })
     }
 
     /// Opens an existing store for reading only (the sources of `optlab merge`, the store of
@@ -442,7 +464,19 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(sq)?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: true, extra: extra == 3, immutable_stamp })
+        let steps_table: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'step_series'", [], |r| {
+                r.get(0)
+            })
+            .map_err(sq)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            read_only: true,
+            extra: extra == 3,
+            steps_table: steps_table == 1,
+            immutable_stamp,
+        })
     }
 
     /// Opens the store of an output folder (`DIR/results.sqlite`), creating the folder.
@@ -815,6 +849,7 @@ impl Store {
                     wall_s: req_f(r.get_ref(12)?, "wall_s")?,
                     summary,
                     series: Vec::new(),
+                    step_series: Vec::new(),
                 };
                 Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, rec, r.get(7)?, r.get(9)?, r.get(10)?))
             })
@@ -856,6 +891,29 @@ impl Store {
             }
             let i = *ids.get(&id).ok_or_else(|| bad(format!("series rows of a missing run (id {id})")))?;
             out[i].1.series.push(p);
+        }
+        if self.steps_table {
+            let mut st = self
+                .conn
+                .prepare("SELECT run_id, step, epoch, loss, lr, grad_norm FROM step_series ORDER BY run_id, idx")
+                .map_err(self.sq())?;
+            let pts = st
+                .query_map([], |r| {
+                    let p = StepPoint {
+                        step: r.get::<_, i64>(1)? as u64,
+                        epoch: r.get(2)?,
+                        loss: req_f(r.get_ref(3)?, "loss")?,
+                        lr: read_f(r.get_ref(4)?, "lr")?,
+                        grad_norm: read_f(r.get_ref(5)?, "grad_norm")?,
+                    };
+                    Ok((r.get::<_, i64>(0)?, p))
+                })
+                .map_err(self.sq())?;
+            for row in pts {
+                let (id, p) = row.map_err(self.sq())?;
+                let i = *ids.get(&id).ok_or_else(|| bad(format!("step_series rows of a missing run (id {id})")))?;
+                out[i].1.step_series.push(p);
+            }
         }
         Ok(out)
     }
@@ -928,6 +986,7 @@ fn insert_tx(
             return Ok(false);
         }
         tx.execute("DELETE FROM series WHERE run_id = ?1", params![id]).map_err(sq)?;
+        tx.execute("DELETE FROM step_series WHERE run_id = ?1", params![id]).map_err(sq)?;
         tx.execute("DELETE FROM runs WHERE id = ?1", params![id]).map_err(sq)?;
     }
     let s = &r.summary;
@@ -985,6 +1044,16 @@ fn insert_tx(
                 p.x.as_deref().map(x_json),
             ])
             .map_err(sq)?;
+        }
+        let mut st = tx
+            .prepare_cached(
+                "INSERT INTO step_series (run_id, idx, step, epoch, loss, lr, grad_norm)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(sq)?;
+        for (i, p) in r.step_series.iter().enumerate() {
+            st.execute(params![id, i as i64, p.step as i64, p.epoch, F(p.loss), p.lr.map(F), p.grad_norm.map(F)])
+                .map_err(sq)?;
         }
     }
     Ok(true)
@@ -1062,6 +1131,17 @@ mod tests {
                     val_loss: if i % 3 == 0 { None } else { Some(l * 2.0) },
                     accuracy: Some(1.0 / (i as f64 + 1.0)),
                     x: if i % 4 == 0 { None } else { Some(vec![l, -l, f64::NAN, 1.0 / 3.0, -0.0]) },
+                })
+                .collect(),
+            step_series: losses
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| StepPoint {
+                    step: i as u64 * 3,
+                    epoch: 1 + i as u32 / 2,
+                    loss: l * 0.5,
+                    lr: if i % 2 == 0 { Some(1e-3 / (i as f64 + 1.0)) } else { None },
+                    grad_norm: if i % 3 == 0 { None } else { Some(l.abs() + 0.1) },
                 })
                 .collect(),
         }
@@ -1243,6 +1323,30 @@ mod tests {
     }
 
     #[test]
+    fn a_store_from_before_step_logging_reads_without_step_series_and_gains_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(DB_FILE);
+        {
+            let mut st = Store::open(&p).unwrap();
+            st.set_experiment(&info("e")).unwrap();
+            let mut r = record("h1", &[1.0, 2.0]);
+            r.step_series.clear();
+            st.insert(0, &r).unwrap();
+            st.conn.execute_batch("DROP TABLE step_series; PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        }
+        let ro = Store::open_read_only(&p).unwrap();
+        let runs = ro.runs().unwrap();
+        assert_eq!((runs.len(), runs[0].series.len(), runs[0].step_series.len()), (1, 2, 0));
+        drop(ro);
+        let mut st = Store::open(&p).unwrap();
+        let b = record("h2", &[3.0, 4.0, 5.0]);
+        st.insert(1, &b).unwrap();
+        let runs = st.runs().unwrap();
+        assert!(same(&runs[1], &b), "{:?}", runs[1]);
+        assert_eq!(runs[1].step_series.len(), 3);
+    }
+
+    #[test]
     fn a_read_only_open_reads_the_log_a_killed_writer_left() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(DB_FILE);
@@ -1318,7 +1422,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut st = Store::open_dir(dir.path()).unwrap();
         st.set_experiment(&info("e")).unwrap();
-        let mut failed = record("h", &[]);
+        let mut failed = record("h", &[5.0]);
         failed.status = Status::Failed;
         failed.error = Some("missing data".into());
         assert!(st.insert(0, &failed).unwrap());
@@ -1334,6 +1438,8 @@ mod tests {
         assert!(same(&runs[0], &ok));
         let n: i64 = st.conn.query_row("SELECT count(*) FROM series", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 2, "the failed run's points went with it");
+        let n: i64 = st.conn.query_row("SELECT count(*) FROM step_series", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 2, "the failed run's logged steps went with it");
         // The row changed: a second process that saw the failed row does not run it again.
         assert_eq!(st.claim("h", &a, Some(id.id)).unwrap(), Claim::Stored);
         // A merge replaces a failed run by one that did not fail, not by another failure.

@@ -8,7 +8,7 @@ use optlab_optim::OptimConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{RunSpec, TaskSettings};
-use crate::record::{Point, RunRecord, Status, Summary};
+use crate::record::{Point, RunRecord, Status, StepPoint, Summary};
 
 /// What a task runner reports for one run; the runner adds the identity, the configuration and
 /// the wall time to make the [`RunRecord`].
@@ -21,6 +21,8 @@ pub struct RunOutput {
     /// and the comparison's target.
     pub summary: Summary,
     pub series: Vec<Point>,
+    /// Network runs: the logged steps.
+    pub step_series: Vec<StepPoint>,
 }
 
 impl RunOutput {
@@ -31,6 +33,7 @@ impl RunOutput {
             error: Some(error.into()),
             summary: Summary { final_loss: f64::NAN, min_loss: f64::NAN, ..Summary::default() },
             series: Vec::new(),
+            step_series: Vec::new(),
         }
     }
 }
@@ -91,6 +94,7 @@ pub fn make_record(spec: &RunSpec, out: RunOutput, wall_s: f64) -> RunRecord {
         wall_s,
         summary,
         series: out.series,
+        step_series: out.step_series,
     }
 }
 

@@ -73,6 +73,7 @@ impl TaskRunner for Fake {
                 ..Summary::default()
             },
             series,
+            step_series: Vec::new(),
         }
     }
 }

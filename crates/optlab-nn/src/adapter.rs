@@ -515,6 +515,12 @@ impl OptlabOptimizer {
         self.built.as_ref().map(|b| b.opt.steps_taken()).unwrap_or(0)
     }
 
+    /// The global L2 norm of the last step's gradients before clipping (the engine's
+    /// `last_grad_norm`; None before the first step or when the engine computed none).
+    pub fn last_grad_norm(&self) -> Option<f64> {
+        self.built.as_ref().and_then(|b| b.opt.last_grad_norm())
+    }
+
     /// Advances per-epoch schedules.
     pub fn end_epoch(&mut self) {
         match &mut self.built {

@@ -20,7 +20,9 @@ pub mod throughput;
 pub use adapter::OptlabOptimizer;
 pub use error::NnError;
 pub use hutchinson::{Hutchinson, HutchinsonConfig};
-pub use settings::{EarlyStopOn, NetworkSettings};
+pub use settings::{EarlyStopOn, NetworkSettings, DEFAULT_LOG_POINTS};
 pub mod train;
 
-pub use train::{evaluate_weights, tasks, train, train_with, EpochReport, StopReason, TrainConfig, TrainReport, TASKS};
+pub use train::{
+    evaluate_weights, tasks, train, train_with, EpochReport, StepReport, StopReason, TrainConfig, TrainReport, TASKS,
+};

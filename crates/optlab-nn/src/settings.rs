@@ -5,7 +5,7 @@
 //! new field here, read where it is used.
 //!
 //! The settings added after the first stores were written (`mse`, `train_limit`, `init`,
-//! `shuffle`, `dropout`, `augment`, `early_stop_on`) are left out of the JSON while they have their default, so
+//! `shuffle`, `dropout`, `augment`, `early_stop_on`, `log_every`) are left out of the JSON while they have their default, so
 //! the runs of existing experiment files keep their identity (hash).
 
 use crate::hutchinson::HutchinsonConfig;
@@ -67,7 +67,15 @@ pub struct NetworkSettings {
     /// better, the default) or the accuracy (higher is better).
     #[serde(skip_serializing_if = "EarlyStopOn::is_loss")]
     pub early_stop_on: EarlyStopOn,
+    /// Log the training loss of the batch, the learning rate and the gradient norm every this
+    /// many optimizer steps (see [`NetworkSettings::log_every_for`]); None: about 100 points per
+    /// run. 0 is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_every: Option<u64>,
 }
+
+/// Points a run logs by default: `log_every` is then `max(1, ⌈T / 100⌉)` for a run of `T` steps.
+pub const DEFAULT_LOG_POINTS: u64 = 100;
 
 /// The validation metric of early stopping and of the best epoch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +153,7 @@ impl Default for NetworkSettings {
             dropout: None,
             augment: false,
             early_stop_on: EarlyStopOn::Loss,
+            log_every: None,
         }
     }
 }
@@ -153,6 +162,19 @@ impl NetworkSettings {
     /// The Hutchinson estimator's configuration.
     pub fn hutchinson(&self) -> HutchinsonConfig {
         HutchinsonConfig { samples: self.hutchinson_samples as usize, h: self.hutchinson_h as f32 }
+    }
+
+    /// The logging interval of a run with `batches_per_epoch` batches per epoch: `log_every`
+    /// when set, else `max(1, ⌈T / 100⌉)` where `T = batches_per_epoch × epochs`, or `max_steps`
+    /// when that is smaller (so at most 100 points: the batches of the 0-based global steps
+    /// `0, N, 2N, ...`).
+    pub fn log_every_for(&self, batches_per_epoch: u64) -> u64 {
+        if let Some(n) = self.log_every {
+            return n.max(1);
+        }
+        let total = batches_per_epoch.saturating_mul(u64::from(self.epochs));
+        let total = self.max_steps.map_or(total, |m| m.min(total));
+        total.div_ceil(DEFAULT_LOG_POINTS).max(1)
     }
 }
 
@@ -164,7 +186,7 @@ mod tests {
     fn later_settings_stay_out_of_the_json_at_their_defaults() {
         let s = NetworkSettings::default();
         let json = serde_json::to_string(&s).unwrap();
-        for key in ["mse", "train_limit", "init", "shuffle", "dropout", "augment", "early_stop_on"] {
+        for key in ["mse", "train_limit", "init", "shuffle", "dropout", "augment", "early_stop_on", "log_every"] {
             assert!(!json.contains(key), "{key} in {json}");
         }
         let back: NetworkSettings = serde_json::from_str(&json).unwrap();
@@ -173,5 +195,23 @@ mod tests {
         let json = serde_json::to_string(&set).unwrap();
         assert!(json.contains("\"shuffle\":false") && json.contains("\"dropout\":0.0"), "{json}");
         assert_eq!(serde_json::from_str::<NetworkSettings>(&json).unwrap(), set);
+        let set = NetworkSettings { log_every: Some(7), ..NetworkSettings::default() };
+        let json = serde_json::to_string(&set).unwrap();
+        assert!(json.contains("\"log_every\":7"), "{json}");
+        assert_eq!(serde_json::from_str::<NetworkSettings>(&json).unwrap(), set);
+    }
+
+    #[test]
+    fn the_default_logging_interval_gives_at_most_100_points() {
+        let s = NetworkSettings { epochs: 5, ..NetworkSettings::default() };
+        // 63 batches × 5 epochs = 315 steps: every 4th, 79 points.
+        assert_eq!(s.log_every_for(63), 4);
+        assert_eq!(NetworkSettings { epochs: 1, ..s.clone() }.log_every_for(63), 1);
+        assert_eq!(NetworkSettings { epochs: 1, ..s.clone() }.log_every_for(100), 1);
+        assert_eq!(NetworkSettings { epochs: 1, ..s.clone() }.log_every_for(101), 2);
+        // max_steps bounds the run.
+        assert_eq!(NetworkSettings { max_steps: Some(1000), ..s.clone() }.log_every_for(10_000), 10);
+        assert_eq!(NetworkSettings { max_steps: Some(10_000_000), ..s.clone() }.log_every_for(1000), 50);
+        assert_eq!(NetworkSettings { log_every: Some(3), ..s }.log_every_for(63), 3);
     }
 }

@@ -151,6 +151,25 @@ impl fmt::Display for EpochReport {
     }
 }
 
+/// One logged training step (every `log_every` steps: [`NetworkSettings::log_every_for`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// Optimizer steps taken before this batch (0-based global step index): the batch of step
+    /// index `s` is logged when `s % log_every == 0`, so the first point is step 0 (the loss at
+    /// the initial weights).
+    pub step: u64,
+    /// The epoch the batch belongs to (1-based).
+    pub epoch: u32,
+    /// The batch's mean training loss (as trained: dropout on), at the weights before its update.
+    pub loss: f64,
+    /// The learning rate of the update made with this batch: the default parameter group's
+    /// `lr` with its schedules applied (None for an optimizer without `lr`).
+    pub lr: Option<f64>,
+    /// The global L2 norm of this batch's gradients before clipping (the engine's
+    /// `last_grad_norm`; None when the engine computed none, or when the step was refused).
+    pub grad_norm: Option<f64>,
+}
+
 /// Why training stopped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StopReason {
@@ -205,6 +224,11 @@ pub struct TrainReport {
     /// The final weights by parameter path (the best epoch's when early stopping is on), then
     /// the running statistics of BatchNorm layers (`bn1.running_mean`, ...) when the net has them.
     pub weights: Vec<(String, Vec<f32>)>,
+    /// The logged steps, every [`TrainReport::log_every`] steps, in order (a resumed run's
+    /// include those logged before the checkpoint), and the batch that diverged, if one did.
+    pub step_log: Vec<StepReport>,
+    /// The logging interval in force ([`NetworkSettings::log_every_for`]).
+    pub log_every: u64,
 }
 
 /// Trains on the default engine: burn's `flex` CPU backend with autodiff.
@@ -352,6 +376,13 @@ fn validate(cfg: &TrainConfig) -> Result<(), NnError> {
     }
     if cfg.net.patience == Some(0) {
         return Err(NnError::setting("patience", 0, "must be at least 1"));
+    }
+    if cfg.net.log_every == Some(0) {
+        return Err(NnError::setting(
+            "log_every",
+            0,
+            "must be at least 1 (leave it out for the default of about 100 points per run)",
+        ));
     }
     if cfg.net.val_fraction == 0.0 {
         if let Some(p) = cfg.net.patience {
@@ -604,6 +635,12 @@ struct Progress {
     /// Settings a resumed run must share, by name (they change the data, the split, the loss or
     /// the schedules): see [`fixed_settings`].
     fixed: Vec<(String, String)>,
+    /// The steps logged so far, and the logging interval they were logged with (absent in
+    /// checkpoints written before step logging: then nothing was logged).
+    #[serde(default)]
+    step_log: Vec<StepReport>,
+    #[serde(default)]
+    log_every: Option<u64>,
     /// Hyperparameters of the default group and of each parameter group, and the Hutchinson
     /// settings: a resumed run applies changed ones from the resumed step on.
     set: BTreeMap<String, String>,
@@ -877,7 +914,11 @@ fn run<M: Net>(
         set: cfg.optimizer.set.clone(),
         group_sets: cfg.optimizer.groups.iter().map(|g| g.set.clone()).collect(),
         hutchinson: hutchinson_text(cfg),
+        step_log: Vec::new(),
+        log_every: None,
     };
+    let batches_per_epoch = train_set.len().div_ceil(cfg.net.batch_size) as u64;
+    let log_every = cfg.net.log_every_for(batches_per_epoch);
     let mut best: Option<Vec<Vec<f32>>> = None;
     let mut resume_changes = Vec::new();
 
@@ -931,6 +972,9 @@ fn run<M: Net>(
         if p.hutchinson != progress.hutchinson {
             resume_changes.push(format!("Hutchinson {} -> {}", p.hutchinson, progress.hutchinson));
         }
+        if let Some(old) = p.log_every.filter(|&old| old != log_every) {
+            resume_changes.push(format!("log_every {old} -> {log_every}"));
+        }
         for c in &resume_changes {
             eprintln!(
                 "resuming {} after epoch {} (step {}): {c}, applied from step {} on",
@@ -954,10 +998,12 @@ fn run<M: Net>(
         (progress.set, progress.group_sets, progress.hutchinson) = (set, group_sets, hutchinson);
     }
     let resumed_epochs = progress.epochs_done;
+    progress.log_every = Some(log_every);
+    // Built now (not at the first step), so that the first logged step has its learning rate.
+    opt.prepare(&model)?;
 
     let n = train_set.len();
     let s = train_set.sample_len();
-    let batches_per_epoch = n.div_ceil(cfg.net.batch_size) as u64;
     let mut perm = vec![0usize; n];
     let (mut xb, mut yb) = (Vec::with_capacity(cfg.net.batch_size * s), Vec::with_capacity(cfg.net.batch_size));
     let bar = cfg.progress.then(|| {
@@ -1010,7 +1056,16 @@ fn run<M: Net>(
             let loss = loss_kind.mean(out, &yb);
             let lv: f32 = loss.clone().into_scalar();
             let first = *progress.first_loss.get_or_insert(f64::from(lv));
+            let logged = progress.step.is_multiple_of(log_every);
+            let lr = opt.current("lr");
             if let Some(why) = blown_up(lv, first, progress.step + 1) {
+                progress.step_log.push(StepReport {
+                    step: progress.step,
+                    epoch,
+                    loss: f64::from(lv),
+                    lr,
+                    grad_norm: None,
+                });
                 progress.reports.push(EpochReport {
                     epoch,
                     step: progress.step,
@@ -1053,6 +1108,13 @@ fn run<M: Net>(
                 // A non-finite gradient (or curvature) is divergence, not an error.
                 Err(NnError::Optim(e @ OptimError::NonFinite { .. })) => {
                     model = before;
+                    progress.step_log.push(StepReport {
+                        step: progress.step,
+                        epoch,
+                        loss: f64::from(lv),
+                        lr,
+                        grad_norm: None,
+                    });
                     progress.reports.push(EpochReport {
                         epoch,
                         step: progress.step,
@@ -1068,6 +1130,15 @@ fn run<M: Net>(
                 }
                 Err(e) => return Err(e),
             };
+            if logged {
+                progress.step_log.push(StepReport {
+                    step: progress.step,
+                    epoch,
+                    loss: f64::from(lv),
+                    lr,
+                    grad_norm: opt.last_grad_norm(),
+                });
+            }
             progress.step += 1;
             if let Some(bar) = &bar {
                 bar.inc(1);
@@ -1160,6 +1231,8 @@ fn run<M: Net>(
         resume_changes,
         weights: state_infos.iter().map(|p| p.name.clone()).zip(weights).collect(),
         epochs: progress.reports,
+        step_log: progress.step_log,
+        log_every,
     })
 }
 

@@ -8,11 +8,11 @@ use crate::format::{cmp_values, log_tick, num, slug};
 use crate::group::{Comparison, Config};
 use crate::landscape::{contour_chart, draw_level_key, draw_marks, draw_trajectory, DrawResult, Landscape};
 use crate::select::{best_per_family, drawn, swept_words, MAX_DRAWN};
-use crate::stats::{band, performance_ratios, profile_steps, quantile_sorted, Spread};
+use crate::stats::{band, ema_smooth, performance_ratios, profile_steps, quantile_sorted, Spread};
 use crate::style::{series_color, FAMILY};
 use crate::table::Table;
 use crate::thin::{thin_by, thin_path, MAX_POINTS, MIN_PX};
-use optlab_lab::record::{RunRecord, Status};
+use optlab_lab::record::{PlotX, RunRecord, Status};
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -55,6 +55,10 @@ pub struct Curves {
     pub floor: f64,
     /// Only the best configuration per optimizer family is drawn (see [`crate::select`]).
     pub reduced: bool,
+    /// The x values are network runs' logged steps (their step series).
+    pub logged_steps: bool,
+    /// The EMA weight each seed was smoothed with (0: none).
+    pub smooth: f64,
     pub curves: Vec<Curve>,
 }
 
@@ -211,14 +215,23 @@ impl Plot {
 // ---------------------------------------------------------------------------------------------
 // Builders.
 
-/// Which series a loss plot shows.
+/// Which series a curve plot shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
+    /// The training loss: against steps or epochs as the comparison's `plot.x` says, smoothed
+    /// by its `plot.smooth`.
     Loss,
+    /// The validation loss per epoch.
     ValLoss,
+    /// The validation accuracy per epoch (in percent, linear axis).
+    Accuracy,
 }
 
-/// Loss curves of a task: x = epoch when every point has one, else step.
+/// Curves of a task. The validation loss and accuracy: x = epoch when every point has one,
+/// else step. The training loss: with `plot.x = "epochs"` the per-epoch means against epochs;
+/// otherwise (`"steps"` or unset) the logged steps of network runs against the step (runs
+/// without a step series: their series as for the validation loss), and test functions'
+/// iterates against the step; each seed smoothed with [`ema_smooth`] when `plot.smooth` > 0.
 /// Beyond [`MAX_DRAWN`] configurations only the best of each optimizer is drawn (see
 /// [`crate::select`]); curves have at most [`MAX_POINTS`] points (min–max thinned).
 pub fn curves(cmp: &Comparison, task: &str, metric: Metric) -> Option<Curves> {
@@ -226,28 +239,42 @@ pub fn curves(cmp: &Comparison, task: &str, metric: Metric) -> Option<Curves> {
     let configs: Vec<&Config> = sel.configs;
     let color_of = |cfg: &Config| config_color(cmp, cfg, sel.reduced);
     let runs = || configs.iter().flat_map(|c| c.runs.iter()).filter(|r| r.status != Status::Failed);
-    let by_epoch = runs().all(|r| r.series.iter().all(|p| p.epoch.is_some())) && runs().any(|r| !r.series.is_empty());
+    let plot = &cmp.info.plot;
+    let by_steps = metric == Metric::Loss && plot.x != Some(PlotX::Epochs) && runs().any(|r| !r.step_series.is_empty());
+    let by_epoch = !by_steps
+        && (metric != Metric::Loss || plot.x != Some(PlotX::Steps))
+        && runs().all(|r| r.series.iter().all(|p| p.epoch.is_some()))
+        && runs().any(|r| !r.series.is_empty());
+    let smooth = if metric == Metric::Loss { plot.smooth } else { 0.0 };
     let y_of = |p: &optlab_lab::record::Point| match metric {
         Metric::Loss => Some(p.loss),
         Metric::ValLoss => p.val_loss,
+        Metric::Accuracy => p.accuracy.map(|a| 100.0 * a),
     };
     let xy = |r: &RunRecord| -> Vec<(f64, f64)> {
-        let mut v: Vec<(f64, f64)> = r
-            .series
-            .iter()
-            .filter_map(|p| {
-                let x = if by_epoch { p.epoch.unwrap_or(0) as f64 } else { p.step as f64 };
-                y_of(p).filter(|y| y.is_finite()).map(|y| (x, y))
-            })
-            .collect();
+        let mut v: Vec<(f64, f64)> = if by_steps {
+            r.step_series.iter().filter(|p| p.loss.is_finite()).map(|p| (p.step as f64, p.loss)).collect()
+        } else {
+            r.series
+                .iter()
+                .filter_map(|p| {
+                    let x = if by_epoch { p.epoch.unwrap_or(0) as f64 } else { p.step as f64 };
+                    y_of(p).filter(|y| y.is_finite()).map(|y| (x, y))
+                })
+                .collect()
+        };
         v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        if smooth > 0.0 {
+            let ys: Vec<f64> = v.iter().map(|p| p.1).collect();
+            v.iter_mut().zip(ema_smooth(&ys, smooth)).for_each(|(p, y)| p.1 = y);
+        }
         v
     };
     let all: Vec<f64> = runs().flat_map(|r| xy(r).into_iter().map(|p| p.1)).collect();
     if all.is_empty() {
         return None;
     }
-    let (log_y, floor) = log_floor(&all);
+    let (log_y, floor) = if metric == Metric::Accuracy { (false, 1.0) } else { log_floor(&all) };
     let mut out = Vec::new();
     for cfg in &configs {
         let series: Vec<Vec<(f64, f64)>> =
@@ -261,17 +288,22 @@ pub fn curves(cmp: &Comparison, task: &str, metric: Metric) -> Option<Curves> {
         out.push(Curve { label: cfg.label.clone(), color: color_of(cfg), band: b, diverged_ends, seeds: series.len() });
     }
     let (what, y) = match metric {
+        Metric::Loss if by_steps => ("training loss per logged step", "batch loss"),
         Metric::Loss => ("training loss", "loss"),
         Metric::ValLoss => ("validation loss", "validation loss"),
+        Metric::Accuracy => ("validation accuracy", "validation accuracy (%)"),
     };
     let which = if sel.reduced { format!("best {} per optimizer; ", swept_words(cmp)) } else { String::new() };
+    let smoothed = if smooth > 0.0 { format!("EMA-smoothed {}; ", num(smooth)) } else { String::new() };
     Some(Curves {
-        title: format!("{}: {what} on {task} ({which}median, min–max over seeds)", cmp.info.name),
+        title: format!("{}: {what} on {task} ({which}{smoothed}median, min–max over seeds)", cmp.info.name),
         x_desc: if by_epoch { "epoch" } else { "step" }.into(),
         y_desc: if log_y { format!("{y} (log scale)") } else { y.into() },
         log_y,
         floor,
         reduced: sel.reduced,
+        logged_steps: by_steps,
+        smooth,
         curves: out,
     })
 }
@@ -605,10 +637,23 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
             ("per configuration".to_string(), String::new())
         };
         if let Some(c) = curves(cmp, task, Metric::Loss) {
+            let against = match (c.logged_steps, c.x_desc.as_str()) {
+                (true, _) => " (the batch loss every log_every steps) against steps",
+                (false, "epoch") => " (mean over each epoch's batches) against epochs",
+                _ => " against steps",
+            };
+            let smoothed = if c.smooth > 0.0 {
+                format!(
+                    " Each seed is smoothed with TensorBoard's debiased exponential moving average, weight {}, before the median is taken.",
+                    num(c.smooth)
+                )
+            } else {
+                String::new()
+            };
             out.push(Plot {
                 stem: format!("{base}-{t}-loss"),
                 caption: format!(
-                    "Training loss on {task} {per}: median over seeds (line), min–max (band, clipped to the range of the medians); ✕ marks where a diverged seed's last finite loss was.{note}"
+                    "Training loss on {task}{against} {per}: median over seeds (line), min–max (band, clipped to the range of the medians); ✕ marks where a diverged seed's last finite loss was.{smoothed}{note}"
                 ),
                 size: (1100, legend_h),
                 drawing: Drawing::Curves(c),
@@ -619,6 +664,16 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
                 stem: format!("{base}-{t}-val-loss"),
                 caption: format!(
                     "Validation loss on {task} {per}: median over seeds (line), min–max (band, clipped to the range of the medians).{note}"
+                ),
+                size: (1100, legend_h),
+                drawing: Drawing::Curves(c),
+            });
+        }
+        if let Some(c) = curves(cmp, task, Metric::Accuracy) {
+            out.push(Plot {
+                stem: format!("{base}-{t}-val-accuracy"),
+                caption: format!(
+                    "Validation accuracy on {task} against epochs {per}: median over seeds (line), min–max (band).{note}"
                 ),
                 size: (1100, legend_h),
                 drawing: Drawing::Curves(c),

@@ -95,6 +95,34 @@ pub fn profile_steps(ratios: &[f64]) -> Vec<(f64, f64)> {
     out
 }
 
+/// TensorBoard's smoothing of a scalar series: the debiased exponential moving average with
+/// weight `w` in [0, 1). With `a_0 = 0` and `k` the number of finite values so far,
+///
+/// ```text
+/// a_k = w·a_{k−1} + (1 − w)·y_i        s_i = a_k / (1 − w^k)
+/// ```
+///
+/// A non-finite `y_i` is passed through unchanged (and does not enter the average), and a
+/// constant series is returned as it is, as TensorBoard does (`vz_line_chart2`'s `resmoothDataset`).
+/// `w = 0` returns the series unchanged.
+pub fn ema_smooth(ys: &[f64], w: f64) -> Vec<f64> {
+    let constant = ys.iter().all(|&y| y == ys[0]);
+    if w == 0.0 || constant {
+        return ys.to_vec();
+    }
+    let (mut last, mut k) = (0.0f64, 0i32);
+    ys.iter()
+        .map(|&y| {
+            if !y.is_finite() {
+                return y;
+            }
+            last = last * w + (1.0 - w) * y;
+            k += 1;
+            last / (1.0 - w.powi(k))
+        })
+        .collect()
+}
+
 /// Median and range over several series `(x, y)` (each sorted by `x`) on the union of their `x`
 /// values. At an `x` a series contributes its last value at or before `x`, and only while `x`
 /// lies within the series' own range (no extrapolation past a run's end). Returns `(x, median,
@@ -186,6 +214,29 @@ mod tests {
         assert_eq!(r, vec![vec![inf, 1.0], vec![inf, 4.0]]);
         let r = performance_ratios(&[vec![f64::NAN, 2.0]], 1.0);
         assert_eq!(r, vec![vec![inf, 1.0]]);
+    }
+
+    #[test]
+    fn tensorboard_smoothing_against_numbers_worked_by_hand() {
+        // w = 0.9, y = 1, 2, 4, NaN, 3:
+        //   a1 = 0.1·1 = 0.1,               s1 = 0.1 / 0.1 = 1
+        //   a2 = 0.09 + 0.2 = 0.29,         s2 = 0.29 / 0.19 = 1.526315789...
+        //   a3 = 0.261 + 0.4 = 0.661,       s3 = 0.661 / 0.271 = 2.439114391...
+        //   NaN passes through, a3 stays
+        //   a4 = 0.5949 + 0.3 = 0.8949,     s4 = 0.8949 / 0.3439 = 2.602209944...
+        let s = ema_smooth(&[1.0, 2.0, 4.0, f64::NAN, 3.0], 0.9);
+        let want = [1.0, 0.29 / 0.19, 0.661 / 0.271, f64::NAN, 0.8949 / 0.3439];
+        assert_eq!(s.len(), 5);
+        for (i, (a, b)) in s.iter().zip(want).enumerate() {
+            assert!(a.is_nan() && b.is_nan() || (a - b).abs() < 1e-12, "{i}: {a} vs {b}");
+        }
+        assert!((s[1] - 1.526_315_789_473_684).abs() < 1e-12 && (s[4] - 2.602_209_944_751_381).abs() < 1e-12);
+        // w = 0.5, y = 4, 0: a1 = 2, s1 = 2 / 0.5 = 4; a2 = 1, s2 = 1 / 0.75 = 1.333...
+        assert_eq!(ema_smooth(&[4.0, 0.0], 0.5), vec![4.0, 1.0 / 0.75]);
+        // No smoothing, a constant series, an empty one.
+        assert_eq!(ema_smooth(&[3.0, 1.0], 0.0), vec![3.0, 1.0]);
+        assert_eq!(ema_smooth(&[2.5; 4], 0.9), vec![2.5; 4]);
+        assert!(ema_smooth(&[], 0.9).is_empty());
     }
 
     #[test]

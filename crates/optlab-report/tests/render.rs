@@ -94,6 +94,7 @@ fn hand_made() -> (ExperimentInfo, Vec<RunRecord>) {
                 tasks: vec!["net".into()],
                 swept: vec!["beta1".into(), "beta2".into()],
                 targets: [("net".to_string(), 0.5)].into(),
+                plot: Default::default(),
             },
             ComparisonInfo {
                 name: "fns".into(),
@@ -103,6 +104,7 @@ fn hand_made() -> (ExperimentInfo, Vec<RunRecord>) {
                 swept: vec![],
                 targets: [("sphere".to_string(), 1e-3), ("booth".to_string(), 1e-3), ("matyas".to_string(), 1e-3)]
                     .into(),
+                plot: Default::default(),
             },
         ],
     };

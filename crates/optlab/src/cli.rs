@@ -28,7 +28,7 @@ pub enum Command {
     /// Run one optimizer on one test function; print CSV `step,loss,x0,x1,...` to stdout.
     Trace(TraceArgs),
     /// Train a network (optlab-nn on burn): log lines per epoch, CSV and loss-curve plots in --out.
-    Train(crate::train::TrainArgs),
+    Train(Box<crate::train::TrainArgs>),
     /// Benchmarks (speed against the memory-bandwidth limit and against torch).
     Bench {
         #[command(subcommand)]

@@ -5,14 +5,15 @@
 //!   lines each) really run on Rosenbrock and Himmelblau from the default start moved a little per
 //!   seed, 3 seeds, with targets (so: trajectories, steps/time to target, performance profile);
 //! - `adam-grid`: a network-like task (`mnist-mlp`) with per-epoch loss, validation loss and
-//!   accuracy made up from a formula, an Adam beta1 × beta2 grid with 3 seeds; one cell diverges
-//!   on every seed, one run fails;
+//!   accuracy and a noisy batch loss every 47 steps made up from a formula, an Adam beta1 × beta2
+//!   grid with 3 seeds, drawn smoothed (`plot.smooth = 0.6`); one cell diverges on every seed,
+//!   one run fails;
 //! - `lr-sweep`: SGD and Adam over four learning rates on both functions, 2 seeds; large SGD
 //!   steps diverge on Rosenbrock.
 #![allow(dead_code)]
 
 use optlab_functions::by_name;
-use optlab_lab::record::{ComparisonInfo, ExperimentInfo, Point, RunRecord, Status, Summary};
+use optlab_lab::record::{ComparisonInfo, ExperimentInfo, PlotSettings, Point, RunRecord, Status, StepPoint, Summary};
 use std::collections::BTreeMap;
 
 /// A deterministic number in [-1, 1) from a seed and an index (splitmix64).
@@ -133,6 +134,7 @@ pub fn record(
         wall_s,
         summary,
         series,
+        step_series: Vec::new(),
     }
 }
 
@@ -178,10 +180,37 @@ pub fn run_network(beta1: f64, beta2: f64, seed: u64, target: f64) -> RunRecord 
             s.time_to_target = Some(t);
         }
     }
+    // The batch loss every 47 steps: the epoch curve, continued between epochs, with more noise.
+    let last_step = series.last().map_or(0, |p| p.step);
+    let mut steps = Vec::new();
+    for k in (0..last_step.max(1)).step_by(47) {
+        let t = k as f64 / steps_per_epoch as f64;
+        let loss = floor + (2.3 - floor) * (-rate * t).exp() * (1.0 + 0.25 * noise(seed, 1000 + k));
+        steps.push(StepPoint {
+            step: k,
+            epoch: 1 + (k / steps_per_epoch) as u32,
+            loss,
+            lr: Some(1e-3),
+            grad_norm: Some(2.0 * loss),
+        });
+    }
+    if status == Status::Diverged {
+        steps.push(StepPoint {
+            step: last_step,
+            epoch: 1 + (last_step / steps_per_epoch) as u32,
+            loss: f64::NAN,
+            lr: Some(1e-3),
+            grad_norm: None,
+        });
+    }
+    // As the lab records it: the smallest logged batch loss.
+    s.min_loss = steps.iter().map(|p| p.loss).filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
     let wall = series.last().map_or(0.0, |p| p.time_s);
     let label = format!("adam beta1={beta1} beta2={beta2}");
     let swept = [("beta1", beta1.to_string()), ("beta2", beta2.to_string())];
-    record("adam-grid", "mnist-mlp", "adam", &label, &swept, seed, status, error, wall, s, series)
+    let mut r = record("adam-grid", "mnist-mlp", "adam", &label, &swept, seed, status, error, wall, s, series);
+    r.step_series = steps;
+    r
 }
 
 pub const SOURCE: &str = r#"# sample experiment (synthetic records for the report's tests)
@@ -226,6 +255,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 tasks: vec!["rosenbrock".into(), "himmelblau".into()],
                 swept: vec![],
                 targets: f_targets.clone(),
+                plot: PlotSettings::default(),
             },
             ComparisonInfo {
                 name: "adam-grid".into(),
@@ -234,6 +264,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 tasks: vec!["mnist-mlp".into()],
                 swept: vec!["beta1".into(), "beta2".into()],
                 targets: [("mnist-mlp".to_string(), 0.3)].into(),
+                plot: PlotSettings { x: None, smooth: 0.6 },
             },
             ComparisonInfo {
                 name: "lr-sweep".into(),
@@ -242,6 +273,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 tasks: vec!["rosenbrock".into(), "himmelblau".into()],
                 swept: vec!["lr".into()],
                 targets: f_targets.clone(),
+                plot: PlotSettings::default(),
             },
         ],
     };
