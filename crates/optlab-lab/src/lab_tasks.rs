@@ -220,6 +220,39 @@ mod tests {
         assert_eq!(losses(&out), losses(&again));
     }
 
+    /// Network runs log the batch loss, the learning rate and the gradient norm every
+    /// `log_every` steps (default: about 100 points), and their `min_loss` is the smallest of
+    /// those batch losses, not of the epochs' means.
+    #[test]
+    fn network_runs_log_steps_and_their_min_loss_is_over_the_logged_steps() {
+        // 800 training samples in batches of 16: 50 steps per epoch, 150 in all; by default every
+        // ⌈150 / 100⌉ = 2nd step is logged: steps 0, 2, ..., 148.
+        let body = "tasks = [\"blobs-two-layer\"]\nepochs = 3\nbatch_size = 16\noptimizers = [{ name = \"adam\", set = { lr = 0.01 } }]\n";
+        let out = LabTasks::default().run(&plan(body).runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Ok, "{:?}", out.error);
+        let steps: Vec<u64> = out.step_series.iter().map(|p| p.step).collect();
+        assert_eq!(steps, (0..150).step_by(2).collect::<Vec<u64>>());
+        assert_eq!(
+            out.step_series.iter().map(|p| p.epoch).collect::<Vec<_>>(),
+            steps.iter().map(|s| 1 + (*s / 50) as u32).collect::<Vec<_>>()
+        );
+        assert!(out
+            .step_series
+            .iter()
+            .all(|p| p.lr == Some(0.01) && p.grad_norm.is_some_and(|g| g.is_finite() && g > 0.0)));
+        let min_step = out.step_series.iter().map(|p| p.loss).fold(f64::INFINITY, f64::min);
+        let min_epoch = out.series.iter().map(|p| p.loss).fold(f64::INFINITY, f64::min);
+        assert_eq!(out.summary.min_loss, min_step);
+        assert!(
+            min_step < min_epoch,
+            "the smallest batch loss {min_step} lies below the smallest epoch mean {min_epoch}"
+        );
+        // `log_every` from the experiment file.
+        let body = body.replace("epochs = 3", "epochs = 3\nlog_every = 40");
+        let out = LabTasks::default().run(&plan(&body).runs[0], &AtomicBool::new(false));
+        assert_eq!(out.step_series.iter().map(|p| p.step).collect::<Vec<_>>(), [0, 40, 80, 120]);
+    }
+
     /// A network run whose loss blows up (finite, above 1e3 x the first) is stored `diverged`
     /// with the reason, like a test-function run, not `ok`.
     #[test]

@@ -1730,6 +1730,64 @@ batch_size = [8, 32]
     }
 
     #[test]
+    fn log_every_is_a_network_setting_of_at_least_1() {
+        let e = parse(&GOOD.replace("epochs = 2", "epochs = 2\nlog_every = 10"), "f", "s").unwrap();
+        assert_eq!(e.comparisons[0].network.log_every, Some(10));
+        assert_eq!(parse(GOOD, "f", "s").unwrap().comparisons[0].network.log_every, None);
+        let text = GOOD.replace("epochs = 2", "epochs = 2\nlog_every = 0");
+        let m = err(&text);
+        let line = line_of(&text, "log_every = 0");
+        assert!(
+            m.contains(&format!(
+                "exp.toml:{line}: key `log_every` in comparison `grid`: value 0 out of range (integer >= 1)"
+            )),
+            "{m}"
+        );
+        let text = GOOD.replace("tasks = [\"rosenbrock\", \"blobs-two-layer\"]", "tasks = [\"rosenbrock\"]");
+        let text = text.replace("epochs = 2\n", "log_every = 5\n").replace("batch_size = [8, 32]\n", "");
+        let m = err(&text);
+        assert!(m.contains("key `log_every`") && m.contains("for network tasks, and the comparison has none"), "{m}");
+    }
+
+    #[test]
+    fn plot_settings_choose_the_axis_and_the_smoothing_and_name_bad_values() {
+        let with = |body: &str| format!("{GOOD}\n[comparison.plot]\n{body}\n");
+        let e = parse(&with("x = \"epochs\"\nsmooth = 0.9"), "f", "s").unwrap();
+        assert_eq!(e.comparisons[0].info.plot, PlotSettings { x: Some(PlotX::Epochs), smooth: 0.9 });
+        let e = parse(&with("x = \"steps\""), "f", "s").unwrap();
+        assert_eq!(e.comparisons[0].info.plot, PlotSettings { x: Some(PlotX::Steps), smooth: 0.0 });
+        assert!(parse(GOOD, "f", "s").unwrap().comparisons[0].info.plot.is_default());
+        let text = with("x = \"time\"");
+        let m = err(&text);
+        let line = line_of(&text, "x = \"time\"");
+        assert!(
+            m.contains(&format!(
+                "exp.toml:{line}: key `plot.x` in comparison `grid`: `time`: expected \"steps\" or \"epochs\""
+            )),
+            "{m}"
+        );
+        for v in ["1", "1.5", "-0.1"] {
+            let text = with(&format!("smooth = {v}"));
+            let m = err(&text);
+            let line = line_of(&text, "smooth =");
+            assert!(m.contains(&format!("exp.toml:{line}: key `plot.smooth` in comparison `grid`: value")), "{m}");
+            assert!(m.contains("out of range [0, 1)"), "{m}");
+        }
+        let text = with("smoth = 0.5");
+        let m = err(&text);
+        let line = line_of(&text, "smoth");
+        assert!(m.contains(&format!("exp.toml:{line}: key `smoth`")) && m.contains("unknown field"), "{m}");
+        let m = err(&with("smooth = \"high\""));
+        assert!(m.contains("smooth"), "{m}");
+        // Epochs are for network tasks.
+        let text = GOOD.replace("tasks = [\"rosenbrock\", \"blobs-two-layer\"]", "tasks = [\"rosenbrock\"]");
+        let text = text.replace("epochs = 2\n", "").replace("batch_size = [8, 32]\n", "");
+        let text = format!("{text}\n[comparison.plot]\nx = \"epochs\"\n");
+        let m = err(&text);
+        assert!(m.contains("key `plot.x`") && m.contains("for network tasks"), "{m}");
+    }
+
+    #[test]
     fn early_stop_on_accuracy_or_loss() {
         let e =
             parse(&GOOD.replace("epochs = 2", "epochs = 2\npatience = 2\nearly_stop_on = \"acc\""), "f", "s").unwrap();

@@ -184,6 +184,9 @@ fn checkpoint_resume_continues_identically() {
             assert_eq!((a.correct, a.step), (b.correct, b.step));
         }
         assert_eq!(straight.weights, resumed.weights, "{}", base.task);
+        // The step log too: the points logged before the checkpoint come from it.
+        assert_eq!(format!("{:?}", straight.step_log), format!("{:?}", resumed.step_log), "{}", base.task);
+        assert_eq!(resumed.step_log.len() as u64, straight.steps.div_ceil(straight.log_every));
         // A finished run resumed with the same epoch count does nothing more.
         let again = run(&TrainConfig { net: NetworkSettings { epochs: 4, ..ck.net.clone() }, ..ck.clone() });
         assert_eq!(again.steps, resumed.steps);
@@ -192,6 +195,80 @@ fn checkpoint_resume_continues_identically() {
         let msg = train(&other, &mut |_| {}).unwrap_err().to_string();
         assert!(msg.contains("seed") && msg.contains("checkpoint.bin"), "{msg}");
     }
+}
+
+/// The batch loss, the learning rate and the gradient norm of every `log_every`-th step: steps
+/// 0, N, 2N, ...; by default N = max(1, ⌈T / 100⌉) for a run of T steps.
+#[test]
+fn steps_are_logged_every_log_every_steps() {
+    // 12 batches of 50 per epoch, 2 epochs: 24 steps; every 5th: 0, 5, 10, 15, 20.
+    let cfg =
+        TrainConfig::with("mnist-mlp", adam(1e-3), NetworkSettings { epochs: 2, log_every: Some(5), ..small_net() });
+    let r = run(&cfg);
+    assert_eq!(r.log_every, 5);
+    assert_eq!(
+        r.step_log.iter().map(|p| (p.step, p.epoch)).collect::<Vec<_>>(),
+        [(0, 1), (5, 1), (10, 1), (15, 2), (20, 2)]
+    );
+    assert!(r.step_log.iter().all(|p| p.lr == Some(1e-3) && p.grad_norm.is_some_and(|g| g.is_finite() && g > 0.0)));
+    // Every step logged: the epoch's mean training loss is the mean of its batches' losses.
+    let every = run(&TrainConfig { net: NetworkSettings { log_every: Some(1), ..cfg.net.clone() }, ..cfg.clone() });
+    assert_eq!(every.step_log.len(), 24);
+    for e in &every.epochs {
+        let batch: Vec<f64> = every.step_log.iter().filter(|p| p.epoch == e.epoch).map(|p| p.loss).collect();
+        let mean = batch.iter().sum::<f64>() / batch.len() as f64;
+        assert!((mean - e.train_loss).abs() < 1e-9, "epoch {}: {mean} vs {}", e.epoch, e.train_loss);
+    }
+    // The logged points are the same batches whatever the interval.
+    assert_eq!(r.step_log, every.step_log.iter().filter(|p| p.step % 5 == 0).cloned().collect::<Vec<_>>());
+    // A scheduled learning rate is logged as scheduled (step decay by half every 10 steps).
+    let sched = OptimConfig::new("sgd").set("lr", 0.1).schedule_assignment("lr=step(step_size=10, gamma=0.5)").unwrap();
+    let r = run(&TrainConfig::with("mnist-mlp", sched, NetworkSettings { log_every: Some(10), ..cfg.net.clone() }));
+    let lrs: Vec<f64> = r.step_log.iter().map(|p| p.lr.unwrap()).collect();
+    assert_eq!(lrs, [0.1, 0.05, 0.025]);
+    // The default: 3 epochs of 63 batches (the 4,000 training digits of the shipped subset in
+    // batches of 64) = 189 steps, logged every ⌈189 / 100⌉ = 2nd: 95 points, 0 to 188.
+    let r = run(&TrainConfig::with(
+        "mnist-mlp",
+        adam(1e-3),
+        NetworkSettings { epochs: 3, widths: Some(vec![784, 16, 10]), ..NetworkSettings::default() },
+    ));
+    assert_eq!((r.steps, r.log_every, r.step_log.len()), (189, 2, 95));
+    assert_eq!((r.step_log[0].step, r.step_log.last().unwrap().step), (0, 188));
+    // 0 is refused, naming the setting.
+    let msg =
+        train(&TrainConfig { net: NetworkSettings { log_every: Some(0), ..cfg.net.clone() }, ..cfg }, &mut |_| {})
+            .unwrap_err()
+            .to_string();
+    assert!(msg.contains("log_every") && msg.contains("at least 1"), "{msg}");
+}
+
+/// A resumed run whose logging interval differs from its checkpoint's says so, and logs with
+/// the new one from the resumed step on.
+#[test]
+fn a_resumed_run_with_another_log_every_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = TrainConfig { checkpoint: Some(dir.path().to_path_buf()), ..small_mlp(adam(1e-3)) };
+    let net = |epochs, log_every| NetworkSettings { epochs, log_every: Some(log_every), ..small_net() };
+    run(&TrainConfig { net: net(1, 4), ..base.clone() });
+    let r = run(&TrainConfig { net: net(2, 6), ..base });
+    assert_eq!(r.resume_changes, ["log_every 4 -> 6"]);
+    assert_eq!(r.step_log.iter().map(|p| p.step).collect::<Vec<_>>(), [0, 4, 8, 12, 18]);
+}
+
+/// A diverging run logs the batch that diverged as its last point.
+#[test]
+fn the_diverging_batch_is_logged() {
+    let cfg = TrainConfig::with(
+        "blobs-neuron",
+        OptimConfig::new("sgd").set("lr", 1e5),
+        NetworkSettings { epochs: 5, batch_size: 100, log_every: Some(1000), ..NetworkSettings::default() },
+    );
+    let r = run(&cfg);
+    assert!(matches!(r.stopped, StopReason::Diverged { .. }), "{:?}", r.stopped);
+    let last = r.step_log.last().unwrap();
+    assert_eq!((r.step_log[0].step, last.step), (0, r.steps));
+    assert!(last.loss > 1e3 * r.step_log[0].loss, "{last:?}");
 }
 
 #[test]

@@ -381,7 +381,11 @@ pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord])
                 sec.best_files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
             let _ = writeln!(s, "<p class=\"meta\">Files: {}</p>", links.join(" · "));
         }
-        s.push_str("<h3>Table</h3>\n<p>Medians over the seeds that ran OK, with the range (min–max) in parentheses when the seeds differ.</p>\n");
+        s.push_str("<h3>Table</h3>\n<p>Medians over the seeds that ran OK, with the range (min–max) in parentheses when the seeds differ.");
+        if let Some(note) = crate::table::min_loss_note(sec.runs.iter().copied()) {
+            let _ = write!(s, " {}", inline(note));
+        }
+        s.push_str("</p>\n");
         if sec.table.rows.is_empty() {
             s.push_str("<p>No runs recorded for this comparison yet.</p>\n");
         } else if sec.table.rows.len() > TABLE_ROWS_OPEN {

@@ -149,7 +149,8 @@ pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<R
         let md = tables_dir.join(format!("{}.md", cmp.slug));
         let csv = tables_dir.join(format!("{}.csv", cmp.slug));
         let title = if cmp.info.title.trim().is_empty() { cmp.info.name.clone() } else { cmp.info.title.clone() };
-        write_atomic(&md, format!("# {title}\n\n{}", t.markdown()).as_bytes())?;
+        let note = table::min_loss_note(cmp.runs()).map(|n| format!("{n}\n\n")).unwrap_or_default();
+        write_atomic(&md, format!("# {title}\n\n{note}{}", t.markdown()).as_bytes())?;
         write_atomic(&csv, t.csv().as_bytes())?;
         files.extend([md, csv]);
         let mut best_files = Vec::new();

@@ -143,6 +143,14 @@ pub fn best(cmp: &Comparison, table: &Table) -> Option<Table> {
     Some(Table { show_label: false, compact: true, rows, ..table.clone() })
 }
 
+/// The note on the `min loss` column when some run of the comparison logged steps (network
+/// runs): their minimum is over the logged batch losses, not over the epochs' means.
+pub fn min_loss_note<'a>(mut runs: impl Iterator<Item = &'a RunRecord>) -> Option<&'static str> {
+    runs.any(|r| !r.step_series.is_empty()).then_some(
+        "`min loss` of a network run is the smallest training loss over its logged steps (the batch loss every `log_every` steps), not over the epochs' means; `final loss` is the last epoch's mean.",
+    )
+}
+
 /// A count of steps or a loss, short.
 fn count_text(x: f64) -> String {
     if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e9 {

@@ -2,7 +2,9 @@
 
 mod common;
 
-use optlab_lab::record::{ComparisonInfo, ExperimentInfo, Point, RunRecord, Status, Summary};
+use optlab_lab::record::{
+    ComparisonInfo, ExperimentInfo, PlotSettings, PlotX, Point, RunRecord, Status, StepPoint, Summary,
+};
 use optlab_report::group::group;
 use optlab_report::plots::{heatmap, heatmaps, profile, HeatCell};
 use optlab_report::{render, table, ReportError};
@@ -282,6 +284,8 @@ fn the_sample_report_has_every_table_and_plot_and_self_contained_html() {
         "plots/optimizers-2d-profile.svg",
         "plots/adam-grid-mnist-mlp-loss.svg",
         "plots/adam-grid-mnist-mlp-val-loss.svg",
+        "plots/adam-grid-mnist-mlp-val-accuracy.svg",
+        "plots/adam-grid-mnist-mlp-val-accuracy.png",
         "plots/adam-grid-mnist-mlp-adam-heatmap.svg",
         "plots/adam-grid-mnist-mlp-adam-heatmap.png",
         "plots/lr-sweep-rosenbrock-lr-sensitivity.svg",
@@ -449,6 +453,76 @@ fn loss_curves_use_epochs_for_networks_and_mark_diverged_ends() {
     assert_eq!(v.curves[0].band.last().unwrap(), &(10.0, 0.45, 0.4, 0.5));
     let f = optlab_report::plots::curves(&cmps[1], "sphere", optlab_report::plots::Metric::Loss).unwrap();
     assert_eq!(f.x_desc, "step");
+}
+
+/// With logged steps, the training loss is drawn against them (unless `plot.x = "epochs"`),
+/// each seed smoothed first when `plot.smooth` is set; the validation accuracy per epoch, in
+/// percent on a linear axis.
+#[test]
+fn loss_curves_follow_the_logged_steps_and_the_smoothing_and_accuracy_is_per_epoch() {
+    let (mut info, mut runs) = hand_made();
+    // The three OK seeds of `adam b1=0.9 b2=0.99` log a batch loss at steps 0, 100, 200.
+    let losses = [[2.0, 1.0, 0.5], [2.2, 1.2, 0.4], [1.8, 0.8, 0.6]];
+    let mut k = 0;
+    for r in runs.iter_mut().filter(|r| r.label == "adam b1=0.9 b2=0.99") {
+        r.step_series = (0..3)
+            .map(|i| StepPoint {
+                step: 100 * i as u64,
+                epoch: 1,
+                loss: losses[k][i],
+                lr: Some(1e-3),
+                grad_norm: Some(1.0),
+            })
+            .collect();
+        k += 1;
+    }
+    let curves = |info: &ExperimentInfo, runs: &[RunRecord], m| {
+        let cmps = group(info, runs).unwrap();
+        optlab_report::plots::curves(&cmps[0], "net", m).unwrap()
+    };
+    use optlab_report::plots::Metric;
+    let c = curves(&info, &runs, Metric::Loss);
+    assert_eq!((c.x_desc.as_str(), c.logged_steps, c.smooth), ("step", true, 0.0));
+    // Median and range over the seeds at each logged step; the diverged config logged none.
+    assert_eq!(c.curves.len(), 1);
+    assert_eq!(c.curves[0].band, vec![(0.0, 2.0, 1.8, 2.2), (100.0, 1.0, 0.8, 1.2), (200.0, 0.5, 0.4, 0.6)]);
+    // Smoothed: each seed's debiased EMA, then the median.
+    info.comparisons[0].plot = PlotSettings { x: None, smooth: 0.5 };
+    let c = curves(&info, &runs, Metric::Loss);
+    assert!(c.title.contains("EMA-smoothed 0.5"), "{}", c.title);
+    let sm: Vec<Vec<f64>> = losses.iter().map(|l| optlab_report::stats::ema_smooth(l, 0.5)).collect();
+    // By hand, the first seed (2, 1, 0.5): a = 1, 1, 0.75; s = 1 / 0.5, 1 / 0.75, 0.75 / 0.875.
+    assert_eq!(sm[0], vec![2.0, 1.0 / 0.75, 0.75 / 0.875]);
+    for (i, p) in c.curves[0].band.iter().enumerate() {
+        let mut col: Vec<f64> = sm.iter().map(|s| s[i]).collect();
+        col.sort_by(f64::total_cmp);
+        assert_eq!((p.1, p.2, p.3), (col[1], col[0], col[2]), "point {i}");
+    }
+    // Against epochs: the per-epoch series, as without logged steps.
+    info.comparisons[0].plot = PlotSettings { x: Some(PlotX::Epochs), smooth: 0.0 };
+    let c = curves(&info, &runs, Metric::Loss);
+    assert_eq!((c.x_desc.as_str(), c.logged_steps), ("epoch", false));
+    assert_eq!(c.curves[0].band, vec![(0.0, 2.0, 2.0, 2.0), (10.0, 0.2, 0.1, 0.3)]);
+    // Validation accuracy per epoch, in percent, linear.
+    let a = curves(&info, &runs, Metric::Accuracy);
+    assert_eq!((a.x_desc.as_str(), a.log_y), ("epoch", false));
+    let last = a.curves[0].band.last().unwrap();
+    assert_eq!(last.0, 10.0);
+    assert!((last.1 - 91.0).abs() < 1e-9 && (last.2 - 90.0).abs() < 1e-9 && (last.3 - 92.0).abs() < 1e-9, "{last:?}");
+    // The plots are written, with the accuracy plot among them.
+    let dir = tempfile::tempdir().unwrap();
+    let rep = render(&info, &runs, dir.path()).unwrap();
+    assert!(rep.files.iter().any(|f| f.ends_with("plots/grid-net-val-accuracy.png")), "{:?}", rep.files);
+    // The table says what `min loss` is for runs with logged steps; without them, nothing.
+    let note = "smallest training loss over its logged steps";
+    let md = std::fs::read_to_string(dir.path().join("tables/grid.md")).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(md.contains(note) && html.contains(note), "{md}");
+    let (info, runs) = hand_made();
+    let dir = tempfile::tempdir().unwrap();
+    render(&info, &runs, dir.path()).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("tables/grid.md")).unwrap();
+    assert!(!md.contains(note), "{md}");
 }
 
 #[test]

@@ -173,6 +173,15 @@ fn three_shard_processes_merged_equal_one_unsharded_run() {
     assert_eq!(net[0].series.len(), 1);
     assert_eq!(net[0].series[0].epoch, Some(1));
     assert!(net[0].summary.final_accuracy.is_some_and(|a| a > 0.5), "{:?}", net[0].summary);
+    // And logged its steps: 4,000 digits in batches of 32 = 125 steps, by default every
+    // ⌈125 / 100⌉ = 2nd, 0 to 124 (the merged store holds the same: compared above).
+    let steps: Vec<u64> = net[0].step_series.iter().map(|p| p.step).collect();
+    assert_eq!(steps, (0..125).step_by(2).collect::<Vec<u64>>());
+    let min = net[0].step_series.iter().map(|p| p.loss).fold(f64::INFINITY, f64::min);
+    assert_eq!(net[0].summary.min_loss, min, "the min loss is over the logged steps");
+    for f in ["net-mnist-mlp-loss.png", "net-mnist-mlp-val-accuracy.png"] {
+        assert!(one.join("plots").join(f).is_file(), "{f}");
+    }
     // Merging again adds nothing.
     let out = run_ok(optlab().args(&args));
     assert!(out.contains("0 runs added"), "{out}");

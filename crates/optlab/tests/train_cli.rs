@@ -34,8 +34,63 @@ fn train_writes_log_lines_csv_and_plots() {
     let csv = std::fs::read_to_string(out.join("epochs.csv")).unwrap();
     assert_eq!(csv.lines().count(), 5);
     assert!(csv.starts_with("epoch,step,train_loss,val_loss,correct,total,accuracy,time_s\n"));
-    for f in ["loss.png", "loss.svg"] {
+    for f in ["loss.png", "loss.svg", "accuracy.png", "accuracy.svg"] {
         assert!(std::fs::metadata(out.join(f)).unwrap().len() > 1000, "{f}");
+    }
+    // 800 training points in batches of 64: 13 steps per epoch, 52 in all, each logged (by
+    // default every max(1, ⌈52 / 100⌉) = 1 step).
+    let steps = std::fs::read_to_string(out.join("steps.csv")).unwrap();
+    assert!(steps.starts_with("step,epoch,loss,lr,grad_norm\n"), "{steps}");
+    assert_eq!(steps.lines().count(), 1 + 52);
+    assert!(stdout.contains("wrote ") && stdout.contains("steps.csv"), "{stdout}");
+}
+
+/// `--log-every N`: steps.csv has a row for the steps 0, N, 2N, ... with the batch loss, the
+/// learning rate and the gradient norm; `--plot-x` and `--smooth` choose the loss plot; bad
+/// values are refused naming the option.
+#[test]
+fn train_log_every_writes_the_logged_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = |extra: &[&'static str]| {
+        let mut a: Vec<String> = ["train", "--task", "blobs-two-layer", "--set", "lr=0.05", "--epochs", "4", "--quiet"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&'static str]| {
+        let a = args(extra);
+        let mut a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        a.extend(["--out", out.to_str().unwrap()]);
+        optlab(&a)
+    };
+    let o = run(&["--log-every", "5", "--plot-x", "epochs", "--smooth", "0.9"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("steps.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    // 52 steps: 0, 5, ..., 50.
+    assert_eq!(rows.len(), 11, "{csv}");
+    assert_eq!((rows[0][0], rows[10][0]), ("0", "50"));
+    assert_eq!((rows[0][1], rows[10][1]), ("1", "4"));
+    for r in &rows {
+        assert_eq!(r.len(), 5, "{r:?}");
+        assert!(r[2].parse::<f64>().unwrap().is_finite() && r[2].parse::<f64>().unwrap() > 0.0, "{r:?}");
+        assert_eq!(r[3], "0.05", "{r:?}");
+        assert!(r[4].parse::<f64>().unwrap() > 0.0, "{r:?}");
+    }
+    for f in ["loss.png", "loss.svg", "accuracy.png", "accuracy.svg"] {
+        assert!(std::fs::metadata(out.join(f)).unwrap().len() > 1000, "{f}");
+    }
+    for (bad, says) in [
+        (&["--log-every", "0"][..], "--log-every 0"),
+        (&["--smooth", "1"][..], "--smooth 1"),
+        (&["--plot-x", "time"][..], "--plot-x `time`"),
+    ] {
+        let o = run(bad);
+        let e = text(&o.stderr);
+        assert!(!o.status.success() && e.contains(says), "{bad:?}: {e}");
     }
 }
 
@@ -87,6 +142,8 @@ fn val_fraction_zero_skips_validation() {
         assert!(cells[2].parse::<f64>().unwrap().is_finite(), "{line}");
     }
     assert!(!csv.contains("NaN"), "{csv}");
+    // No validation, no accuracy plot.
+    assert!(!out.join("accuracy.png").exists() && out.join("loss.png").exists() && out.join("steps.csv").exists());
     let o = optlab(&["train", "--task", "blobs-two-layer", "--val-fraction", "0", "--patience", "2", "--quiet"]);
     let e = text(&o.stderr);
     assert!(!o.status.success() && e.contains("patience") && e.contains("val_fraction = 0"), "{e}");
