@@ -59,6 +59,9 @@ pub struct Curves {
     pub logged_steps: bool,
     /// The EMA weight each seed was smoothed with (0: none).
     pub smooth: f64,
+    /// Bounded values (the accuracy, in percent): the y range is that of all medians and bands,
+    /// without the caps against a blow-up of [`Curves::y_range`].
+    pub bounded: bool,
     pub curves: Vec<Curve>,
 }
 
@@ -304,6 +307,7 @@ pub fn curves(cmp: &Comparison, task: &str, metric: Metric) -> Option<Curves> {
         reduced: sel.reduced,
         logged_steps: by_steps,
         smooth,
+        bounded: metric == Metric::Accuracy,
         curves: out,
     })
 }
@@ -330,12 +334,17 @@ impl Curves {
 
     /// The drawn y range (in [`Curves::ty`] units, padded): that of the medians, so that bands
     /// and diverged seeds' ends, clipped to it, do not squash every curve against the bottom;
+    /// (for [`Curves::bounded`] values, the range of all medians and bands instead);
     /// its top is also capped at 10× (linear axis: 10·max(1, |s|) above) the largest starting
     /// median `s`, so that a median blowing up (most seeds diverged) runs along the top edge,
     /// and at the upper fence of all the medians' values ([`upper_fence`]), so that one outlier
     /// curve — even one that starts high, such as a run that blew up in its first epoch — is
     /// clipped to the top edge instead of setting the range.
     pub fn y_range(&self) -> (f64, f64) {
+        if self.bounded {
+            let all = self.curves.iter().flat_map(|c| c.band.iter().flat_map(|p| [p.1, p.2, p.3]));
+            return pad_range(ext(all.map(|v| self.ty(v)).filter(|v| v.is_finite())).unwrap_or((0.0, 1.0)), 0.04);
+        }
         let values: Vec<f64> =
             self.curves.iter().flat_map(|c| c.band.iter().map(|p| self.ty(p.1))).filter(|v| v.is_finite()).collect();
         let y_data = ext(values.iter().copied()).unwrap_or((0.0, 1.0));

@@ -503,9 +503,16 @@ fn loss_curves_follow_the_logged_steps_and_the_smoothing_and_accuracy_is_per_epo
     let c = curves(&info, &runs, Metric::Loss);
     assert_eq!((c.x_desc.as_str(), c.logged_steps), ("epoch", false));
     assert_eq!(c.curves[0].band, vec![(0.0, 2.0, 2.0, 2.0), (10.0, 0.2, 0.1, 0.3)]);
-    // Validation accuracy per epoch, in percent, linear.
+    // Validation accuracy per epoch, in percent, linear; at chance (0 %) at epoch 0.
+    for r in &mut runs {
+        r.series[0].accuracy = Some(0.0);
+    }
     let a = curves(&info, &runs, Metric::Accuracy);
-    assert_eq!((a.x_desc.as_str(), a.log_y), ("epoch", false));
+    assert_eq!((a.x_desc.as_str(), a.log_y, a.bounded), ("epoch", false, true));
+    // The range holds the whole curve (0 % at epoch 0 to 92 % at epoch 10), not capped near its
+    // start as a loss that blows up is.
+    let (lo, hi) = a.y_range();
+    assert!(lo < 10.0 && hi > 92.0, "{lo} {hi}");
     let last = a.curves[0].band.last().unwrap();
     assert_eq!(last.0, 10.0);
     assert!((last.1 - 91.0).abs() < 1e-9 && (last.2 - 90.0).abs() < 1e-9 && (last.3 - 92.0).abs() < 1e-9, "{last:?}");

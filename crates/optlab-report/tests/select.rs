@@ -218,6 +218,7 @@ fn the_loss_axis_follows_the_medians_not_a_seed_that_blew_up() {
         reduced: false,
         logged_steps: false,
         smooth: 0.0,
+        bounded: false,
         curves: vec![
             curve(vec![(0.0, 10.0, 1.0, 1e6), (10.0, 0.01, 1e-8, 1e12)]),
             curve(vec![(0.0, 5.0, 5.0, 5.0), (10.0, 1.0, 1.0, 1.0)]),
@@ -254,6 +255,7 @@ fn one_outlier_curve_does_not_set_the_loss_axis() {
         reduced: false,
         logged_steps: false,
         smooth: 0.0,
+        bounded: false,
         curves: vec![normal(2.3), normal(1.5), normal(0.9), curve(vec![(1.0, 2.7e13, 2.7e13, 2.7e13)])],
     };
     let (lo, hi) = c.y_range();

@@ -469,7 +469,13 @@ where
         ($chart:expr) => {{
             let mut chart = $chart;
             let mut mesh = chart.configure_mesh();
-            mesh.x_desc(c.x_desc).y_desc(c.y_desc).label_style((FAMILY, 15)).axis_desc_style((FAMILY, 17));
+            mesh.x_desc(c.x_desc)
+                .y_desc(c.y_desc)
+                .label_style((FAMILY, 15))
+                .axis_desc_style((FAMILY, 17))
+                .light_line_style(RGBColor(238, 238, 238))
+                .max_light_lines(1)
+                .y_label_formatter(&|y| optlab_report::format::num(*y));
             if c.epochs {
                 mesh.x_labels(n_epochs.min(12)).x_label_formatter(&|x| {
                     if x.fract() == 0.0 {
@@ -478,6 +484,8 @@ where
                         String::new()
                     }
                 });
+            } else {
+                mesh.x_label_formatter(&|x| optlab_report::format::num(*x));
             }
             mesh.draw()?;
             for (pts, l) in &lines {
