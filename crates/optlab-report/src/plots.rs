@@ -923,7 +923,8 @@ where
         .x_desc(&d.x_desc)
         .y_desc(&d.y_desc)
         .y_label_formatter(&yl)
-        .x_label_formatter(&|v| num(*v))
+        // Epochs are whole numbers: no label at 1.5.
+        .x_label_formatter(&|v| if d.x_desc == "epoch" && v.fract() != 0.0 { String::new() } else { num(*v) })
         .label_style((FAMILY, 14))
         .axis_desc_style((FAMILY, 16))
         .light_line_style(RGBColor(238, 238, 238))
