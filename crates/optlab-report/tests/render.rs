@@ -463,8 +463,7 @@ fn loss_curves_follow_the_logged_steps_and_the_smoothing_and_accuracy_is_per_epo
     let (mut info, mut runs) = hand_made();
     // The three OK seeds of `adam b1=0.9 b2=0.99` log a batch loss at steps 0, 100, 200.
     let losses = [[2.0, 1.0, 0.5], [2.2, 1.2, 0.4], [1.8, 0.8, 0.6]];
-    let mut k = 0;
-    for r in runs.iter_mut().filter(|r| r.label == "adam b1=0.9 b2=0.99") {
+    for (k, r) in runs.iter_mut().filter(|r| r.label == "adam b1=0.9 b2=0.99").enumerate() {
         r.step_series = (0..3)
             .map(|i| StepPoint {
                 step: 100 * i as u64,
@@ -474,7 +473,6 @@ fn loss_curves_follow_the_logged_steps_and_the_smoothing_and_accuracy_is_per_epo
                 grad_norm: Some(1.0),
             })
             .collect();
-        k += 1;
     }
     let curves = |info: &ExperimentInfo, runs: &[RunRecord], m| {
         let cmps = group(info, runs).unwrap();
