@@ -83,8 +83,16 @@ fn run_case(case: &Value, open_loop: bool, authors: bool) -> Result<(f64, usize)
         (Some(name), false) => g.copy_from_slice(&gradient(name, x)),
         _ => from_rows(k, x, g),
     };
-    golden::replay(Golden::new(dim, &value, &mut grad), &mut *opt, start, &traj, (RTOL, ATOL), "the authors' code", None)
-        .map_err(|e| format!("{id}: {e}"))
+    golden::replay(
+        Golden::new(dim, &value, &mut grad),
+        &mut *opt,
+        start,
+        &traj,
+        (RTOL, ATOL),
+        "the authors' code",
+        None,
+    )
+    .map_err(|e| format!("{id}: {e}"))
 }
 
 #[test]
