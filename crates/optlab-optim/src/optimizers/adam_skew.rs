@@ -334,6 +334,22 @@ mod tests {
         }
     }
 
+    /// `authors=true`: a negative third moment counts as 1e-9 (the authors' NaN replacement), so
+    /// the first step of a negative gradient is Adam-sized, not `lr·|g|/eps`; with `abs_third`
+    /// it is refused, naming both keys.
+    #[test]
+    fn authors_third_term_is_never_negative() {
+        let mut opt = build::<f64>(2, &[("authors", "true")]);
+        let mut x = vec![0.0, 0.0];
+        step(opt.as_mut(), &mut x, &[-1.0, 0.5]);
+        // g = -1: denominator r̂ + 1e-9 + eps = 1 + 1e-9 + 1e-8; g = 0.5: r̂ + q̂ = 1.
+        assert!(close(x[0], 1e-3 / (1.0 + 1e-9 + 1e-8), 1e-12), "{x:?}");
+        assert!(close(x[1], -0.5e-3 / (1.0 + 1e-8), 1e-12), "{x:?}");
+        let cfg = OptimConfig::new("adam_skew").set("authors", "true").set("abs_third", "true");
+        let e = registry::build::<f64>(Layout::single("x", 1), &cfg).err().expect("refused").to_string();
+        assert!(e.contains("authors") && e.contains("abs_third"), "{e}");
+    }
+
     #[test]
     fn zero_gradient_does_not_move() {
         for abs in ["false", "true"] {

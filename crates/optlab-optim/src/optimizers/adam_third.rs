@@ -272,6 +272,28 @@ mod tests {
         assert!(close(d2[0], d2[1], 1e-6));
     }
 
+    /// `authors=true`: a negative averaged gradient counts as 1e-15 (the authors' NaN
+    /// replacement), so that weight stays put, where the default steps uphill by about lr.
+    #[test]
+    fn authors_negative_moments_do_not_step_uphill() {
+        let (lr, eps) = (1e-3, 1e-8);
+        let mut opt = build::<f64>(2, &[("authors", "true")]);
+        let mut x = vec![0.0, 0.0];
+        opt.step(&mut [&mut x[..]], &[&[-1.0, 16.0][..]], None).unwrap();
+        // g = -1: ŝ = 1e-15, r̂ = 1e-15: step -lr 1e-15/(1e-15 + eps).
+        assert!(close(x[0], -lr * 1e-15 / (1e-15 + eps), 1e-9), "{x:?}");
+        // g = 16: ŝ = 16^(3/4) = 8, r̂ = 16^(3/4) = 8: step -lr 8/(8 + eps).
+        assert!(close(x[1], -lr * 8.0 / (8.0 + eps), 1e-12), "{x:?}");
+        // Then g = 3: both moments turn positive and the step is downhill, by hand.
+        let (b1, b2): (f64, f64) = (0.9, 0.999);
+        opt.step(&mut [&mut x[..]], &[&[3.0, 16.0][..]], None).unwrap();
+        let s = (b1 * (1.0 - b1) * -1.0 + (1.0 - b1) * 3.0) / (1.0 - b1 * b1);
+        let r = b2 * (1.0 - b2) * -1.0 + (1.0 - b2) * 27.0;
+        assert!(s > 0.0 && r > 0.0);
+        let want = -lr * 1e-15 / (1e-15 + eps) - lr * s.powf(0.75) / ((r / (1.0 - b2 * b2)).powf(0.25) + eps);
+        assert!(close(x[0], want, 1e-12), "{x:?} vs {want}");
+    }
+
     #[test]
     fn zero_gradient_does_not_move() {
         let mut opt = build::<f64>(2, &[]);
