@@ -35,6 +35,34 @@ fn shipped_experiments_parse_and_expand() {
     let p = get("lr-schedule-cnn");
     assert!(p.runs.iter().any(|r| r.optimizer.schedules.is_empty()));
     assert!(p.runs.iter().any(|r| r.optimizer.schedules.iter().any(|s| s.key == "lr")));
+    // The reproductions of the study documents (docs/reproductions.md).
+    let p = get("mnist-cnn-study");
+    assert_eq!(p.runs.len(), 5 + 4 + 2 + 4);
+    assert!(p.runs.iter().all(|r| r.task == "mnist-cnn" && r.config()["settings"]["network"]["batch_size"] == 64));
+    assert!(p
+        .runs
+        .iter()
+        .any(|r| r.optimizer.name == "sgd" && r.optimizer.set.get("nesterov").map(String::as_str) == Some("true")));
+    let p = get("adam-variants");
+    assert_eq!(p.runs.len(), 8 * 2);
+    for name in ["adam_skew", "adam_third"] {
+        let authors = |r: &&optlab_lab::plan::RunSpec| {
+            r.optimizer.name == name && r.optimizer.set.get("authors").map(String::as_str) == Some("true")
+        };
+        assert_eq!(p.runs.iter().filter(authors).count(), 2, "{name}");
+    }
+    let p = get("adam-variants-cifar");
+    assert_eq!(p.runs.len(), 2 * 6);
+    let tasks: std::collections::BTreeSet<&str> = p.runs.iter().map(|r| r.task.as_str()).collect();
+    assert_eq!(tasks.into_iter().collect::<Vec<_>>(), ["cifar-cnn", "cifar-mlp"]);
+    let p = get("resnet18-triangular");
+    assert_eq!(p.runs.len(), 2 * 2);
+    assert!(p.runs.iter().all(|r| r.task == "tinyimagenet-resnet18"));
+    assert_eq!(p.runs.iter().filter(|r| r.optimizer.schedules.iter().any(|s| s.key == "lr")).count(), 2);
+    // The batch-512 comparison with enough steps: 4,500 training digits at batch 64, 5 epochs.
+    let p = get("mnist-cnn-optimizers-steps");
+    assert_eq!(p.runs.len(), 12);
+    assert!(p.runs.iter().all(|r| r.config()["settings"]["network"]["batch_size"] == 64));
     // The test-function study and the default experiment.
     assert!(get("function-study").runs.iter().all(|r| r.kind == TaskKind::Function));
     let d = get("default");

@@ -131,6 +131,23 @@ impl EpochReport {
             self.correct as f64 / self.total as f64
         }
     }
+
+    /// The line the study documents print per epoch (torch's MNIST example):
+    /// `Validation set: Average loss: 0.0604, Accuracy: 9809/10000 (98%)`, the percentage rounded
+    /// to a whole number; `Train epoch: 3 -- average loss: 0.2134 (no validation)` when the epoch
+    /// was not validated.
+    pub fn study_line(&self) -> String {
+        if !self.validated() {
+            return format!("Train epoch: {} -- average loss: {:.4} (no validation)", self.epoch, self.train_loss);
+        }
+        format!(
+            "Validation set: Average loss: {:.4}, Accuracy: {}/{} ({:.0}%)",
+            self.val_loss,
+            self.correct,
+            self.total,
+            100.0 * self.accuracy()
+        )
+    }
 }
 
 impl fmt::Display for EpochReport {
@@ -1277,6 +1294,24 @@ mod tests {
                 assert_ne!(checksum(&d), sum, "byte {i} bit {bit}");
             }
         }
+    }
+
+    #[test]
+    fn study_log_line_is_the_documents_format() {
+        let r = EpochReport {
+            epoch: 3,
+            step: 120,
+            train_loss: 0.2134,
+            val_loss: 0.06041,
+            correct: 9809,
+            total: 10000,
+            time_s: 1.0,
+        };
+        assert_eq!(r.study_line(), "Validation set: Average loss: 0.0604, Accuracy: 9809/10000 (98%)");
+        let r = EpochReport { correct: 1135, val_loss: 2.30157, ..r };
+        assert_eq!(r.study_line(), "Validation set: Average loss: 2.3016, Accuracy: 1135/10000 (11%)");
+        let r = EpochReport { val_loss: f64::NAN, correct: 0, total: 0, ..r };
+        assert_eq!(r.study_line(), "Train epoch: 3 -- average loss: 0.2134 (no validation)");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! Every quantity is over the seeds that ran OK: the median, with the range (min–max) when more
 //! than one seed contributes. A configuration without any OK seed shows `diverged` or `failed`
 //! instead of numbers. Steps / time to the target count a seed that never reached it as `∞`.
+//! The `steps` column is the optimizer steps per run, so that runs of very different lengths
+//! (batch size, early stopping, budgets) are seen to be so.
 
 use crate::format::{csv_field, csv_num, md_cell, num};
 use crate::group::{Comparison, Config};
@@ -24,6 +26,8 @@ pub struct Row {
     pub ok: usize,
     pub diverged: usize,
     pub failed: usize,
+    /// Optimizer steps per run (a table comparing runs of very different lengths says so).
+    pub steps: Option<Spread>,
     pub time_s: Option<Spread>,
     pub final_loss: Option<Spread>,
     pub min_loss: Option<Spread>,
@@ -88,6 +92,7 @@ fn row(cmp: &Comparison, cfg: &Config) -> Row {
         ok: cfg.count(Status::Ok),
         diverged: cfg.count(Status::Diverged),
         failed: cfg.count(Status::Failed),
+        steps: spread_of(ok(), |r| Some(r.summary.steps as f64)),
         time_s: spread_of(ok(), |r| Some(r.wall_s)),
         final_loss: spread_of(ok(), |r| Some(r.summary.final_loss)),
         min_loss: spread_of(ok(), |r| Some(r.summary.min_loss)),
@@ -201,7 +206,7 @@ impl Table {
         if self.show_label {
             h.push("configuration".into());
         }
-        h.extend(["seeds ok", "time (s)", "final loss", "min loss"].map(String::from));
+        h.extend(["seeds ok", "steps", "time (s)", "final loss", "min loss"].map(String::from));
         if self.has_val_loss {
             h.extend(["final val loss", "min val loss"].map(String::from));
         }
@@ -247,6 +252,7 @@ impl Table {
                 (None, None) => "—".into(),
             }
         };
+        c.push(cell(&r.steps, &count_text));
         c.push(cell(&r.time_s, &num));
         c.push(cell(&r.final_loss, &num));
         c.push(cell(&r.min_loss, &num));
@@ -305,7 +311,7 @@ impl Table {
         let mut h: Vec<String> = vec!["task".into()];
         h.extend(self.keys.iter().cloned());
         h.extend(["optimizer", "label", "seeds_total", "seeds_ok", "seeds_diverged", "seeds_failed"].map(String::from));
-        let mut quantities = vec!["time_s", "final_loss", "min_loss"];
+        let mut quantities = vec!["steps", "time_s", "final_loss", "min_loss"];
         if self.has_val_loss {
             quantities.extend(["final_val_loss", "min_val_loss"]);
         }
@@ -337,6 +343,7 @@ impl Table {
             debug_assert_eq!(v.len(), target_pos);
             for q in &quantities {
                 let s = match *q {
+                    "steps" => r.steps,
                     "time_s" => r.time_s,
                     "final_loss" => r.final_loss,
                     "min_loss" => r.min_loss,

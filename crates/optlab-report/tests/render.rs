@@ -139,20 +139,20 @@ fn markdown_rows_are_medians_with_ranges_and_statuses() {
     let lines: Vec<&str> = md.lines().collect();
     assert_eq!(
         lines[0],
-        "| task | beta1 | beta2 | optimizer | seeds ok | time (s) | final loss | min loss | final val loss | min val loss | final accuracy | best accuracy | target | steps to target | time to target (s) |"
+        "| task | beta1 | beta2 | optimizer | seeds ok | steps | time (s) | final loss | min loss | final val loss | min val loss | final accuracy | best accuracy | target | steps to target | time to target (s) |"
     );
-    assert_eq!(lines[1], "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    assert_eq!(lines[1], "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     assert_eq!(
         lines[2],
-        "| net | 0.8 | 0.999 | adam | 0/2 (2 failed) | failed | failed | failed | failed | failed | failed | failed | 0.5 | failed | failed |"
+        "| net | 0.8 | 0.999 | adam | 0/2 (2 failed) | failed | failed | failed | failed | failed | failed | failed | failed | 0.5 | failed | failed |"
     );
     assert_eq!(
         lines[3],
-        "| net | 0.9 | 0.99 | adam | 3/3 | 11 (10–12) | 0.2 (0.1–0.3) | 0.2 (0.1–0.25) | 0.45 (0.4–0.5) | 0.45 (0.4–0.5) | 91% (90%–92%) | 91% (90%–92%) | 0.5 | 200 (100–∞) | 2 (1–∞) |"
+        "| net | 0.9 | 0.99 | adam | 3/3 | 1000 | 11 (10–12) | 0.2 (0.1–0.3) | 0.2 (0.1–0.25) | 0.45 (0.4–0.5) | 0.45 (0.4–0.5) | 91% (90%–92%) | 91% (90%–92%) | 0.5 | 200 (100–∞) | 2 (1–∞) |"
     );
     assert_eq!(
         lines[4],
-        "| net | 0.95 | 0.99 | adam | 1/2 (1 diverged) | 9 | 0.5 | 0.4 | 0.6 | 0.55 | 80% | 85% | 0.5 | not reached | not reached |"
+        "| net | 0.95 | 0.99 | adam | 1/2 (1 diverged) | 1000 | 9 | 0.5 | 0.4 | 0.6 | 0.55 | 80% | 85% | 0.5 | not reached | not reached |"
     );
     assert_eq!(lines.len(), 5);
     assert!(!md.contains("NaN") && !md.contains("nan"));
@@ -167,16 +167,16 @@ fn csv_has_full_precision_numbers_one_column_per_quantity() {
     assert_eq!(
         lines[0],
         "task,beta1,beta2,optimizer,label,seeds_total,seeds_ok,seeds_diverged,seeds_failed,target,\
-         time_s_median,time_s_min,time_s_max,final_loss_median,final_loss_min,final_loss_max,\
+         steps_median,steps_min,steps_max,time_s_median,time_s_min,time_s_max,final_loss_median,final_loss_min,final_loss_max,\
          min_loss_median,min_loss_min,min_loss_max,final_val_loss_median,final_val_loss_min,final_val_loss_max,\
          min_val_loss_median,min_val_loss_min,min_val_loss_max,final_accuracy_median,final_accuracy_min,final_accuracy_max,\
          best_accuracy_median,best_accuracy_min,best_accuracy_max,steps_to_target_median,steps_to_target_min,steps_to_target_max,\
          time_to_target_s_median,time_to_target_s_min,time_to_target_s_max"
     );
-    assert_eq!(lines[1], format!("net,0.8,0.999,adam,adam b1=0.8 b2=0.999,2,0,0,2,0.5{}", ",".repeat(27)));
+    assert_eq!(lines[1], format!("net,0.8,0.999,adam,adam b1=0.8 b2=0.999,2,0,0,2,0.5{}", ",".repeat(30)));
     assert_eq!(
         lines[2],
-        "net,0.9,0.99,adam,adam b1=0.9 b2=0.99,3,3,0,0,0.5,11.0,10.0,12.0,0.2,0.1,0.3,0.2,0.1,0.25,\
+        "net,0.9,0.99,adam,adam b1=0.9 b2=0.99,3,3,0,0,0.5,1000.0,1000.0,1000.0,11.0,10.0,12.0,0.2,0.1,0.3,0.2,0.1,0.25,\
          0.45,0.4,0.5,0.45,0.4,0.5,0.91,0.9,0.92,0.91,0.9,0.92,200.0,100.0,inf,2.0,1.0,inf"
     );
     let header_cols = lines[0].split(',').count();

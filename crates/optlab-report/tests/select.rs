@@ -176,7 +176,10 @@ fn reduced_plots_say_so_and_the_tables_keep_everything() {
     assert!(md.contains("| matyas | 0.1 | adam | 3/3 |"), "{md}");
     assert_eq!(best.rows.len(), 3 + 3 + 1);
     // Compact in Markdown (the answer at a glance), complete in CSV.
-    assert!(md.starts_with("| task | lr | optimizer | seeds ok | final loss | target | steps to target |\n"), "{md}");
+    assert!(
+        md.starts_with("| task | lr | optimizer | seeds ok | steps | final loss | target | steps to target |\n"),
+        "{md}"
+    );
     assert!(best.csv().lines().next().unwrap().contains("time_s_median"));
 
     let dir = tempfile::tempdir().unwrap();

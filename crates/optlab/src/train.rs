@@ -106,6 +106,10 @@ pub struct TrainArgs {
     /// The validation metric of --patience and of the best epoch: loss or acc.
     #[arg(long, default_value = "loss")]
     pub early_stop_on: String,
+    /// Per-epoch log lines: `optlab` (`epoch 3: train …, val loss …, accuracy …`) or `study`
+    /// (the study documents' `Validation set: Average loss: …, Accuracy: …/… (…%)`).
+    #[arg(long, default_value = "optlab", value_parser = ["optlab", "study"])]
+    pub log_format: String,
     /// Clamp gradient elements to [-V, V] before every step (torch's clip_grad_value_; > 0).
     #[arg(long, allow_hyphen_values = true)]
     pub clip_value: Option<f64>,
@@ -206,19 +210,32 @@ impl Default for PlotChoice {
     }
 }
 
+/// The per-epoch log line in the format `--log-format` names (`optlab` or `study`).
+pub fn epoch_line(e: &EpochReport, format: &str) -> Result<String> {
+    match format {
+        "optlab" => Ok(e.to_string()),
+        "study" => Ok(e.study_line()),
+        other => Err(Error::Usage(format!("--log-format `{other}`: expected optlab or study"))),
+    }
+}
+
 /// Runs `optlab train`: log lines on stdout, files in `--out`.
 pub fn cli_run(args: &TrainArgs) -> Result<()> {
     let cfg = args.to_config()?;
     let choice = args.plot_choice()?;
+    let format = args.log_format.as_str();
+    if !matches!(format, "optlab" | "study") {
+        return Err(Error::Usage(format!("--log-format `{format}`: expected optlab or study")));
+    }
     let report = optlab_nn::train(&cfg, &mut |e| {
         if !cfg.progress {
-            println!("{e}");
+            println!("{}", epoch_line(e, format).unwrap_or_default());
         }
     })?;
     if cfg.progress {
         // The bar printed the lines on stderr; stdout gets them too, for pipes and logs.
         for e in &report.epochs {
-            println!("{e}");
+            println!("{}", epoch_line(e, format)?);
         }
     }
     println!(
@@ -641,6 +658,7 @@ mod tests {
             clip_norm: None,
             clip_value: None,
             early_stop_on: "loss".into(),
+            log_format: "optlab".into(),
         };
         assert!(args.to_config().unwrap_err().to_string().contains("--set `lr`"));
         let a = TrainArgs { set: vec![], widths: Some("784-x-10".into()), ..args.clone() };

@@ -182,3 +182,38 @@ fn train_refuses_a_key_given_twice() {
         assert!(o.stdout.is_empty(), "nothing trained: {}", String::from_utf8_lossy(&o.stdout));
     }
 }
+
+/// `--log-format study`: the study documents' per-epoch line, one per epoch; a bad value is named.
+#[test]
+fn study_log_format_prints_the_documents_lines() {
+    let o = optlab(&[
+        "train",
+        "--task",
+        "blobs-two-layer",
+        "--set",
+        "lr=0.05",
+        "--epochs",
+        "3",
+        "--log-format",
+        "study",
+        "--quiet",
+    ]);
+    let stdout = text(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", text(&o.stderr));
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("Validation set: Average loss: ")).collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for l in &lines {
+        // e.g. "Validation set: Average loss: 0.4521, Accuracy: 171/200 (86%)"
+        let (loss, acc) = l["Validation set: Average loss: ".len()..].split_once(", Accuracy: ").unwrap();
+        assert_eq!(loss.split_once('.').unwrap().1.len(), 4, "{l}");
+        let (count, pct) = acc.split_once(" (").unwrap();
+        let (c, t) = count.split_once('/').unwrap();
+        let (c, t): (f64, f64) = (c.parse().unwrap(), t.parse().unwrap());
+        assert_eq!(t, 200.0, "{l}");
+        assert_eq!(pct, format!("{:.0}%)", 100.0 * c / t), "{l}");
+    }
+    assert!(!stdout.lines().any(|l| l.starts_with("epoch ")), "{stdout}");
+    let o = optlab(&["train", "--task", "blobs-two-layer", "--log-format", "torch", "--quiet"]);
+    let e = text(&o.stderr);
+    assert!(!o.status.success() && e.contains("torch") && e.contains("study"), "{e}");
+}

@@ -56,12 +56,23 @@
 //!
 //! A zero gradient moves nothing (`ŝ = 0`, `0/eps = 0`). `g'³` overflows f32 for
 //! `|g'| > 6.98e12` (f64: `5.6e102`), earlier than Adam's `g'²`; the parameter then becomes NaN.
+//!
+//! # The authors' code (`authors=true`)
+//!
+//! The study's code (github.com/Shubh-Goyal-07/DLProject, `experiments/optimizers/customAdam3.py`,
+//! commit de8d89f) computes `q̂` as `(q/(1 − β3^t))**(1/3)` in torch, which is NaN for a negative
+//! third moment, and then overwrites NaN with `1e-9`. Its third term is therefore
+//! `cbrt(q̂)` where `q̂ ≥ 0` and `1e-9` where `q̂ < 0`: never negative, so the denominator is at
+//! least `r̂ + eps` and the signed blow-up above cannot happen. `authors=true` computes that:
+//! `t = q < 0 ? 1e-9 : cbrt(q)/cbrt(1 − β3^t)` (kernel: `t·sqrt(1 − β2^t)` as above). The code's
+//! defaults are `beta1=0.99, beta2=0.999, beta3=0.9999, eps=1e-3` (set them; optlab's defaults
+//! stay Adam's). `authors=true` with `abs_third=true` is refused (two different third terms).
 
 use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
-use crate::error::Result;
+use crate::error::{OptimError, Result};
 use crate::float::Float;
-use crate::hyper::{Hyper, Kind, Parity, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec, Variant};
 
 pub struct AdamSkew;
 
@@ -77,6 +88,9 @@ crate::hypers! {
         maximize: bool [] = false, MAXIMIZE_DOC;
         abs_third: bool [] = false,
             "use |q_hat| in the denominator (false: signed q_hat, which can make it vanish or negative)";
+        authors: bool [] = false,
+            "the authors' code (DLProject customAdam3.py): a negative q_hat counts as 1e-9 (torch's NaN of \
+             q**(1/3), replaced), so the third term is never negative";
     }
 }
 
@@ -91,10 +105,12 @@ static SPEC: Spec = Spec {
         "adam's arithmetic otherwise: lerp for s, bias corrections 1 - beta^t as float powers, L2 weight decay",
         "evaluated with the denominator multiplied through by sqrt(1 - beta2^t) (eps inside the bias correction, \
          as in adam; two divisions per element fewer)",
+        "authors=true: the study's code, where a negative q_hat's torch cube root is NaN and is replaced by 1e-9 \
+         (its defaults: beta1=0.99, beta2=0.999, beta3=0.9999, eps=1e-3)",
     ],
     needs_hessian: false,
     parity: Parity::Hand,
-    variants: &[],
+    variants: &[Variant::tested("authors", &[("authors", "true")])],
 };
 
 #[derive(Clone, Copy)]
@@ -113,6 +129,27 @@ pub struct Coef<T> {
     /// `−lr·sqrt(1 − β2^t)/(1 − β1^t)`
     neg_step: T,
     abs_third: bool,
+    /// `Some(1e-9·sqrt(1 − β2^t))` with `authors=true`: the third term where `q < 0`.
+    authors_floor: Option<T>,
+}
+
+const SIGNED: u8 = 0;
+const ABS: u8 = 1;
+const AUTHORS: u8 = 2;
+
+/// The third term the authors' code uses where the third moment is negative (its NaN replacement).
+const AUTHORS_NAN_VALUE: f64 = 1e-9;
+
+fn refuse_both(hp: &AdamSkewHp) -> Result<()> {
+    if hp.authors && hp.abs_third {
+        return Err(OptimError::invalid(
+            "adam_skew",
+            "authors",
+            "true",
+            "false while abs_third=true: authors=true and abs_third=true are two different third terms; set one",
+        ));
+    }
+    Ok(())
 }
 
 /// Elements per block of the kernel (f32: 1 KiB per stream, all in L1 between its loops).
@@ -125,7 +162,7 @@ const BLOCK: usize = 256;
 /// the split and the division-free cube root: 55–64). The arithmetic per element is the same as in
 /// a single loop.
 #[inline(always)]
-fn kernel<T: Float, const S: bool, const ABS: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
+fn kernel<T: Float, const S: bool, const MODE: u8>(k: &Coef<T>, ch: Chunk<'_, T>) {
     let n = ch.p.len();
     let (p, g) = (ch.p, &ch.g[..n]);
     let [s, r, q, _] = ch.s;
@@ -147,7 +184,18 @@ fn kernel<T: Float, const S: bool, const ABS: bool>(k: &Coef<T>, ch: Chunk<'_, T
         }
         for i in 0..m {
             let c = q[i].vcbrt();
-            t[i] = if ABS { c.abs() } else { c } * k.c23;
+            t[i] = match MODE {
+                SIGNED => c * k.c23,
+                ABS => c.abs() * k.c23,
+                _ => {
+                    let floor = k.authors_floor.unwrap_or(T::ZERO);
+                    if q[i] < T::ZERO {
+                        floor
+                    } else {
+                        c * k.c23
+                    }
+                }
+            };
         }
         for i in 0..m {
             p[i] += k.neg_step * s[i] / (r[i].sqrt() + t[i] + k.eps);
@@ -161,7 +209,8 @@ impl<T: Float> Algorithm<T> for AdamSkew {
     fn spec() -> &'static Spec {
         &SPEC
     }
-    fn new(_hp: &Hyper) -> Result<Self> {
+    fn new(hp: &Hyper) -> Result<Self> {
+        refuse_both(&AdamSkewHp::read(hp))?;
         Ok(AdamSkew)
     }
     fn buffers(_hp: &Hyper) -> Vec<Buffer> {
@@ -169,6 +218,7 @@ impl<T: Float> Algorithm<T> for AdamSkew {
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
         let hp = AdamSkewHp::read(hp);
+        refuse_both(&hp)?;
         let (lr, b1, b2, b3) = (hp.lr, hp.beta1, hp.beta2, hp.beta3);
         let bc2_sqrt = bias_correction(b2, ctx.step).sqrt();
         Ok(Coef {
@@ -182,6 +232,7 @@ impl<T: Float> Algorithm<T> for AdamSkew {
             eps: T::of(hp.eps * bc2_sqrt),
             neg_step: T::of(-(lr * bc2_sqrt / bias_correction(b1, ctx.step))),
             abs_third: hp.abs_third,
+            authors_floor: hp.authors.then(|| T::of(AUTHORS_NAN_VALUE * bc2_sqrt)),
         })
     }
     const SHORT_FORM: bool = true;
@@ -190,10 +241,12 @@ impl<T: Float> Algorithm<T> for AdamSkew {
     }
     #[inline(always)]
     fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
-        if k.abs_third {
-            kernel::<T, S, true>(k, ch)
+        if k.authors_floor.is_some() {
+            kernel::<T, S, AUTHORS>(k, ch)
+        } else if k.abs_third {
+            kernel::<T, S, ABS>(k, ch)
         } else {
-            kernel::<T, S, false>(k, ch)
+            kernel::<T, S, SIGNED>(k, ch)
         }
     }
 }
@@ -279,6 +332,22 @@ mod tests {
                 assert!(dx > 0.0 && dx < lr, "downhill, below Adam's: {dx}");
             }
         }
+    }
+
+    /// `authors=true`: a negative third moment counts as 1e-9 (the authors' NaN replacement), so
+    /// the first step of a negative gradient is Adam-sized, not `lr·|g|/eps`; with `abs_third`
+    /// it is refused, naming both keys.
+    #[test]
+    fn authors_third_term_is_never_negative() {
+        let mut opt = build::<f64>(2, &[("authors", "true")]);
+        let mut x = vec![0.0, 0.0];
+        step(opt.as_mut(), &mut x, &[-1.0, 0.5]);
+        // g = -1: denominator r̂ + 1e-9 + eps = 1 + 1e-9 + 1e-8; g = 0.5: r̂ + q̂ = 1.
+        assert!(close(x[0], 1e-3 / (1.0 + 1e-9 + 1e-8), 1e-12), "{x:?}");
+        assert!(close(x[1], -0.5e-3 / (1.0 + 1e-8), 1e-12), "{x:?}");
+        let cfg = OptimConfig::new("adam_skew").set("authors", "true").set("abs_third", "true");
+        let e = registry::build::<f64>(Layout::single("x", 1), &cfg).err().expect("refused").to_string();
+        assert!(e.contains("authors") && e.contains("abs_third"), "{e}");
     }
 
     #[test]

@@ -29,12 +29,27 @@
 //!   (the step is then about `lr·|ŝ|/eps`); there is no bound such as Adam's `|step| ≲ lr`.
 //! - A zero gradient moves nothing: `ŝ = 0` (`sign(0) = 0`) and `0/eps = 0`.
 //! - `g'³` overflows f32 for `|g'| > 6.98e12` (f64: `5.6e102`); the parameter then becomes NaN.
+//!
+//! # The authors' code (`authors=true`)
+//!
+//! The study's code (github.com/Shubh-Goyal-07/DLProject, `experiments/optimizers/customAdam4.py`,
+//! commit de8d89f) takes the powers with `torch.pow`, which is NaN for a negative base, and then
+//! overwrites NaN with `1e-15`: `ŝ = (s/(1 − β1^t))^(3/4)` where `s ≥ 0`, else `1e-15`;
+//! `r̂ = (r/(1 − β2^t))^(1/4)` where `r ≥ 0`, else `1e-15`; `p ← p − lr·ŝ/(r̂ + eps)`. So:
+//! - where the averaged gradient is negative the step is `−lr·1e-15/(r̂ + eps)`: nothing moves;
+//! - where it is positive the step is downhill, `−lr·ŝ/(r̂ + eps)`, and about `lr·ŝ/eps` where the
+//!   third moment is negative;
+//! - no step goes uphill (unlike the sign-keeping default), and each parameter only ever
+//!   decreases (by at most about `lr·ŝ/eps`).
+//!
+//! `authors=true` computes exactly that. The code's defaults are `beta1=0.99, beta2=0.999,
+//! eps=1e-3` (its `beta2` is the third moment's decay; set them, optlab's defaults stay Adam's).
 
 use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{Hyper, Kind, Parity, Spec};
+use crate::hyper::{Hyper, Kind, Parity, Spec, Variant};
 
 pub struct AdamThird;
 
@@ -47,6 +62,9 @@ crate::hypers! {
         eps: f64 [Kind::POS] = 1e-8, EPS_DOC;
         weight_decay: f64 [Kind::NONNEG] = 0.0, WEIGHT_DECAY_DOC;
         maximize: bool [] = false, MAXIMIZE_DOC;
+        authors: bool [] = false,
+            "the authors' code (DLProject customAdam4.py): a negative s or r (torch's NaN of the fractional power) \
+             counts as 1e-15, so only coordinates with a positive averaged gradient move, downhill";
     }
 }
 
@@ -61,10 +79,12 @@ static SPEC: Spec = Spec {
         "|x|^(1/4) = sqrt(sqrt(|x|)), |x|^(3/4) = sqrt(|x|) sqrt(sqrt(|x|)); bias corrections (1 - beta^t, float \
          powers) taken out of the powers",
         "lerp for s (as torch's Adam), L2 weight decay",
+        "authors=true: the study's code, where torch's fractional power of a negative s or r is NaN and is \
+         replaced by 1e-15 (its defaults: beta1=0.99, beta2=0.999, eps=1e-3)",
     ],
     needs_hessian: false,
     parity: Parity::Hand,
-    variants: &[],
+    variants: &[Variant::tested("authors", &[("authors", "true")])],
 };
 
 #[derive(Clone, Copy)]
@@ -78,7 +98,12 @@ pub struct Coef<T> {
     eps: T,
     /// `−lr/(1 − β1^t)^(3/4)`
     neg_step: T,
+    /// `authors=true`: `(1/(1 − β1^t)^(3/4), −lr)`, the authors' `ŝ` taken whole.
+    authors: Option<(T, T)>,
 }
+
+/// The value the authors' code puts in place of a NaN power (a negative moment).
+const AUTHORS_NAN_VALUE: f64 = 1e-15;
 
 impl<T: Float> Algorithm<T> for AdamThird {
     type Coef = Coef<T>;
@@ -104,6 +129,7 @@ impl<T: Float> Algorithm<T> for AdamThird {
             bc2_quarter: T::of(bc2.sqrt().sqrt()),
             eps: T::of(hp.eps),
             neg_step: T::of(-(lr / (bc1.sqrt() * bc1.sqrt().sqrt()))),
+            authors: hp.authors.then(|| (T::of(1.0 / (bc1.sqrt() * bc1.sqrt().sqrt())), T::of(-lr))),
         })
     }
     const SHORT_FORM: bool = true;
@@ -112,6 +138,9 @@ impl<T: Float> Algorithm<T> for AdamThird {
     }
     #[inline(always)]
     fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
+        if let Some((inv_bc1, neg_lr)) = k.authors {
+            return authors::<T, S>(k, inv_bc1, neg_lr, ch);
+        }
         let n = ch.p.len();
         let (p, g) = (ch.p, &ch.g[..n]);
         let [s, r, ..] = ch.s;
@@ -127,6 +156,31 @@ impl<T: Float> Algorithm<T> for AdamThird {
             let r_hat = ri.signum() * ra / k.bc2_quarter;
             p[i] += k.neg_step * s_pow / (r_hat + k.eps);
         }
+    }
+}
+
+/// The authors' update: a negative moment's power is `1e-15` (see the module docs).
+#[inline(always)]
+fn authors<T: Float, const S: bool>(k: &Coef<T>, inv_bc1: T, neg_lr: T, ch: Chunk<'_, T>) {
+    let n = ch.p.len();
+    let (p, g) = (ch.p, &ch.g[..n]);
+    let [s, r, ..] = ch.s;
+    let (s, r) = (&mut s[..n], &mut r[..n]);
+    let nan_value = T::of(AUTHORS_NAN_VALUE);
+    for i in 0..n {
+        let gi = k.prep.get::<S>(g[i], p[i]);
+        let si = k.m.get::<S>(s[i], gi);
+        s[i] = si;
+        let ri = r[i] * k.b2 + k.omb2 * (gi * gi * gi);
+        r[i] = ri;
+        let s_hat = if si < T::ZERO {
+            nan_value
+        } else {
+            let sa = si.sqrt();
+            sa * sa.sqrt() * inv_bc1
+        };
+        let r_hat = if ri < T::ZERO { nan_value } else { ri.sqrt().sqrt() / k.bc2_quarter };
+        p[i] += neg_lr * s_hat / (r_hat + k.eps);
     }
 }
 
@@ -216,6 +270,28 @@ mod tests {
         assert!(d2[1] > 0.0, "ŝ < 0 < r̂ moves p up (downhill): {d2:?}");
         // Equal up to the eps in r̂ ± eps.
         assert!(close(d2[0], d2[1], 1e-6));
+    }
+
+    /// `authors=true`: a negative averaged gradient counts as 1e-15 (the authors' NaN
+    /// replacement), so that weight stays put, where the default steps uphill by about lr.
+    #[test]
+    fn authors_negative_moments_do_not_step_uphill() {
+        let (lr, eps) = (1e-3, 1e-8);
+        let mut opt = build::<f64>(2, &[("authors", "true")]);
+        let mut x = vec![0.0, 0.0];
+        opt.step(&mut [&mut x[..]], &[&[-1.0, 16.0][..]], None).unwrap();
+        // g = -1: ŝ = 1e-15, r̂ = 1e-15: step -lr 1e-15/(1e-15 + eps).
+        assert!(close(x[0], -lr * 1e-15 / (1e-15 + eps), 1e-9), "{x:?}");
+        // g = 16: ŝ = 16^(3/4) = 8, r̂ = 16^(3/4) = 8: step -lr 8/(8 + eps).
+        assert!(close(x[1], -lr * 8.0 / (8.0 + eps), 1e-12), "{x:?}");
+        // Then g = 3: both moments turn positive and the step is downhill, by hand.
+        let (b1, b2): (f64, f64) = (0.9, 0.999);
+        opt.step(&mut [&mut x[..]], &[&[3.0, 16.0][..]], None).unwrap();
+        let s = (b1 * (1.0 - b1) * -1.0 + (1.0 - b1) * 3.0) / (1.0 - b1 * b1);
+        let r = b2 * (1.0 - b2) * -1.0 + (1.0 - b2) * 27.0;
+        assert!(s > 0.0 && r > 0.0);
+        let want = -lr * 1e-15 / (1e-15 + eps) - lr * s.powf(0.75) / ((r / (1.0 - b2 * b2)).powf(0.25) + eps);
+        assert!(close(x[0], want, 1e-12), "{x:?} vs {want}");
     }
 
     #[test]
