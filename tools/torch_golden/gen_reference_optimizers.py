@@ -487,13 +487,15 @@ def lamb_cases():
     settings = [
         ("default", {}, {}),
         ("lr", {"lr": 1e-2}, {"lr": 1e-2}),
-        ("betas", {"lr": 1e-2, "beta1": 0.8, "beta2": 0.99}, {"lr": 1e-2, "betas": (0.8, 0.99)}),
+        # lr 5e-3 here and for l2: at 1e-2 the booth runs oscillate about the minimum and amplify
+        # ulp-level gradient differences past the closed loop's 1e-9 (their open loops agreed).
+        ("betas", {"lr": 5e-3, "beta1": 0.8, "beta2": 0.99}, {"lr": 5e-3, "betas": (0.8, 0.99)}),
         ("eps", {"lr": 1e-2, "eps": 1e-2}, {"lr": 1e-2, "eps": 1e-2}),
         ("decoupled", {"lr": 1e-2, "weight_decay": 0.1}, {"lr": 1e-2, "weight_decay": 0.1}),
         ("fixed_decay", {"lr": 1e-2, "weight_decay": 1e-3, "fixed_decay": True},
          {"lr": 1e-2, "weight_decay": 1e-3, "fixed_decay": True}),
-        ("l2", {"lr": 1e-2, "weight_decay": 0.1, "weight_decouple": False},
-         {"lr": 1e-2, "weight_decay": 0.1, "weight_decouple": False}),
+        ("l2", {"lr": 5e-3, "weight_decay": 0.1, "weight_decouple": False},
+         {"lr": 5e-3, "weight_decay": 0.1, "weight_decouple": False}),
         ("no_grad_averaging", {"lr": 1e-2, "grad_averaging": False}, {"lr": 1e-2, "grad_averaging": False}),
         ("adam", {"lr": 1e-2, "adam": True}, {"lr": 1e-2, "adam": True}),
         ("adam_debias", {"lr": 1e-2, "adam_debias": True}, {"lr": 1e-2, "adam_debias": True}),
@@ -520,21 +522,24 @@ def lars_cases():
         return LARS(ps, foreach=False, **kw)
 
     m = [1, 2]
+    # lr 0.2 with trust_coefficient 0.01: at lr 1 the trust-ratio steps (about lr tc ||p||, whatever
+    # the gradient) make the closed loop chaotic near the minimum: the reference itself, fed the
+    # Rust test's gradient formulas instead of autograd's (ulp apart), drifts past 1e-9.
     settings = [
         ("default", {}, {}, {"shape": m}),
-        ("trust", {"lr": 1.0, "trust_coefficient": 0.01}, {"lr": 1.0, "trust_coefficient": 0.01}, {"shape": m}),
-        ("weight_decay", {"lr": 1.0, "trust_coefficient": 0.01, "weight_decay": 0.1},
-         {"lr": 1.0, "trust_coefficient": 0.01, "weight_decay": 0.1}, {"shape": m}),
-        ("dampening", {"lr": 1.0, "trust_coefficient": 0.01, "dampening": 0.5, "momentum": 0.8},
-         {"lr": 1.0, "trust_coefficient": 0.01, "dampening": 0.5, "momentum": 0.8}, {"shape": m}),
-        ("nesterov", {"lr": 1.0, "trust_coefficient": 0.01, "nesterov": True},
-         {"lr": 1.0, "trust_coefficient": 0.01, "nesterov": True}, {"shape": m}),
-        ("no_momentum", {"lr": 1.0, "trust_coefficient": 0.01, "momentum": 0.0, "dampening": 0.3},
-         {"lr": 1.0, "trust_coefficient": 0.01, "momentum": 0.0, "dampening": 0.3}, {"shape": m}),
+        ("trust", {"lr": 0.2, "trust_coefficient": 0.01}, {"lr": 0.2, "trust_coefficient": 0.01}, {"shape": m}),
+        ("weight_decay", {"lr": 0.2, "trust_coefficient": 0.01, "weight_decay": 0.1},
+         {"lr": 0.2, "trust_coefficient": 0.01, "weight_decay": 0.1}, {"shape": m}),
+        ("dampening", {"lr": 0.2, "trust_coefficient": 0.01, "dampening": 0.5, "momentum": 0.8},
+         {"lr": 0.2, "trust_coefficient": 0.01, "dampening": 0.5, "momentum": 0.8}, {"shape": m}),
+        ("nesterov", {"lr": 0.2, "trust_coefficient": 0.01, "nesterov": True},
+         {"lr": 0.2, "trust_coefficient": 0.01, "nesterov": True}, {"shape": m}),
+        ("no_momentum", {"lr": 0.2, "trust_coefficient": 0.01, "momentum": 0.0, "dampening": 0.3},
+         {"lr": 0.2, "trust_coefficient": 0.01, "momentum": 0.0, "dampening": 0.3}, {"shape": m}),
         # 1-D: pytorch_optimizer does not adapt it (plain momentum SGD, no weight decay).
         ("excluded", {"lr": 1e-3, "weight_decay": 0.1, "adapt": False}, {"lr": 1e-3, "weight_decay": 0.1}),
     ]
-    negate = [("maximize", {"lr": 1.0, "trust_coefficient": 0.01}, {"lr": 1.0, "trust_coefficient": 0.01},
+    negate = [("maximize", {"lr": 0.2, "trust_coefficient": 0.01}, {"lr": 0.2, "trust_coefficient": 0.01},
                {"shape": m})]
     return {
         "generator": "tools/torch_golden/gen_reference_optimizers.py",
