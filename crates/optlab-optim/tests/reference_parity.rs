@@ -287,7 +287,7 @@ fn evaluation_weights_match_reference() {
         let function = case["function"].as_str().unwrap();
         let sign = if case["negate"].as_bool().unwrap_or(false) { -1.0 } else { 1.0 };
         let mut x: Vec<f64> = case["start"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        let mut out = vec![f64::NAN; 2];
+        let mut out = [f64::NAN; 2];
         'steps: for (i, want) in ev.iter().enumerate() {
             assert!(opt.eval_params(&[&x[..]], &mut [&mut out[..]]).unwrap());
             for j in 0..2 {
