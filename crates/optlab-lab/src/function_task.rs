@@ -359,7 +359,8 @@ pub fn run_one(
             return Err(LabError::Usage(format!("test-function run stopped by a rule it does not set: {reason}")))
         }
     };
-    Ok(RunResult { outcome, steps: r.steps, final_f: r.f, final_x: r.x, note })
+    // What is reported is the evaluation point (the iterate itself except for Schedule-Free).
+    Ok(RunResult { outcome, steps: r.steps, final_f: r.eval_f, final_x: r.eval_x, note })
 }
 
 /// The start point of a test-function run.
@@ -455,5 +456,36 @@ mod tests {
         let h = Problem::new("himmelblau", 1e-6).unwrap();
         assert!(h.distance_to_minimum(&[3.0, 2.0]) == 0.0);
         assert!(Problem::new("saddle", 1e-6).unwrap().distance_to_minimum(&[0.0, 0.0]).is_nan());
+    }
+
+    /// A Schedule-Free run reports the evaluation weights x (and f there), not the training
+    /// weights y it stepped; the trajectory's rows are (f(x), x) too.
+    #[test]
+    fn schedule_free_runs_report_the_evaluation_weights() {
+        let p = Problem::new("rosenbrock", 1e-6).unwrap();
+        let cfg = OptimConfig::new("schedule_free_sgd").set("lr", 1e-3).set("momentum", 0.8);
+        let lim = Limits { max_steps: 5, xtol: 0.0, patience: u32::MAX, time_limit: None };
+        let start = [-1.5, 2.0];
+        let mut trace = Vec::new();
+        let r = run_one(&p, &cfg, &start, &lim, Some(&mut trace)).unwrap();
+        assert_eq!(r.steps, 5);
+        // By hand: the same optimizer stepped on the gradients at y, x from eval_params.
+        let mut o = registry::build::<f64>(Layout::single("x", 2), &cfg).unwrap();
+        let mut y = start.to_vec();
+        let mut g = vec![0.0; 2];
+        let mut x = vec![0.0; 2];
+        for step in 0..=5 {
+            o.eval_params(&[&y[..]], &mut [&mut x[..]]).unwrap();
+            let row = &trace[step * 3..step * 3 + 3];
+            assert_eq!(row, &[p.f.value(&x), x[0], x[1]][..], "trajectory row {step}");
+            if step == 5 {
+                break;
+            }
+            p.f.value_and_gradient(&y, &mut g);
+            o.step(&mut [&mut y[..]], &[&g[..]], None).unwrap();
+        }
+        assert_ne!(x, y, "x and y differ after 5 steps");
+        assert_eq!(r.final_x, x);
+        assert_eq!(r.final_f, p.f.value(&x));
     }
 }

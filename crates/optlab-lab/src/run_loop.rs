@@ -33,6 +33,10 @@ impl<T: Float> Problem<T> for FunctionProblem<'_, T> {
         g.iter_mut().zip(&self.gd).for_each(|(d, s)| *d = T::of(*s));
         v
     }
+    fn value(&mut self, x: &[T]) -> f64 {
+        self.xd.iter_mut().zip(x).for_each(|(d, s)| *d = s.to_f64());
+        self.f.value(&self.xd)
+    }
     fn has_hessian_diag(&self) -> bool {
         true
     }
@@ -59,8 +63,9 @@ impl<'a> Trajectory<'a> {
 
 impl<T: Float, E> Observer<T, E> for Trajectory<'_> {
     fn observe(&mut self, it: &Iterate<'_, T>) -> Result<Control, E> {
-        self.rows.push(it.f);
-        self.rows.extend(it.x.iter().map(|v| v.to_f64()));
+        // The evaluation weights (the iterate itself except for Schedule-Free).
+        self.rows.push(it.eval_f);
+        self.rows.extend(it.eval_x.iter().map(|v| v.to_f64()));
         Ok(Control::Continue)
     }
 }

@@ -431,6 +431,27 @@ impl OptlabOptimizer {
         Ok(())
     }
 
+    /// The module with its parameters replaced by the optimizer's evaluation weights, for
+    /// optimizers that keep them apart from the training weights (Schedule-Free: `module` holds
+    /// the training weights y, the result the evaluation weights x); `None` when the module's
+    /// parameters are the evaluation weights (every other optimizer, or before the first step).
+    /// Buffers that are not parameters (BatchNorm's running statistics) are copied unchanged.
+    pub fn eval_module<M: Module + Clone>(&self, module: &M) -> Result<Option<M>, NnError> {
+        let Some(b) = &self.built else { return Ok(None) };
+        if !b.opt.has_eval_params() {
+            return Ok(None);
+        }
+        let mut y: Vec<Vec<f32>> = b.infos.iter().map(|p| vec![0.0; p.shape.iter().product()]).collect();
+        read_params(module, &b.index, &mut y);
+        let mut x = y.clone();
+        {
+            let ys: Vec<&[f32]> = y.iter().map(|v| &v[..]).collect();
+            let mut xs: Vec<&mut [f32]> = x.iter_mut().map(|v| &mut v[..]).collect();
+            b.opt.eval_params(&ys, &mut xs)?;
+        }
+        Ok(Some(write_params(module.clone(), &b.index, &x)))
+    }
+
     /// One optimizer step: reads the module's parameters and their gradients, updates them with
     /// the optlab optimizer and returns the updated module.
     pub fn step<M: Module>(&mut self, module: M, grads: GradientsParams) -> Result<M, NnError> {

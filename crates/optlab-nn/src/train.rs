@@ -1170,7 +1170,12 @@ fn run<M: Net>(
                 break;
             }
         }
-        let (val_loss, correct) = if validating { evaluate(&model, val_set, device) } else { (f64::NAN, 0) };
+        // Validation, the best epoch's copy and the reported weights use the evaluation weights
+        // (Schedule-Free's x; the model itself for every other optimizer). Checkpoints keep the
+        // training weights, from which a resumed run continues.
+        let eval_model = opt.eval_module(&model)?;
+        let shown = eval_model.as_ref().unwrap_or(&model);
+        let (val_loss, correct) = if validating { evaluate(shown, val_set, device) } else { (f64::NAN, 0) };
         let report = EpochReport {
             epoch,
             step: progress.step,
@@ -1196,7 +1201,7 @@ fn run<M: Net>(
                 progress.bad_epochs = 0;
                 if cfg.net.patience.is_some() {
                     let mut copy = best.take().unwrap_or_else(|| state_bufs.clone());
-                    read_params(&model, &state_index, &mut copy);
+                    read_params(shown, &state_index, &mut copy);
                     best = Some(copy);
                 }
             } else {
@@ -1230,7 +1235,10 @@ fn run<M: Net>(
     let weights = match (&best, cfg.net.patience) {
         (Some(b), Some(_)) => b.clone(),
         _ => {
-            read_params(&model, &state_index, &mut state_bufs);
+            match opt.eval_module(&model)? {
+                Some(x) => read_params(&x, &state_index, &mut state_bufs),
+                None => read_params(&model, &state_index, &mut state_bufs),
+            }
             state_bufs
         }
     };
@@ -1256,6 +1264,37 @@ fn run<M: Net>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Schedule-Free: validation and the reported weights use the evaluation weights
+    /// x = lerp(y, z, 1 - 1/momentum), built from the training weights y and the state z kept in the
+    /// checkpoint (which holds y, so that a resumed run continues from it).
+    #[test]
+    fn schedule_free_validates_and_reports_the_evaluation_weights() {
+        let dir = tempfile::tempdir().unwrap();
+        let mom = 0.8;
+        let opt = OptimConfig::new("schedule_free_sgd").set("lr", 0.5).set("momentum", mom);
+        let mut cfg = TrainConfig::with(
+            "blobs-two-layer",
+            opt,
+            NetworkSettings { epochs: 2, batch_size: 32, ..NetworkSettings::default() },
+        );
+        cfg.checkpoint = Some(dir.path().to_path_buf());
+        let r = train(&cfg, &mut |_| {}).unwrap();
+        let ck = read_checkpoint(&dir.path().join(CHECKPOINT_FILE)).unwrap();
+        let st = ck.opt_state.unwrap();
+        let w = (1.0 - 1.0 / mom) as f32;
+        let mut differs = false;
+        for (i, (name, x)) in r.weights.iter().enumerate() {
+            let y = &ck.weights[i];
+            let z = &st.tensors.iter().find(|t| t.name == *name).unwrap().buffers[0].1;
+            let want: Vec<f32> = y.iter().zip(z).map(|(y, z)| y + w * (z - y)).collect();
+            assert_eq!(x, &want, "{name}: the reported weights are not lerp(y, z, 1 - 1/momentum)");
+            differs |= x != y;
+        }
+        assert!(differs, "x equals y: the test would not tell them apart");
+        let last = r.epochs.last().unwrap();
+        assert_eq!(evaluate_weights(&cfg, &r.weights).unwrap(), (last.val_loss, last.correct));
+    }
 
     #[test]
     fn log_line_format() {

@@ -95,8 +95,9 @@ pub trait Algorithm<T: Float>: Send + Sync + Sized + 'static {
     /// Number of accumulators the reduction pre-pass fills (0: no pre-pass).
     const REDUCE: usize = 0;
 
-    /// Reduction pre-pass over a chunk (may update state, e.g. running averages): adds into `acc`.
-    fn reduce(&self, _hp: &Hyper, _chunk: Chunk<'_, T>, _acc: &mut [f64; MAX_ACC]) {}
+    /// Reduction pre-pass over a chunk of step `step` (1-based, as [`StepCtx::step`]; may update
+    /// state, e.g. running averages): adds into `acc`.
+    fn reduce(&self, _hp: &Hyper, _step: u64, _chunk: Chunk<'_, T>, _acc: &mut [f64; MAX_ACC]) {}
 
     /// Global stage after the pre-pass, with the sums over all tensors (YellowFin's tuner).
     fn begin_step(&mut self, _hp: &Hyper, _step: u64, _total: &[f64; MAX_ACC]) -> Result<()> {
@@ -127,6 +128,17 @@ pub trait Algorithm<T: Float>: Send + Sync + Sized + 'static {
     /// Whether [`Algorithm::simple`] can be true at all (the generic tests then require the short
     /// form to apply to the defaults and to agree bit for bit with the general one).
     const SHORT_FORM: bool = false;
+
+    /// Whether the parameters are not the weights to evaluate: the optimizer keeps evaluation
+    /// weights apart from the training weights it steps (Schedule-Free), and
+    /// [`Algorithm::eval_params`] computes them.
+    const EVAL_PARAMS: bool = false;
+
+    /// The evaluation weights of one tensor into `out`, from its training weights `p` and its
+    /// state buffers `s` (in the order of [`Algorithm::buffers`]), with the hyperparameters of the
+    /// last step. Called only when [`Algorithm::EVAL_PARAMS`] and after the first step (before
+    /// it, the evaluation weights are the parameters).
+    fn eval_params(_hp: &Hyper, _p: &[T], _s: &[&[T]], _out: &mut [T]) {}
 
     /// The fused per-element update of one chunk. `S` is [`Algorithm::simple`]'s answer; with
     /// `S = true` the kernel may use the short forms. Both must give the same results for finite

@@ -510,7 +510,7 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
                     let chunk = unsafe {
                         make_chunk(&ptrs[d.tensor as usize], slots[d.tensor as usize].bufs.len(), d.start, d.end)
                     };
-                    reduce::<T, A>(simd, alg, &groups[slots[d.tensor as usize].group].eff, chunk, &mut acc);
+                    reduce::<T, A>(simd, alg, &groups[slots[d.tensor as usize].group].eff, step, chunk, &mut acc);
                     unsafe { *acc_ptr.get().add(c) = acc };
                 });
             }
@@ -566,6 +566,44 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
 
     fn steps_taken(&self) -> u64 {
         self.step
+    }
+
+    fn has_eval_params(&self) -> bool {
+        A::EVAL_PARAMS
+    }
+
+    fn eval_params(&self, params: &[&[T]], out: &mut [&mut [T]]) -> Result<bool> {
+        if !A::EVAL_PARAMS {
+            return Ok(false);
+        }
+        let n = self.layout.len();
+        if params.len() != n || out.len() != n {
+            return Err(OptimError::Malformed(format!(
+                "eval_params got {} parameter and {} output tensors, the optimizer was built for {n} ({})",
+                params.len(),
+                out.len(),
+                self.layout.names().join(", ")
+            )));
+        }
+        for (ti, t) in self.layout.tensors().iter().enumerate() {
+            for (what, len) in [("parameter", params[ti].len()), ("evaluation output", out[ti].len())] {
+                if len != t.len {
+                    return Err(OptimError::Tensor {
+                        tensor: t.name.clone(),
+                        what: format!("{what} has {len} elements, expected {} (shape {:?})", t.len, t.shape),
+                    });
+                }
+            }
+        }
+        for (ti, slot) in self.slots.iter().enumerate() {
+            if self.step == 0 {
+                out[ti].copy_from_slice(params[ti]);
+            } else {
+                let bufs: Vec<&[T]> = slot.bufs.iter().map(|b| &b[..]).collect();
+                A::eval_params(&self.groups[slot.group].eff, params[ti], &bufs, out[ti]);
+            }
+        }
+        Ok(true)
     }
 
     fn epochs_taken(&self) -> u64 {
@@ -736,13 +774,20 @@ fn update_form<T: Float, A: Algorithm<T>, const S: bool>(simd: Simd, c: &A::Coef
 }
 
 #[inline(always)]
-fn reduce<T: Float, A: Algorithm<T>>(simd: Simd, a: &A, hp: &Hyper, ch: Chunk<'_, T>, acc: &mut [f64; MAX_ACC]) {
+fn reduce<T: Float, A: Algorithm<T>>(
+    simd: Simd,
+    a: &A,
+    hp: &Hyper,
+    step: u64,
+    ch: Chunk<'_, T>,
+    acc: &mut [f64; MAX_ACC],
+) {
     match simd {
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => unsafe { isa::reduce_avx512::<T, A>(a, hp, ch, acc) },
+        Simd::Avx512 => unsafe { isa::reduce_avx512::<T, A>(a, hp, step, ch, acc) },
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { isa::reduce_avx2::<T, A>(a, hp, ch, acc) },
-        _ => a.reduce(hp, ch, acc),
+        Simd::Avx2 => unsafe { isa::reduce_avx2::<T, A>(a, hp, step, ch, acc) },
+        _ => a.reduce(hp, step, ch, acc),
     }
 }
 
@@ -828,19 +873,21 @@ mod isa {
     pub(super) unsafe fn reduce_avx2<T: Float, A: Algorithm<T>>(
         a: &A,
         hp: &Hyper,
+        step: u64,
         ch: Chunk<'_, T>,
         acc: &mut [f64; MAX_ACC],
     ) {
-        a.reduce(hp, ch, acc)
+        a.reduce(hp, step, ch, acc)
     }
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
     pub(super) unsafe fn reduce_avx512<T: Float, A: Algorithm<T>>(
         a: &A,
         hp: &Hyper,
+        step: u64,
         ch: Chunk<'_, T>,
         acc: &mut [f64; MAX_ACC],
     ) {
-        a.reduce(hp, ch, acc)
+        a.reduce(hp, step, ch, acc)
     }
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn scan_sq_avx2<T: Float>(xs: &[T]) -> (Option<usize>, f64) {

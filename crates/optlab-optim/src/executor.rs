@@ -75,6 +75,14 @@ pub trait Problem<T: Float> {
     /// they are: what they mean is for the stopping rules to decide.
     fn eval(&mut self, x: &[T], g: &mut [T]) -> f64;
 
+    /// f(x) alone (at the evaluation weights of optimizers that have them, [`Iterate::eval_x`]).
+    /// By default [`Problem::eval`] with a scratch gradient; problems that count or record their
+    /// gradient evaluations (golden replays) override it.
+    fn value(&mut self, x: &[T]) -> f64 {
+        let mut g = vec![T::ZERO; x.len()];
+        self.eval(x, &mut g)
+    }
+
     /// Whether [`Problem::hessian_diag`] is available (asked once, before a run of an optimizer
     /// that needs it; such a run is refused when it is not).
     fn has_hessian_diag(&self) -> bool {
@@ -94,6 +102,9 @@ impl<T: Float, P: Problem<T> + ?Sized> Problem<T> for &mut P {
     }
     fn eval(&mut self, x: &[T], g: &mut [T]) -> f64 {
         (**self).eval(x, g)
+    }
+    fn value(&mut self, x: &[T]) -> f64 {
+        (**self).value(x)
     }
     fn has_hessian_diag(&self) -> bool {
         (**self).has_hessian_diag()
@@ -138,6 +149,14 @@ impl<P> Counted<P> {
     {
         self.evals += 1;
         self.problem.eval(x, g)
+    }
+    /// f(x) alone, counted as an evaluation.
+    pub fn value<T: Float>(&mut self, x: &[T]) -> f64
+    where
+        P: Problem<T>,
+    {
+        self.evals += 1;
+        self.problem.value(x)
     }
     /// The Hessian diagonal into `h`, counted; false when the problem has none.
     pub fn hessian_diag<T: Float>(&mut self, x: &[T], h: &mut [T]) -> bool
@@ -199,6 +218,13 @@ pub struct Iterate<'a, T> {
     pub started: Instant,
     /// Set when the run ends at this iterate: the reason.
     pub terminating: Option<&'a Termination>,
+    /// The evaluation weights at this iterate and f there: `x` and `f` themselves, except for
+    /// optimizers that keep evaluation weights apart from the training weights
+    /// ([`Optimizer::has_eval_params`], Schedule-Free), whose `f(eval_x)` costs one more
+    /// (counted) evaluation per iterate. What a run reports (trajectories, targets, the final
+    /// point) is this point; gradients are taken at `x`.
+    pub eval_f: f64,
+    pub eval_x: &'a [T],
 }
 
 /// A stopping rule, asked at every iterate (until an earlier rule ends the run).
@@ -231,7 +257,8 @@ pub struct Target {
 
 impl<T: Float> Rule<T> for Target {
     fn check(&mut self, it: &Iterate<'_, T>) -> Option<Termination> {
-        ((it.f - self.value).abs() <= self.tol).then_some(Termination::TargetReached { f: it.f, target: self.value })
+        ((it.eval_f - self.value).abs() <= self.tol)
+            .then_some(Termination::TargetReached { f: it.eval_f, target: self.value })
     }
 }
 
@@ -388,6 +415,10 @@ pub struct Report<T> {
     pub f: f64,
     /// The last iterate.
     pub x: Vec<T>,
+    /// f at the evaluation weights of the last iterate, and those weights (`f` and `x` except for
+    /// optimizers with evaluation weights of their own: see [`Iterate::eval_x`]).
+    pub eval_f: f64,
+    pub eval_x: Vec<T>,
 }
 
 /// Runs an optimizer on a problem: see the [module documentation](self).
@@ -459,11 +490,19 @@ impl<'a, T: Float, P: Problem<T>, E: From<OptimError>> Executor<'a, T, P, E> {
         let mut h = if needs_h { vec![T::ZERO; n] } else { Vec::new() };
         let started = Instant::now();
         let (mut steps, mut skipped) = (0u64, 0u64);
+        let with_eval = opt.has_eval_params();
+        let mut ex = if with_eval { vec![T::ZERO; n] } else { Vec::new() };
         loop {
             let f = problem.eval(&x, &mut g);
             if needs_h && !problem.hessian_diag(&x, &mut h) {
                 return Err(missing_hessian(opt).into());
             }
+            let ef = if with_eval {
+                eval_point(opt, &x, &mut ex, &sizes)?;
+                problem.value(&ex)
+            } else {
+                f
+            };
             let mut it = Iterate {
                 step: steps,
                 f,
@@ -474,6 +513,8 @@ impl<'a, T: Float, P: Problem<T>, E: From<OptimError>> Executor<'a, T, P, E> {
                 hessian_evals: problem.hessian_evals(),
                 started,
                 terminating: None,
+                eval_f: ef,
+                eval_x: if with_eval { &ex } else { &x },
             };
             let mut end = rules.iter_mut().find_map(|r| r.check(&it));
             let mut requested = None;
@@ -515,6 +556,8 @@ impl<'a, T: Float, P: Problem<T>, E: From<OptimError>> Executor<'a, T, P, E> {
                 hessian_evals: problem.hessian_evals(),
                 started,
                 terminating: Some(&why),
+                eval_f: ef,
+                eval_x: if with_eval { &ex } else { &x },
             };
             for o in observers.iter_mut() {
                 o.finish(&last, &why)?;
@@ -526,10 +569,29 @@ impl<'a, T: Float, P: Problem<T>, E: From<OptimError>> Executor<'a, T, P, E> {
                 evals: problem.evals(),
                 hessian_evals: problem.hessian_evals(),
                 f,
+                eval_f: ef,
+                eval_x: if with_eval { ex } else { x.clone() },
                 x,
             });
         }
     }
+}
+
+/// The optimizer's evaluation weights for the flat iterate `x` into `out` (split by tensor).
+fn eval_point<T: Float>(opt: &dyn Optimizer<T>, x: &[T], out: &mut [T], sizes: &[usize]) -> Result<()> {
+    let mut xs: Vec<&[T]> = Vec::with_capacity(sizes.len());
+    let mut os: Vec<&mut [T]> = Vec::with_capacity(sizes.len());
+    let (mut xr, mut or) = (x, out);
+    for &len in sizes {
+        let (a, b) = xr.split_at(len);
+        xs.push(a);
+        xr = b;
+        let (a, b) = or.split_at_mut(len);
+        os.push(a);
+        or = b;
+    }
+    opt.eval_params(&xs, &mut os)?;
+    Ok(())
 }
 
 fn missing_hessian<T: Float>(opt: &dyn Optimizer<T>) -> OptimError {

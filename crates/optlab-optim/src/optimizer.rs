@@ -205,6 +205,22 @@ pub trait Optimizer<T: Float>: Send {
         None
     }
 
+    /// Whether the optimizer keeps evaluation weights apart from the parameters it steps
+    /// (Schedule-Free: the parameters are the training weights y, the evaluation weights are x).
+    /// Whoever validates or reports a model should then use [`Optimizer::eval_params`].
+    fn has_eval_params(&self) -> bool {
+        false
+    }
+
+    /// Writes the evaluation weights for the training weights `params` (tensors in
+    /// [`Optimizer::layout`] order) into `out` and returns `Ok(true)`; returns `Ok(false)` and
+    /// leaves `out` untouched when the parameters are themselves the evaluation weights (every
+    /// optimizer but the Schedule-Free ones). Before the first step the evaluation weights are the
+    /// parameters.
+    fn eval_params(&self, _params: &[&[T]], _out: &mut [&mut [T]]) -> Result<bool> {
+        Ok(false)
+    }
+
     /// Steps taken (skipped steps do not count).
     fn steps_taken(&self) -> u64;
 

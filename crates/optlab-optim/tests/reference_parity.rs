@@ -1,8 +1,8 @@
 //! Every optimizer whose registry entry names a reference package, against golden trajectories
-//! written in float64 by the generators under tools/torch_golden/: `reference_optimizers.json`
-//! by gen_reference_optimizers.py (AdaBelief, NovoGrad, YellowFin: adabelief-pytorch,
-//! torch-optimizer, and the YellowFin authors' PyTorch code) and any further
-//! `tests/golden/reference_*.json` (one per later optimizer, each with its generator).
+//! written in float64 by tools/torch_golden/gen_reference_optimizers.py: `reference_optimizers.json`
+//! (AdaBelief, NovoGrad, YellowFin: adabelief-pytorch, torch-optimizer, and the YellowFin authors'
+//! PyTorch code) and the other `tests/golden/reference_*.json` (Lion, Adan, LAMB, LARS,
+//! Schedule-Free; Schedule-Free's cases also record the evaluation weights).
 //!
 //! - Closed loop (the parity claim): gradients from the formulas below at our own iterates; every
 //!   point of every trajectory is within 1e-9 relative (absolute floor 1e-12) of the reference's.
@@ -263,4 +263,44 @@ fn golden_records_the_packages() {
     for name in ["torch", "adabelief-pytorch", "torch-optimizer", "YellowFin_Pytorch"] {
         assert!(p.contains_key(name), "package `{name}` is not recorded");
     }
+}
+
+/// Schedule-Free: the evaluation weights after every step of the closed loop are the
+/// reference's x = lerp(y, z, 1 - 1/beta1) (recorded as `eval_trajectory`), and the start before
+/// the first step; every case of an optimizer with evaluation weights records them.
+#[test]
+fn evaluation_weights_match_reference() {
+    let (mut checked, mut failures) = (0, Vec::new());
+    for case in cases() {
+        let id = case["id"].as_str().unwrap().to_string();
+        let mut cfg = OptimConfig::new(case["optimizer"].as_str().unwrap());
+        for (k, v) in case["set"].as_object().unwrap() {
+            cfg = cfg.set(k, value_text(v));
+        }
+        let mut opt = registry::build::<f64>(Layout::single("x", 2), &cfg).unwrap();
+        let Some(ev) = case.get("eval_trajectory") else {
+            assert!(!opt.has_eval_params(), "{id}: the optimizer has evaluation weights, the case records none");
+            continue;
+        };
+        assert!(opt.has_eval_params(), "{id}: eval_trajectory recorded for an optimizer without evaluation weights");
+        let ev = rows(ev);
+        let function = case["function"].as_str().unwrap();
+        let sign = if case["negate"].as_bool().unwrap_or(false) { -1.0 } else { 1.0 };
+        let mut x: Vec<f64> = case["start"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let mut out = [f64::NAN; 2];
+        'steps: for (i, want) in ev.iter().enumerate() {
+            assert!(opt.eval_params(&[&x[..]], &mut [&mut out[..]]).unwrap());
+            for j in 0..2 {
+                if (out[j] - want[j]).abs() > RTOL * want[j].abs() + ATOL {
+                    failures.push(format!("{id}: step {i}, x{j} = {} but the reference has {}", out[j], want[j]));
+                    break 'steps;
+                }
+            }
+            let g = gradient(function, &x).map(|v| v * sign);
+            opt.step(&mut [&mut x[..]], &[&g[..]], None).unwrap();
+        }
+        checked += 1;
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 16, "only {checked} cases with evaluation weights");
 }

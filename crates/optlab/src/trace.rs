@@ -97,8 +97,9 @@ pub fn run<T: RegistryFloat>(
     let mut row = Row { step: 0, loss: 0.0, x: vec![0.0; n] };
     let mut rows = Every::new(spec.every, |it: &Iterate<'_, T>| -> Result<Control> {
         row.step = it.step;
-        row.loss = it.f;
-        row.x.iter_mut().zip(it.x).for_each(|(d, s)| *d = s.to_f64());
+        // The evaluation weights (the iterate itself except for Schedule-Free).
+        row.loss = it.eval_f;
+        row.x.iter_mut().zip(it.eval_x).for_each(|(d, s)| *d = s.to_f64());
         emit(&row)?;
         Ok(Control::Continue)
     });

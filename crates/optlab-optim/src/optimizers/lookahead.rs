@@ -166,6 +166,13 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
     fn last_grad_norm(&self) -> Option<f64> {
         self.inner.last_grad_norm()
     }
+    /// The inner optimizer's evaluation weights of the (fast) parameters, when it has them.
+    fn has_eval_params(&self) -> bool {
+        self.inner.has_eval_params()
+    }
+    fn eval_params(&self, params: &[&[T]], out: &mut [&mut [T]]) -> Result<bool> {
+        self.inner.eval_params(params, out)
+    }
     fn steps_taken(&self) -> u64 {
         self.step
     }

@@ -42,5 +42,9 @@ registry! {
     rprop: Rprop,
     asgd: Asgd,
     adan: Adan,
+    lamb: Lamb,
+    lars: Lars,
+    schedule_free_adamw: ScheduleFreeAdamW,
+    schedule_free_sgd: ScheduleFreeSgd,
     lookahead: custom(ENTRY),
 }

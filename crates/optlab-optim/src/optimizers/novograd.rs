@@ -163,7 +163,7 @@ impl<T: Float> Algorithm<T> for NovoGrad {
     }
 
     #[inline(always)]
-    fn reduce(&self, _hp: &Hyper, chunk: Chunk<'_, T>, acc: &mut [f64; MAX_ACC]) {
+    fn reduce(&self, _hp: &Hyper, _step: u64, chunk: Chunk<'_, T>, acc: &mut [f64; MAX_ACC]) {
         acc[0] += sum_sq(chunk.g);
     }
 

@@ -345,7 +345,7 @@ impl<T: Float> Algorithm<T> for YellowFin {
     }
 
     #[inline(always)]
-    fn reduce(&self, hp: &Hyper, chunk: Chunk<'_, T>, acc: &mut [f64; MAX_ACC]) {
+    fn reduce(&self, hp: &Hyper, _step: u64, chunk: Chunk<'_, T>, acc: &mut [f64; MAX_ACC]) {
         let hp = YellowFinHp::read(hp);
         let sign = T::of(if hp.maximize { -1.0 } else { 1.0 });
         let s = sums(sign, chunk.g, chunk.s[1]);

@@ -31,6 +31,10 @@ impl Problem<f64> for Golden<'_> {
         self.evals += 1;
         (self.value)(x)
     }
+    /// f alone (at evaluation weights): not a gradient evaluation, so no recorded row is used.
+    fn value(&mut self, x: &[f64]) -> f64 {
+        (self.value)(x)
+    }
 }
 
 /// Recorded gradient rows as a `grad` of [`Golden`]: row k for evaluation k. The run evaluates
