@@ -15,6 +15,8 @@
 //!   target plots (and the profile) show the best configuration of each optimizer only; long
 //!   series are thinned to at most [`thin::MAX_POINTS`] points.
 //!
+//! [`train_plots`] writes the files of `optlab train --out` (CSV, loss and accuracy plots).
+//!
 //! [`study_tables`] and [`study_plots`] write the files of `optlab functions study` from an
 //! `optlab_lab::study::Study`.
 //!
@@ -37,6 +39,7 @@ pub mod study_tables;
 pub mod style;
 pub mod table;
 pub mod thin;
+pub mod train_plots;
 
 pub use error::ReportError;
 
