@@ -8,7 +8,9 @@
 //! - `tables/<comparison>.md` and `.csv`: one row per configuration and task (see [`table`]);
 //! - `tables/<comparison>-best.md` and `.csv`: the best configuration of each optimizer per task
 //!   (see [`select`]), when an optimizer has several configurations;
-//! - `plots/<comparison>-<task>-<kind>.svg` and `.png`: loss curves (and validation loss),
+//! - `plots/<comparison>-<task>-<kind>.svg` and `.png`: loss curves (network runs' training loss
+//!   against their logged steps or epochs, optionally smoothed: [`plots::curves`]), validation loss
+//!   and validation accuracy,
 //!   heatmaps of two-key sweeps, learning-rate sensitivity, trajectories on 2-D test functions,
 //!   steps/time to the target, and `plots/<comparison>-profile.*`, the performance profiles.
 //!   With more than [`select::MAX_DRAWN`] configurations on a task, the curve, trajectory and
