@@ -287,8 +287,8 @@ mod tests {
         // Then g = 3: both moments turn positive and the step is downhill, by hand.
         let (b1, b2): (f64, f64) = (0.9, 0.999);
         opt.step(&mut [&mut x[..]], &[&[3.0, 16.0][..]], None).unwrap();
-        let s = (b1 * (1.0 - b1) * -1.0 + (1.0 - b1) * 3.0) / (1.0 - b1 * b1);
-        let r = b2 * (1.0 - b2) * -1.0 + (1.0 - b2) * 27.0;
+        let s = (-(b1 * (1.0 - b1)) + (1.0 - b1) * 3.0) / (1.0 - b1 * b1);
+        let r = -(b2 * (1.0 - b2)) + (1.0 - b2) * 27.0;
         assert!(s > 0.0 && r > 0.0);
         let want = -lr * 1e-15 / (1e-15 + eps) - lr * s.powf(0.75) / ((r / (1.0 - b2 * b2)).powf(0.25) + eps);
         assert!(close(x[0], want, 1e-12), "{x:?} vs {want}");
