@@ -56,8 +56,9 @@ static SPEC: Spec = Spec {
 
 pub(crate) const SF_CONVENTIONS: &[&str] = &[
     "the parameters hold the training weights y (where gradients are taken), the state holds z; the evaluation \
-     weights x = lerp(y, z, 1 - 1/beta1) are computed on request (eval params: network validation, the \
-     reported weights and the function runs' f use them), never swapped into the parameters",
+     weights x = lerp(y, z, 1 - 1/beta1) (beta1 is momentum in schedule_free_sgd) are computed on request \
+     (eval params: network validation, the reported weights and the function runs' f use them), never swapped \
+     into the parameters",
     "the average's weight (k+1)^r lr_max^weight_lr_power with lr_max the largest warmed-up lr so far; c = w / sum w \
      (0 when the sum is 0)",
     "lr warms up linearly over warmup_steps (built in, as the reference); an optlab schedule on lr multiplies the \
