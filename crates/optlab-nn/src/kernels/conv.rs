@@ -467,14 +467,15 @@ pub fn conv2d_backward(
         });
     }
     let weight_bias = need_weight.then(|| {
-        // The groups' partial sums, added in order into the first.
-        let (first, rest) = parts.split_at_mut(part);
+        // The groups' partial sums, added in order to the first (into a vector of the gradient's
+        // own size: the gradient lives until the optimizer step, `parts` is freed now).
+        let (first, rest) = parts.split_at(part);
+        let mut dw = first.to_vec();
         for chunk in rest.chunks_exact(part) {
-            first.iter_mut().zip(chunk).for_each(|(a, b)| *a += *b);
+            dw.iter_mut().zip(chunk).for_each(|(a, b)| *a += *b);
         }
-        parts.truncate(part);
-        let db = parts.split_off(o * k);
-        (parts, db)
+        let db = dw.split_off(o * k);
+        (dw, db)
     });
     ConvGrads { x: need_x.then_some(dx), weight_bias }
 }
@@ -595,6 +596,9 @@ mod tests {
             let dy = rand_vec(g.n * g.o * g.p(), &mut rng);
             let r = conv2d_backward(&g, &x, &w, None, &dy, true, true);
             let (dx, (dw, db)) = (r.x.unwrap(), r.weight_bias.unwrap());
+            // The weight gradient (kept until the optimizer step) holds its own size, not the
+            // groups' partial sums.
+            assert!(dw.capacity() <= g.o * g.k() + g.o, "{g:?}: capacity {} for {}", dw.capacity(), dw.len());
             let (mut ex, mut ew, mut eb) = (vec![0.0f64; dx.len()], vec![0.0f64; dw.len()], vec![0.0f64; db.len()]);
             for s in 0..g.n {
                 for oc in 0..g.o {
