@@ -589,7 +589,7 @@ mod tests {
             ([19, 4, 8, 8], [6, 4, 1, 1], [2, 2], [0, 0, 0, 0]),
         ] {
             let g = ConvGeom::new(x, w, stride, pad).unwrap();
-            assert!(g.block() > 1 && g.n % g.block() != 0, "{g:?}");
+            assert!(g.block() > 1 && !g.n.is_multiple_of(g.block()), "{g:?}");
             let mut rng = StdRng::seed_from_u64(5);
             let x = rand_vec(g.n * g.chw(), &mut rng);
             let w = rand_vec(g.o * g.k(), &mut rng);
