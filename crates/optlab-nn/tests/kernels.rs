@@ -128,6 +128,25 @@ fn conv2d_matches_burn_on_the_networks_layers() {
     }
 }
 
+/// ResNet's deep stages: 8×8, 4×4 and 2×2 maps, whose samples the kernel takes in blocks (of 4,
+/// 16 and 64 samples), the stride-2 3×3 and 1×1 convolutions that enter them, with batches that
+/// leave a partial block, and more blocks than the backward pass's groups.
+#[test]
+fn conv2d_matches_burn_on_small_maps_taken_in_blocks() {
+    for (x, o, k, stride, padding) in [
+        ([21, 6, 8, 8], 5, [3, 3], [1, 1], [1; 4]),
+        ([37, 4, 4, 4], 5, [3, 3], [1, 1], [1; 4]),
+        ([19, 4, 8, 8], 6, [3, 3], [2, 2], [1; 4]),
+        ([19, 4, 8, 8], 6, [1, 1], [2, 2], [0; 4]),
+        ([70, 3, 2, 2], 4, [3, 3], [1, 1], [1; 4]),
+        ([41, 2, 8, 8], 3, [3, 3], [1, 1], [1; 4]),
+    ] {
+        for relu in [true, false] {
+            check(&Case { x, o, k, stride, padding, relu, seed: 13 });
+        }
+    }
+}
+
 #[test]
 fn asymmetric_padding_matches_burn() {
     check(&Case { x: [2, 3, 7, 6], o: 4, k: [3, 2], stride: [2, 1], padding: [2, 0, 1, 1], relu: false, seed: 5 });

@@ -2,6 +2,7 @@
 //! tables, plots and reports. The binary's commands live in [`cli`]; each command's work is a
 //! library function so tests and other tools can call it directly.
 
+pub mod alloc;
 pub mod bench;
 pub mod bench_train;
 pub mod cli;

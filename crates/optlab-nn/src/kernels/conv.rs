@@ -1,23 +1,33 @@
 //! 2-D convolution on contiguous f32 slices in NCHW layout: im2col + one well-shaped `gemm` per
-//! sample, batch-parallel with rayon, with the backward pass as two products per sample (no
-//! transposed convolution):
+//! block of samples, block-parallel with rayon, with the backward pass as two products per block
+//! (no transposed convolution). A block's im2col matrix has its samples' columns side by side
+//! (`cols = samples·P` columns), so that the products stay well shaped on small maps too (ResNet's
+//! 8×8 and 4×4 stages have only 64 and 16 positions per sample: one product per sample ran on
+//! gemm's thin edge kernels):
 //!
-//! - forward: `Y_n [O, P] = W [O, K] · col(X_n) [K, P]`, then `+ b` (and ReLU when fused);
-//! - grad weight: `dW = Σ_n dY_n · col(X_n)ᵀ`, grad bias: `db = Σ_n Σ_p dY_n`;
-//! - grad input: `dX_n = col2im(Wᵀ · dY_n)`,
+//! - forward: `Y_blk [O, cols] = W [O, K] · col(X_blk) [K, cols]`, then `+ b` (and ReLU when
+//!   fused) while copied out to the samples' `[O, P]` outputs;
+//! - grad weight: `dW = Σ_blk dY_blk · col(X_blk)ᵀ`, grad bias: `db = Σ_blk Σ_cols dY_blk`;
+//! - grad input: `dX_blk = col2im(Wᵀ · dY_blk)`,
 //!
-//! with `K = C·KH·KW` and `P = OH·OW`. The sums over the batch are taken per fixed group of
-//! [`CHUNK`] samples and the groups' partial sums added in order, so the result is the same
-//! whatever the number of threads and however rayon schedules the work. Scratch buffers (the
-//! im2col matrix and friends) are per thread and reused from call to call.
+//! with `K = C·KH·KW` and `P = OH·OW`. The number of samples per block ([`ConvGeom::block`]) and
+//! the [`GROUPS`] fixed groups of blocks whose partial weight sums are added in order depend on the
+//! shapes only, so the result is the same whatever the number of threads and however rayon
+//! schedules the work. Scratch buffers (the im2col matrix and friends) are per thread and reused
+//! from call to call.
 
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::cell::RefCell;
 
-/// Samples per group in the batch sums of the backward pass (fixed: the sums' order, hence their
-/// rounding, does not depend on the number of threads).
-pub const CHUNK: usize = 4;
+/// Columns (samples × output positions) a block's products aim for: a sample with at least this
+/// many output positions is a block of its own.
+pub const BLOCK_COLS: usize = 256;
+
+/// Groups of blocks in the batch sums of the backward pass (fixed, so that the sums' order, hence
+/// their rounding, does not depend on the number of threads; each group holds one partial sum of
+/// the weight gradient).
+pub const GROUPS: usize = 8;
 
 /// The shape of one convolution: input `[n, c, h, w]`, weight `[o, c, kh, kw]`, stride
 /// `[sh, sw]`, zero padding `pt` (top) and `pl` (left) (bottom and right padding only enter
@@ -79,6 +89,11 @@ impl ConvGeom {
     pub fn chw(&self) -> usize {
         self.c * self.h * self.w
     }
+    /// Samples per block: the fewest whose output positions reach [`BLOCK_COLS`] (1 when a
+    /// sample's reach it alone), at most `n`. Depends on the shape only.
+    pub fn block(&self) -> usize {
+        BLOCK_COLS.div_ceil(self.p()).clamp(1, self.n.max(1))
+    }
     /// Whether the im2col matrix of a sample is the sample itself (1×1 kernel, stride 1, no padding).
     fn col_is_input(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.sh == 1 && self.sw == 1 && self.pt == 0 && self.pl == 0
@@ -106,12 +121,19 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 /// The columns of sample `x` (`c·h·w` elements): `col[(ci·kh + i)·kw + j][oy·ow + ox] =
 /// x[ci][oy·sh + i − pt][ox·sw + j − pl]`, zero outside the input.
 pub fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
+    im2col_ld(g, x, col, g.p())
+}
+
+/// [`im2col`] into rows `ld` elements apart (row `r` of the sample's columns is
+/// `col[r·ld..r·ld + p]`): a block's samples side by side.
+pub fn im2col_ld(g: &ConvGeom, x: &[f32], col: &mut [f32], ld: usize) {
     let (p, ow) = (g.p(), g.ow);
+    debug_assert!(ld >= p && col.len() >= (g.k() - 1) * ld + p);
     for ci in 0..g.c {
         let plane = &x[ci * g.h * g.w..][..g.h * g.w];
         for i in 0..g.kh {
             for j in 0..g.kw {
-                let row = &mut col[((ci * g.kh + i) * g.kw + j) * p..][..p];
+                let row = &mut col[((ci * g.kh + i) * g.kw + j) * ld..][..p];
                 // Output columns ox whose input column ox·sw + j − pl lies inside [0, w).
                 let lo = ((g.pl.saturating_sub(j)).div_ceil(g.sw)).min(ow);
                 let hi = if g.w + g.pl > j { ((g.w + g.pl - j - 1) / g.sw + 1).clamp(lo, ow) } else { lo };
@@ -140,12 +162,18 @@ pub fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
 
 /// The adjoint of [`im2col`]: adds each column entry to the input element it was copied from.
 pub fn col2im_add(g: &ConvGeom, col: &[f32], x: &mut [f32]) {
+    col2im_add_ld(g, col, x, g.p())
+}
+
+/// [`col2im_add`] from rows `ld` elements apart (the adjoint of [`im2col_ld`]).
+pub fn col2im_add_ld(g: &ConvGeom, col: &[f32], x: &mut [f32], ld: usize) {
     let (p, ow) = (g.p(), g.ow);
+    debug_assert!(ld >= p && col.len() >= (g.k() - 1) * ld + p);
     for ci in 0..g.c {
         let plane = &mut x[ci * g.h * g.w..][..g.h * g.w];
         for i in 0..g.kh {
             for j in 0..g.kw {
-                let row = &col[((ci * g.kh + i) * g.kw + j) * p..][..p];
+                let row = &col[((ci * g.kh + i) * g.kw + j) * ld..][..p];
                 let lo = ((g.pl.saturating_sub(j)).div_ceil(g.sw)).min(ow);
                 let hi = if g.w + g.pl > j { ((g.w + g.pl - j - 1) / g.sw + 1).clamp(lo, ow) } else { lo };
                 for oy in 0..g.oh {
@@ -237,6 +265,35 @@ pub(crate) unsafe fn matmul_par(
     )
 }
 
+/// `+ bias` (and ReLU when `relu`: values ≤ 0 become 0, NaN stays) of one output row, from `src`
+/// to `dst`.
+#[inline]
+fn bias_relu(dst: &mut [f32], src: &[f32], b: f32, relu: bool) {
+    if relu {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            let s = v + b;
+            *d = if s <= 0.0 { 0.0 } else { s };
+        }
+    } else {
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = v + b;
+        }
+    }
+}
+
+/// The im2col matrix `[k, bs·p]` of the `bs` samples of `x_blk` side by side, in `buf`; the
+/// samples themselves when that matrix is the input (one sample, 1×1 kernel, stride 1, no padding).
+fn block_columns<'a>(g: &ConvGeom, x_blk: &'a [f32], bs: usize, buf: &'a mut [f32]) -> &'a [f32] {
+    if bs == 1 && g.col_is_input() {
+        return x_blk;
+    }
+    let (p, chw, cols) = (g.p(), g.chw(), bs * g.p());
+    for s in 0..bs {
+        im2col_ld(g, &x_blk[s * chw..][..chw], &mut buf[s * p..], cols);
+    }
+    &buf[..g.k() * cols]
+}
+
 /// Forward pass: `x` is `[n, c, h, w]`, `weight` `[o, c, kh, kw]`, `bias` `[o]`; returns
 /// `[n, o, oh, ow]` = conv(x) + bias, with ReLU applied when `relu` (values ≤ 0 become 0, NaN stays).
 pub fn conv2d_forward(g: &ConvGeom, x: &[f32], weight: &[f32], bias: &[f32], relu: bool) -> Vec<f32> {
@@ -248,37 +305,48 @@ pub fn conv2d_forward(g: &ConvGeom, x: &[f32], weight: &[f32], bias: &[f32], rel
     if y.is_empty() {
         return y;
     }
-    y.par_chunks_mut(o * p).zip(x.par_chunks(chw)).for_each(|(y_n, x_n)| {
-        let scratch = if g.col_is_input() { 0 } else { k * p };
-        with_scratch(scratch, |col| {
-            let col: &[f32] = if g.col_is_input() {
-                x_n
-            } else {
-                im2col(g, x_n, col);
-                col
-            };
-            // SAFETY: weight is o×k, col is k×p, y_n holds o·p elements; all distinct slices.
-            unsafe { matmul(o, p, k, y_n, Mat::rows(weight, k), Mat::rows(col, p), false) };
-        });
-        for (row, &b) in y_n.chunks_exact_mut(p).zip(bias) {
-            if relu {
-                for v in row {
-                    let s = *v + b;
-                    *v = if s <= 0.0 { 0.0 } else { s };
+    let b = g.block();
+    y.par_chunks_mut(b * o * p).zip(x.par_chunks(b * chw)).for_each(|(y_blk, x_blk)| {
+        let bs = x_blk.len() / chw;
+        let cols = bs * p;
+        let col_len = if bs == 1 && g.col_is_input() { 0 } else { k * cols };
+        let out_len = if bs == 1 { 0 } else { o * cols };
+        with_scratch(col_len + out_len, |scratch| {
+            let (colbuf, out) = scratch.split_at_mut(col_len);
+            let col = block_columns(g, x_blk, bs, colbuf);
+            if bs == 1 {
+                // One sample: the product's [o, p] is the sample's output.
+                // SAFETY: weight is o×k, col is k×p, y_blk holds o·p elements; all distinct slices.
+                unsafe { matmul(o, p, k, y_blk, Mat::rows(weight, k), Mat::rows(col, p), false) };
+                for (row, &bv) in y_blk.chunks_exact_mut(p).zip(bias) {
+                    if relu {
+                        for v in row {
+                            let s = *v + bv;
+                            *v = if s <= 0.0 { 0.0 } else { s };
+                        }
+                    } else {
+                        for v in row {
+                            *v += bv;
+                        }
+                    }
                 }
             } else {
-                for v in row {
-                    *v += b;
+                // SAFETY: weight is o×k, col is k×cols, out holds o·cols elements; all distinct.
+                unsafe { matmul(o, cols, k, out, Mat::rows(weight, k), Mat::rows(col, cols), false) };
+                for (oc, &bv) in bias.iter().enumerate() {
+                    for s in 0..bs {
+                        bias_relu(&mut y_blk[(s * o + oc) * p..][..p], &out[oc * cols + s * p..][..p], bv, relu);
+                    }
                 }
             }
-        }
+        });
     });
     y
 }
 
-/// One group of samples of the backward pass: its index, its slice of the weight/bias partial
-/// sums and its slice of the input gradient (each when asked for).
-type Task<'a> = (usize, Option<&'a mut [f32]>, Option<&'a mut [f32]>);
+/// One group of blocks of the backward pass: its first and last block, its weight/bias partial
+/// sum and its slice of the input gradient (each when asked for).
+type Task<'a> = (usize, usize, Option<&'a mut [f32]>, Option<&'a mut [f32]>);
 
 /// Gradients of [`conv2d_forward`].
 pub struct ConvGrads {
@@ -307,61 +375,91 @@ pub fn conv2d_backward(
     if let Some(y) = y {
         assert_eq!(y.len(), dy.len(), "conv2d_backward: output length");
     }
-    let chunks = n.div_ceil(CHUNK);
+    let b = g.block();
+    let blocks = n.div_ceil(b);
+    let groups = blocks.min(GROUPS);
     let part = o * k + o;
-    let mut parts = vec![0.0f32; if need_weight { chunks * part } else { 0 }];
+    let mut parts = vec![0.0f32; if need_weight { groups * part } else { 0 }];
     let mut dx = vec![0.0f32; if need_x { n * chw } else { 0 }];
     {
-        let mut part_it = parts.chunks_mut(part);
-        let mut dx_it = dx.chunks_mut(CHUNK * chw.max(1));
-        let tasks: Vec<Task<'_>> = (0..chunks)
-            .map(|ci| (ci, if need_weight { part_it.next() } else { None }, if need_x { dx_it.next() } else { None }))
-            .collect();
-        tasks.into_par_iter().for_each(|(ci, mut part, mut dx_chunk)| {
-            let first = ci * CHUNK;
-            let last = (first + CHUNK).min(n);
-            let masked = if y.is_some() { o * p } else { 0 };
-            let col_len = if need_weight && !g.col_is_input() { k * p } else { 0 };
-            let dcol_len = if need_x { k * p } else { 0 };
-            with_scratch(masked + col_len + dcol_len, |scratch| {
-                let (gbuf, rest) = scratch.split_at_mut(masked);
+        // Group gi holds blocks [gi·blocks/groups, (gi+1)·blocks/groups).
+        let mut tasks: Vec<Task<'_>> = Vec::with_capacity(groups);
+        let mut part_rest: &mut [f32] = &mut parts;
+        let mut dx_rest: &mut [f32] = &mut dx;
+        for gi in 0..groups {
+            let (b0, b1) = (gi * blocks / groups, (gi + 1) * blocks / groups);
+            let part_g = need_weight.then(|| {
+                let (head, tail) = std::mem::take(&mut part_rest).split_at_mut(part);
+                part_rest = tail;
+                head
+            });
+            let dx_g = need_x.then(|| {
+                let samples = (b1 * b).min(n) - b0 * b;
+                let (head, tail) = std::mem::take(&mut dx_rest).split_at_mut(samples * chw);
+                dx_rest = tail;
+                head
+            });
+            tasks.push((b0, b1, part_g, dx_g));
+        }
+        tasks.into_par_iter().for_each(|(b0, b1, mut part, mut dx_g)| {
+            let cols_max = b * p;
+            let gather = if y.is_some() || b > 1 { o * cols_max } else { 0 };
+            let col_len = if need_weight && !(b == 1 && g.col_is_input()) { k * cols_max } else { 0 };
+            let dcol_len = if need_x { k * cols_max } else { 0 };
+            with_scratch(gather + col_len + dcol_len, |scratch| {
+                let (gbuf, rest) = scratch.split_at_mut(gather);
                 let (colbuf, dcol) = rest.split_at_mut(col_len);
-                for s in first..last {
-                    let dy_s = &dy[s * o * p..][..o * p];
-                    let g_s: &[f32] = match y {
-                        Some(y) => {
-                            for ((d, &v), &yv) in gbuf.iter_mut().zip(dy_s).zip(&y[s * o * p..][..o * p]) {
-                                *d = if yv <= 0.0 { 0.0 } else { v };
+                for blk in b0..b1 {
+                    let s0 = blk * b;
+                    let bs = b.min(n - s0);
+                    let cols = bs * p;
+                    // The block's output gradient as one [o, cols] matrix (ReLU mask applied).
+                    let dy_blk = &dy[s0 * o * p..][..bs * o * p];
+                    let g_blk: &[f32] = if bs == 1 && y.is_none() {
+                        dy_blk
+                    } else {
+                        for s in 0..bs {
+                            for oc in 0..o {
+                                let src = &dy_blk[(s * o + oc) * p..][..p];
+                                let dst = &mut gbuf[oc * cols + s * p..][..p];
+                                match y {
+                                    Some(y) => {
+                                        let y_row = &y[((s0 + s) * o + oc) * p..][..p];
+                                        for ((d, &v), &yv) in dst.iter_mut().zip(src).zip(y_row) {
+                                            *d = if yv <= 0.0 { 0.0 } else { v };
+                                        }
+                                    }
+                                    None => dst.copy_from_slice(src),
+                                }
                             }
-                            gbuf
                         }
-                        None => dy_s,
+                        &gbuf[..o * cols]
                     };
-                    let x_s = &x[s * chw..][..chw];
+                    let x_blk = &x[s0 * chw..][..bs * chw];
                     if let Some(part) = part.as_deref_mut() {
                         let (dw, db) = part.split_at_mut(o * k);
-                        let col: &[f32] = if g.col_is_input() {
-                            x_s
-                        } else {
-                            im2col(g, x_s, colbuf);
-                            colbuf
+                        let col = block_columns(g, x_blk, bs, colbuf);
+                        // dW += g_blk [o, cols] · colᵀ [cols, k].
+                        // SAFETY: g_blk is o×cols, col is k×cols (read transposed), dw holds o·k.
+                        unsafe {
+                            matmul(o, k, cols, dw, Mat::rows(g_blk, cols), Mat::transposed(col, cols), blk != b0)
                         };
-                        // dW += g_s [o, p] · colᵀ [p, k].
-                        // SAFETY: g_s is o×p, col is k×p (read transposed), dw holds o·k.
-                        unsafe { matmul(o, k, p, dw, Mat::rows(g_s, p), Mat::transposed(col, p), s != first) };
-                        for (b, row) in db.iter_mut().zip(g_s.chunks_exact(p)) {
-                            *b += row.iter().sum::<f32>();
+                        for (bsum, row) in db.iter_mut().zip(g_blk.chunks_exact(cols)) {
+                            *bsum += row.iter().sum::<f32>();
                         }
                     }
-                    if let Some(dx_chunk) = dx_chunk.as_deref_mut() {
-                        // dcol [k, p] = Wᵀ [k, o] · g_s [o, p]; dX_s = col2im(dcol).
-                        // SAFETY: weight is o×k (read transposed), g_s is o×p, dcol holds k·p.
-                        unsafe { matmul(k, p, o, dcol, Mat::transposed(weight, k), Mat::rows(g_s, p), false) };
-                        let dx_s = &mut dx_chunk[(s - first) * chw..][..chw];
-                        if g.col_is_input() {
-                            dx_s.copy_from_slice(dcol);
-                        } else {
-                            col2im_add(g, dcol, dx_s);
+                    if let Some(dx_g) = dx_g.as_deref_mut() {
+                        // dcol [k, cols] = Wᵀ [k, o] · g_blk [o, cols]; dX_s = col2im(dcol's columns of s).
+                        let dcol = &mut dcol[..k * cols];
+                        // SAFETY: weight is o×k (read transposed), g_blk is o×cols, dcol holds k·cols.
+                        unsafe { matmul(k, cols, o, dcol, Mat::transposed(weight, k), Mat::rows(g_blk, cols), false) };
+                        for s in 0..bs {
+                            let dx_s = &mut dx_g[(s0 - b0 * b + s) * chw..][..chw];
+                            if bs == 1 && g.col_is_input() {
+                                dx_s.copy_from_slice(dcol);
+                            } else {
+                                col2im_add_ld(g, &dcol[s * p..], dx_s, cols);
+                            }
                         }
                     }
                 }
@@ -369,13 +467,14 @@ pub fn conv2d_backward(
         });
     }
     let weight_bias = need_weight.then(|| {
-        let mut dw = vec![0.0f32; o * k];
-        let mut db = vec![0.0f32; o];
-        for chunk in parts.chunks_exact(part) {
-            let (pw, pb) = chunk.split_at(o * k);
-            dw.iter_mut().zip(pw).for_each(|(a, b)| *a += *b);
-            db.iter_mut().zip(pb).for_each(|(a, b)| *a += *b);
+        // The groups' partial sums, added in order to the first (into a vector of the gradient's
+        // own size: the gradient lives until the optimizer step, `parts` is freed now).
+        let (first, rest) = parts.split_at(part);
+        let mut dw = first.to_vec();
+        for chunk in rest.chunks_exact(part) {
+            dw.iter_mut().zip(chunk).for_each(|(a, b)| *a += *b);
         }
+        let db = dw.split_off(o * k);
         (dw, db)
     });
     ConvGrads { x: need_x.then_some(dx), weight_bias }
@@ -450,21 +549,87 @@ mod tests {
 
     #[test]
     fn backward_does_not_depend_on_the_number_of_threads() {
-        let g = ConvGeom::new([9, 3, 6, 6], [4, 3, 3, 3], [1, 1], [1, 1, 1, 1]).unwrap();
-        let mut rng = StdRng::seed_from_u64(3);
-        let x = rand_vec(g.n * g.chw(), &mut rng);
-        let w = rand_vec(g.o * g.k(), &mut rng);
-        let dy = rand_vec(g.n * g.o * g.p(), &mut rng);
-        let run = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| {
-                let r = conv2d_backward(&g, &x, &w, None, &dy, true, true);
-                (r.x.unwrap(), r.weight_bias.unwrap())
-            })
-        };
-        let one = run(1);
-        assert_eq!(one, run(2));
-        assert_eq!(one, run(3));
+        // One block per sample (P ≥ BLOCK_COLS); blocks of 8 (P = 36) with a partial last one;
+        // blocks of 16 on a 4×4 map (37 = 16 + 16 + 5); more blocks (10) than GROUPS; a 1×1
+        // stride-2 projection.
+        for (x, w, stride, pad) in [
+            ([5, 2, 16, 16], [3, 2, 3, 3], [1, 1], [1, 1, 1, 1]),
+            ([9, 3, 6, 6], [4, 3, 3, 3], [1, 1], [1, 1, 1, 1]),
+            ([37, 3, 4, 4], [5, 3, 3, 3], [1, 1], [1, 1, 1, 1]),
+            ([40, 2, 8, 8], [3, 2, 3, 3], [1, 1], [1, 1, 1, 1]),
+            ([19, 4, 8, 8], [6, 4, 1, 1], [2, 2], [0, 0, 0, 0]),
+        ] {
+            let g = ConvGeom::new(x, w, stride, pad).unwrap();
+            let mut rng = StdRng::seed_from_u64(3);
+            let x = rand_vec(g.n * g.chw(), &mut rng);
+            let w = rand_vec(g.o * g.k(), &mut rng);
+            let dy = rand_vec(g.n * g.o * g.p(), &mut rng);
+            let y = conv2d_forward(&g, &x, &w, &vec![0.0; g.o], true);
+            let run = |threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    let f = conv2d_forward(&g, &x, &w, &vec![0.5; g.o], false);
+                    let r = conv2d_backward(&g, &x, &w, Some(&y), &dy, true, true);
+                    (f, r.x.unwrap(), r.weight_bias.unwrap())
+                })
+            };
+            let one = run(1);
+            assert_eq!(one, run(2), "{g:?}");
+            assert_eq!(one, run(3), "{g:?}");
+        }
+    }
+
+    /// The gradients of the blocked products against the definition (f64, sample by sample) on
+    /// shapes whose batch is not a multiple of the block.
+    #[test]
+    fn blocked_backward_matches_the_definition() {
+        for (x, w, stride, pad) in [
+            ([37, 3, 4, 4], [5, 3, 3, 3], [1, 1], [1, 1, 1, 1]),
+            ([40, 2, 5, 3], [3, 2, 2, 2], [2, 1], [1, 0, 0, 1]),
+            ([19, 4, 8, 8], [6, 4, 1, 1], [2, 2], [0, 0, 0, 0]),
+        ] {
+            let g = ConvGeom::new(x, w, stride, pad).unwrap();
+            assert!(g.block() > 1 && !g.n.is_multiple_of(g.block()), "{g:?}");
+            let mut rng = StdRng::seed_from_u64(5);
+            let x = rand_vec(g.n * g.chw(), &mut rng);
+            let w = rand_vec(g.o * g.k(), &mut rng);
+            let dy = rand_vec(g.n * g.o * g.p(), &mut rng);
+            let r = conv2d_backward(&g, &x, &w, None, &dy, true, true);
+            let (dx, (dw, db)) = (r.x.unwrap(), r.weight_bias.unwrap());
+            // The weight gradient (kept until the optimizer step) holds its own size, not the
+            // groups' partial sums.
+            assert!(dw.capacity() <= g.o * g.k() + g.o, "{g:?}: capacity {} for {}", dw.capacity(), dw.len());
+            let (mut ex, mut ew, mut eb) = (vec![0.0f64; dx.len()], vec![0.0f64; dw.len()], vec![0.0f64; db.len()]);
+            for s in 0..g.n {
+                for oc in 0..g.o {
+                    for oy in 0..g.oh {
+                        for ox in 0..g.ow {
+                            let d = dy[((s * g.o + oc) * g.oh + oy) * g.ow + ox] as f64;
+                            eb[oc] += d;
+                            for ci in 0..g.c {
+                                for i in 0..g.kh {
+                                    for j in 0..g.kw {
+                                        let iy = (oy * g.sh + i) as isize - g.pt as isize;
+                                        let ix = (ox * g.sw + j) as isize - g.pl as isize;
+                                        if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
+                                            let xi = ((s * g.c + ci) * g.h + iy as usize) * g.w + ix as usize;
+                                            let wi = ((oc * g.c + ci) * g.kh + i) * g.kw + j;
+                                            ew[wi] += d * x[xi] as f64;
+                                            ex[xi] += d * w[wi] as f64;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (what, got, want) in [("dx", &dx, &ex), ("dw", &dw, &ew), ("db", &db, &eb)] {
+                for (a, e) in got.iter().zip(want.iter()) {
+                    assert!((*a as f64 - e).abs() < 1e-4 * (1.0 + e.abs()), "{g:?} {what}: {a} vs {e}");
+                }
+            }
+        }
     }
 
     #[test]

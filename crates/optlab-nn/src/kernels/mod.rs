@@ -3,8 +3,8 @@
 //! these replace only burn-flex's computation where it was the bottleneck.
 //!
 //! - [`conv2d`]: a convolution (optionally with the following ReLU fused) as im2col + one
-//!   `gemm` per sample, with its backward pass as two products per sample instead of burn's
-//!   transposed convolutions ([`conv`]);
+//!   `gemm` per block of samples, with its backward pass as two products per block instead of
+//!   burn's transposed convolutions ([`conv`]);
 //! - [`max_pool2d`]: max pooling whose backward pass adds the gradient at the recorded argmax
 //!   ([`pool`]);
 //! - [`linear`]: a fully connected layer with its bias (and optionally the following ReLU) in one
