@@ -201,6 +201,10 @@ impl Outcome {
     pub fn success(self) -> bool {
         matches!(self, Outcome::Reached | Outcome::Escaped)
     }
+    /// The outcome named `s` (one of [`Outcome::as_str`]'s names).
+    pub fn from_name(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
 }
 
 /// Stopping rules of one run.
@@ -370,6 +374,10 @@ pub fn start_point(p: &Problem, start: &Start, seed: u64) -> Vec<f64> {
         }
         Start::Default => p.f.default_starts().swap_remove(0),
         Start::Point(x) => x.clone(),
+        Start::DefaultAt(i) => p.f.default_starts().get(*i as usize).cloned().unwrap_or_default(),
+        Start::Tuning { index, of } => {
+            random_starts(p, seed, StartStream::Tuning, *of as usize).swap_remove(*index as usize)
+        }
     }
 }
 
@@ -426,7 +434,14 @@ pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
     RunOutput {
         status,
         error: if status == Status::Diverged { res.note.clone() } else { None },
-        summary: Summary { steps: res.steps, epochs: None, final_loss: res.final_f, min_loss, ..Summary::default() },
+        summary: Summary {
+            steps: res.steps,
+            epochs: None,
+            final_loss: res.final_f,
+            min_loss,
+            termination: Some(res.outcome.as_str().to_string()),
+            ..Summary::default()
+        },
         series,
     }
 }

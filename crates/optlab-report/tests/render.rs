@@ -32,6 +32,7 @@ fn net_run(
         best_accuracy: extra.map(|e| e.3),
         steps_to_target: to.map(|t| t.0),
         time_to_target: to.map(|t| t.1),
+        termination: None,
     };
     let series = vec![
         Point { step: 0, epoch: Some(0), time_s: 0.0, loss: 2.0, val_loss: Some(2.1), accuracy: Some(0.1), x: None },
@@ -94,6 +95,7 @@ fn hand_made() -> (ExperimentInfo, Vec<RunRecord>) {
                 tasks: vec!["net".into()],
                 swept: vec!["beta1".into(), "beta2".into()],
                 targets: [("net".to_string(), 0.5)].into(),
+                tune: None,
             },
             ComparisonInfo {
                 name: "fns".into(),
@@ -103,6 +105,7 @@ fn hand_made() -> (ExperimentInfo, Vec<RunRecord>) {
                 swept: vec![],
                 targets: [("sphere".to_string(), 1e-3), ("booth".to_string(), 1e-3), ("matyas".to_string(), 1e-3)]
                     .into(),
+                tune: None,
             },
         ],
     };

@@ -106,6 +106,7 @@ fn experiment() -> (ExperimentInfo, Vec<RunRecord>) {
             tasks: vec!["rosenbrock".into(), "booth".into(), "matyas".into()],
             swept: vec!["lr".into()],
             targets,
+            tune: None,
         }],
     };
     (info, runs)

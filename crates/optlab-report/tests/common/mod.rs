@@ -226,6 +226,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 tasks: vec!["rosenbrock".into(), "himmelblau".into()],
                 swept: vec![],
                 targets: f_targets.clone(),
+                tune: None,
             },
             ComparisonInfo {
                 name: "adam-grid".into(),
@@ -234,6 +235,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 tasks: vec!["mnist-mlp".into()],
                 swept: vec!["beta1".into(), "beta2".into()],
                 targets: [("mnist-mlp".to_string(), 0.3)].into(),
+                tune: None,
             },
             ComparisonInfo {
                 name: "lr-sweep".into(),
@@ -242,6 +244,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 tasks: vec!["rosenbrock".into(), "himmelblau".into()],
                 swept: vec!["lr".into()],
                 targets: f_targets.clone(),
+                tune: None,
             },
         ],
     };
