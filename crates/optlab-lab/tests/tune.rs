@@ -290,3 +290,24 @@ seeds = [100]
     assert_eq!(ev[0].seed, 0);
     assert_eq!(ev[0].config["optimizer"]["set"]["lr"].as_str(), chosen[0].chosen_value());
 }
+
+/// A tuning run stored as failed holds phase two back (the message counts it); once it is
+/// stored ok, phase two is planned.
+#[test]
+fn a_failed_tuning_run_holds_phase_two_back() {
+    let exp = parse(EXP, "t.toml", "t").unwrap();
+    let plan = Plan::new(&exp).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = Store::open_dir(dir.path()).unwrap();
+    run_experiment(&exp, &mut st, &LabTasks::default(), &opts(2, None)).unwrap();
+    let mut runs = st.summaries().unwrap();
+    let first = runs.iter_mut().find(|r| r.hash == plan.runs[0].hash).unwrap();
+    first.status = optlab_lab::record::Status::Failed;
+    let held = Plan::with_results(&exp, &runs).unwrap();
+    let w = held.waiting.as_ref().expect("phase two waits");
+    assert_eq!((w.tuning, w.stored, w.failed), (32, 31, 1));
+    assert!(w.to_string().contains("31 of 32 are (1 failed and are run again by the next `optlab run`)"), "{w}");
+    assert_eq!(held.runs, plan.runs);
+    runs.retain(|r| r.hash != plan.runs[0].hash);
+    assert_eq!(Plan::with_results(&exp, &runs).unwrap().waiting.map(|w| w.stored), Some(31));
+}
