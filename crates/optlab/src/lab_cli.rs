@@ -105,8 +105,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // Network runs one at a time on every core; test-function runs on one thread each.
     let tasks = LabTasks::for_cores(runner::default_jobs());
     eprintln!(
-        "experiment `{}`: {selected} runs{}, {jobs} workers (network runs one at a time on {} threads), output {}",
+        "experiment `{}`: {selected} runs{}{}, {jobs} workers (network runs one at a time on {} threads), output {}",
         plan.info.name,
+        if plan.waiting.is_some() { " before the tuning protocol's evaluation runs" } else { "" },
         shard.map(|s| format!(" (shard {}/{} of {})", s.index, s.count, plan.runs.len())).unwrap_or_default(),
         tasks.threads.unwrap_or(1),
         out.display()
