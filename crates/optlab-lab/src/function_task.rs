@@ -80,7 +80,7 @@ impl Problem {
             .collect();
         let fstar = f.min_value();
         let ftol_abs = ftol * fstar.map_or(1.0, |v| v.abs().max(1.0));
-        let f_floor = grid_min(&*f, &domain);
+        let f_floor = cached_grid_min(&*f, &domain);
         Ok(Problem { fstar, minima: f.minima(), domain, far, start_box, ftol_abs, f_floor, f })
     }
 
@@ -95,6 +95,19 @@ impl Problem {
             .map(|m| m.iter().zip(x).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt())
             .fold(f64::NAN, |a, b| if a.is_nan() || b < a { b } else { a })
     }
+}
+
+/// [`grid_min`] computed once per function and dimension in a process (every test-function run
+/// of an experiment prepares its problem, and the grid costs some 40,000 evaluations).
+fn cached_grid_min(f: &dyn TestFunction, domain: &[(f64, f64)]) -> f64 {
+    static CACHE: std::sync::Mutex<Vec<((&'static str, usize), f64)>> = std::sync::Mutex::new(Vec::new());
+    let key = (f.name(), f.dim());
+    if let Some(&(_, v)) = CACHE.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(k, _)| *k == key) {
+        return v;
+    }
+    let v = grid_min(f, domain);
+    CACHE.lock().unwrap_or_else(|e| e.into_inner()).push((key, v));
+    v
 }
 
 /// Lowest value of `f` over a grid of the domain (201 points per coordinate in 1-D and 2-D; the
@@ -200,6 +213,10 @@ impl Outcome {
     }
     pub fn success(self) -> bool {
         matches!(self, Outcome::Reached | Outcome::Escaped)
+    }
+    /// The outcome named `s` (one of [`Outcome::as_str`]'s names).
+    pub fn from_name(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
     }
 }
 
@@ -371,6 +388,10 @@ pub fn start_point(p: &Problem, start: &Start, seed: u64) -> Vec<f64> {
         }
         Start::Default => p.f.default_starts().swap_remove(0),
         Start::Point(x) => x.clone(),
+        Start::DefaultAt(i) => p.f.default_starts().get(*i as usize).cloned().unwrap_or_default(),
+        Start::Tuning { index, of } => {
+            random_starts(p, seed, StartStream::Tuning, *of as usize).swap_remove(*index as usize)
+        }
     }
 }
 
@@ -427,7 +448,14 @@ pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
     RunOutput {
         status,
         error: if status == Status::Diverged { res.note.clone() } else { None },
-        summary: Summary { steps: res.steps, epochs: None, final_loss: res.final_f, min_loss, ..Summary::default() },
+        summary: Summary {
+            steps: res.steps,
+            epochs: None,
+            final_loss: res.final_f,
+            min_loss,
+            termination: Some(res.outcome.as_str().to_string()),
+            ..Summary::default()
+        },
         series,
         step_series: Vec::new(),
     }

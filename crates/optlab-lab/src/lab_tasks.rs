@@ -100,8 +100,16 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
         Ok(r) => r,
         Err(e) => return RunOutput::failed(e.to_string()),
     };
+    use optlab_nn::StopReason;
+    let termination = match &report.stopped {
+        StopReason::Completed => "completed",
+        StopReason::StepBudget => "step_budget",
+        StopReason::TimeBudget => "time_budget",
+        StopReason::EarlyStopped => "early_stopped",
+        StopReason::Diverged { .. } => "diverged",
+    };
     let (status, error) = match report.stopped {
-        optlab_nn::StopReason::Diverged { epoch, why } => (Status::Diverged, Some(format!("epoch {epoch}: {why}"))),
+        StopReason::Diverged { epoch, why } => (Status::Diverged, Some(format!("epoch {epoch}: {why}"))),
         _ => (Status::Ok, None),
     };
     let step_series: Vec<StepPoint> = report
@@ -127,6 +135,7 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
         min_val_loss: min(|p| p.val_loss),
         final_accuracy: fin(|p| p.accuracy),
         best_accuracy: max(|p| p.accuracy),
+        termination: Some(termination.to_string()),
         ..Summary::default()
     };
     RunOutput { status, error, summary, series, step_series }
@@ -151,6 +160,7 @@ mod tests {
         let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Ok);
         assert_eq!(out.summary.steps, 5000);
+        assert_eq!(out.summary.termination.as_deref(), Some("max_steps"));
         assert!(out.series.len() <= MAX_POINTS && out.series.len() > MAX_POINTS - 10, "{}", out.series.len());
         let (first, last) = (&out.series[0], out.series.last().unwrap());
         assert_eq!((first.step, last.step), (0, 5000));
@@ -178,6 +188,7 @@ mod tests {
         );
         let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         assert_eq!(out.status, Status::Diverged);
+        assert_eq!(out.summary.termination.as_deref(), Some("diverged"));
         assert!(out.error.as_deref().unwrap_or("").contains("step"), "{:?}", out.error);
     }
 
@@ -210,6 +221,7 @@ mod tests {
         assert_eq!(out.summary.final_loss, last.loss);
         assert_eq!(out.summary.final_accuracy, last.accuracy);
         assert_eq!(out.summary.epochs, Some(3));
+        assert_eq!(out.summary.termination.as_deref(), Some("completed"));
         assert!(out.summary.min_loss <= out.series[0].loss);
         // Two separated Gaussian clusters: a trained two-layer net classifies most points.
         assert!(last.accuracy.unwrap() > 0.8, "{:?}", last.accuracy);

@@ -8,6 +8,8 @@
 //!   `--shard I/N` slices.
 //! * [`function_task`]: the test-function task: [`function_task::Problem`], random starts, the
 //!   stopping rules and [`function_task::run_one`].
+//! * [`tune`]: tuning protocols (`[comparison.tune]`): the two-phase plan's choice of a value per
+//!   task and configuration from the tuning runs.
 //! * [`study`]: the test-function study (`optlab functions study`) and its learning-rate protocol;
 //!   [`stats`]: the quantiles it and the report use.
 //! * [`task`]: the [`task::TaskRunner`] trait, [`task::NetworkJob`]; [`lab_tasks`]: the task runner
@@ -31,6 +33,7 @@ pub mod stats;
 pub mod store;
 pub mod study;
 pub mod task;
+pub mod tune;
 
 pub use error::{LabError, Result};
 pub use plan::{Plan, RunSpec, Shard};

@@ -16,10 +16,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{LabError, Result};
-use crate::record::ExperimentInfo;
+use crate::record::{ExperimentInfo, RunRecord, Status, TuneInfo, TuneMark};
 use crate::spec::{
-    applies, task_kind, wrapper_key, Experiment, NetworkSettings, OptimizerEntry, StartRule, Sweep, SweepTarget,
-    TaskKind, NO_SCHEDULE,
+    applies, task_kind, wrapper_key, Comparison, Experiment, NetworkSettings, OptimizerEntry, StartRule, Sweep,
+    SweepTarget, TaskKind, NO_SCHEDULE,
 };
 
 /// Where a test-function run starts.
@@ -34,6 +34,14 @@ pub enum Start {
     /// The function's first default start.
     Default,
     Point(Vec<f64>),
+    /// The function's default start `i` (of `start = "defaults"`).
+    DefaultAt(u32),
+    /// Random tuning start `index` of `of`, drawn like [`Start::Random`] but from the tuning
+    /// stream (so no tuning start is an evaluation start).
+    Tuning {
+        index: u32,
+        of: u32,
+    },
 }
 
 /// Resolved settings of a test-function run.
@@ -74,6 +82,9 @@ pub struct RunSpec {
     pub label: String,
     /// The comparison's target loss for this task.
     pub target: Option<f64>,
+    /// The mark of a tuning run (phase one of the comparison's tuning protocol), also in its
+    /// configuration as `tune`; None for an evaluation run.
+    pub tune: Option<TuneMark>,
     /// The canonical JSON text (sorted keys, compact) of the resolved configuration; kept as text
     /// (a few hundred bytes) rather than as a JSON tree (several KB) so that large plans stay small.
     pub config_json: String,
@@ -93,6 +104,8 @@ impl RunSpec {
 pub struct Plan {
     pub info: ExperimentInfo,
     pub runs: Vec<RunSpec>,
+    /// Phase two is not planned yet (see [`Plan::with_results`]); None when the plan is whole.
+    pub waiting: Option<Waiting>,
 }
 
 /// `--shard I/N`: the runs whose plan index ≡ I−1 (mod N); I is 1-based, 1 <= I <= N.
@@ -257,13 +270,24 @@ pub fn count_runs(exp: &Experiment) -> Vec<u128> {
                 let kind = task_kind(task).expect("tasks are checked by the spec");
                 let starts = match (kind, &cmp.function.start) {
                     (TaskKind::Function, StartRule::Random { count }) => *count as u128,
+                    (TaskKind::Function, StartRule::Defaults { random }) => {
+                        (default_start_count(task, cmp.function.dim) as u128).saturating_add(*random as u128)
+                    }
                     _ => 1,
                 };
                 for entry in &cmp.optimizers {
-                    let runs = distinct_points(&cmp.sweep, kind, entry)
-                        .saturating_mul(cmp.seeds.len() as u128)
-                        .saturating_mul(starts);
+                    let configs = distinct_points(&cmp.sweep, kind, entry);
+                    let runs = configs.saturating_mul(cmp.seeds.len() as u128).saturating_mul(starts);
                     n = n.saturating_add(runs);
+                    // Tuning runs (at most: a value the optimizer refuses is not run).
+                    if let Some(t) = &cmp.tune {
+                        let tune_starts = if kind == TaskKind::Function { t.info.starts as u128 } else { 1 };
+                        let runs = configs
+                            .saturating_mul(t.info.values.len() as u128)
+                            .saturating_mul(t.info.seeds.len() as u128)
+                            .saturating_mul(tune_starts);
+                        n = n.saturating_add(runs);
+                    }
                 }
             }
             n
@@ -302,138 +326,416 @@ pub fn check_size(exp: &Experiment) -> Result<usize> {
     )))
 }
 
+/// One configuration of a comparison on a task: an optimizer entry at one sweep point.
+#[derive(Clone)]
+struct Point {
+    entry: usize,
+    cfg: OptimConfig,
+    label: String,
+    swept: BTreeMap<String, String>,
+    net: NetworkSettings,
+}
+
+/// What the tuning protocol does with a configuration.
+enum Role {
+    /// The tuned key is one of the configuration's: its value is chosen in phase one.
+    Tuned,
+    /// The optimizer entry sets the key itself: used as given.
+    Fixed,
+    /// The optimizer has no such key.
+    NotApplicable,
+}
+
+fn role(cmp: &Comparison, p: &Point) -> Role {
+    let Some(t) = &cmp.tune else { return Role::NotApplicable };
+    let spec = registry::spec(&p.cfg.name).expect("optimizers are checked by the spec");
+    if cmp.optimizers[p.entry].config.set.contains_key(&t.info.key) {
+        Role::Fixed
+    } else if applies(&SweepTarget::Hyper(t.info.key.clone()), spec, &p.cfg.set) {
+        Role::Tuned
+    } else {
+        Role::NotApplicable
+    }
+}
+
+/// The distinct configurations of `cmp` on a task of `kind`, in plan order (entries, then sweep
+/// points), each checked by building it on a tiny layout.
+fn points(exp: &Experiment, cmp: &Comparison, kind: TaskKind) -> Result<Vec<Point>> {
+    let cn = &cmp.info.name;
+    let mut out = Vec::new();
+    for (ei, entry) in cmp.optimizers.iter().enumerate() {
+        let spec = registry::spec(&entry.config.name).expect("optimizers are checked by the spec");
+        let mut done: HashSet<BTreeMap<String, String>> = HashSet::new();
+        for j in 0..cmp.sweep.len() {
+            let point = cmp.sweep.point(j);
+            let probe = point_set(entry, spec, &cmp.sweep, j);
+            let mut swept = BTreeMap::new();
+            for ((key, target), value) in cmp.sweep.keys.iter().zip(&point) {
+                if key_applies(target, kind, spec, &probe) {
+                    swept.insert(key.clone(), value.to_string());
+                }
+            }
+            if !done.insert(swept.clone()) {
+                continue;
+            }
+            let mut cfg = entry.config.clone();
+            let mut net = cmp.network.clone();
+            for (key, target) in &cmp.sweep.keys {
+                let Some(value) = swept.get(key) else { continue };
+                match target {
+                    SweepTarget::BatchSize => {
+                        net.batch_size = value.parse().expect("batch sizes are checked by the spec");
+                    }
+                    SweepTarget::Hyper(k) => cfg = cfg.set(k, value),
+                    SweepTarget::Schedule(k) => {
+                        if value == NO_SCHEDULE {
+                            cfg.schedules.retain(|s| &s.key != k);
+                        } else {
+                            cfg = cfg.schedule_assignment(&format!("{k}={value}")).map_err(|e| {
+                                LabError::Spec(format!(
+                                    "{}:{}: key `{key}` in comparison `{cn}`: {e}",
+                                    exp.file, cmp.line
+                                ))
+                            })?;
+                        }
+                    }
+                }
+            }
+            registry::build::<f64>(Layout::single("x", 2), &cfg).map_err(|e| {
+                LabError::Spec(format!(
+                    "{}:{}: key `optimizers` in comparison `{cn}`: {} with {}: {e}",
+                    exp.file,
+                    entry.line,
+                    entry.label,
+                    swept.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+                ))
+            })?;
+            let mut label = entry.label.clone();
+            for (key, _) in &cmp.sweep.keys {
+                if let Some(v) = swept.get(key) {
+                    label.push_str(&format!(" {key}={v}"));
+                }
+            }
+            out.push(Point { entry: ei, cfg, label, swept, net });
+        }
+    }
+    Ok(out)
+}
+
+/// The evaluation starts of a comparison's runs on `task`.
+fn eval_starts(cmp: &Comparison, task: &str, kind: TaskKind) -> Vec<Start> {
+    match (&cmp.function.start, kind) {
+        (_, TaskKind::Network) => vec![Start::Default],
+        (StartRule::Random { count }, _) => (0..*count).map(|i| Start::Random { index: i, of: *count }).collect(),
+        (StartRule::Default, _) => vec![Start::Default],
+        (StartRule::Defaults { random }, _) => {
+            let n = default_start_count(task, cmp.function.dim);
+            let mut v: Vec<Start> = (0..n as u32).map(Start::DefaultAt).collect();
+            v.extend((0..*random).map(|i| Start::Random { index: i, of: *random }));
+            v
+        }
+        (StartRule::Point(p), _) => vec![Start::Point(p.clone())],
+    }
+}
+
+/// The number of default starts of test function `task`.
+fn default_start_count(task: &str, dim: Option<usize>) -> usize {
+    optlab_functions::by_name(task, dim).map_or(1, |f| f.default_starts().len())
+}
+
+/// The tuning starts of a comparison's tuning runs on a task of `kind`.
+fn tuning_starts(tune: &TuneInfo, kind: TaskKind) -> Vec<Start> {
+    match kind {
+        TaskKind::Network => vec![Start::Default],
+        TaskKind::Function => (0..tune.starts).map(|i| Start::Tuning { index: i, of: tune.starts }).collect(),
+    }
+}
+
+/// What a run's configuration says about the tuning protocol: a tuning run holds its
+/// [`TuneMark`] as `tune`; an evaluation run whose value was chosen holds the key and the value as
+/// `tuned` (so that it is not the run of another entry that fixes the same value).
+#[derive(Clone, Copy)]
+enum Marked<'m> {
+    Tuning(&'m TuneMark),
+    Tuned(&'m TunedValue),
+}
+
+/// The chosen value of an evaluation run (its configuration's `tuned`).
+#[derive(Clone, Debug, Serialize)]
+struct TunedValue {
+    key: String,
+    value: String,
+}
+
+impl Marked<'_> {
+    fn field(&self) -> &'static str {
+        match self {
+            Marked::Tuning(_) => "tune",
+            Marked::Tuned(_) => "tuned",
+        }
+    }
+    fn mark(&self) -> Value {
+        match self {
+            Marked::Tuning(m) => serde_json::to_value(m),
+            Marked::Tuned(t) => serde_json::to_value(t),
+        }
+        .expect("marks serialise")
+    }
+}
+
+/// Builds the runs of a plan one configuration at a time, refusing two runs of one hash.
+struct Builder<'e> {
+    exp: &'e Experiment,
+    runs: Vec<RunSpec>,
+    seen: HashMap<String, usize>,
+}
+
+impl Builder<'_> {
+    /// The runs of configuration `p` of `cmp` on `task` over `seeds` × `starts` (with `mark` for
+    /// tuning runs, whose configuration holds it as `tune`).
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        cmp: &Comparison,
+        task: &str,
+        kind: TaskKind,
+        p: &Point,
+        seeds: &[u64],
+        starts: &[Start],
+        mark: Option<Marked<'_>>,
+    ) -> Result<()> {
+        let (exp, cn) = (self.exp, &cmp.info.name);
+        let entry = &cmp.optimizers[p.entry];
+        let (cfg, label, swept) = (&p.cfg, &p.label, &p.swept);
+        // The canonical JSON of {comparison, optimizer, seed, settings, task[, tune]} (keys in
+        // sorted order), the per-point parts written once.
+        let optimizer_json = canonical_json(&serde_json::to_value(cfg).expect("configurations serialise"));
+        let head = format!("{{\"comparison\":{},\"optimizer\":{optimizer_json},\"seed\":", json_text(cn));
+        let tail = match mark {
+            None => format!(",\"task\":{}}}", json_text(task)),
+            Some(m) => format!(
+                ",\"task\":{},\"{}\":{}}}",
+                json_text(task),
+                m.field(),
+                canonical_json(&serde_json::to_value(m.mark()).expect("marks serialise"))
+            ),
+        };
+        for &seed in seeds {
+            for start in starts {
+                let settings = match kind {
+                    TaskKind::Network => TaskSettings::Network(p.net.clone()),
+                    TaskKind::Function => {
+                        let f = &cmp.function;
+                        TaskSettings::Function(FunctionRun {
+                            dim: f.dim,
+                            start: start.clone(),
+                            steps: f.steps,
+                            ftol: f.ftol,
+                            xtol: f.xtol,
+                            patience: f.patience,
+                            time_limit_s: f.time_limit_s,
+                            // A tuning run is scored by its end: its first and last points.
+                            points: if matches!(mark, Some(Marked::Tuning(_))) { TUNING_POINTS } else { f.points },
+                        })
+                    }
+                };
+                let settings_json = canonical_json(&serde_json::to_value(&settings).expect("settings serialise"));
+                let config_json = format!("{head}{seed},\"settings\":{settings_json}{tail}");
+                let hash = sha256_hex(&config_json);
+                let index = self.runs.len();
+                if let Some(&other) = self.seen.get(&hash) {
+                    return Err(LabError::Spec(format!(
+                        "{}:{}: key `optimizers` in comparison `{cn}`: `{label}` on `{task}` (seed {seed}) has the same configuration as `{}`; remove one",
+                        exp.file, entry.line, self.runs[other].label
+                    )));
+                }
+                self.seen.insert(hash.clone(), index);
+                self.runs.push(RunSpec {
+                    index,
+                    comparison: cn.clone(),
+                    task: task.to_string(),
+                    kind,
+                    optimizer: cfg.clone(),
+                    settings,
+                    seed,
+                    swept: swept.clone(),
+                    label: label.clone(),
+                    target: cmp.info.targets.get(task).copied(),
+                    tune: match mark {
+                        Some(Marked::Tuning(m)) => Some(m.clone()),
+                        _ => None,
+                    },
+                    config_json,
+                    hash,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A task of a tuned comparison with its configurations.
+type TaskPoints = (String, TaskKind, Vec<Point>);
+
+/// Points kept of a tuning run of a test function: the first and the last.
+pub const TUNING_POINTS: u32 = 2;
+
+/// Phase two of a plan that is not planned yet: the tuning runs it needs are not all stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    /// The comparisons whose evaluation runs wait.
+    pub comparisons: Vec<String>,
+    /// Tuning runs of the plan.
+    pub tuning: usize,
+    /// Of those, stored (and not failed).
+    pub stored: usize,
+    /// Of those, stored as failed (run again to retry them).
+    pub failed: usize,
+}
+
+impl std::fmt::Display for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the evaluation runs of comparison{} {} are planned once every tuning run is in the store: {} of {} are",
+            if self.comparisons.len() == 1 { "" } else { "s" },
+            self.comparisons.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+            self.stored,
+            self.tuning
+        )?;
+        if self.failed > 0 {
+            write!(f, " ({} failed and are run again by the next `optlab run`)", self.failed)?;
+        }
+        Ok(())
+    }
+}
+
 impl Plan {
-    /// Expands a checked experiment. Every resolved optimizer configuration is built once on a
-    /// tiny layout, so a combination the registry refuses is reported before anything runs. A plan
-    /// of more than [`MAX_RUNS`] runs is refused (counted first, so nothing large is built).
+    /// Expands a checked experiment into its phase one, with nothing stored yet: every run of
+    /// the comparisons without a tuning protocol and the tuning runs of those with one (for an
+    /// experiment without `[comparison.tune]`, the whole plan). See [`Plan::with_results`].
     pub fn new(exp: &Experiment) -> Result<Plan> {
+        Plan::with_results(exp, &[])
+    }
+
+    /// Expands a checked experiment given the runs already `stored` (their summaries suffice):
+    /// phase one (the runs of comparisons without a tuning protocol, then the tuning runs, in
+    /// file order), and, once every tuning run is stored and none failed, phase two (the
+    /// evaluation runs of the tuned comparisons, each configuration with the value the protocol
+    /// chose for it on its task; see [`crate::tune`]). Phase one's runs keep their plan indices
+    /// when phase two is added, so shards stay the same. Every resolved optimizer configuration
+    /// is built once on a tiny layout, so a combination the registry refuses is reported before
+    /// anything runs. A plan of more than [`MAX_RUNS`] runs is refused (counted first, so nothing
+    /// large is built).
+    pub fn with_results(exp: &Experiment, stored: &[RunRecord]) -> Result<Plan> {
         let total = check_size(exp)?;
-        let mut runs: Vec<RunSpec> = Vec::with_capacity(total);
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(total);
+        let mut b = Builder { exp, runs: Vec::with_capacity(total), seen: HashMap::with_capacity(total) };
+        let mut tuned: Vec<(&Comparison, Vec<TaskPoints>)> = Vec::new();
         for cmp in &exp.comparisons {
-            let cn = &cmp.info.name;
+            let mut per_task = Vec::new();
             for task in &cmp.info.tasks {
                 let kind = task_kind(task).expect("tasks are checked by the spec");
-                for entry in &cmp.optimizers {
-                    let spec = registry::spec(&entry.config.name).expect("optimizers are checked by the spec");
-                    let mut done: HashSet<BTreeMap<String, String>> = HashSet::new();
-                    for j in 0..cmp.sweep.len() {
-                        let point = cmp.sweep.point(j);
-                        let probe = point_set(entry, spec, &cmp.sweep, j);
-                        let mut swept = BTreeMap::new();
-                        for ((key, target), value) in cmp.sweep.keys.iter().zip(&point) {
-                            if key_applies(target, kind, spec, &probe) {
-                                swept.insert(key.clone(), value.to_string());
-                            }
+                let pts = points(exp, cmp, kind)?;
+                match &cmp.tune {
+                    None => {
+                        let starts = eval_starts(cmp, task, kind);
+                        for p in &pts {
+                            b.push(cmp, task, kind, p, &cmp.seeds, &starts, None)?;
                         }
-                        if done.contains(&swept) {
-                            continue;
-                        }
-                        let mut cfg = entry.config.clone();
-                        let mut net = cmp.network.clone();
-                        for (key, target) in &cmp.sweep.keys {
-                            let Some(value) = swept.get(key) else { continue };
-                            match target {
-                                SweepTarget::BatchSize => {
-                                    net.batch_size = value.parse().expect("batch sizes are checked by the spec");
+                    }
+                    Some(t) => {
+                        let starts = tuning_starts(&t.info, kind);
+                        for p in pts.iter().filter(|p| matches!(role(cmp, p), Role::Tuned)) {
+                            let mut valid = 0;
+                            let mut refusal = None;
+                            for v in &t.info.values {
+                                let cfg = p.cfg.clone().set(&t.info.key, v);
+                                if let Err(e) = registry::build::<f64>(Layout::single("x", 2), &cfg) {
+                                    refusal.get_or_insert(e);
+                                    continue;
                                 }
-                                SweepTarget::Hyper(k) => cfg = cfg.set(k, value),
-                                SweepTarget::Schedule(k) => {
-                                    if value == NO_SCHEDULE {
-                                        cfg.schedules.retain(|s| &s.key != k);
-                                    } else {
-                                        cfg = cfg.schedule_assignment(&format!("{k}={value}")).map_err(|e| {
-                                            LabError::Spec(format!(
-                                                "{}:{}: key `{key}` in comparison `{cn}`: {e}",
-                                                exp.file, cmp.line
-                                            ))
-                                        })?;
-                                    }
-                                }
-                            }
-                        }
-                        registry::build::<f64>(Layout::single("x", 2), &cfg).map_err(|e| {
-                            LabError::Spec(format!(
-                                "{}:{}: key `optimizers` in comparison `{cn}`: {} with {}: {e}",
-                                exp.file,
-                                entry.line,
-                                entry.label,
-                                swept.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
-                            ))
-                        })?;
-                        let mut label = entry.label.clone();
-                        for (key, _) in &cmp.sweep.keys {
-                            if let Some(v) = swept.get(key) {
-                                label.push_str(&format!(" {key}={v}"));
-                            }
-                        }
-                        let starts: Vec<Start> = match (&cmp.function.start, kind) {
-                            (_, TaskKind::Network) => vec![Start::Default],
-                            (StartRule::Random { count }, _) => {
-                                (0..*count).map(|i| Start::Random { index: i, of: *count }).collect()
-                            }
-                            (StartRule::Default, _) => vec![Start::Default],
-                            (StartRule::Point(p), _) => vec![Start::Point(p.clone())],
-                        };
-                        // The canonical JSON of {comparison, optimizer, seed, settings, task}
-                        // (keys in sorted order), the per-point parts written once.
-                        let optimizer_json =
-                            canonical_json(&serde_json::to_value(&cfg).expect("configurations serialise"));
-                        let head =
-                            format!("{{\"comparison\":{},\"optimizer\":{optimizer_json},\"seed\":", json_text(cn));
-                        let tail = format!(",\"task\":{}}}", json_text(task));
-                        for &seed in &cmp.seeds {
-                            for start in &starts {
-                                let settings = match kind {
-                                    TaskKind::Network => TaskSettings::Network(net.clone()),
-                                    TaskKind::Function => {
-                                        let f = &cmp.function;
-                                        TaskSettings::Function(FunctionRun {
-                                            dim: f.dim,
-                                            start: start.clone(),
-                                            steps: f.steps,
-                                            ftol: f.ftol,
-                                            xtol: f.xtol,
-                                            patience: f.patience,
-                                            time_limit_s: f.time_limit_s,
-                                            points: f.points,
-                                        })
-                                    }
+                                valid += 1;
+                                let mut swept = p.swept.clone();
+                                swept.insert(t.info.key.clone(), v.clone());
+                                let q = Point {
+                                    entry: p.entry,
+                                    cfg,
+                                    label: format!("{} {}={v}", p.label, t.info.key),
+                                    swept,
+                                    net: p.net.clone(),
                                 };
-                                let settings_json =
-                                    canonical_json(&serde_json::to_value(&settings).expect("settings serialise"));
-                                let config_json = format!("{head}{seed},\"settings\":{settings_json}{tail}");
-                                let hash = sha256_hex(&config_json);
-                                let index = runs.len();
-                                if let Some(&other) = seen.get(&hash) {
-                                    return Err(LabError::Spec(format!(
-                                        "{}:{}: key `optimizers` in comparison `{cn}`: `{label}` on `{task}` (seed {seed}) has the same configuration as `{}`; remove one",
-                                        exp.file, entry.line, runs[other].label
-                                    )));
-                                }
-                                seen.insert(hash.clone(), index);
-                                runs.push(RunSpec {
-                                    index,
-                                    comparison: cn.clone(),
-                                    task: task.clone(),
-                                    kind,
-                                    optimizer: cfg.clone(),
-                                    settings,
-                                    seed,
-                                    swept: swept.clone(),
-                                    label: label.clone(),
-                                    target: cmp.info.targets.get(task).copied(),
-                                    config_json,
-                                    hash,
-                                });
+                                let mark =
+                                    TuneMark { base: p.label.clone(), key: t.info.key.clone(), value: v.clone() };
+                                b.push(cmp, task, kind, &q, &t.info.seeds, &starts, Some(Marked::Tuning(&mark)))?;
+                            }
+                            if valid == 0 {
+                                return Err(LabError::Spec(format!(
+                                    "{}:{}: key `tune.values` in comparison `{}`: `{}` accepts none of the values of `{}`: {}",
+                                    exp.file,
+                                    t.line,
+                                    cmp.info.name,
+                                    p.label,
+                                    t.info.key,
+                                    refusal.map(|e| e.to_string()).unwrap_or_default()
+                                )));
                             }
                         }
-                        done.insert(swept);
+                        per_task.push((task.clone(), kind, pts));
+                    }
+                }
+            }
+            if cmp.tune.is_some() {
+                tuned.push((cmp, per_task));
+            }
+        }
+        if tuned.is_empty() {
+            return Ok(Plan { info: exp.info.clone(), runs: b.runs, waiting: None });
+        }
+        // Phase two: only once every tuning run is stored (and none failed).
+        let by_hash: HashMap<&str, &RunRecord> = stored.iter().map(|r| (r.hash.as_str(), r)).collect();
+        let tuning: Vec<&RunSpec> = b.runs.iter().filter(|r| r.tune.is_some()).collect();
+        let found: Vec<&RunRecord> = tuning.iter().filter_map(|r| by_hash.get(r.hash.as_str()).copied()).collect();
+        let failed = found.iter().filter(|r| r.status == Status::Failed).count();
+        if found.len() < tuning.len() || failed > 0 {
+            let waiting = Waiting {
+                comparisons: tuned.iter().map(|(c, _)| c.info.name.clone()).collect(),
+                tuning: tuning.len(),
+                stored: found.len() - failed,
+                failed,
+            };
+            return Ok(Plan { info: exp.info.clone(), runs: b.runs, waiting: Some(waiting) });
+        }
+        for (cmp, per_task) in tuned {
+            let t = cmp.tune.as_ref().expect("tuned comparisons have a protocol");
+            let mine: Vec<&RunRecord> = found.iter().copied().filter(|r| r.comparison == cmp.info.name).collect();
+            let choices = crate::tune::choose(&t.info, &mine);
+            for (task, kind, pts) in per_task {
+                let starts = eval_starts(cmp, &task, kind);
+                for p in &pts {
+                    match role(cmp, p) {
+                        Role::Tuned => {
+                            let c = choices.iter().find(|c| c.task == task && c.base == p.label);
+                            let Some(v) = c.and_then(|c| c.chosen_value()) else {
+                                return Err(LabError::Store(format!(
+                                    "comparison `{}`: no tuning result for `{}` on `{task}` among the stored runs",
+                                    cmp.info.name, p.label
+                                )));
+                            };
+                            let q = Point { cfg: p.cfg.clone().set(&t.info.key, v), ..p.clone() };
+                            let tuned = TunedValue { key: t.info.key.clone(), value: v.to_string() };
+                            b.push(cmp, &task, kind, &q, &cmp.seeds, &starts, Some(Marked::Tuned(&tuned)))?;
+                        }
+                        Role::Fixed | Role::NotApplicable => b.push(cmp, &task, kind, p, &cmp.seeds, &starts, None)?,
                     }
                 }
             }
         }
-        Ok(Plan { info: exp.info.clone(), runs })
+        Ok(Plan { info: exp.info.clone(), runs: b.runs, waiting: None })
+    }
+
+    /// The tuning runs of the plan (phase one of its tuning protocols).
+    pub fn tuning_runs(&self) -> impl Iterator<Item = &RunSpec> + '_ {
+        self.runs.iter().filter(|r| r.tune.is_some())
     }
 
     /// The runs of one shard (all runs without one), in plan order.

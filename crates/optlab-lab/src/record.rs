@@ -64,6 +64,10 @@ pub struct ComparisonInfo {
     /// at its default.
     #[serde(default, skip_serializing_if = "PlotSettings::is_default")]
     pub plot: PlotSettings,
+    /// The comparison's tuning protocol (`[comparison.tune]`), when it has one: its runs are in
+    /// two phases, the tuning runs first (see [`crate::tune`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tune: Option<TuneInfo>,
 }
 
 /// The x axis of the training-loss curves.
@@ -103,6 +107,36 @@ impl PlotSettings {
     pub fn is_default(&self) -> bool {
         *self == PlotSettings::default()
     }
+}
+
+/// A comparison's tuning protocol as the report needs it (`[comparison.tune]`, see
+/// [`crate::tune`] and docs/experiments.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TuneInfo {
+    /// The protocol: `equal_budget` (every value of the grid from the same tuning starts and
+    /// seeds, for every optimizer).
+    pub protocol: String,
+    /// The tuned hyperparameter (usually `lr`).
+    pub key: String,
+    /// Its grid, as text, in order.
+    pub values: Vec<String>,
+    /// Random tuning starts per tuning seed (test functions; a random stream apart from the
+    /// evaluation starts').
+    pub starts: u32,
+    /// Seeds of the tuning runs.
+    pub seeds: Vec<u64>,
+    /// The rule that picks the value: `median_score`.
+    pub rule: String,
+}
+
+/// What marks a tuning run (phase one of a tuning protocol): the `tune` object of its
+/// configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TuneMark {
+    /// The label of the configuration being tuned (the evaluation runs' label).
+    pub base: String,
+    pub key: String,
+    pub value: String,
 }
 
 /// One run: a task, an optimizer with its resolved hyperparameters, a seed.
@@ -150,6 +184,15 @@ pub struct StepPoint {
     /// The global gradient norm of the batch before clipping.
     pub grad_norm: Option<f64>,
 }
+
+impl RunRecord {
+    /// The mark of a tuning run (None for an evaluation run): its configuration's `tune` object.
+    pub fn tuning(&self) -> Option<TuneMark> {
+        self.config.get("tune").and_then(|t| serde_json::from_value(t.clone()).ok())
+    }
+}
+
+/// The numbers a table shows for a run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Optimizer steps taken.
@@ -171,6 +214,12 @@ pub struct Summary {
     /// First step / wall time at which the loss reached the comparison's target for this task.
     pub steps_to_target: Option<u64>,
     pub time_to_target: Option<f64>,
+    /// Why the run stopped: for a test function `reached`, `escaped`, `stalled`, `max_steps`,
+    /// `diverged` or `time_limit` (docs/study.md); for a network `completed`, `step_budget`,
+    /// `time_budget`, `early_stopped` or `diverged`. None for a failed run (and for runs stored by an
+    /// older optlab).
+    #[serde(default)]
+    pub termination: Option<String>,
 }
 
 /// One point of a run's metric series.

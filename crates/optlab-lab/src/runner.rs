@@ -22,8 +22,9 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{LabError, Result};
-use crate::plan::{Plan, RunSpec, Shard};
+use crate::plan::{Plan, RunSpec, Shard, Waiting};
 use crate::record::Status;
+use crate::spec::Experiment;
 use crate::store::{Claim, Owner, PlanEntry, Store};
 use crate::task::{make_record, RunOutput, TaskRunner};
 
@@ -236,4 +237,60 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
     result?;
     released?;
     Ok(summary)
+}
+
+/// What [`run_experiment`] did: one summary per phase it ran, and the plan it ended with.
+#[derive(Clone, Debug)]
+pub struct ExperimentRun {
+    /// The summary of each call of [`run`]: phase one (or the whole plan), then phase two when
+    /// it was planned in this call.
+    pub phases: Vec<RunSummary>,
+    /// The plan as far as it is known now; `plan.waiting` says why phase two is not planned yet
+    /// (a shard, or tuning runs that failed or are being run by another process).
+    pub plan: Plan,
+}
+
+impl ExperimentRun {
+    /// The phases' counts added up (`total`: the runs of the last plan, or of its shard).
+    pub fn summary(&self) -> RunSummary {
+        let mut s = self.phases.last().cloned().unwrap_or_default();
+        for p in &self.phases[..self.phases.len().saturating_sub(1)] {
+            s.ran += p.ran;
+            s.retried += p.retried;
+            s.ok += p.ok;
+            s.diverged += p.diverged;
+            s.failed += p.failed;
+            s.skipped = s.skipped.saturating_sub(p.ran);
+        }
+        s
+    }
+
+    /// Why phase two is not planned yet, if it is not.
+    pub fn waiting(&self) -> Option<&Waiting> {
+        self.plan.waiting.as_ref()
+    }
+}
+
+/// Runs an experiment into `store`, both phases of a tuning protocol: the plan as far as the
+/// stored runs allow (see [`Plan::with_results`]), then, if phase two could not be planned before
+/// and can now (every tuning run is stored), the whole plan, which skips what is stored. A
+/// shard stops after phase one unless the store holds every tuning run (merged from all shards):
+/// [`ExperimentRun::waiting`] says so.
+pub fn run_experiment(
+    exp: &Experiment,
+    store: &mut Store,
+    tasks: &dyn TaskRunner,
+    opts: &RunOptions,
+) -> Result<ExperimentRun> {
+    let plan = Plan::with_results(exp, &store.summaries()?)?;
+    let first = run(&plan, store, tasks, opts)?;
+    if plan.waiting.is_none() {
+        return Ok(ExperimentRun { phases: vec![first], plan });
+    }
+    let whole = Plan::with_results(exp, &store.summaries()?)?;
+    if whole.waiting.is_some() {
+        return Ok(ExperimentRun { phases: vec![first], plan: whole });
+    }
+    let second = run(&whole, store, tasks, opts)?;
+    Ok(ExperimentRun { phases: vec![first, second], plan: whole })
 }

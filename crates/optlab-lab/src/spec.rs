@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::error::{LabError, Result};
-use crate::record::{ComparisonInfo, ExperimentInfo, PlotSettings, PlotX};
+use crate::record::{ComparisonInfo, ExperimentInfo, PlotSettings, PlotX, TuneInfo};
 
 /// Network tasks (run by the `optlab` binary through optlab-nn).
 pub const NETWORK_TASKS: &[&str] = optlab_nn::TASKS;
@@ -141,6 +141,29 @@ struct OptimizerToml {
 
 type SweepToml = Ordered<Spanned<Vec<Spanned<toml::Value>>>>;
 
+/// `[comparison.tune]`: a tuning protocol (see [`crate::tune`]).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct TuneToml {
+    protocol: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+    values: Option<Spanned<Vec<Spanned<Num>>>>,
+    log_grid: Option<Spanned<LogGridToml>>,
+    starts: Option<Spanned<i64>>,
+    seeds: Option<Spanned<SeedsToml>>,
+    rule: Option<Spanned<String>>,
+}
+
+/// `log_grid = { from = 1e-4, to = 1, points = 13 }`: points equally spaced in log10, both
+/// ends included.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct LogGridToml {
+    from: Num,
+    to: Num,
+    points: i64,
+}
+
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct ComparisonToml {
@@ -154,6 +177,7 @@ struct ComparisonToml {
     optimizers: Spanned<Vec<OptimizerToml>>,
     grid: Option<SweepToml>,
     list: Option<SweepToml>,
+    tune: Option<Spanned<TuneToml>>,
     targets: Option<Ordered<Spanned<Num>>>,
     // test functions
     dim: Option<Spanned<i64>>,
@@ -217,6 +241,8 @@ pub enum StartRule {
     Random { count: u32 },
     /// The function's first default start.
     Default,
+    /// Every default start of the function, then `random` random starts (`start = "defaults"`).
+    Defaults { random: u32 },
     /// A fixed point.
     Point(Vec<f64>),
 }
@@ -342,6 +368,41 @@ pub struct Comparison {
     pub line: usize,
     /// Line of the comparison's `data` (when it has one).
     pub data_line: Option<usize>,
+    /// The tuning protocol (`[comparison.tune]`): the plan runs its tuning runs first.
+    pub tune: Option<Tune>,
+}
+
+/// A checked `[comparison.tune]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tune {
+    pub info: TuneInfo,
+    /// Line of the `[comparison.tune]` table.
+    pub line: usize,
+}
+
+/// Protocols of `[comparison.tune]`.
+pub const TUNE_PROTOCOLS: &[&str] = &["equal_budget"];
+/// Rules of `[comparison.tune]`.
+pub const TUNE_RULES: &[&str] = &["median_score"];
+/// Default number of random tuning starts (test functions).
+pub const TUNE_STARTS: u32 = 8;
+
+/// `n` points from `lo` to `hi`, equally spaced in log10 (both ends included exactly).
+pub fn log_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    match n {
+        0 => vec![],
+        1 => vec![lo],
+        _ => {
+            let (a, b) = (lo.log10(), hi.log10());
+            (0..n)
+                .map(|k| match k {
+                    0 => lo,
+                    k if k == n - 1 => hi,
+                    k => 10f64.powf(a + (b - a) * k as f64 / (n - 1) as f64),
+                })
+                .collect()
+        }
+    }
 }
 
 impl Comparison {
@@ -561,6 +622,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     let optimizers = optimizers(ctx, &c, cn)?;
     let sweep = sweep(ctx, &c, cn, &optimizers, has_net)?;
     check_validation_set(ctx, &c, cn, has_net, &network, &optimizers, &sweep)?;
+    let tune = tune(ctx, &c, cn, &seeds, &optimizers, &sweep, has_fn, has_net)?;
     let targets = targets(ctx, &c, cn, &tasks)?;
     let plot = plot_settings(ctx, &c, cn, has_net)?;
     let info = ComparisonInfo {
@@ -571,9 +633,10 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         swept: sweep.keys.iter().map(|(k, _)| k.clone()).collect(),
         targets,
         plot,
+        tune: tune.as_ref().map(|t| t.info.clone()),
     };
     let data_line = c.data.as_ref().map(|v| ctx.line(&v.span()));
-    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line })
+    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line, tune })
 }
 
 /// `[comparison.plot]`: `x` (`"steps"` or `"epochs"`; epochs only with network tasks) and
@@ -637,14 +700,19 @@ fn tasks(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<String>> {
 
 /// The comparison's `seeds`: a count (seeds 0 to n − 1) or a list of distinct seeds; `[0]` without.
 fn seeds(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<u64>> {
-    let seeds: Vec<u64> = match &c.seeds {
-        None => vec![0],
+    Ok(seeds_of(ctx, c.seeds.as_ref(), "seeds", cn)?.unwrap_or_else(|| vec![0]))
+}
+
+/// Seeds written as a count or a list (key `key` in messages); None when absent.
+fn seeds_of(ctx: &Ctx, seeds: Option<&Spanned<SeedsToml>>, key: &str, cn: &str) -> Result<Option<Vec<u64>>> {
+    let seeds: Vec<u64> = match seeds {
+        None => return Ok(None),
         Some(s) => match s.get_ref() {
             SeedsToml::Count(n) => {
                 if *n < 1 || *n > 1_000_000 {
                     return Err(ctx.err(
                         &s.span(),
-                        "seeds",
+                        key,
                         Some(cn),
                         format!("value {n} out of range (count in [1, 1000000])"),
                     ));
@@ -653,7 +721,7 @@ fn seeds(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<u64>> {
             }
             SeedsToml::List(v) => {
                 if v.is_empty() {
-                    return Err(ctx.err(&s.span(), "seeds", Some(cn), "the list of seeds is empty"));
+                    return Err(ctx.err(&s.span(), key, Some(cn), "the list of seeds is empty"));
                 }
                 let mut out: Vec<u64> = Vec::new();
                 let mut distinct = HashSet::new();
@@ -661,13 +729,13 @@ fn seeds(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<u64>> {
                     if x < 0 {
                         return Err(ctx.err(
                             &s.span(),
-                            "seeds",
+                            key,
                             Some(cn),
                             format!("value {x} out of range (seeds are >= 0)"),
                         ));
                     }
                     if !distinct.insert(x) {
-                        return Err(ctx.err(&s.span(), "seeds", Some(cn), format!("seed {x} is listed twice")));
+                        return Err(ctx.err(&s.span(), key, Some(cn), format!("seed {x} is listed twice")));
                     }
                     out.push(x as u64);
                 }
@@ -675,7 +743,7 @@ fn seeds(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<u64>> {
             }
         },
     };
-    Ok(seeds)
+    Ok(Some(seeds))
 }
 
 /// The settings of the comparison's test-function and network runs; a setting of a kind of task
@@ -774,7 +842,7 @@ fn function_settings(ctx: &Ctx, c: &ComparisonToml, cn: &str, tasks: &[String]) 
         function.points = int_in(ctx, v, "points", cn, 2, 1_000_000)? as u32;
     }
     if let Some(v) = &c.time_limit {
-        function.time_limit_s = Some(float_in(ctx, v, "time_limit", cn, Kind::POS)?);
+        function.time_limit_s = Some(float_in(ctx, v, "time_limit", cn, Kind::NONNEG)?);
     }
     Ok(function)
 }
@@ -792,6 +860,7 @@ fn start_rule(ctx: &Ctx, c: &ComparisonToml, cn: &str, tasks: &[String], dim: Op
             let sp = s.span();
             match s.get_ref() {
                 toml::Value::String(t) if t == "random" => StartRule::Random { count: count.unwrap_or(1) },
+                toml::Value::String(t) if t == "defaults" => StartRule::Defaults { random: count.unwrap_or(0) },
                 toml::Value::String(t) if t == "default" => {
                     if count.is_some() {
                         return Err(ctx.err(
@@ -852,7 +921,9 @@ fn start_rule(ctx: &Ctx, c: &ComparisonToml, cn: &str, tasks: &[String], dim: Op
                         &sp,
                         "start",
                         Some(cn),
-                        format!("invalid value `{other}`: expected \"random\", \"default\" or a point [x, y, ...]"),
+                        format!(
+                            "invalid value `{other}`: expected \"random\", \"default\", \"defaults\" or a point [x, y, ...]"
+                        ),
                     ))
                 }
             }
@@ -1129,6 +1200,145 @@ fn sweep(ctx: &Ctx, c: &ComparisonToml, cn: &str, optimizers: &[OptimizerEntry],
         }
     }
     Ok(sweep)
+}
+
+/// The comparison's `[comparison.tune]`: its protocol, key, grid, tuning starts and seeds, rule.
+/// The key must be one some optimizer has and not be swept; on network tasks the tuning seeds
+/// must differ from the evaluation seeds (test functions draw their tuning starts from a stream
+/// of their own, so the same seeds give other starts).
+#[allow(clippy::too_many_arguments)]
+fn tune(
+    ctx: &Ctx,
+    c: &ComparisonToml,
+    cn: &str,
+    seeds: &[u64],
+    optimizers: &[OptimizerEntry],
+    sweep: &Sweep,
+    has_fn: bool,
+    has_net: bool,
+) -> Result<Option<Tune>> {
+    let Some(t) = &c.tune else { return Ok(None) };
+    let span = t.span();
+    let line = ctx.line(&span);
+    let t = t.get_ref();
+    let pick = |v: &Option<Spanned<String>>, key: &str, allowed: &[&str]| -> Result<String> {
+        match v {
+            None => Ok(allowed[0].to_string()),
+            Some(v) if allowed.contains(&v.get_ref().as_str()) => Ok(v.get_ref().clone()),
+            Some(v) => Err(ctx.err(
+                &v.span(),
+                key,
+                Some(cn),
+                format!("unknown {} `{}`; known: {}", &key[5..], v.get_ref(), allowed.join(", ")),
+            )),
+        }
+    };
+    let protocol = pick(&t.protocol, "tune.protocol", TUNE_PROTOCOLS)?;
+    let rule = pick(&t.rule, "tune.rule", TUNE_RULES)?;
+    let (key, key_span) = match &t.key {
+        Some(k) => (k.get_ref().clone(), k.span()),
+        None => ("lr".to_string(), span.clone()),
+    };
+    let target = SweepTarget::Hyper(key.clone());
+    let has_key = optimizers.iter().any(|o| {
+        let spec = registry::spec(&o.config.name).expect("optimizers are checked");
+        variants(o, sweep).iter().any(|v| applies(&target, spec, &v.set))
+    });
+    if !has_key {
+        return Err(ctx.err(&key_span, "tune.key", Some(cn), format!("no optimizer of the comparison has `{key}`")));
+    }
+    if let Some((k, _)) = sweep.keys.iter().find(|(k, t)| *t == target || *k == key) {
+        return Err(ctx.err(
+            &key_span,
+            "tune.key",
+            Some(cn),
+            format!("`{key}` is tuned and swept (`{k}` in the grid or list); tune it or sweep it"),
+        ));
+    }
+    let values: Vec<f64> = match (&t.values, &t.log_grid) {
+        (Some(v), Some(_)) => {
+            return Err(ctx.err(&v.span(), "tune.values", Some(cn), "give `values` or `log_grid`, not both"))
+        }
+        (None, None) => {
+            return Err(ctx.err(&span, "tune", Some(cn), "the grid is missing: give `values = [...]` or `log_grid`"))
+        }
+        (Some(v), None) => {
+            if v.get_ref().is_empty() {
+                return Err(ctx.err(&v.span(), "tune.values", Some(cn), "the list of values is empty"));
+            }
+            let mut out = Vec::new();
+            for x in v.get_ref() {
+                let f = x.get_ref().0;
+                if !f.is_finite() {
+                    return Err(ctx.err(&x.span(), "tune.values", Some(cn), format!("{f} is not a finite number")));
+                }
+                if out.contains(&f) {
+                    return Err(ctx.err(
+                        &x.span(),
+                        "tune.values",
+                        Some(cn),
+                        format!("value {} is listed twice", fmt_num(f)),
+                    ));
+                }
+                out.push(f);
+            }
+            out
+        }
+        (None, Some(g)) => {
+            let (lo, hi, n) = (g.get_ref().from.0, g.get_ref().to.0, g.get_ref().points);
+            if !(lo.is_finite() && lo > 0.0 && hi.is_finite() && hi > lo && (1..=1000).contains(&n)) {
+                return Err(ctx.err(
+                    &g.span(),
+                    "tune.log_grid",
+                    Some(cn),
+                    format!(
+                        "from = {}, to = {}, points = {n}: expected 0 < from < to and points in [1, 1000]",
+                        fmt_num(lo),
+                        fmt_num(hi)
+                    ),
+                ));
+            }
+            log_grid(lo, hi, n as usize)
+        }
+    };
+    let starts =
+        match &t.starts {
+            Some(v) if !has_fn => return Err(ctx.err(
+                &v.span(),
+                "tune.starts",
+                Some(cn),
+                "tuning starts are for test functions, and the comparison has none (network tasks tune over `seeds`)",
+            )),
+            Some(v) => int_in(ctx, v, "tune.starts", cn, 1, 100_000)? as u32,
+            None => TUNE_STARTS,
+        };
+    let tune_seeds = seeds_of(ctx, t.seeds.as_ref(), "tune.seeds", cn)?;
+    if has_net {
+        let both: Vec<u64> =
+            tune_seeds.as_deref().unwrap_or(seeds).iter().copied().filter(|s| seeds.contains(s)).collect();
+        if !both.is_empty() {
+            let sp = t.seeds.as_ref().map_or(span.clone(), |s| s.span());
+            return Err(ctx.err(
+                &sp,
+                "tune.seeds",
+                Some(cn),
+                format!(
+                    "seed {} is a tuning seed and an evaluation seed; on network tasks the tuning runs need seeds of \
+                     their own (e.g. seeds = [100, 101])",
+                    both[0]
+                ),
+            ));
+        }
+    }
+    let info = TuneInfo {
+        protocol,
+        key,
+        values: values.iter().map(|v| fmt_num(*v)).collect(),
+        starts: if has_fn { starts } else { 0 },
+        seeds: tune_seeds.unwrap_or_else(|| seeds.to_vec()),
+        rule,
+    };
+    Ok(Some(Tune { info, line }))
 }
 
 /// Without a validation set (`val_fraction = 0`) nothing can watch the validation loss: neither

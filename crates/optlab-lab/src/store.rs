@@ -12,7 +12,7 @@
 //! is a REAL, and NaN, ±inf and −0 are stored as the text `NaN`, `inf`, `-inf`, `-0` (in `x`
 //! JSON arrays, as strings).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
@@ -58,7 +58,8 @@ CREATE TABLE runs (
     final_accuracy,
     best_accuracy,
     steps_to_target INTEGER,
-    time_to_target
+    time_to_target,
+    termination TEXT
 );
 CREATE TABLE series (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -293,6 +294,8 @@ pub struct Store {
     /// Has the `step_series` table (false only for a store of an optlab before step logging,
     /// opened read-only: its runs have no step series).
     steps_table: bool,
+    /// Table `runs` has the `termination` column (false only for an older store opened read-only).
+    termination: bool,
     /// Read-only without a write-ahead log: opened as immutable; the file's length and mtime when
     /// opened, to tell a file changed under the reader.
     immutable_stamp: Option<(u64, Option<std::time::SystemTime>)>,
@@ -353,7 +356,19 @@ fn create_if_new(conn: &Connection, p: &str) -> Result<()> {
         conn.execute_batch(&format!("{SCHEMA} INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION});"))
             .map_err(sq)?;
     }
-    conn.execute_batch(EXTRA_TABLES).map_err(sq)
+    conn.execute_batch(EXTRA_TABLES).map_err(sq)?;
+    if !has_termination(conn).map_err(sq)? {
+        conn.execute_batch("ALTER TABLE runs ADD COLUMN termination TEXT").map_err(sq)?;
+    }
+    Ok(())
+}
+
+/// Whether table `runs` has the `termination` column (added after schema version 1 was first
+/// released: a store of an older optlab gets it when opened for writing, and reads as None).
+fn has_termination(conn: &Connection) -> rusqlite::Result<bool> {
+    let n: i64 =
+        conn.query_row("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'termination'", [], |r| r.get(0))?;
+    Ok(n > 0)
 }
 
 /// `file:` URI of a path, percent-encoding what a URI may not hold.
@@ -414,6 +429,7 @@ impl Store {
             read_only: false,
             extra: true,
             steps_table: true,
+            termination: true,
             immutable_stamp: None,
         })
     }
@@ -469,12 +485,14 @@ impl Store {
                 r.get(0)
             })
             .map_err(sq)?;
+        let termination = has_termination(&conn).map_err(sq)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
             read_only: true,
             extra: extra == 3,
             steps_table: steps_table == 1,
+            termination,
             immutable_stamp,
         })
     }
@@ -797,28 +815,39 @@ impl Store {
 
     /// Every run with its plan index, in plan order.
     pub fn runs_indexed(&self) -> Result<Vec<(usize, RunRecord)>> {
+        self.read_runs(true)
+    }
+
+    /// Every run in plan order without its series (`series` empty): what the tuning protocol's
+    /// choice reads, without loading every point.
+    pub fn summaries(&self) -> Result<Vec<RunRecord>> {
+        Ok(self.read_runs(false)?.into_iter().map(|(_, r)| r).collect())
+    }
+
+    fn read_runs(&self, with_series: bool) -> Result<Vec<(usize, RunRecord)>> {
         // One read transaction: the runs and their series come from the same snapshot, even while
         // other processes store runs (between two separate SELECTs a run committed elsewhere
         // showed up as "series rows of a missing run").
         let snapshot = self.conn.unchecked_transaction().map_err(self.sq())?;
-        let out = self.runs_in_snapshot()?;
+        let out = self.runs_in_snapshot(with_series)?;
         snapshot.commit().map_err(self.sq())?;
         self.check_unchanged()?;
         Ok(out)
     }
 
-    /// The body of [`Store::runs_indexed`], inside its read transaction.
-    fn runs_in_snapshot(&self) -> Result<Vec<(usize, RunRecord)>> {
+    /// The body of [`Store::read_runs`], inside its read transaction.
+    fn runs_in_snapshot(&self, with_series: bool) -> Result<Vec<(usize, RunRecord)>> {
         let p = self.path.display().to_string();
         let bad = |what: String| LabError::Store(format!("`{p}`: {what}"));
         let mut st = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT id, plan_index, hash, comparison, task, optimizer, label, swept, seed, config, status, error,
                         wall_s, steps, epochs, final_loss, min_loss, final_val_loss, min_val_loss, final_accuracy,
-                        best_accuracy, steps_to_target, time_to_target
+                        best_accuracy, steps_to_target, time_to_target, {}
                  FROM runs ORDER BY plan_index, id",
-            )
+                if self.termination { "termination" } else { "NULL" }
+            ))
             .map_err(self.sq())?;
         type Row = (i64, usize, RunRecord, String, String, String);
         let rows = st
@@ -834,6 +863,7 @@ impl Store {
                     best_accuracy: read_f(r.get_ref(20)?, "best_accuracy")?,
                     steps_to_target: r.get::<_, Option<i64>>(21)?.map(|v| v as u64),
                     time_to_target: read_f(r.get_ref(22)?, "time_to_target")?,
+                    termination: r.get(23)?,
                 };
                 let rec = RunRecord {
                     hash: r.get(2)?,
@@ -865,6 +895,9 @@ impl Store {
                 status_of(&status).ok_or_else(|| bad(format!("run {}: unknown status `{status}`", rec.hash)))?;
             ids.insert(id, out.len());
             out.push((idx, rec));
+        }
+        if !with_series {
+            return Ok(out);
         }
         let mut st = self
             .conn
@@ -994,8 +1027,8 @@ fn insert_tx(
             .execute(
                 "INSERT INTO runs (plan_index, hash, comparison, task, optimizer, label, swept, seed, config,
                     status, error, wall_s, steps, epochs, final_loss, min_loss, final_val_loss, min_val_loss,
-                    final_accuracy, best_accuracy, steps_to_target, time_to_target)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                    final_accuracy, best_accuracy, steps_to_target, time_to_target, termination)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
                 params![
                     plan_index as i64,
                     r.hash,
@@ -1019,6 +1052,7 @@ fn insert_tx(
                     s.best_accuracy.map(F),
                     s.steps_to_target.map(|v| v as i64),
                     s.time_to_target.map(F),
+                    s.termination,
                 ],
             )
             .map_err(sq)?;
@@ -1057,6 +1091,63 @@ fn insert_tx(
         }
     }
     Ok(true)
+}
+
+/// What a merge should warn about: shards run with different shard counts, and the plan's runs
+/// that are missing (how many, per shard, and the first few by name).
+pub fn merge_warnings(
+    shards: &[(String, Option<Shard>)],
+    plan: &[PlanEntry],
+    present: &HashSet<String>,
+    out: &Path,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut counts: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (dir, s) in shards {
+        if let Some(s) = s {
+            counts.entry(s.count).or_default().push(format!("`{dir}` (shard {}/{})", s.index, s.count));
+        }
+    }
+    if counts.len() > 1 {
+        lines.push(format!(
+            "the shards were run with different shard counts: {}; shards of different counts overlap and leave runs out",
+            counts.values().flatten().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if plan.is_empty() {
+        lines.push("the shards do not record their plan (made by an older optlab): missing runs cannot be told".into());
+        return lines;
+    }
+    let missing: Vec<&PlanEntry> = plan.iter().filter(|e| !present.contains(&e.hash)).collect();
+    if missing.is_empty() {
+        return lines;
+    }
+    lines.push(format!(
+        "{} of the plan's {} runs are missing from `{}`; run them (e.g. the missing shards with `optlab run FILE --shard I/N`) and merge again",
+        missing.len(),
+        plan.len(),
+        out.display()
+    ));
+    for &n in counts.keys() {
+        let per: Vec<String> = (1..=n)
+            .filter_map(|i| {
+                let of = plan.iter().filter(|e| e.plan_index % n == i - 1).count();
+                let m = missing.iter().filter(|e| e.plan_index % n == i - 1).count();
+                (m > 0).then(|| format!("shard {i}/{n}: {m} of its {of} runs"))
+            })
+            .collect();
+        lines.push(format!("missing by shard of {n}: {}", per.join(", ")));
+    }
+    for e in missing.iter().take(5) {
+        lines.push(format!(
+            "missing: plan index {}: `{}` on `{}` (comparison `{}`, seed {})",
+            e.plan_index, e.label, e.task, e.comparison, e.seed
+        ));
+    }
+    if missing.len() > 5 {
+        lines.push(format!("... and {} more missing runs", missing.len() - 5));
+    }
+    lines
 }
 
 /// Removes a store and its WAL side files (for `--force`).
@@ -1119,6 +1210,7 @@ mod tests {
                 best_accuracy: Some(f64::NAN),
                 steps_to_target: Some(5),
                 time_to_target: Some(f64::NEG_INFINITY),
+                termination: Some("diverged".into()),
             },
             series: losses
                 .iter()
@@ -1254,6 +1346,36 @@ mod tests {
         d.set_experiment(&changed).unwrap();
         let e = m.merge_from(&d).unwrap_err().to_string();
         assert!(e.contains("another version of experiment `e`"), "{e}");
+    }
+
+    /// A store of an older optlab has no `termination` column: read-only it reads as None, and
+    /// opened for writing it gets the column.
+    #[test]
+    fn a_store_without_the_termination_column_reads_and_gains_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let mut old = record("h1", &[1.0]);
+        {
+            let mut st = Store::open(&path).unwrap();
+            st.set_experiment(&info("e")).unwrap();
+            st.insert(0, &old).unwrap();
+        }
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("ALTER TABLE runs DROP COLUMN termination").unwrap();
+            assert!(!has_termination(&c).unwrap());
+        }
+        old.summary.termination = None;
+        let ro = Store::open_read_only(&path).unwrap();
+        assert!(same(&ro.runs().unwrap()[0], &old));
+        drop(ro);
+        let mut st = Store::open(&path).unwrap();
+        let new = record("h2", &[2.0]);
+        st.insert(1, &new).unwrap();
+        let runs = st.runs().unwrap();
+        assert!(same(&runs[0], &old) && same(&runs[1], &new));
+        assert_eq!(runs[1].summary.termination.as_deref(), Some("diverged"));
+        assert!(st.summaries().unwrap().iter().all(|r| r.series.is_empty()));
     }
 
     #[test]

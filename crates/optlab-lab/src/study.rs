@@ -30,16 +30,29 @@
 //!   diverged run scores `+∞`. The chosen `lr` has the lowest median score; ties are broken by
 //!   the lower median number of steps to success (`+∞` for runs that did not succeed), then by
 //!   the smaller `lr`.
-//! * Runs are independent and run in parallel (rayon); each is a pure function of its inputs, so
+//! * **An experiment.** The study is an experiment of one comparison (built by
+//!   [`experiment_text`]: `start = "defaults"` with `starts` random starts, and a
+//!   `[comparison.tune]` table, the equal-budget protocol of [`crate::tune`]), run by the runner
+//!   into the store of the output folder, so running it again resumes (it re-runs nothing that
+//!   is stored). [`run_study`] runs it; [`Study`] is the view of its stored runs the study's
+//!   tables and plots read. Runs are independent; each is a pure function of its inputs, so
 //!   results do not depend on the number of threads.
 
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::Duration;
+
 use crate::error::{LabError, Result};
-use crate::function_task::{random_starts, run_one, Limits, Problem, RunResult, StartStream};
-use crate::stats::median;
+use crate::function_task::{random_starts, Limits, Problem, RunResult, StartStream};
+use crate::lab_tasks::LabTasks;
+use crate::plan::{Start as PlanStart, TaskSettings};
+use crate::record::RunRecord as StoredRun;
+use crate::runner::{run_experiment, RunOptions, RunSummary};
+use crate::spec::Experiment;
+use crate::store::Store;
+use crate::tune::{choose, pick_by, Tuned};
 use optlab_optim::registry;
 use optlab_optim::{Layout, NonFinite, OptimConfig};
-use rayon::prelude::*;
-use std::time::{Duration, Instant};
 
 /// Optimizers of the default study (the experimental Adam variants, their parents, and SGD with
 /// heavy-ball momentum).
@@ -96,8 +109,10 @@ pub struct StudyConfig {
     pub lr_grid: Vec<f64>,
     /// Wall-time budget of each run.
     pub time_limit: Option<Duration>,
-    /// Threads (None: rayon's global pool).
+    /// Runs at a time (None: one per core).
     pub threads: Option<usize>,
+    /// Draw the runner's progress bar on stderr (when it is a terminal).
+    pub progress: bool,
 }
 
 impl Default for StudyConfig {
@@ -115,26 +130,29 @@ impl Default for StudyConfig {
             lr_grid: log_grid(1e-4, 1.0, 13),
             time_limit: Some(Duration::from_secs(10)),
             threads: None,
+            progress: false,
         }
     }
 }
 
-/// `n` points from `lo` to `hi`, equally spaced in log10 (both ends included exactly).
-pub fn log_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    match n {
-        0 => vec![],
-        1 => vec![lo],
-        _ => {
-            let (a, b) = (lo.log10(), hi.log10());
-            (0..n)
-                .map(|k| match k {
-                    0 => lo,
-                    k if k == n - 1 => hi,
-                    k => 10f64.powf(a + (b - a) * k as f64 / (n - 1) as f64),
-                })
-                .collect()
-        }
+pub use crate::spec::log_grid;
+
+/// The study's log grid of `points` learning rates from `lo` to `hi` (`--lr-min`, `--lr-max`,
+/// `--lr-points`), checked.
+pub fn lr_grid(lo: f64, hi: f64, points: usize) -> Result<Vec<f64>> {
+    if !(lo.is_finite() && lo > 0.0 && hi.is_finite() && hi >= lo) {
+        return Err(LabError::Usage(format!("--lr-min/--lr-max must satisfy 0 < lr-min <= lr-max, got {lo} and {hi}")));
     }
+    if points == 0 {
+        return Err(LabError::Usage("--lr-points must be at least 1".into()));
+    }
+    Ok(log_grid(lo, hi, points))
+}
+
+/// The wall-time budget of each run (`--time-limit`, seconds), checked.
+pub fn time_limit(seconds: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| LabError::Usage(format!("--time-limit must be a non-negative number of seconds, got {seconds}")))
 }
 
 /// An optimizer of the study: its label (the text it was given), its configuration, and whether
@@ -221,18 +239,10 @@ impl LrChoice {
     }
 }
 
-/// Picks the best trial: lowest median score, then lowest median steps, then smallest lr.
+/// Picks the best trial: lowest median score, then lowest median steps, then smallest lr (the
+/// rule `median_score` of [`crate::tune`]).
 pub fn pick_lr(trials: &[LrTrial]) -> Option<f64> {
-    trials
-        .iter()
-        .filter(|t| !t.invalid)
-        .min_by(|a, b| {
-            a.median_score
-                .total_cmp(&b.median_score)
-                .then(a.median_steps.total_cmp(&b.median_steps))
-                .then(a.lr.total_cmp(&b.lr))
-        })
-        .map(|t| t.lr)
+    pick_by(trials, |t| (!t.invalid).then_some((t.median_score, t.median_steps, t.lr))).map(|i| trials[i].lr)
 }
 
 /// A start of the evaluation.
@@ -261,7 +271,8 @@ pub struct RunRecord {
     pub trace: Option<Vec<f64>>,
 }
 
-/// Wall time and work of a study.
+/// Run time and work of a study: `tune` and `eval` are the run times of its stored runs added
+/// up (over the runs, so over the threads too), whenever they were run.
 #[derive(Clone, Debug, Default)]
 pub struct Timing {
     pub tune: Duration,
@@ -280,7 +291,7 @@ impl Timing {
     pub fn steps(&self) -> u64 {
         self.tune_steps + self.eval_steps
     }
-    /// Wall nanoseconds per optimizer step (all runs, all threads).
+    /// Run-time nanoseconds per optimizer step (of one thread).
     pub fn ns_per_step(&self) -> f64 {
         self.total().as_secs_f64() * 1e9 / self.steps().max(1) as f64
     }
@@ -296,6 +307,8 @@ pub struct Study {
     /// Ordered by optimizer, then function, then start.
     pub runs: Vec<RunRecord>,
     pub timing: Timing,
+    /// What this call ran and skipped (a second call into the same folder runs nothing).
+    pub ran: RunSummary,
 }
 
 impl Study {
@@ -377,153 +390,214 @@ impl StudyConfig {
     }
 }
 
-/// Runs a study: the learning-rate protocol, then the evaluation runs.
-pub fn run_study(cfg: &StudyConfig) -> Result<Study> {
-    let (optimizers, problems) = cfg.resolve()?;
-    match cfg.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .map_err(|e| LabError::Usage(format!("--threads {n}: {e}")))?
-            .install(|| run_resolved(cfg, optimizers, problems)),
-        None => run_resolved(cfg, optimizers, problems),
-    }
+/// Name of the study's experiment (in its store).
+pub const EXPERIMENT: &str = "function-study";
+/// Name of its one comparison.
+pub const COMPARISON: &str = "study";
+
+/// A string as a TOML basic string (JSON's escapes are TOML's).
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialise")
 }
 
-fn run_resolved(cfg: &StudyConfig, optimizers: Vec<OptimizerSpec>, problems: Vec<Problem>) -> Result<Study> {
-    let lim = limits(cfg);
-    let functions: Vec<StudyFunction> = problems
-        .into_iter()
-        .map(|problem| {
-            let mut starts: Vec<Start> =
-                problem.f.default_starts().into_iter().map(|x| Start { x, default: true }).collect();
-            starts.extend(
-                random_starts(&problem, cfg.seed, StartStream::Evaluation, cfg.random_starts)
-                    .into_iter()
-                    .map(|x| Start { x, default: false }),
-            );
-            let tune_starts = random_starts(&problem, cfg.seed, StartStream::Tuning, cfg.tune_starts);
-            StudyFunction { problem, starts, tune_starts }
-        })
-        .collect();
-
-    // 1. Learning-rate protocol.
-    let t_tune = Instant::now();
-    let valid: Vec<Vec<bool>> = optimizers
-        .iter()
-        .map(|o| {
-            cfg.lr_grid
-                .iter()
-                .map(|&lr| registry::build::<f64>(Layout::single("x", 2), &o.with_lr(Some(lr))).is_ok())
-                .collect()
-        })
-        .collect();
-    let mut tasks: Vec<(usize, usize, usize, usize)> = Vec::new();
-    for (oi, o) in optimizers.iter().enumerate() {
-        if !o.has_lr || o.fixed_lr {
-            continue;
-        }
-        for (fi, sf) in functions.iter().enumerate() {
-            for (li, _) in cfg.lr_grid.iter().enumerate().filter(|(li, _)| valid[oi][*li]) {
-                for si in 0..sf.tune_starts.len() {
-                    tasks.push((oi, fi, li, si));
-                }
-            }
-        }
+/// The experiment file of a study (checked configuration): one comparison of every optimizer on
+/// every function from each function's default starts and `random_starts` random ones, with the
+/// equal-budget tuning of `lr` over the grid from `tune_starts` tuning starts (docs/study.md).
+/// Every run keeps its whole trajectory (`points` = steps + 1), which the study's trajectory
+/// files and plots need.
+pub fn experiment_text(cfg: &StudyConfig, optimizers: &[OptimizerSpec]) -> String {
+    let mut s = format!(
+        "[experiment]\nname = \"{EXPERIMENT}\"\ntitle = \"Optimizers on classic test functions\"\n\
+         description = \"The test-function study (`optlab functions study`, docs/study.md).\"\n\n\
+         [[comparison]]\nname = \"{COMPARISON}\"\ntasks = [{}]\nseeds = [{}]\nstart = \"defaults\"\n",
+        split_list(&cfg.functions).map(toml_str).collect::<Vec<_>>().join(", "),
+        cfg.seed
+    );
+    if cfg.random_starts > 0 {
+        s.push_str(&format!("starts = {}\n", cfg.random_starts));
     }
-    let tune_results: Vec<(f64, f64, u64)> = tasks
-        .par_iter()
-        .map(|&(oi, fi, li, si)| {
-            let sf = &functions[fi];
-            let cfg_o = optimizers[oi].with_lr(Some(cfg.lr_grid[li]));
-            let r = run_one(&sf.problem, &cfg_o, &sf.tune_starts[si], &lim, None)?;
-            Ok((r.score(&sf.problem), r.steps_to_success(), r.steps))
-        })
-        .collect::<Result<_>>()?;
-    let mut lr = Vec::with_capacity(optimizers.len());
-    let mut k = 0;
-    for (oi, o) in optimizers.iter().enumerate() {
-        let mut row = Vec::with_capacity(functions.len());
-        for sf in &functions {
-            if o.fixed_lr {
-                let v: f64 = o.config.set["lr"].parse().unwrap_or(f64::NAN);
-                row.push(LrChoice::Fixed(v));
-                continue;
-            }
-            if !o.has_lr {
-                row.push(LrChoice::None);
-                continue;
-            }
-            let mut trials = Vec::with_capacity(cfg.lr_grid.len());
-            for (li, &lrv) in cfg.lr_grid.iter().enumerate() {
-                if !valid[oi][li] {
-                    trials.push(LrTrial {
-                        lr: lrv,
-                        median_score: f64::INFINITY,
-                        median_steps: f64::INFINITY,
-                        successes: 0,
-                        runs: 0,
-                        invalid: true,
-                    });
-                    continue;
-                }
-                let m = sf.tune_starts.len();
-                let chunk = &tune_results[k..k + m];
-                k += m;
-                let scores: Vec<f64> = chunk.iter().map(|c| c.0).collect();
-                let steps: Vec<f64> = chunk.iter().map(|c| c.1).collect();
-                trials.push(LrTrial {
-                    lr: lrv,
-                    median_score: median(scores),
-                    median_steps: median(steps.iter().copied()),
-                    successes: steps.iter().filter(|s| s.is_finite()).count(),
-                    runs: m,
-                    invalid: false,
+    s.push_str(&format!(
+        "steps = {}\nftol = {:?}\nxtol = {:?}\npatience = {}\npoints = {}\n",
+        cfg.steps,
+        cfg.ftol,
+        cfg.xtol,
+        cfg.patience,
+        cfg.steps.saturating_add(1).min(1_000_000)
+    ));
+    if let Some(t) = cfg.time_limit {
+        s.push_str(&format!("time_limit = {:?}\n", t.as_secs_f64()));
+    }
+    s.push_str("optimizers = [\n");
+    for o in optimizers {
+        let set: Vec<String> = o.config.set.iter().map(|(k, v)| format!("{} = {}", toml_str(k), toml_str(v))).collect();
+        s.push_str(&format!(
+            "    {{ name = {}, set = {{ {} }}, label = {} }},\n",
+            toml_str(&o.config.name),
+            set.join(", "),
+            toml_str(&o.label)
+        ));
+    }
+    s.push_str("]\n\n[comparison.tune]\nkey = \"lr\"\n");
+    s.push_str(&format!(
+        "values = [{}]\nstarts = {}\nseeds = [{}]\n",
+        cfg.lr_grid.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "),
+        cfg.tune_starts,
+        cfg.seed
+    ));
+    s
+}
+
+/// The study's experiment, checked: first the configuration (one-line errors naming the
+/// option), then the experiment file it makes.
+pub fn experiment(cfg: &StudyConfig) -> Result<(Experiment, Vec<OptimizerSpec>, Vec<Problem>)> {
+    let (optimizers, problems) = cfg.resolve()?;
+    let text = experiment_text(cfg, &optimizers);
+    let exp = crate::spec::parse(&text, "the study's experiment (optlab functions study)", EXPERIMENT)?;
+    Ok((exp, optimizers, problems))
+}
+
+/// Runs a study as an experiment into the store of `out` (`out/results.sqlite`): the tuning
+/// runs, then the evaluation runs with the chosen learning rates, each run stored as it
+/// finishes. What is stored already is not run again, so a second call into the same folder
+/// runs nothing (and an interrupted study resumes). Returns the view of the stored runs.
+pub fn run_study(cfg: &StudyConfig, out: &Path) -> Result<Study> {
+    let (exp, optimizers, problems) = experiment(cfg)?;
+    let mut store = Store::open_dir(out)?;
+    let opts = RunOptions {
+        jobs: cfg.threads.unwrap_or_else(crate::runner::default_jobs),
+        shard: None,
+        progress: cfg.progress,
+        retry_failed: true,
+    };
+    let done = run_experiment(&exp, &mut store, &LabTasks { threads: Some(1) }, &opts)?;
+    if let Some(w) = done.waiting() {
+        return Err(LabError::Store(format!("the study cannot be finished yet: {w}")));
+    }
+    let current: HashSet<&str> = done.plan.runs.iter().map(|r| r.hash.as_str()).collect();
+    let records: Vec<StoredRun> = store.runs()?.into_iter().filter(|r| current.contains(r.hash.as_str())).collect();
+    if records.len() < current.len() {
+        return Err(LabError::Store(format!(
+            "{} of the study's {} runs are not in `{}` (being run by another process?); run it again when that has finished",
+            current.len() - records.len(),
+            current.len(),
+            store.path().display()
+        )));
+    }
+    let mut study = Study::from_records(cfg, optimizers, problems, &exp, &records, opts.jobs)?;
+    study.ran = done.summary();
+    Ok(study)
+}
+
+/// The evaluation starts and tuning starts of a function of the study.
+fn study_function(cfg: &StudyConfig, problem: Problem) -> StudyFunction {
+    let mut starts: Vec<Start> = problem.f.default_starts().into_iter().map(|x| Start { x, default: true }).collect();
+    starts.extend(
+        random_starts(&problem, cfg.seed, StartStream::Evaluation, cfg.random_starts)
+            .into_iter()
+            .map(|x| Start { x, default: false }),
+    );
+    let tune_starts = random_starts(&problem, cfg.seed, StartStream::Tuning, cfg.tune_starts);
+    StudyFunction { problem, starts, tune_starts }
+}
+
+impl Study {
+    /// The study of `cfg` from its stored runs (those of its plan): the learning rates the
+    /// protocol chose, the evaluation runs in (optimizer, function, start) order with the
+    /// trajectories of the default starts.
+    pub fn from_records(
+        cfg: &StudyConfig,
+        optimizers: Vec<OptimizerSpec>,
+        problems: Vec<Problem>,
+        exp: &Experiment,
+        records: &[StoredRun],
+        threads: usize,
+    ) -> Result<Study> {
+        let functions: Vec<StudyFunction> = problems.into_iter().map(|p| study_function(cfg, p)).collect();
+        let tune = exp.comparisons[0].tune.as_ref().expect("the study's comparison has a protocol");
+        let tuning: Vec<&StoredRun> = records.iter().filter(|r| r.tuning().is_some()).collect();
+        let chosen: Vec<Tuned> = choose(&tune.info, &tuning);
+        let mut lr = Vec::with_capacity(optimizers.len());
+        for o in &optimizers {
+            let mut row = Vec::with_capacity(functions.len());
+            for sf in &functions {
+                row.push(if o.fixed_lr {
+                    LrChoice::Fixed(o.config.set["lr"].parse().unwrap_or(f64::NAN))
+                } else if !o.has_lr {
+                    LrChoice::None
+                } else {
+                    let t = chosen.iter().find(|t| t.task == sf.problem.name() && t.base == o.label);
+                    let (Some(t), Some(v)) = (t, t.and_then(|t| t.chosen_value())) else {
+                        return Err(LabError::Store(format!(
+                            "no tuning result for `{}` on `{}` in the store",
+                            o.label,
+                            sf.problem.name()
+                        )));
+                    };
+                    let trials = t
+                        .trials
+                        .iter()
+                        .map(|t| LrTrial {
+                            lr: t.value.parse().unwrap_or(f64::NAN),
+                            median_score: t.median_score,
+                            median_steps: t.median_steps,
+                            successes: t.successes,
+                            runs: t.runs,
+                            invalid: t.invalid,
+                        })
+                        .collect();
+                    LrChoice::Tuned { lr: v.parse().unwrap_or(f64::NAN), trials }
                 });
             }
-            let best = pick_lr(&trials).ok_or_else(|| {
-                LabError::Usage(format!("optimizer `{}`: no value of the lr grid is valid for it", o.label))
-            })?;
-            row.push(LrChoice::Tuned { lr: best, trials });
+            lr.push(row);
         }
-        lr.push(row);
-    }
-    let tune = t_tune.elapsed();
-    let tune_steps = tune_results.iter().map(|r| r.2).sum();
-
-    // 2. Evaluation.
-    let t_eval = Instant::now();
-    let mut etasks: Vec<(usize, usize, usize)> = Vec::new();
-    for oi in 0..optimizers.len() {
-        for (fi, sf) in functions.iter().enumerate() {
-            for si in 0..sf.starts.len() {
-                etasks.push((oi, fi, si));
+        let o_index: HashMap<&str, usize> = optimizers.iter().enumerate().map(|(i, o)| (o.label.as_str(), i)).collect();
+        let f_index: HashMap<&str, usize> = functions.iter().enumerate().map(|(i, f)| (f.problem.name(), i)).collect();
+        let mut runs = Vec::new();
+        let mut timing = Timing { threads, ..Timing::default() };
+        for r in records {
+            if r.tuning().is_some() {
+                timing.tune += Duration::from_secs_f64(r.wall_s.max(0.0));
+                timing.tune_runs += 1;
+                timing.tune_steps += r.summary.steps;
+                continue;
             }
+            timing.eval += Duration::from_secs_f64(r.wall_s.max(0.0));
+            timing.eval_steps += r.summary.steps;
+            let bad = |what: &str| LabError::Store(format!("run {} (`{}` on `{}`): {what}", r.hash, r.label, r.task));
+            let (Some(&oi), Some(&fi)) = (o_index.get(r.label.as_str()), f_index.get(r.task.as_str())) else {
+                return Err(bad("not an optimizer and function of the study"));
+            };
+            let settings =
+                r.config.get("settings").and_then(|s| serde_json::from_value::<TaskSettings>(s.clone()).ok());
+            let Some(TaskSettings::Function(f)) = settings else { return Err(bad("not a test-function run")) };
+            let n_default = functions[fi].starts.iter().filter(|s| s.default).count();
+            let start = match f.start {
+                PlanStart::DefaultAt(i) => i as usize,
+                PlanStart::Random { index, .. } => n_default + index as usize,
+                _ => return Err(bad("a start the study does not make")),
+            };
+            let Some(result) = crate::tune::function_result(r) else {
+                return Err(bad(&format!("failed: {}", r.error.as_deref().unwrap_or("no reason given"))));
+            };
+            let trace = functions[fi].starts[start].default.then(|| {
+                r.series
+                    .iter()
+                    .flat_map(|p| std::iter::once(p.loss).chain(p.x.iter().flatten().copied()))
+                    .collect::<Vec<f64>>()
+            });
+            runs.push(RunRecord { optimizer: oi, function: fi, start, result, trace });
         }
+        runs.sort_by_key(|r| (r.optimizer, r.function, r.start));
+        timing.eval_runs = runs.len();
+        let want: usize = optimizers.len() * functions.iter().map(|f| f.starts.len()).sum::<usize>();
+        if runs.len() != want {
+            return Err(LabError::Store(format!(
+                "the store holds {} of the study's {want} evaluation runs",
+                runs.len()
+            )));
+        }
+        Ok(Study { config: cfg.clone(), optimizers, functions, lr, runs, timing, ran: RunSummary::default() })
     }
-    let runs: Vec<RunRecord> = etasks
-        .par_iter()
-        .map(|&(oi, fi, si)| {
-            let sf = &functions[fi];
-            let cfg_o = optimizers[oi].with_lr(lr[oi][fi].lr());
-            let start = &sf.starts[si];
-            let mut tr =
-                start.default.then(|| Vec::with_capacity((cfg.steps.min(100_000) as usize + 1) * (1 + start.x.len())));
-            let result = run_one(&sf.problem, &cfg_o, &start.x, &lim, tr.as_mut())?;
-            Ok(RunRecord { optimizer: oi, function: fi, start: si, result, trace: tr })
-        })
-        .collect::<Result<_>>()?;
-    let eval = t_eval.elapsed();
-    let timing = Timing {
-        tune,
-        eval,
-        tune_runs: tasks.len(),
-        eval_runs: runs.len(),
-        tune_steps,
-        eval_steps: runs.iter().map(|r| r.result.steps).sum(),
-        threads: rayon::current_num_threads(),
-    };
-    Ok(Study { config: cfg.clone(), optimizers, functions, lr, runs, timing })
 }
 
 /// The key given twice among `KEY=VALUE` texts, if any (`lr` for `lr=0.1` and `lr = 0.5`). Texts

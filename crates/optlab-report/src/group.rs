@@ -115,7 +115,9 @@ pub fn group<'a>(info: &'a ExperimentInfo, runs: &'a [RunRecord]) -> Result<Vec<
     }
     let mut out = Vec::new();
     for c in &info.comparisons {
-        let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.comparison == c.name).collect();
+        // Tuning runs (phase one of a tuning protocol) are shown in the tuning table only.
+        let mine: Vec<&RunRecord> =
+            runs.iter().filter(|r| r.comparison == c.name && r.config.get("tune").is_none()).collect();
         let mut tasks = c.tasks.clone();
         let extra: BTreeSet<&str> =
             mine.iter().map(|r| r.task.as_str()).filter(|t| !c.tasks.iter().any(|d| d == t)).collect();

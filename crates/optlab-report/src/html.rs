@@ -165,6 +165,9 @@ pub struct Section<'a> {
     pub best: Option<&'a Table>,
     pub best_files: Vec<String>,
     pub table_files: Vec<String>,
+    /// The tuning table (HTML) of a comparison with a tuning protocol, and its files.
+    pub tuning: Option<String>,
+    pub tuning_files: Vec<String>,
     pub figures: Vec<Figure>,
     pub runs: Vec<&'a RunRecord>,
 }
@@ -374,6 +377,13 @@ pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord])
             if sec.table.keys.is_empty() { "nothing".to_string() } else { escape(&sec.table.keys.join(" × ")) }
         );
         s.push_str(&markdown(&sec.description));
+        if let Some(t) = &sec.tuning {
+            s.push_str("<h3>Tuning</h3>\n<p>The tuning runs (phase one), kept out of the table and plots below: per task and configuration, every value of the grid and the one chosen for the evaluation runs.</p>\n");
+            s.push_str(t);
+            let links: Vec<String> =
+                sec.tuning_files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
+            let _ = writeln!(s, "<p class=\"meta\">Files: {}</p>", links.join(" · "));
+        }
         if let Some(b) = sec.best {
             s.push_str("<h3>Best configuration per optimizer</h3>\n<p>Per task, each optimizer's configuration with the lowest median final loss over the seeds that ran OK (ties: fewer steps); every configuration is in the table below.</p>\n");
             s.push_str(&table_html(b));

@@ -8,6 +8,9 @@
 //! - `tables/<comparison>.md` and `.csv`: one row per configuration and task (see [`table`]);
 //! - `tables/<comparison>-best.md` and `.csv`: the best configuration of each optimizer per task
 //!   (see [`select`]), when an optimizer has several configurations;
+//! - `tables/<comparison>-tuning.md` and `.csv`: for a comparison with a tuning protocol, the
+//!   grid, the scores of each value and the value chosen (see [`tuning`]); the tuning runs are
+//!   kept out of the other tables and the plots;
 //! - `plots/<comparison>-<task>-<kind>.svg` and `.png`: loss curves (network runs' training loss
 //!   against their logged steps or epochs, optionally smoothed: [`plots::curves`]), validation loss
 //!   and validation accuracy,
@@ -42,6 +45,7 @@ pub mod style;
 pub mod table;
 pub mod thin;
 pub mod train_plots;
+pub mod tuning;
 
 pub use error::ReportError;
 
@@ -170,6 +174,16 @@ pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<R
             best_files = vec![format!("tables/{}-best.md", cmp.slug), format!("tables/{}-best.csv", cmp.slug)];
             files.extend([md, csv]);
         }
+        let mut tuning_files = Vec::new();
+        let tuning = tuning::tuning_table(cmp.info, runs);
+        if let Some(tt) = &tuning {
+            let md = tables_dir.join(format!("{}-tuning.md", cmp.slug));
+            let csv = tables_dir.join(format!("{}-tuning.csv", cmp.slug));
+            write_atomic(&md, format!("# {title}: tuning\n\n{}", tt.markdown()).as_bytes())?;
+            write_atomic(&csv, tt.csv().as_bytes())?;
+            tuning_files = vec![format!("tables/{}-tuning.md", cmp.slug), format!("tables/{}-tuning.csv", cmp.slug)];
+            files.extend([md, csv]);
+        }
         let mut figures = Vec::new();
         for plot in plots::plots_of(cmp, t) {
             let svg_path = plots_dir.join(format!("{}.svg", plot.stem));
@@ -199,6 +213,8 @@ pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<R
             best: best.as_ref(),
             best_files,
             table_files: vec![format!("tables/{}.md", cmp.slug), format!("tables/{}.csv", cmp.slug)],
+            tuning: tuning.map(|t| t.html()),
+            tuning_files,
             figures,
             runs: cmp.runs().collect(),
         });

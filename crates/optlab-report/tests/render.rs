@@ -34,6 +34,7 @@ fn net_run(
         best_accuracy: extra.map(|e| e.3),
         steps_to_target: to.map(|t| t.0),
         time_to_target: to.map(|t| t.1),
+        termination: None,
     };
     let series = vec![
         Point { step: 0, epoch: Some(0), time_s: 0.0, loss: 2.0, val_loss: Some(2.1), accuracy: Some(0.1), x: None },
@@ -97,6 +98,7 @@ fn hand_made() -> (ExperimentInfo, Vec<RunRecord>) {
                 swept: vec!["beta1".into(), "beta2".into()],
                 targets: [("net".to_string(), 0.5)].into(),
                 plot: Default::default(),
+                tune: None,
             },
             ComparisonInfo {
                 name: "fns".into(),
@@ -107,6 +109,7 @@ fn hand_made() -> (ExperimentInfo, Vec<RunRecord>) {
                 targets: [("sphere".to_string(), 1e-3), ("booth".to_string(), 1e-3), ("matyas".to_string(), 1e-3)]
                     .into(),
                 plot: Default::default(),
+                tune: None,
             },
         ],
     };

@@ -107,6 +107,7 @@ fn experiment() -> (ExperimentInfo, Vec<RunRecord>) {
             swept: vec!["lr".into()],
             targets,
             plot: Default::default(),
+            tune: None,
         }],
     };
     (info, runs)

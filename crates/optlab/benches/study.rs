@@ -1,4 +1,5 @@
-//! Times the default study (learning-rate protocol + evaluation, no files, no plots) and reports
+//! Times the default study (learning-rate protocol + evaluation into a new store each time, no
+//! tables, no plots) and reports
 //! the cost per optimizer step.
 //!
 //! `cargo bench -p optlab --bench study`
@@ -26,7 +27,8 @@ fn config() -> StudyConfig {
 
 fn bench(c: &mut Criterion) {
     let cfg = config();
-    let first = run_study(&cfg).expect("the default study runs");
+    let first =
+        run_study(&cfg, tempfile::tempdir().expect("a temporary folder").path()).expect("the default study runs");
     let steps = first.timing.steps();
     eprintln!(
         "study: {} optimizers × {} functions, {} runs, {} steps per study on {} threads",
@@ -45,7 +47,7 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|n| {
             let t = Instant::now();
             for _ in 0..n {
-                let s = run_study(&cfg).expect("study");
+                let s = run_study(&cfg, tempfile::tempdir().expect("a temporary folder").path()).expect("study");
                 assert_eq!(s.timing.steps(), steps, "the study is deterministic");
             }
             let e = t.elapsed();

@@ -1,6 +1,6 @@
 //! `optlab run` and `optlab merge`: experiments with optlab-lab's plan, runner and store.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use optlab_lab::runner::{self, RunOptions};
@@ -79,6 +79,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
                 .map(|s| format!(" ({} in shard {}/{})", plan.select(Some(s)).len(), s.index, s.count))
                 .unwrap_or_default()
         );
+        if let Some(w) = &plan.waiting {
+            println!("of which {} tuning runs; {w}", w.tuning);
+        }
         return Ok(());
     }
     // Every argument is checked before anything is created or removed.
@@ -102,14 +105,25 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // Network runs one at a time on every core; test-function runs on one thread each.
     let tasks = LabTasks::for_cores(runner::default_jobs());
     eprintln!(
-        "experiment `{}`: {selected} runs{}, {jobs} workers (network runs one at a time on {} threads), output {}",
+        "experiment `{}`: {selected} runs{}{}, {jobs} workers (network runs one at a time on {} threads), output {}",
         plan.info.name,
+        if plan.waiting.is_some() { " before the tuning protocol's evaluation runs" } else { "" },
         shard.map(|s| format!(" (shard {}/{} of {})", s.index, s.count, plan.runs.len())).unwrap_or_default(),
         tasks.threads.unwrap_or(1),
         out.display()
     );
-    let summary = runner::run(&plan, &mut st, &tasks, &opts)?;
+    let done = runner::run_experiment(&exp, &mut st, &tasks, &opts)?;
+    let summary = done.summary();
     println!("{summary}");
+    if let Some(w) = done.waiting() {
+        println!("{w}");
+        if shard.is_some() {
+            println!(
+                "phase two (evaluation) needs every shard's tuning runs: merge the shards (optlab merge --out DIR SHARD_DIR...), \
+                 then run each shard again with --out on a copy of the merged folder (or run the merged folder without --shard)"
+            );
+        }
+    }
     if summary.elsewhere > 0 {
         println!(
             "{} runs are being run by another process: `optlab report {}` once it has finished",
@@ -121,7 +135,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         println!("merge the shards with: optlab merge --out DIR SHARD_DIR...");
         return Ok(());
     }
-    finish(&st, &out, &runner::plan_entries(&plan))
+    finish(&st, &out, &runner::plan_entries(&done.plan))
 }
 
 /// After a complete run or a merge: renders the report of the runs of `plan` (all stored runs
@@ -192,65 +206,8 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         println!("{}: {} runs added, {} already present", dir.display(), stats.added, stats.skipped);
     }
     let plan = dest.plan_entries()?;
-    for line in merge_warnings(&shards, &plan, &dest.done_hashes()?, &args.out) {
+    for line in store::merge_warnings(&shards, &plan, &dest.done_hashes()?, &args.out) {
         eprintln!("warning: {line}");
     }
     finish(&dest, &args.out, &plan)
-}
-
-/// What a merge should warn about: shards run with different shard counts, and the plan's runs
-/// that are missing (how many, per shard, and the first few by name).
-fn merge_warnings(
-    shards: &[(String, Option<optlab_lab::Shard>)],
-    plan: &[PlanEntry],
-    present: &HashSet<String>,
-    out: &Path,
-) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut counts: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for (dir, s) in shards {
-        if let Some(s) = s {
-            counts.entry(s.count).or_default().push(format!("`{dir}` (shard {}/{})", s.index, s.count));
-        }
-    }
-    if counts.len() > 1 {
-        lines.push(format!(
-            "the shards were run with different shard counts: {}; shards of different counts overlap and leave runs out",
-            counts.values().flatten().cloned().collect::<Vec<_>>().join(", ")
-        ));
-    }
-    if plan.is_empty() {
-        lines.push("the shards do not record their plan (made by an older optlab): missing runs cannot be told".into());
-        return lines;
-    }
-    let missing: Vec<&PlanEntry> = plan.iter().filter(|e| !present.contains(&e.hash)).collect();
-    if missing.is_empty() {
-        return lines;
-    }
-    lines.push(format!(
-        "{} of the plan's {} runs are missing from `{}`; run them (e.g. the missing shards with `optlab run FILE --shard I/N`) and merge again",
-        missing.len(),
-        plan.len(),
-        out.display()
-    ));
-    for &n in counts.keys() {
-        let per: Vec<String> = (1..=n)
-            .filter_map(|i| {
-                let of = plan.iter().filter(|e| e.plan_index % n == i - 1).count();
-                let m = missing.iter().filter(|e| e.plan_index % n == i - 1).count();
-                (m > 0).then(|| format!("shard {i}/{n}: {m} of its {of} runs"))
-            })
-            .collect();
-        lines.push(format!("missing by shard of {n}: {}", per.join(", ")));
-    }
-    for e in missing.iter().take(5) {
-        lines.push(format!(
-            "missing: plan index {}: `{}` on `{}` (comparison `{}`, seed {})",
-            e.plan_index, e.label, e.task, e.comparison, e.seed
-        ));
-    }
-    if missing.len() > 5 {
-        lines.push(format!("... and {} more missing runs", missing.len() - 5));
-    }
-    lines
 }

@@ -1,12 +1,14 @@
-//! `optlab functions study`: the command line of the test-function study. The study itself (the
-//! protocol and its runs) is `optlab_lab::study`; its tables and pictures are
-//! `optlab_report::study_tables` and `optlab_report::study_plots` (see `docs/study.md`).
+//! `optlab functions study`: the command line of the test-function study. The study itself (an
+//! experiment with a tuning protocol, run into the store of `--out`) is `optlab_lab::study`; its
+//! tables and pictures are `optlab_report::study_tables` and `optlab_report::study_plots` (see
+//! `docs/study.md`).
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::error::{Error, Result};
-use optlab_lab::study::{log_grid, run_study, StudyConfig};
+use crate::error::Result;
+use optlab_lab::store::remove_store;
+use optlab_lab::study::{lr_grid as study_lr_grid, run_study, time_limit as study_time_limit, StudyConfig};
 use optlab_report::{study_plots, study_tables};
 
 /// `optlab functions study` options.
@@ -50,12 +52,16 @@ pub struct StudyArgs {
     /// Wall-time budget of each run, in seconds.
     #[arg(long, default_value_t = 10.0)]
     pub time_limit: f64,
-    /// Worker threads (default: all cores).
+    /// Runs at a time (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Output directory.
+    /// Output directory; its results.sqlite holds the runs, so running the same study again
+    /// into it runs nothing new.
     #[arg(long, default_value = "out/study")]
     pub out: PathBuf,
+    /// Discard the runs stored in the output directory first.
+    #[arg(long)]
+    pub force: bool,
     /// Do not draw plots (tables and CSVs only).
     #[arg(long)]
     pub no_plots: bool,
@@ -64,21 +70,7 @@ pub struct StudyArgs {
 impl StudyArgs {
     pub fn to_config(&self) -> Result<StudyConfig> {
         let d = StudyConfig::default();
-        if !(self.lr_min.is_finite() && self.lr_min > 0.0 && self.lr_max.is_finite() && self.lr_max >= self.lr_min) {
-            return Err(Error::Usage(format!(
-                "--lr-min/--lr-max must satisfy 0 < lr-min <= lr-max, got {} and {}",
-                self.lr_min, self.lr_max
-            )));
-        }
-        if self.lr_points == 0 {
-            return Err(Error::Usage("--lr-points must be at least 1".into()));
-        }
-        if !(self.time_limit.is_finite() && self.time_limit >= 0.0) {
-            return Err(Error::Usage(format!(
-                "--time-limit must be a non-negative number of seconds, got {}",
-                self.time_limit
-            )));
-        }
+        let lr_grid = study_lr_grid(self.lr_min, self.lr_max, self.lr_points)?;
         Ok(StudyConfig {
             optimizers: self.optimizers.clone().unwrap_or(d.optimizers),
             functions: self.functions.clone().unwrap_or(d.functions),
@@ -89,18 +81,23 @@ impl StudyArgs {
             xtol: self.xtol,
             patience: d.patience,
             seed: self.seed,
-            lr_grid: log_grid(self.lr_min, self.lr_max, self.lr_points),
-            time_limit: Some(Duration::from_secs_f64(self.time_limit)),
+            lr_grid,
+            time_limit: Some(study_time_limit(self.time_limit)?),
             threads: self.threads,
+            progress: true,
         })
     }
 }
 
-/// `optlab functions study`: runs the study, writes tables, CSVs and plots, prints a summary.
+/// `optlab functions study`: runs the study into the store of `--out` (what is stored is not run
+/// again), writes tables, CSVs and plots from the stored runs, prints a summary.
 pub fn cli_run(args: &StudyArgs) -> Result<()> {
     let cfg = args.to_config()?;
+    if args.force {
+        remove_store(&args.out)?;
+    }
     let t0 = Instant::now();
-    let study = run_study(&cfg)?;
+    let study = run_study(&cfg, &args.out)?;
     let t_write = Instant::now();
     let written = study_tables::write_all(&study, &args.out)?;
     let write_time = t_write.elapsed();
@@ -109,6 +106,7 @@ pub fn cli_run(args: &StudyArgs) -> Result<()> {
     let plot_time = t_plot.elapsed();
     let tm = &study.timing;
     println!("optlab functions study: wrote into {}", args.out.display());
+    println!("  runs: {}", study.ran.db.display());
     for (what, path) in &written {
         println!("  {what}: {}", path.display());
     }
@@ -120,18 +118,20 @@ pub fn cli_run(args: &StudyArgs) -> Result<()> {
         );
     }
     println!(
-        "{} optimizers × {} functions; runs: {} tuning + {} evaluation; steps: {} + {} = {}",
+        "{} optimizers × {} functions; runs: {} tuning + {} evaluation ({} run now, {} stored before); steps: {} + {} = {}",
         study.optimizers.len(),
         study.functions.len(),
         tm.tune_runs,
         tm.eval_runs,
+        study.ran.ran,
+        study.ran.skipped,
         tm.tune_steps,
         tm.eval_steps,
         tm.steps()
     );
     println!(
-        "wall time: tuning {:.2} s + evaluation {:.2} s ({:.0} ns per step, {} thread{}); tables {:.2} s; plots {:.2} s; \
-         total {:.2} s",
+        "run time, added over the runs: tuning {:.2} s + evaluation {:.2} s ({:.0} ns per step; {} run{} at a time); \
+         tables {:.2} s; plots {:.2} s; wall time of this call {:.2} s",
         tm.tune.as_secs_f64(),
         tm.eval.as_secs_f64(),
         tm.ns_per_step(),

@@ -406,3 +406,52 @@ fn failed_runs_are_retried_on_the_next_run() {
     let out = String::from_utf8_lossy(&out.stdout);
     assert!(out.contains("1 runs: 1 ran") && out.contains("1 of the runs had failed before and were retried"), "{out}");
 }
+
+const TUNED: &str = r#"
+[experiment]
+name = "tuned"
+
+[[comparison]]
+name = "fns"
+tasks = ["sphere", "booth"]
+starts = 2
+steps = 100
+optimizers = [{ name = "sgd" }, { name = "adam" }]
+
+[comparison.tune]
+values = [0.01, 0.1, 0.5]
+starts = 2
+"#;
+
+/// `optlab run` of an experiment with a tuning protocol: both phases in one call, the tuning
+/// runs only in the report's tuning table; a shard stops after phase one with a message; run
+/// again, nothing is re-run.
+#[test]
+fn a_tuned_experiment_runs_in_two_phases_and_reports_its_tuning_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tuned.toml");
+    std::fs::write(&file, TUNED).unwrap();
+    let out = dir.path().join("out");
+    let check = run_ok(optlab().arg("run").arg(&file).arg("--check"));
+    assert!(check.contains("24 runs") && check.contains("of which 24 tuning runs"), "{check}");
+    let first = run_ok(optlab().arg("run").arg(&file).arg("--out").arg(&out).args(["--jobs", "2"]));
+    // 24 tuning runs, then 2 tasks × 2 optimizers × 2 starts.
+    assert!(first.contains("32 runs: 32 ran"), "{first}");
+    let csv = std::fs::read_to_string(out.join("tables/fns-tuning.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 2 * 3, "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.ends_with(",true")).count(), 4, "one value chosen per task and optimizer");
+    let main = std::fs::read_to_string(out.join("tables/fns.csv")).unwrap();
+    assert!(!main.contains("lr=0."), "tuning runs are not in the main table: {main}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h3>Tuning</h3>") && html.contains("tables/fns-tuning.csv"));
+    let again = run_ok(optlab().arg("run").arg(&file).arg("--out").arg(&out));
+    assert!(again.contains("32 runs: 0 ran") && again.contains("32 skipped"), "{again}");
+    // A shard: phase one only, and a message saying what phase two waits for.
+    let shard = dir.path().join("shard");
+    let s = run_ok(optlab().arg("run").arg(&file).arg("--out").arg(&shard).args(["--shard", "1/2"]));
+    assert!(s.contains("12 runs: 12 ran"), "{s}");
+    assert!(
+        s.contains("are planned once every tuning run is in the store: 12 of 24 are") && s.contains("optlab merge"),
+        "{s}"
+    );
+}

@@ -2,10 +2,15 @@
 //! tables, and the `optlab functions study` command.
 
 use optlab_lab::function_task::{random_starts, run_one, Limits, Outcome, Problem, StartStream};
-use optlab_lab::study::{log_grid, run_study, LrChoice, OptimizerSpec, StudyConfig};
+use optlab_lab::study::{log_grid, LrChoice, OptimizerSpec, Study, StudyConfig};
 use optlab_report::study_tables as table;
 use std::process::Command;
 use std::time::Duration;
+
+/// The study run into a new temporary folder (its store).
+fn run_study(cfg: &StudyConfig) -> optlab_lab::Result<Study> {
+    optlab_lab::study::run_study(cfg, tempfile::tempdir().unwrap().path())
+}
 
 fn limits(max_steps: u64) -> Limits {
     Limits { max_steps, xtol: 1e-8, patience: 10, time_limit: Some(Duration::from_secs(60)) }
@@ -388,5 +393,50 @@ fn cli_bad_input_is_one_line_and_a_failure() {
         assert!(!o.status.success(), "{args:?} should fail");
         assert!(err.contains(want), "{args:?}: `{err}` should mention `{want}`");
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: one line: `{err}`");
+    }
+}
+
+#[test]
+fn cli_a_second_study_into_the_same_folder_runs_nothing_and_writes_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let args = [
+        "functions",
+        "study",
+        "--functions",
+        "booth,saddle",
+        "--optimizers",
+        "adam,sgd:lr=0.1",
+        "--starts",
+        "2",
+        "--tune-starts",
+        "2",
+        "--steps",
+        "60",
+        "--lr-points",
+        "3",
+        "--no-plots",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let first = optlab(&args);
+    assert!(first.status.success(), "stderr: {}", String::from_utf8_lossy(&first.stderr));
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    // adam: 2 functions × 3 lr values × 2 tuning starts; sgd's lr is fixed (no tuning runs).
+    assert!(stdout.contains("runs: 12 tuning + "), "{stdout}");
+    assert!(out.join("results.sqlite").is_file());
+    let files = ["tables.md", "tables.csv", "summary.csv", "lr_tuning.csv", "runs.csv", "trajectories/booth.csv"];
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(out.join(f)).unwrap()).collect();
+    let second = optlab(&args);
+    assert!(second.status.success(), "stderr: {}", String::from_utf8_lossy(&second.stderr));
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    let count = |after: &str, upto: &str| -> usize {
+        let i = stdout.find(after).unwrap() + after.len();
+        stdout[i..i + stdout[i..].find(upto).unwrap()].trim().parse().unwrap()
+    };
+    let total = count("functions; runs: ", " tuning") + count(" tuning + ", " evaluation");
+    assert!(stdout.contains(&format!("(0 run now, {total} stored before)")), "{stdout}");
+    for (f, b) in files.iter().zip(&before) {
+        assert_eq!(&std::fs::read(out.join(f)).unwrap(), b, "{f} changed");
     }
 }

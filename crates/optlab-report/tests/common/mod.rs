@@ -256,6 +256,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 swept: vec![],
                 targets: f_targets.clone(),
                 plot: PlotSettings::default(),
+                tune: None,
             },
             ComparisonInfo {
                 name: "adam-grid".into(),
@@ -265,6 +266,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 swept: vec!["beta1".into(), "beta2".into()],
                 targets: [("mnist-mlp".to_string(), 0.3)].into(),
                 plot: PlotSettings { x: None, smooth: 0.6 },
+                tune: None,
             },
             ComparisonInfo {
                 name: "lr-sweep".into(),
@@ -274,6 +276,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 swept: vec!["lr".into()],
                 targets: f_targets.clone(),
                 plot: PlotSettings::default(),
+                tune: None,
             },
         ],
     };

@@ -1,0 +1,114 @@
+//! The tuning table of a comparison with a tuning protocol (`[comparison.tune]`): per task and
+//! configuration, every value of the grid with its runs, median score and median steps to
+//! success, and the value chosen (computed by [`optlab_lab::tune::choose`], as the plan does).
+//! The tuning runs themselves are kept out of the main tables and plots.
+
+use crate::format::{csv_field, csv_num, md_cell, num};
+use crate::html::escape;
+use optlab_lab::record::{ComparisonInfo, RunRecord};
+use optlab_lab::tune::{choose, Tuned};
+use std::fmt::Write as _;
+
+/// The tuning of one comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TuningTable {
+    pub key: String,
+    pub rule: String,
+    pub rows: Vec<Tuned>,
+}
+
+/// The tuning table of `info` from its tuning runs among `runs`; None without a protocol.
+pub fn tuning_table(info: &ComparisonInfo, runs: &[RunRecord]) -> Option<TuningTable> {
+    let tune = info.tune.as_ref()?;
+    let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.comparison == info.name && r.tuning().is_some()).collect();
+    Some(TuningTable { key: tune.key.clone(), rule: tune.rule.clone(), rows: choose(tune, &mine) })
+}
+
+impl TuningTable {
+    const HEAD: [&'static str; 8] =
+        ["task", "configuration", "value", "runs", "successes", "median score", "median steps to success", "chosen"];
+
+    fn cells(&self) -> Vec<[String; 8]> {
+        let mut out = Vec::new();
+        for t in &self.rows {
+            for (i, tr) in t.trials.iter().enumerate() {
+                let chosen = if t.chosen == Some(i) { "yes" } else { "" };
+                let (score, steps) = if tr.invalid {
+                    ("not run (value refused)".to_string(), "—".to_string())
+                } else {
+                    (num(tr.median_score), num(tr.median_steps))
+                };
+                out.push([
+                    t.task.clone(),
+                    t.base.clone(),
+                    format!("{}={}", self.key, tr.value),
+                    tr.runs.to_string(),
+                    tr.successes.to_string(),
+                    score,
+                    steps,
+                    chosen.to_string(),
+                ]);
+            }
+        }
+        out
+    }
+
+    /// A Markdown table (one row per task, configuration and value).
+    pub fn markdown(&self) -> String {
+        let mut s = format!(
+            "Tuning runs (phase one): `{}` chosen per task and configuration by the rule `{}` (lowest median score, then fewest median steps to success, then the smaller value; docs/experiments.md).\n\n",
+            self.key, self.rule
+        );
+        let _ = writeln!(s, "| {} |", Self::HEAD.join(" | "));
+        let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---|");
+        for row in self.cells() {
+            let _ = writeln!(s, "| {} |", row.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
+        }
+        s
+    }
+
+    /// CSV: `task,configuration,key,value,valid,runs,successes,median_score,median_steps,chosen`.
+    pub fn csv(&self) -> String {
+        let mut s =
+            String::from("task,configuration,key,value,valid,runs,successes,median_score,median_steps,chosen\n");
+        for t in &self.rows {
+            for (i, tr) in t.trials.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "{},{},{},{},{},{},{},{},{},{}",
+                    csv_field(&t.task),
+                    csv_field(&t.base),
+                    csv_field(&self.key),
+                    csv_field(&tr.value),
+                    !tr.invalid,
+                    tr.runs,
+                    tr.successes,
+                    csv_num(tr.median_score),
+                    csv_num(tr.median_steps),
+                    t.chosen == Some(i)
+                );
+            }
+        }
+        s
+    }
+
+    /// An HTML table.
+    pub fn html(&self) -> String {
+        let mut s = String::from("<div class=\"table-wrap\"><table>\n<thead><tr>");
+        for (i, h) in Self::HEAD.iter().enumerate() {
+            let cls = if i < 3 { " class=\"t\"" } else { "" };
+            let _ = write!(s, "<th{cls}>{}</th>", escape(h));
+        }
+        s.push_str("</tr></thead>\n<tbody>\n");
+        for row in self.cells() {
+            s.push_str("<tr>");
+            for (i, c) in row.iter().enumerate() {
+                let cls = if i < 3 || i == 7 { " class=\"t\"" } else { "" };
+                let _ = write!(s, "<td{cls}>{}</td>", escape(c));
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</tbody></table></div>\n");
+        s
+    }
+}
