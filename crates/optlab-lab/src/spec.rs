@@ -209,6 +209,7 @@ struct ComparisonToml {
     train_limit: Option<Spanned<i64>>,
     early_stop_on: Option<Spanned<String>>,
     log_every: Option<Spanned<i64>>,
+    divergence_factor: Option<Spanned<Num>>,
     // the report
     plot: Option<PlotToml>,
 }
@@ -785,7 +786,7 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
             return Err(ctx.err(sp, k, Some(cn), "this setting is for test functions, and the comparison has none"));
         }
     }
-    let net_keys: [(&str, Option<Range<usize>>); 16] = [
+    let net_keys: &[(&str, Option<Range<usize>>)] = &[
         ("epochs", c.epochs.as_ref().map(|v| v.span())),
         ("batch_size", c.batch_size.as_ref().map(|v| v.span())),
         ("max_steps", c.max_steps.as_ref().map(|v| v.span())),
@@ -802,6 +803,7 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
         ("mse", c.mse.as_ref().map(|v| v.span())),
         ("train_limit", c.train_limit.as_ref().map(|v| v.span())),
         ("log_every", c.log_every.as_ref().map(|v| v.span())),
+        ("divergence_factor", c.divergence_factor.as_ref().map(|v| v.span())),
     ];
     if !has_net {
         let h = c.hutchinson_h.as_ref().map(|v| ("hutchinson_h", Some(v.span())));
@@ -1020,6 +1022,10 @@ fn network_settings(
     }
     if let Some(v) = &c.log_every {
         network.log_every = Some(int_in(ctx, v, "log_every", cn, 1, i64::MAX)? as u64);
+    }
+    if let Some(v) = &c.divergence_factor {
+        let above_one = Kind::Float { lo: 1.0, hi: f64::INFINITY, lo_open: true, hi_open: true };
+        network.divergence_factor = Some(float_in(ctx, v, "divergence_factor", cn, above_one)?);
     }
     Ok(())
 }
@@ -1937,6 +1943,17 @@ batch_size = [8, 32]
             ),
             "{m}"
         );
+    }
+
+    #[test]
+    fn divergence_factor_is_a_network_setting_above_1() {
+        let e = parse(&GOOD.replace("epochs = 2", "epochs = 2\ndivergence_factor = 1e4"), "f", "s").unwrap();
+        assert_eq!(e.comparisons[0].network.divergence_factor, Some(1e4));
+        assert_eq!(parse(GOOD, "f", "s").unwrap().comparisons[0].network.divergence_factor, None);
+        let text = GOOD.replace("epochs = 2", "epochs = 2\ndivergence_factor = 0.5");
+        let m = parse(&text, "exp.toml", "s").unwrap_err().to_string();
+        let line = line_of(&text, "divergence_factor = 0.5");
+        assert!(m.starts_with(&format!("exp.toml:{line}: key `divergence_factor` in comparison `grid`")), "{m}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! new field here, read where it is used.
 //!
 //! The settings added after the first stores were written (`mse`, `train_limit`, `init`,
-//! `shuffle`, `dropout`, `augment`, `early_stop_on`, `log_every`) are left out of the JSON while they have their default, so
+//! `shuffle`, `dropout`, `augment`, `early_stop_on`, `log_every`, `divergence_factor`) are left out of the JSON while they have their default, so
 //! the runs of existing experiment files keep their identity (hash).
 
 use crate::hutchinson::HutchinsonConfig;
@@ -72,6 +72,12 @@ pub struct NetworkSettings {
     /// run. 0 is refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_every: Option<u64>,
+    /// A run has diverged when a batch's training loss exceeds this multiple of its first batch
+    /// loss (or is not finite); None: [`crate::train::DIVERGENCE_FACTOR`] (1000). Must be above 1.
+    /// A larger factor lets a run that jumps and then stalls (RMSprop at a large learning rate)
+    /// go on and be reported by its curve rather than as diverged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub divergence_factor: Option<f64>,
 }
 
 /// Points a run logs by default: `log_every` is then `max(1, ⌈T / 100⌉)` for a run of `T` steps.
@@ -154,6 +160,7 @@ impl Default for NetworkSettings {
             augment: false,
             early_stop_on: EarlyStopOn::Loss,
             log_every: None,
+            divergence_factor: None,
         }
     }
 }

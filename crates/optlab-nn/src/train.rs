@@ -394,6 +394,15 @@ fn validate(cfg: &TrainConfig) -> Result<(), NnError> {
     if cfg.net.patience == Some(0) {
         return Err(NnError::setting("patience", 0, "must be at least 1"));
     }
+    if let Some(f) = cfg.net.divergence_factor {
+        if !(f.is_finite() && f > 1.0) {
+            return Err(NnError::setting(
+                "divergence_factor",
+                f,
+                "must be a finite number above 1 (a multiple of the first batch loss; leave it out for 1000)",
+            ));
+        }
+    }
     if cfg.net.log_every == Some(0) {
         return Err(NnError::setting(
             "log_every",
@@ -869,14 +878,13 @@ pub fn evaluate<M: Net>(model: &M, set: &Dataset, device: &Device) -> (f64, usiz
 }
 
 /// Why a batch loss `loss` at step `step` means divergence, given the run's first batch loss:
-/// NaN or infinite, or above [`DIVERGENCE_FACTOR`] × `first` (when `first` is positive).
-fn blown_up(loss: f32, first: f64, step: u64) -> Option<String> {
+/// NaN or infinite, or above `factor` × `first` (when `first` is positive; `factor` is
+/// [`NetworkSettings::divergence_factor`], by default [`DIVERGENCE_FACTOR`]).
+fn blown_up(loss: f32, first: f64, step: u64, factor: f64) -> Option<String> {
     if !loss.is_finite() {
         Some(format!("training loss {loss} at step {step}"))
-    } else if first > 0.0 && f64::from(loss) > DIVERGENCE_FACTOR * first {
-        Some(format!(
-            "training loss {loss:.4e} at step {step} is above {DIVERGENCE_FACTOR:e} x the first loss {first:.4}"
-        ))
+    } else if first > 0.0 && f64::from(loss) > factor * first {
+        Some(format!("training loss {loss:.4e} at step {step} is above {factor:e} x the first loss {first:.4}"))
     } else {
         None
     }
@@ -936,6 +944,7 @@ fn run<M: Net>(
     };
     let batches_per_epoch = train_set.len().div_ceil(cfg.net.batch_size) as u64;
     let log_every = cfg.net.log_every_for(batches_per_epoch);
+    let divergence_factor = cfg.net.divergence_factor.unwrap_or(DIVERGENCE_FACTOR);
     let mut best: Option<Vec<Vec<f32>>> = None;
     let mut resume_changes = Vec::new();
 
@@ -1075,7 +1084,7 @@ fn run<M: Net>(
             let first = *progress.first_loss.get_or_insert(f64::from(lv));
             let logged = progress.step.is_multiple_of(log_every);
             let lr = opt.current("lr");
-            if let Some(why) = blown_up(lv, first, progress.step + 1) {
+            if let Some(why) = blown_up(lv, first, progress.step + 1, divergence_factor) {
                 progress.step_log.push(StepReport {
                     step: progress.step,
                     epoch,
@@ -1312,14 +1321,19 @@ mod tests {
 
     #[test]
     fn divergence_is_non_finite_or_a_thousand_times_the_first_loss() {
-        assert_eq!(blown_up(2.3, 2.3, 5), None);
-        assert_eq!(blown_up(2299.0, 2.3, 5), None);
-        let why = blown_up(2.7e13, 2.3, 7).unwrap();
+        let d = DIVERGENCE_FACTOR;
+        assert_eq!(blown_up(2.3, 2.3, 5, d), None);
+        assert_eq!(blown_up(2299.0, 2.3, 5, d), None);
+        let why = blown_up(2.7e13, 2.3, 7, d).unwrap();
         assert!(why.contains("2.7000e13") && why.contains("step 7") && why.contains("first loss 2.3"), "{why}");
-        assert!(blown_up(f32::NAN, 2.3, 1).unwrap().contains("NaN"));
-        assert!(blown_up(f32::INFINITY, 0.0, 1).unwrap().contains("inf"));
+        assert!(blown_up(f32::NAN, 2.3, 1, d).unwrap().contains("NaN"));
+        assert!(blown_up(f32::INFINITY, 0.0, 1, d).unwrap().contains("inf"));
         // A first loss of 0 gives no reference: only non-finite losses count.
-        assert_eq!(blown_up(1e30, 0.0, 2), None);
+        assert_eq!(blown_up(1e30, 0.0, 2, d), None);
+        // A larger factor lets a jump of 1500x pass; NaN still counts.
+        assert_eq!(blown_up(3450.0, 2.3, 2, 1e4), None);
+        assert!(blown_up(3450.0, 2.3, 2, d).is_some());
+        assert!(blown_up(f32::NAN, 2.3, 2, 1e4).is_some());
     }
 
     #[test]

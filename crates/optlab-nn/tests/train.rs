@@ -420,6 +420,31 @@ fn a_loss_blowing_up_is_divergence() {
     assert!(last.train_loss.is_finite() && last.train_loss > 1e3 * 0.5, "{last:?}");
 }
 
+/// `divergence_factor` moves the threshold: the run above goes on past the step where the
+/// default factor of 1000 stopped it, and a factor of at most 1 is refused, naming the setting.
+#[test]
+fn the_divergence_factor_is_a_setting() {
+    let net = NetworkSettings { epochs: 5, batch_size: 100, ..NetworkSettings::default() };
+    let cfg = |f: Option<f64>| {
+        TrainConfig::with(
+            "blobs-neuron",
+            OptimConfig::new("sgd").set("lr", 1e5),
+            NetworkSettings { divergence_factor: f, ..net.clone() },
+        )
+    };
+    let default = run(&cfg(None));
+    let lenient = run(&cfg(Some(1e30)));
+    assert!(matches!(default.stopped, StopReason::Diverged { .. }));
+    assert!(lenient.steps > default.steps, "{} vs {} steps: {:?}", lenient.steps, default.steps, lenient.stopped);
+    if let StopReason::Diverged { why, .. } = &lenient.stopped {
+        assert!(!why.contains("first loss"), "{why}");
+    }
+    for bad in [1.0, 0.5, f64::NAN] {
+        let msg = train(&cfg(Some(bad)), &mut |_| {}).unwrap_err().to_string();
+        assert!(msg.contains("divergence_factor") && msg.contains("above 1"), "{msg}");
+    }
+}
+
 fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
     let mut v = magic.to_be_bytes().to_vec();
     for d in dims {

@@ -49,6 +49,10 @@ pub struct TrainArgs {
     /// (default: max(1, ceil(T/100)) for a run of T steps, about 100 points).
     #[arg(long)]
     pub log_every: Option<u64>,
+    /// The run has diverged when a batch loss exceeds this multiple of the first batch loss
+    /// (default 1000); a larger factor lets a run that jumps and then stalls go on.
+    #[arg(long)]
+    pub divergence_factor: Option<f64>,
     /// The x axis of loss.png/.svg: steps (the logged batch losses) or epochs (the epochs' means).
     #[arg(long, default_value = "steps")]
     pub plot_x: String,
@@ -168,6 +172,7 @@ impl TrainArgs {
             augment: self.augment,
             early_stop_on: self.early_stop_on.parse().map_err(|e| Error::Usage(format!("--early-stop-on {e}")))?,
             log_every: self.log_every,
+            divergence_factor: self.divergence_factor,
         };
         Ok(TrainConfig {
             seed: self.seed,
@@ -263,6 +268,7 @@ mod tests {
             data: None,
             out: None,
             log_every: None,
+            divergence_factor: None,
             plot_x: "steps".into(),
             smooth: 0.0,
             time_budget: None,
