@@ -1,27 +1,15 @@
 //! `optlab run` / `optlab merge` as processes: killed with SIGKILL mid-way and run again, the
 //! results equal an uninterrupted run; three shard processes merged equal one unsharded run.
 
+mod common;
+use common::{optlab, run_ok};
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use optlab_lab::record::RunRecord;
 use optlab_lab::store::{Store, DB_FILE};
-
-fn optlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_optlab"))
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run optlab");
-    assert!(
-        out.status.success(),
-        "optlab failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The stored runs with everything that depends on the machine's speed zeroed.
 fn runs_modulo_time(dir: &Path) -> Vec<String> {

@@ -2,41 +2,11 @@
 //! --task cifar-mlp|cifar-resnet18|tinyimagenet-resnet18` and `optlab run` of an experiment
 //! listing them, on small files in the real formats (a few steps each).
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+use common::{cifar_dir, optlab, run_ok};
+
 
 use optlab_lab::store::{Store, DB_FILE};
-
-fn optlab() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_optlab"))
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run optlab");
-    assert!(
-        out.status.success(),
-        "optlab failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The five CIFAR-10 training batches (`n` records each) and the test batch (`test` records).
-fn cifar_dir(dir: &Path, n: usize, test: usize) {
-    let batch = |n: usize, seed: usize| -> Vec<u8> {
-        (0..n)
-            .flat_map(|k| {
-                std::iter::once((k % 10) as u8).chain((0..3072).map(move |i| ((i * 31 + k * 7 + seed) % 256) as u8))
-            })
-            .collect()
-    };
-    std::fs::create_dir_all(dir).unwrap();
-    for i in 1..=5 {
-        std::fs::write(dir.join(format!("data_batch_{i}.bin")), batch(n, i)).unwrap();
-    }
-    std::fs::write(dir.join("test_batch.bin"), batch(test, 9)).unwrap();
-}
 
 #[test]
 fn train_runs_the_cifar_tasks_with_the_new_options() {

@@ -2,8 +2,10 @@
 //! the data is supplied: each is read from experiments/, pointed at small synthetic files in the
 //! real format, cut to one epoch (and, for the ResNet, to narrow stages), and run with `optlab run`.
 
+mod common;
+use common::{cifar_dir, optlab};
+
 use std::path::Path;
-use std::process::Command;
 
 use optlab_lab::store::{Store, DB_FILE};
 
@@ -22,10 +24,8 @@ fn run_experiment(dir: &Path, text: &str) -> Vec<optlab_lab::record::RunRecord> 
     let exp = dir.join("exp.toml");
     std::fs::write(&exp, text).unwrap();
     let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_optlab"))
-        .args(["run", exp.to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs", "1"])
-        .output()
-        .unwrap();
+    let o =
+        optlab().args(["run", exp.to_str().unwrap(), "--out", out.to_str().unwrap(), "--jobs", "1"]).output().unwrap();
     assert!(
         o.status.success(),
         "optlab run failed:\n{}\n{}",
@@ -78,22 +78,6 @@ fn resnet18_triangular_runs_one_epoch_on_synthetic_tiny_imagenet() {
         assert!(r.summary.final_val_loss.is_some_and(f64::is_finite), "{}", r.label);
     }
     assert_eq!(runs.iter().filter(|r| r.label.contains("cyclic")).count(), 2);
-}
-
-/// The five CIFAR-10 training batches (`n` records each) and the test batch (`test` records).
-fn cifar_dir(dir: &Path, n: usize, test: usize) {
-    let batch = |n: usize, seed: usize| -> Vec<u8> {
-        (0..n)
-            .flat_map(|k| {
-                std::iter::once((k % 10) as u8).chain((0..3072).map(move |i| ((i * 31 + k * 7 + seed) % 256) as u8))
-            })
-            .collect()
-    };
-    std::fs::create_dir_all(dir).unwrap();
-    for i in 1..=5 {
-        std::fs::write(dir.join(format!("data_batch_{i}.bin")), batch(n, i)).unwrap();
-    }
-    std::fs::write(dir.join("test_batch.bin"), batch(test, 9)).unwrap();
 }
 
 /// The Adam variants on the CIFAR-10 MLP and CNN, one epoch on synthetic CIFAR-10 batches.
