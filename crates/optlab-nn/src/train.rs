@@ -481,7 +481,7 @@ fn validate(cfg: &TrainConfig) -> Result<(), NnError> {
         return Err(NnError::setting("blobs_dim", cfg.net.blobs_dim.unwrap_or(0), "must lie in 1..=100000"));
     }
     if let Some(s) = cfg.net.blobs_separation {
-        if !(s.is_finite() && s >= 0.0 && s <= 1e6) {
+        if !(0.0..=1e6).contains(&s) {
             return Err(NnError::setting("blobs_separation", s, "must be a number in [0, 1e6]"));
         }
     }
