@@ -59,6 +59,9 @@ pub enum DataError {
         if *gzip { "inflates to" } else { "holds" }
     )]
     TooLarge { path: PathBuf, what: String, gzip: bool, limit: u64 },
+    /// A CSV file that is not a table of numbers: the line and column (1-based) of the problem.
+    #[error("{}:{line}:{column}: {detail}", path.display())]
+    Csv { path: PathBuf, line: usize, column: usize, detail: String },
     /// The IDX magic number is not the one for this kind of file.
     #[error("{}: wrong magic number {found:#010x}, expected {expected:#010x} ({what})", path.display())]
     BadMagic { path: PathBuf, what: String, found: u32, expected: u32 },

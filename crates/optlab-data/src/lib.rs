@@ -14,6 +14,7 @@
 
 mod augment;
 mod cifar;
+mod csv;
 mod dataset;
 mod error;
 mod io;
@@ -24,6 +25,7 @@ mod tinyimagenet;
 
 pub use augment::{Augmenter, CROP_PADDING};
 pub use cifar::{load_cifar10, CIFAR_RECORD};
+pub use csv::CsvTable;
 pub use dataset::Dataset;
 pub use error::DataError;
 pub use io::MAX_FILE_BYTES;

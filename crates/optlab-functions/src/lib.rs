@@ -56,6 +56,8 @@ mod fixed2;
 
 mod bukin;
 mod cubic;
+pub mod expr;
+mod formula;
 mod nd;
 mod two_d;
 
@@ -64,6 +66,7 @@ mod tests;
 
 pub use bukin::BukinN6;
 pub use cubic::Cubic;
+pub use formula::{is_formula, Formula, DEFAULT_DOMAIN};
 pub use nd::{Ackley, Rastrigin, Rosenbrock, Sphere, StyblinskiTang};
 pub use two_d::{Beale, Booth, Easom, GoldsteinPrice, Himmelblau, Matyas, Saddle, ThreeHumpCamel};
 
@@ -110,6 +113,11 @@ pub trait TestFunction: Send + Sync {
     /// Documents the subgradient / Hessian convention used at
     /// non-differentiable points (`None` for smooth functions).
     fn nonsmooth_note(&self) -> Option<&'static str> {
+        None
+    }
+    /// The box random starts are drawn from, when the function defines one (formulas with a
+    /// `start VAR in [LO, HI]` clause); `None`: the plot box ∩ the domain.
+    fn start_box(&self) -> Option<Vec<(f64, f64)>> {
         None
     }
 }
@@ -202,13 +210,24 @@ pub fn check_dim(dim: usize) -> Result<(), FunctionError> {
     }
 }
 
-/// Builds the test function called `name`.
+/// Builds the test function called `name`, or the function a formula defines
+/// (`f(x, y) = (1 - x)^2 + 100*(y - x^2)^2`, see [`Formula`]; any name holding `=`).
 ///
 /// `dim: None` selects the natural/default dimension (2, or 1 for `cubic`).
 /// Errors on an unknown name, on `dim == 0` or `dim > `[`MAX_DIM`], on a
 /// dimension other than the fixed one for fixed-dimension functions, and on
 /// `rosenbrock` with `dim 1`.
 pub fn by_name(name: &str, dim: Option<usize>) -> Result<Box<dyn TestFunction>, FunctionError> {
+    if is_formula(name) {
+        let f = Formula::parse(name)?;
+        if let Some(d) = dim.filter(|&d| d != f.dim()) {
+            return Err(FunctionError::new(format!(
+                "invalid dim {d} for the formula `{name}`: it has {} variables",
+                f.dim()
+            )));
+        }
+        return Ok(Box::new(f));
+    }
     if !NAMES.contains(&name) {
         return Err(FunctionError::new(format!("unknown test function '{name}'; valid names: {}", NAMES.join(", "))));
     }
@@ -257,6 +276,17 @@ pub fn by_name(name: &str, dim: Option<usize>) -> Result<Box<dyn TestFunction>, 
         _ => unreachable!("name list out of sync"),
     };
     Ok(f)
+}
+
+/// A file-name stem for the function `name`: the name itself for a built-in function,
+/// `formula_` and a 64-bit hash of the text (hexadecimal) for a formula.
+pub fn file_stem(name: &str) -> String {
+    if is_formula(name) {
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+        format!("formula_{h:016x}")
+    } else {
+        name.to_string()
+    }
 }
 
 /// Range of `f` over `[lo, hi]` (sampled, padded by 5%), used as the y range

@@ -65,19 +65,21 @@ impl Problem {
         let domain = f.domain();
         let far = domain.iter().map(|&(lo, hi)| (lo - FAR_WIDTHS * (hi - lo), hi + FAR_WIDTHS * (hi - lo))).collect();
         let pb = f.plot_box();
-        let start_box = (0..n)
-            .map(|i| {
-                let (lo, hi) = domain[i];
-                if i < 2 && (n >= 2 || i == 0) {
-                    let (plo, phi) = pb[i];
-                    let (a, b) = (lo.max(plo), hi.min(phi));
-                    if a < b {
-                        return (a, b);
+        let start_box = f.start_box().unwrap_or_else(|| {
+            (0..n)
+                .map(|i| {
+                    let (lo, hi) = domain[i];
+                    if i < 2 && (n >= 2 || i == 0) {
+                        let (plo, phi) = pb[i];
+                        let (a, b) = (lo.max(plo), hi.min(phi));
+                        if a < b {
+                            return (a, b);
+                        }
                     }
-                }
-                (lo, hi)
-            })
-            .collect();
+                    (lo, hi)
+                })
+                .collect()
+        });
         let fstar = f.min_value();
         let ftol_abs = ftol * fstar.map_or(1.0, |v| v.abs().max(1.0));
         let f_floor = cached_grid_min(&*f, &domain);

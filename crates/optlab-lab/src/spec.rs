@@ -41,6 +41,8 @@ pub enum TaskKind {
 pub fn task_kind(name: &str) -> Option<TaskKind> {
     if optlab_functions::NAMES.contains(&name) {
         Some(TaskKind::Function)
+    } else if optlab_functions::is_formula(name) {
+        optlab_functions::by_name(name, None).ok().map(|_| TaskKind::Function)
     } else if NETWORK_TASKS.contains(&name) {
         Some(TaskKind::Network)
     } else {
@@ -210,6 +212,10 @@ struct ComparisonToml {
     early_stop_on: Option<Spanned<String>>,
     log_every: Option<Spanned<i64>>,
     divergence_factor: Option<Spanned<Num>>,
+    label: Option<Spanned<String>>,
+    blobs_samples: Option<Spanned<i64>>,
+    blobs_dim: Option<Spanned<i64>>,
+    blobs_separation: Option<Spanned<Num>>,
     // the report
     plot: Option<PlotToml>,
 }
@@ -675,6 +681,9 @@ fn plot_settings(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_net: bool) -> Resu
 fn tasks(ctx: &Ctx, c: &ComparisonToml, cn: &str) -> Result<Vec<String>> {
     let mut tasks = Vec::new();
     for t in c.tasks.get_ref() {
+        if optlab_functions::is_formula(t.get_ref()) {
+            optlab_functions::by_name(t.get_ref(), None).map_err(|e| ctx.err(&t.span(), "tasks", Some(cn), e))?;
+        }
         if task_kind(t.get_ref()).is_none() {
             return Err(ctx.err(
                 &t.span(),
@@ -787,6 +796,10 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
         }
     }
     let net_keys: &[(&str, Option<Range<usize>>)] = &[
+        ("label", c.label.as_ref().map(|v| v.span())),
+        ("blobs_samples", c.blobs_samples.as_ref().map(|v| v.span())),
+        ("blobs_dim", c.blobs_dim.as_ref().map(|v| v.span())),
+        ("blobs_separation", c.blobs_separation.as_ref().map(|v| v.span())),
         ("epochs", c.epochs.as_ref().map(|v| v.span())),
         ("batch_size", c.batch_size.as_ref().map(|v| v.span())),
         ("max_steps", c.max_steps.as_ref().map(|v| v.span())),
@@ -964,17 +977,66 @@ fn network_settings(
         if v.get_ref().is_empty() {
             return Err(ctx.err(&v.span(), "data", Some(cn), "the data path is empty"));
         }
-        if let Some(t) = tasks.iter().find(|t| t.starts_with("blobs-")) {
+        let csv = v.get_ref().starts_with("csv:");
+        if let Some(t) = tasks.iter().find(|t| t.starts_with("blobs-")).filter(|_| !csv) {
             return Err(ctx.err(
                 &v.span(),
                 "data",
                 Some(cn),
                 format!(
-                    "task `{t}` trains on generated data and takes no data path; put it in a comparison without `data`"
+                    "task `{t}` trains on generated data, or on a CSV table given as `csv:PATH`; put it in a comparison without `data`"
                 ),
             ));
         }
+        if csv {
+            if let Some(t) = tasks.iter().find(|t| {
+                task_kind(t) == Some(TaskKind::Network)
+                    && !matches!(t.as_str(), "blobs-neuron" | "blobs-two-layer" | "mnist-mlp" | "cifar-mlp")
+            }) {
+                return Err(ctx.err(
+                    &v.span(),
+                    "data",
+                    Some(cn),
+                    format!("CSV tables of features are for the blobs and MLP tasks, not `{t}`"),
+                ));
+            }
+            if c.label.is_none() {
+                return Err(ctx.err(&v.span(), "data", Some(cn), "a CSV table needs `label`, its label column"));
+            }
+        }
         network.data = Some(v.get_ref().into());
+    }
+    if let Some(v) = &c.label {
+        if !c.data.as_ref().is_some_and(|d| d.get_ref().starts_with("csv:")) {
+            return Err(ctx.err(&v.span(), "label", Some(cn), "`label` is the label column of `data = \"csv:PATH\"`"));
+        }
+        network.label = Some(v.get_ref().clone());
+    }
+    let blobs_keys = [
+        ("blobs_samples", c.blobs_samples.as_ref().map(|v| v.span())),
+        ("blobs_dim", c.blobs_dim.as_ref().map(|v| v.span())),
+        ("blobs_separation", c.blobs_separation.as_ref().map(|v| v.span())),
+    ];
+    if let Some((k, Some(sp))) = blobs_keys.iter().find(|(_, s)| s.is_some()) {
+        if let Some(t) = tasks.iter().find(|t| task_kind(t) == Some(TaskKind::Network) && !t.starts_with("blobs-")) {
+            return Err(ctx.err(sp, k, Some(cn), format!("this setting is for the blobs tasks, not `{t}`")));
+        }
+        if c.data.is_some() {
+            return Err(ctx.err(sp, k, Some(cn), "this setting sets the generated data, and `data` is a CSV table"));
+        }
+    }
+    if let Some(v) = &c.blobs_samples {
+        network.blobs_samples = Some(int_in(ctx, v, "blobs_samples", cn, 2, 10_000_000)? as usize);
+    }
+    if let Some(v) = &c.blobs_dim {
+        network.blobs_dim = Some(int_in(ctx, v, "blobs_dim", cn, 1, 100_000)? as usize);
+    }
+    if let Some(v) = &c.blobs_separation {
+        let s = float_in(ctx, v, "blobs_separation", cn, Kind::NONNEG)?;
+        if s > 1e6 {
+            return Err(ctx.err(&v.span(), "blobs_separation", Some(cn), format!("value {s} out of range ([0, 1e6])")));
+        }
+        network.blobs_separation = Some(s);
     }
     if let Some(v) = &c.widths {
         if v.get_ref().is_empty() || v.get_ref().iter().any(|&w| w < 1) {
@@ -1455,7 +1517,9 @@ fn watches_validation_text(key: &str, text: &str) -> bool {
 pub fn check_data_paths(exp: &Experiment) -> Result<()> {
     for cmp in &exp.comparisons {
         let Some(data) = cmp.network.data.as_ref().map(|d| d.to_string_lossy().into_owned()) else { continue };
-        let data = data.as_str();
+        // `csv:PATH`: a CSV table (read and checked, line by line, when a run loads it).
+        let csv = data.starts_with("csv:");
+        let data = data.strip_prefix("csv:").unwrap_or(&data);
         let tasks: Vec<&str> =
             cmp.info.tasks.iter().map(String::as_str).filter(|t| task_kind(t) == Some(TaskKind::Network)).collect();
         let tasks_text = tasks.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
@@ -1474,7 +1538,7 @@ pub fn check_data_paths(exp: &Experiment) -> Result<()> {
                 return Err(err(format!("does not exist{rel}")));
             }
             Err(e) => return Err(err(format!("cannot be read: {e}"))),
-            Ok(m) if !m.is_dir() && tasks.iter().any(|t| t.starts_with("mnist-")) => {
+            Ok(m) if !m.is_dir() && !csv && tasks.iter().any(|t| t.starts_with("mnist-")) => {
                 return Err(err("is not a folder (the MNIST tasks read a folder with the MNIST IDX files)".into()));
             }
             Ok(_) => {}

@@ -329,8 +329,15 @@ fn limits(c: &StudyConfig) -> Limits {
     Limits { max_steps: c.steps, xtol: c.xtol, patience: c.patience, time_limit: c.time_limit }
 }
 
+/// The items of comma-separated lists; a formula (an item holding `=`) is one item whatever
+/// commas it holds.
 fn split_list(s: &[String]) -> impl Iterator<Item = &str> {
-    s.iter().flat_map(|t| t.split(',')).map(str::trim)
+    s.iter()
+        .flat_map(|t| {
+            let whole = optlab_functions::is_formula(t).then_some(t.as_str());
+            whole.into_iter().chain(t.split(',').filter(move |_| whole.is_none()))
+        })
+        .map(str::trim)
 }
 
 impl StudyConfig {

@@ -18,6 +18,12 @@ pub enum NnError {
     Checkpoint { path: String, what: String },
     #[error("initial weights `{path}`: {what}")]
     Init { path: String, what: String },
+    /// An expression-network description that does not compile (1-based line and column).
+    #[error("line {line}, column {column}: {what}")]
+    ExprNet { line: usize, column: usize, what: String },
+    /// Training produced a non-finite loss or gradient.
+    #[error("diverged: {0}")]
+    Diverged(String),
     #[error("I/O error on `{path}`: {source}")]
     Io { path: String, source: std::io::Error },
 }

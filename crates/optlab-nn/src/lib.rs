@@ -10,6 +10,7 @@
 pub mod adapter;
 pub mod burn_optim;
 pub mod error;
+pub mod exprnet;
 pub mod hutchinson;
 pub mod init;
 pub mod kernels;

@@ -78,6 +78,18 @@ pub struct NetworkSettings {
     /// go on and be reported by its curve rather than as diverged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub divergence_factor: Option<f64>,
+    /// The label column when `data` is a CSV table (`csv:PATH`; the blobs and MLP tasks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// `blobs-*` tasks: samples of the generated two-Gaussians set (default 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blobs_samples: Option<usize>,
+    /// `blobs-*` tasks: dimension of the two-Gaussians set (default 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blobs_dim: Option<usize>,
+    /// `blobs-*` tasks: distance between the two Gaussians' centres (default 3; unit variance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blobs_separation: Option<f64>,
 }
 
 /// Points a run logs by default: `log_every` is then `max(1, ⌈T / 100⌉)` for a run of `T` steps.
@@ -161,6 +173,10 @@ impl Default for NetworkSettings {
             early_stop_on: EarlyStopOn::Loss,
             log_every: None,
             divergence_factor: None,
+            label: None,
+            blobs_samples: None,
+            blobs_dim: None,
+            blobs_separation: None,
         }
     }
 }
@@ -193,7 +209,20 @@ mod tests {
     fn later_settings_stay_out_of_the_json_at_their_defaults() {
         let s = NetworkSettings::default();
         let json = serde_json::to_string(&s).unwrap();
-        for key in ["mse", "train_limit", "init", "shuffle", "dropout", "augment", "early_stop_on", "log_every"] {
+        for key in [
+            "mse",
+            "train_limit",
+            "init",
+            "shuffle",
+            "dropout",
+            "augment",
+            "early_stop_on",
+            "log_every",
+            "label",
+            "blobs_samples",
+            "blobs_dim",
+            "blobs_separation",
+        ] {
             assert!(!json.contains(key), "{key} in {json}");
         }
         let back: NetworkSettings = serde_json::from_str(&json).unwrap();

@@ -344,7 +344,14 @@ fn with_model<W: WithModel>(
         }
         "mnist-mlp" | "cifar-mlp" => {
             let default = if cfg.task == "mnist-mlp" { MNIST_MLP_WIDTHS } else { CIFAR_MLP_WIDTHS };
-            let widths = cfg.net.widths.clone().unwrap_or_else(|| default.to_vec());
+            let mut default = default.to_vec();
+            if csv_path(cfg).is_some() {
+                // A CSV table: the default hidden widths between its features and its classes.
+                let last = default.len() - 1;
+                default[0] = train_set.sample_len();
+                default[last] = train_set.classes;
+            }
+            let widths = cfg.net.widths.clone().unwrap_or(default);
             check_widths(&widths, train_set.sample_len(), train_set.classes)?;
             w.call(Mlp::new(&widths, &mut rng, device), train_set, val_set)
         }
@@ -461,6 +468,58 @@ fn validate(cfg: &TrainConfig) -> Result<(), NnError> {
             return Err(NnError::setting("time_budget", t, "must be a positive number of seconds"));
         }
     }
+    let blobs = cfg.task.starts_with("blobs-");
+    let csv = csv_path(cfg);
+    for (key, set) in [
+        ("blobs_samples", cfg.net.blobs_samples.map(|v| v.to_string())),
+        ("blobs_dim", cfg.net.blobs_dim.map(|v| v.to_string())),
+        ("blobs_separation", cfg.net.blobs_separation.map(|v| v.to_string())),
+    ] {
+        let Some(v) = set else { continue };
+        if !blobs {
+            return Err(NnError::setting(key, v, format!("is a setting of the blobs tasks, not of {}", cfg.task)));
+        }
+        if csv.is_some() {
+            return Err(NnError::setting(key, v, "sets the generated data, and `data` is a CSV table"));
+        }
+    }
+    if cfg.net.blobs_samples.is_some_and(|n| !(2..=10_000_000).contains(&n)) {
+        return Err(NnError::setting("blobs_samples", cfg.net.blobs_samples.unwrap_or(0), "must lie in 2..=10000000"));
+    }
+    if cfg.net.blobs_dim.is_some_and(|d| !(1..=100_000).contains(&d)) {
+        return Err(NnError::setting("blobs_dim", cfg.net.blobs_dim.unwrap_or(0), "must lie in 1..=100000"));
+    }
+    if let Some(s) = cfg.net.blobs_separation {
+        if !(0.0..=1e6).contains(&s) {
+            return Err(NnError::setting("blobs_separation", s, "must be a number in [0, 1e6]"));
+        }
+    }
+    match (&csv, &cfg.net.label) {
+        (Some(p), None) => {
+            return Err(NnError::setting(
+                "data",
+                format!("csv:{}", p.display()),
+                "a CSV table needs `label`, its label column",
+            ))
+        }
+        (None, Some(l)) => {
+            return Err(NnError::setting(
+                "label",
+                l,
+                "is the label column of a CSV table, and `data` is not `csv:PATH`",
+            ))
+        }
+        (Some(p), Some(_))
+            if !matches!(cfg.task.as_str(), "blobs-neuron" | "blobs-two-layer" | "mnist-mlp" | "cifar-mlp") =>
+        {
+            return Err(NnError::setting(
+                "data",
+                format!("csv:{}", p.display()),
+                format!("CSV tables of features are for the blobs and MLP tasks, not {}", cfg.task),
+            ))
+        }
+        _ => {}
+    }
     cfg.net.hutchinson().validate()
 }
 
@@ -509,6 +568,28 @@ fn data_err(e: optlab_data::DataError) -> NnError {
     NnError::Data(e.to_string())
 }
 
+/// The path of a `data = "csv:PATH"` setting.
+fn csv_path(cfg: &TrainConfig) -> Option<PathBuf> {
+    let d = cfg.net.data.as_ref()?.to_str()?;
+    d.strip_prefix("csv:").map(PathBuf::from)
+}
+
+/// The CSV table of a `data = "csv:PATH"` setting as a data set (labels are class numbers), for
+/// the blobs tasks (binary: labels 0 and 1) and the MLP tasks.
+fn csv_dataset(cfg: &TrainConfig, path: &Path) -> Result<Dataset, NnError> {
+    let label = cfg.net.label.as_deref().unwrap_or_default();
+    let set = optlab_data::CsvTable::load(path, label).and_then(|t| t.to_dataset()).map_err(data_err)?;
+    if cfg.task.starts_with("blobs-") && set.classes != 2 {
+        return Err(NnError::Data(format!(
+            "{}: {} is a binary classifier, and the labels of column `{label}` run 0..={}",
+            path.display(),
+            cfg.task,
+            set.classes - 1
+        )));
+    }
+    Ok(set)
+}
+
 /// The (training, validation) sets of a task, normalised with the training set's channel
 /// statistics. With `val_fraction` 0 the validation set is empty (and a separate test set is not
 /// read). An empty training set, or an empty test set when validating, is an error naming the
@@ -535,11 +616,22 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
         Ok(set)
     };
     let (mut train, mut val) = match cfg.task.as_str() {
+        _ if csv_path(cfg).is_some() => {
+            let p = csv_path(cfg).unwrap_or_default();
+            split(check(&p, "CSV table", csv_dataset(cfg, &p)?, "train on")?)?
+        }
         "blobs-neuron" | "blobs-two-layer" => {
             if let Some(p) = &cfg.net.data {
-                return Err(NnError::setting("data", p.display(), "the blobs tasks use generated data"));
+                return Err(NnError::setting(
+                    "data",
+                    p.display(),
+                    "the blobs tasks use generated data, or a CSV table given as csv:PATH",
+                ));
             }
-            split(optlab_data::two_gaussians(BLOBS_SAMPLES, BLOBS_DIM, BLOBS_SEPARATION, cfg.seed))?
+            let n = cfg.net.blobs_samples.unwrap_or(BLOBS_SAMPLES);
+            let dim = cfg.net.blobs_dim.unwrap_or(BLOBS_DIM);
+            let sep = cfg.net.blobs_separation.map_or(BLOBS_SEPARATION, |s| s as f32);
+            split(optlab_data::two_gaussians(n, dim, sep, cfg.seed))?
         }
         "mnist-mlp" | "mnist-cnn" => match &cfg.net.data {
             None => split(optlab_data::shipped_mnist().map_err(data_err)?)?,

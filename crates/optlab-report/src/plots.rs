@@ -621,7 +621,7 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
     let mut out = Vec::new();
     let base = &cmp.slug;
     for task in &cmp.tasks {
-        let t = slug(task);
+        let t = slug(&optlab_functions::file_stem(task));
         let sel = drawn(cmp, task);
         let legend_h = (90 + 24 * sel.configs.len() as u32).max(560);
         // What a reduced plot leaves out, and where to find it.

@@ -115,8 +115,9 @@ where
     let bx = f.plot_box();
     if f.dim() == 1 {
         let caption = format!("{}: f(x) and iterates from x = {}", f.title(), fmt_pt(&start));
+        let size = caption_size(&left, &caption, 22);
         let mut chart = ChartBuilder::on(&left)
-            .caption(caption, (FAMILY, 22))
+            .caption(caption, (FAMILY, size))
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(60)
@@ -159,7 +160,8 @@ where
         let levels = land.levels;
         let scale = if levels.log { "log-scale levels of f − f*" } else { "linear levels of f" };
         let caption = format!("{}: trajectories from ({}); {}", f.title(), fmt_pt(&start), scale);
-        let mut chart = contour_chart(&left, &land, Some((&caption, 20)), bitmap)?;
+        let size = caption_size(&left, &caption, 20);
+        let mut chart = contour_chart(&left, &land, Some((&caption, size)), bitmap)?;
         let pbox = [bx[0], bx[1]];
         // Trajectories: lines, then dots at the iterates.
         for r in &runs {
@@ -314,13 +316,26 @@ fn step_label(v: &f64) -> String {
     }
 }
 
+/// The largest font size up to `size` (at least 11) at which `caption` fits the width of `area`
+/// (long captions: the titles of formula functions).
+fn caption_size<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, caption: &str, size: u32) -> u32 {
+    let (w, _) = area.dim_in_pixel();
+    (11..=size)
+        .rev()
+        .find(|&s| {
+            area.estimate_text_size(caption, &TextStyle::from((FAMILY, s).into_font()))
+                .is_ok_and(|(tw, _)| tw + 24 <= w)
+        })
+        .unwrap_or(11)
+}
+
 const CONTOUR_SIZE: (u32, u32) = (1060, 760);
 const LOSS_SIZE: (u32, u32) = (1060, 620);
 
 /// Writes the plots of function `fi` into `dir`; returns the files.
 pub fn write_function(study: &Study, fi: usize, dir: &Path) -> Result<Vec<PathBuf>> {
     register_fonts();
-    let name = study.functions[fi].problem.name();
+    let name = optlab_functions::file_stem(study.functions[fi].problem.name());
     let mut files = Vec::new();
     let contour_png = dir.join(format!("{name}_contour.png"));
     let contour_svg = dir.join(format!("{name}_contour.svg"));

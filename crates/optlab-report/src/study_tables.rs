@@ -523,7 +523,7 @@ pub fn write_all(study: &Study, dir: &Path) -> Result<Vec<(&'static str, PathBuf
     let tdir = dir.join("trajectories");
     create_dir(&tdir)?;
     for fi in 0..study.functions.len() {
-        let p = tdir.join(format!("{}.csv", study.functions[fi].problem.name()));
+        let p = tdir.join(format!("{}.csv", optlab_functions::file_stem(study.functions[fi].problem.name())));
         let file = std::fs::File::create(&p).map_err(|e| ReportError::io(&p, e))?;
         let mut w = std::io::BufWriter::new(file);
         write_trajectories(study, fi, &mut w).and_then(|_| w.flush()).map_err(|e| ReportError::io(&p, e))?;

@@ -27,6 +27,9 @@ pub enum Command {
     },
     /// Run one optimizer on one test function; print CSV `step,loss,x0,x1,...` to stdout.
     Trace(TraceArgs),
+    /// Train a network written as expressions (`xw = sigmoid(ap*xp + aq*xq + b)`) on a CSV table;
+    /// print CSV `step,loss` to stdout and a summary to stderr (docs/formulas.md).
+    Exprnet(crate::exprnet::ExprNetArgs),
     /// Train a network (optlab-nn on burn): log lines per epoch, CSV and loss-curve plots in --out.
     Train(Box<crate::train::TrainArgs>),
     /// Benchmarks (speed against the memory-bandwidth limit and against torch).
@@ -141,8 +144,9 @@ pub struct TraceArgs {
     /// per-epoch time.
     #[arg(long = "schedule", value_name = "KEY=SCHEDULE")]
     pub schedule: Vec<String>,
-    /// Test function name (see `optlab functions list`).
-    #[arg(long)]
+    /// Test function name (see `optlab functions list`), or a formula such as
+    /// 'f(x, y) = (1 - x)^2 + 100*(y - x^2)^2' (docs/formulas.md).
+    #[arg(long, allow_hyphen_values = true)]
     pub function: String,
     /// Start point X,Y,... (default: the function's first default start). Use --start=-1,2 for negatives.
     #[arg(long, allow_hyphen_values = true, value_name = "X,Y,...")]
@@ -271,6 +275,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Merge(args) => crate::lab_cli::merge(&args),
         Command::Report(args) => crate::lab_cli::report(&args),
         Command::Train(args) => crate::train::cli_run(&args),
+        Command::Exprnet(args) => crate::exprnet::cli_run(&args),
         Command::Trace(args) => {
             let (spec, dtype) = args.to_spec()?;
             let stdout = std::io::stdout();

@@ -8,6 +8,7 @@ pub mod bench_train;
 pub mod cli;
 pub mod describe;
 pub mod error;
+pub mod exprnet;
 pub mod lab_cli;
 pub mod study;
 pub mod trace;

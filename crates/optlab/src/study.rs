@@ -17,6 +17,10 @@ pub struct StudyArgs {
     /// Test functions, comma-separated (default: the 12 classic 2-D landscapes).
     #[arg(long, value_delimiter = ',')]
     pub functions: Option<Vec<String>>,
+    /// A test function written as a formula, e.g. `--function 'f(x, y) = x^2 + 3*y^2; min (0, 0)'`
+    /// (repeatable; added to --functions, or instead of the default list; docs/formulas.md).
+    #[arg(long = "function")]
+    pub formulas: Vec<String>,
     /// Optimizers, comma-separated, each `name[:key=value...]` (e.g. `sgd:momentum=0.9`; setting lr
     /// fixes it instead of tuning it). Default: adam_curvature, adam, adadelta, rmsprop,
     /// adam_scheduled_betas, adam_skew, adam_third, sgd:momentum=0.9.
@@ -73,7 +77,11 @@ impl StudyArgs {
         let lr_grid = study_lr_grid(self.lr_min, self.lr_max, self.lr_points)?;
         Ok(StudyConfig {
             optimizers: self.optimizers.clone().unwrap_or(d.optimizers),
-            functions: self.functions.clone().unwrap_or(d.functions),
+            functions: match (&self.functions, self.formulas.is_empty()) {
+                (None, true) => d.functions,
+                (None, false) => self.formulas.clone(),
+                (Some(f), _) => f.iter().chain(&self.formulas).cloned().collect(),
+            },
             random_starts: self.starts,
             tune_starts: self.tune_starts,
             steps: self.steps,

@@ -39,9 +39,22 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.2)]
     pub val_fraction: f64,
     /// MNIST IDX directory, CIFAR-10 binary directory or Tiny ImageNet folder (default: the shipped
-    /// 5,000-digit MNIST subset).
+    /// 5,000-digit MNIST subset); for the blobs and MLP tasks also `csv:PATH`, a CSV table of
+    /// features with the label column --label.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// The label column of a `--data csv:PATH` table (class numbers 0, 1, ...).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// blobs tasks: samples of the generated two-Gaussians set (default 1000).
+    #[arg(long)]
+    pub blobs_samples: Option<usize>,
+    /// blobs tasks: dimension of the two Gaussians (default 2).
+    #[arg(long)]
+    pub blobs_dim: Option<usize>,
+    /// blobs tasks: distance between the two Gaussians' centres (default 3; unit variance).
+    #[arg(long)]
+    pub blobs_separation: Option<f64>,
     /// Output directory for epochs.csv, steps.csv, loss.png/.svg and accuracy.png/.svg.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -173,6 +186,10 @@ impl TrainArgs {
             early_stop_on: self.early_stop_on.parse().map_err(|e| Error::Usage(format!("--early-stop-on {e}")))?,
             log_every: self.log_every,
             divergence_factor: self.divergence_factor,
+            label: self.label.clone(),
+            blobs_samples: self.blobs_samples,
+            blobs_dim: self.blobs_dim,
+            blobs_separation: self.blobs_separation,
         };
         Ok(TrainConfig {
             seed: self.seed,
@@ -266,6 +283,10 @@ mod tests {
             seed: 0,
             val_fraction: 0.2,
             data: None,
+            label: None,
+            blobs_samples: None,
+            blobs_dim: None,
+            blobs_separation: None,
             out: None,
             log_every: None,
             divergence_factor: None,
