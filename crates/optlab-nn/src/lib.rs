@@ -20,6 +20,8 @@ pub mod throughput;
 pub use adapter::OptlabOptimizer;
 pub use error::NnError;
 pub use hutchinson::{Hutchinson, HutchinsonConfig};
+/// The dataset crate, re-exported for the crates above (`optlab ema` reads CSV columns with it).
+pub use optlab_data;
 pub use settings::{EarlyStopOn, NetworkSettings, DEFAULT_LOG_POINTS};
 pub mod train;
 
