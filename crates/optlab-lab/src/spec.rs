@@ -209,6 +209,7 @@ struct ComparisonToml {
     train_limit: Option<Spanned<i64>>,
     early_stop_on: Option<Spanned<String>>,
     log_every: Option<Spanned<i64>>,
+    grad_histograms: Option<Spanned<bool>>,
     // the report
     plot: Option<PlotToml>,
 }
@@ -785,7 +786,7 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
             return Err(ctx.err(sp, k, Some(cn), "this setting is for test functions, and the comparison has none"));
         }
     }
-    let net_keys: [(&str, Option<Range<usize>>); 16] = [
+    let net_keys: [(&str, Option<Range<usize>>); 17] = [
         ("epochs", c.epochs.as_ref().map(|v| v.span())),
         ("batch_size", c.batch_size.as_ref().map(|v| v.span())),
         ("max_steps", c.max_steps.as_ref().map(|v| v.span())),
@@ -802,6 +803,7 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
         ("mse", c.mse.as_ref().map(|v| v.span())),
         ("train_limit", c.train_limit.as_ref().map(|v| v.span())),
         ("log_every", c.log_every.as_ref().map(|v| v.span())),
+        ("grad_histograms", c.grad_histograms.as_ref().map(|v| v.span())),
     ];
     if !has_net {
         let h = c.hutchinson_h.as_ref().map(|v| ("hutchinson_h", Some(v.span())));
@@ -1020,6 +1022,9 @@ fn network_settings(
     }
     if let Some(v) = &c.log_every {
         network.log_every = Some(int_in(ctx, v, "log_every", cn, 1, i64::MAX)? as u64);
+    }
+    if let Some(v) = &c.grad_histograms {
+        network.grad_histograms = *v.get_ref();
     }
     Ok(())
 }
@@ -1935,6 +1940,22 @@ batch_size = [8, 32]
             m.contains(
                 "key `schedule.nesterov` in comparison `grid`: no optimizer of the comparison has a schedulable"
             ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn grad_histograms_is_a_network_setting() {
+        let e = parse(&GOOD.replace("epochs = 2", "epochs = 2\ngrad_histograms = true"), "f", "s").unwrap();
+        assert!(e.comparisons[0].network.grad_histograms);
+        assert!(!parse(GOOD, "f", "s").unwrap().comparisons[0].network.grad_histograms);
+        let m = err(&GOOD.replace("epochs = 2", "epochs = 2\ngrad_histograms = 1"));
+        assert!(m.contains("grad_histograms"), "{m}");
+        let text = GOOD.replace("tasks = [\"rosenbrock\", \"blobs-two-layer\"]", "tasks = [\"rosenbrock\"]");
+        let text = text.replace("epochs = 2\n", "grad_histograms = true\n").replace("batch_size = [8, 32]\n", "");
+        let m = err(&text);
+        assert!(
+            m.contains("key `grad_histograms`") && m.contains("for network tasks, and the comparison has none"),
             "{m}"
         );
     }

@@ -5,7 +5,7 @@
 //! new field here, read where it is used.
 //!
 //! The settings added after the first stores were written (`mse`, `train_limit`, `init`,
-//! `shuffle`, `dropout`, `augment`, `early_stop_on`, `log_every`) are left out of the JSON while they have their default, so
+//! `shuffle`, `dropout`, `augment`, `early_stop_on`, `log_every`, `grad_histograms`) are left out of the JSON while they have their default, so
 //! the runs of existing experiment files keep their identity (hash).
 
 use crate::hutchinson::HutchinsonConfig;
@@ -72,6 +72,10 @@ pub struct NetworkSettings {
     /// run. 0 is refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_every: Option<u64>,
+    /// At every logged step, histograms of |g| and |update| on log-spaced bins
+    /// ([`crate::histogram`]), in [`crate::TrainReport::histograms`].
+    #[serde(skip_serializing_if = "is_false")]
+    pub grad_histograms: bool,
 }
 
 /// Points a run logs by default: `log_every` is then `max(1, ⌈T / 100⌉)` for a run of `T` steps.
@@ -154,6 +158,7 @@ impl Default for NetworkSettings {
             augment: false,
             early_stop_on: EarlyStopOn::Loss,
             log_every: None,
+            grad_histograms: false,
         }
     }
 }
@@ -186,7 +191,17 @@ mod tests {
     fn later_settings_stay_out_of_the_json_at_their_defaults() {
         let s = NetworkSettings::default();
         let json = serde_json::to_string(&s).unwrap();
-        for key in ["mse", "train_limit", "init", "shuffle", "dropout", "augment", "early_stop_on", "log_every"] {
+        for key in [
+            "mse",
+            "train_limit",
+            "init",
+            "shuffle",
+            "dropout",
+            "augment",
+            "early_stop_on",
+            "log_every",
+            "grad_histograms",
+        ] {
             assert!(!json.contains(key), "{key} in {json}");
         }
         let back: NetworkSettings = serde_json::from_str(&json).unwrap();

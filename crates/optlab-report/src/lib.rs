@@ -37,6 +37,7 @@ pub mod ema;
 pub mod error;
 pub mod format;
 pub mod group;
+pub mod histograms;
 pub mod html;
 pub mod landscape;
 pub mod plots;
