@@ -4,7 +4,8 @@
 //!
 //! Bins: [`BINS`] counts per histogram. Bin 0 holds `|x| < 1e-12` (exact zeros included); bins
 //! `1 ..= 56` are `[10^(−12 + (i−1)/4), 10^(−12 + i/4))`, four per decade up to `1e2`; the last bin
-//! holds `|x| ≥ 1e2`. Non-finite values are not counted (the step that has them is refused).
+//! holds `|x| ≥ 1e2`. Non-finite values are not counted (by default the step that has them is
+//! refused and ends the run; with `non_finite = skip` it is skipped, and its updates are zeros).
 //! Every parameter element counts once, over all tensors.
 
 use serde::{Deserialize, Serialize};
