@@ -7,6 +7,8 @@
 //!   [`load_tiny_imagenet`] (the archive's JPEG folders),
 //!   [`shipped_mnist`] (the 5,000-digit subset embedded from `data/mnist-5k/`), and the synthetic
 //!   [`two_gaussians`].
+//! * [`csv_column`] / [`read_csv_column`]: one numeric column of a CSV file; [`shipped_temperature`], the
+//!   daily maximum temperatures embedded from `data/seattle-weather/` (NOAA, public domain).
 //! * [`Augmenter`]: seeded random crop (padding 4) and horizontal flip of training batches.
 //! * [`shuffled`] / [`shuffle_into`]: epoch permutations reproducible from `(seed, epoch)` on any platform.
 //!
@@ -20,6 +22,7 @@ mod error;
 mod io;
 mod mnist;
 mod rng;
+mod series;
 mod synthetic;
 mod tinyimagenet;
 
@@ -31,5 +34,6 @@ pub use error::DataError;
 pub use io::MAX_FILE_BYTES;
 pub use mnist::{load_mnist, load_mnist_dir, shipped_mnist, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC};
 pub use rng::{shuffle_into, shuffled};
+pub use series::{csv_column, read_csv_column, shipped_temperature, SEATTLE_WEATHER_CSV, SEATTLE_WEATHER_NAME};
 pub use synthetic::two_gaussians;
 pub use tinyimagenet::{load_tiny_imagenet, read_wnids, TINY_SIDE};

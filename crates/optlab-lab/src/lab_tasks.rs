@@ -138,7 +138,7 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
         termination: Some(termination.to_string()),
         ..Summary::default()
     };
-    RunOutput { status, error, summary, series, step_series }
+    RunOutput { status, error, summary, series, step_series, histograms: report.histograms }
 }
 
 #[cfg(test)]

@@ -168,6 +168,10 @@ pub struct RunRecord {
     /// for runs stored before step logging.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub step_series: Vec<StepPoint>,
+    /// Network runs with `grad_histograms`: the histograms of |g| and |update| of the logged
+    /// steps (optlab-nn's `StepHistogram`); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub histograms: Vec<optlab_nn::StepHistogram>,
 }
 
 /// One logged step of a network run (optlab-nn's `StepReport`).

@@ -216,6 +216,7 @@ struct ComparisonToml {
     blobs_samples: Option<Spanned<i64>>,
     blobs_dim: Option<Spanned<i64>>,
     blobs_separation: Option<Spanned<Num>>,
+    grad_histograms: Option<Spanned<bool>>,
     // the report
     plot: Option<PlotToml>,
 }
@@ -817,6 +818,7 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
         ("train_limit", c.train_limit.as_ref().map(|v| v.span())),
         ("log_every", c.log_every.as_ref().map(|v| v.span())),
         ("divergence_factor", c.divergence_factor.as_ref().map(|v| v.span())),
+        ("grad_histograms", c.grad_histograms.as_ref().map(|v| v.span())),
     ];
     if !has_net {
         let h = c.hutchinson_h.as_ref().map(|v| ("hutchinson_h", Some(v.span())));
@@ -1088,6 +1090,9 @@ fn network_settings(
     if let Some(v) = &c.divergence_factor {
         let above_one = Kind::Float { lo: 1.0, hi: f64::INFINITY, lo_open: true, hi_open: true };
         network.divergence_factor = Some(float_in(ctx, v, "divergence_factor", cn, above_one)?);
+    }
+    if let Some(v) = &c.grad_histograms {
+        network.grad_histograms = *v.get_ref();
     }
     Ok(())
 }
@@ -2018,6 +2023,22 @@ batch_size = [8, 32]
         let m = parse(&text, "exp.toml", "s").unwrap_err().to_string();
         let line = line_of(&text, "divergence_factor = 0.5");
         assert!(m.starts_with(&format!("exp.toml:{line}: key `divergence_factor` in comparison `grid`")), "{m}");
+    }
+
+    #[test]
+    fn grad_histograms_is_a_network_setting() {
+        let e = parse(&GOOD.replace("epochs = 2", "epochs = 2\ngrad_histograms = true"), "f", "s").unwrap();
+        assert!(e.comparisons[0].network.grad_histograms);
+        assert!(!parse(GOOD, "f", "s").unwrap().comparisons[0].network.grad_histograms);
+        let m = err(&GOOD.replace("epochs = 2", "epochs = 2\ngrad_histograms = 1"));
+        assert!(m.contains("grad_histograms"), "{m}");
+        let text = GOOD.replace("tasks = [\"rosenbrock\", \"blobs-two-layer\"]", "tasks = [\"rosenbrock\"]");
+        let text = text.replace("epochs = 2\n", "grad_histograms = true\n").replace("batch_size = [8, 32]\n", "");
+        let m = err(&text);
+        assert!(
+            m.contains("key `grad_histograms`") && m.contains("for network tasks, and the comparison has none"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -280,6 +280,14 @@ CREATE TABLE IF NOT EXISTS step_series (
     grad_norm,
     PRIMARY KEY (run_id, idx)
 );
+CREATE TABLE IF NOT EXISTS step_histograms (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    idx INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    grad TEXT NOT NULL,
+    upd TEXT NOT NULL,
+    PRIMARY KEY (run_id, idx)
+);
 ";
 
 /// An open results store.
@@ -294,6 +302,8 @@ pub struct Store {
     /// Has the `step_series` table (false only for a store of an optlab before step logging,
     /// opened read-only: its runs have no step series).
     steps_table: bool,
+    /// Has the `step_histograms` table (false only for an older store opened read-only).
+    hist_table: bool,
     /// Table `runs` has the `termination` column (false only for an older store opened read-only).
     termination: bool,
     /// Read-only without a write-ahead log: opened as immutable; the file's length and mtime when
@@ -429,6 +439,7 @@ impl Store {
             read_only: false,
             extra: true,
             steps_table: true,
+            hist_table: true,
             termination: true,
             immutable_stamp: None,
         })
@@ -485,6 +496,13 @@ impl Store {
                 r.get(0)
             })
             .map_err(sq)?;
+        let hist_table: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'step_histograms'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sq)?;
         let termination = has_termination(&conn).map_err(sq)?;
         Ok(Store {
             conn,
@@ -492,6 +510,7 @@ impl Store {
             read_only: true,
             extra: extra == 3,
             steps_table: steps_table == 1,
+            hist_table: hist_table == 1,
             termination,
             immutable_stamp,
         })
@@ -880,6 +899,7 @@ impl Store {
                     summary,
                     series: Vec::new(),
                     step_series: Vec::new(),
+                    histograms: Vec::new(),
                 };
                 Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, rec, r.get(7)?, r.get(9)?, r.get(10)?))
             })
@@ -946,6 +966,43 @@ impl Store {
                 let (id, p) = row.map_err(self.sq())?;
                 let i = *ids.get(&id).ok_or_else(|| bad(format!("step_series rows of a missing run (id {id})")))?;
                 out[i].1.step_series.push(p);
+            }
+        }
+        if self.hist_table {
+            let mut st = self
+                .conn
+                .prepare("SELECT run_id, step, grad, upd FROM step_histograms ORDER BY run_id, idx")
+                .map_err(self.sq())?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(self.sq())?;
+            for row in rows {
+                let (id, step, grad, upd) = row.map_err(self.sq())?;
+                let counts = |t: &str, what: &str| -> Result<Vec<u64>> {
+                    let v = t
+                        .split(',')
+                        .map(|c| c.parse::<u64>())
+                        .collect::<std::result::Result<Vec<u64>, _>>()
+                        .map_err(|e| bad(format!("step_histograms of run id {id}, step {step}: {what}: {e}")))?;
+                    if v.len() != optlab_nn::histogram::BINS {
+                        return Err(bad(format!(
+                            "step_histograms of run id {id}, step {step}: {what} has {} counts, expected {}",
+                            v.len(),
+                            optlab_nn::histogram::BINS
+                        )));
+                    }
+                    Ok(v)
+                };
+                let h = optlab_nn::StepHistogram { step, grad: counts(&grad, "grad")?, update: counts(&upd, "upd")? };
+                let i = *ids.get(&id).ok_or_else(|| bad(format!("step_histograms rows of a missing run (id {id})")))?;
+                out[i].1.histograms.push(h);
             }
         }
         Ok(out)
@@ -1020,6 +1077,7 @@ fn insert_tx(
         }
         tx.execute("DELETE FROM series WHERE run_id = ?1", params![id]).map_err(sq)?;
         tx.execute("DELETE FROM step_series WHERE run_id = ?1", params![id]).map_err(sq)?;
+        tx.execute("DELETE FROM step_histograms WHERE run_id = ?1", params![id]).map_err(sq)?;
         tx.execute("DELETE FROM runs WHERE id = ?1", params![id]).map_err(sq)?;
     }
     let s = &r.summary;
@@ -1088,6 +1146,13 @@ fn insert_tx(
         for (i, p) in r.step_series.iter().enumerate() {
             st.execute(params![id, i as i64, p.step as i64, p.epoch, F(p.loss), p.lr.map(F), p.grad_norm.map(F)])
                 .map_err(sq)?;
+        }
+        let mut st = tx
+            .prepare_cached("INSERT INTO step_histograms (run_id, idx, step, grad, upd) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .map_err(sq)?;
+        let text = |c: &[u64]| c.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
+        for (i, h) in r.histograms.iter().enumerate() {
+            st.execute(params![id, i as i64, h.step as i64, text(&h.grad), text(&h.update)]).map_err(sq)?;
         }
     }
     Ok(true)
@@ -1234,6 +1299,16 @@ mod tests {
                     loss: l * 0.5,
                     lr: if i % 2 == 0 { Some(1e-3 / (i as f64 + 1.0)) } else { None },
                     grad_norm: if i % 3 == 0 { None } else { Some(l.abs() + 0.1) },
+                })
+                .collect(),
+            histograms: (0..losses.len().min(2))
+                .map(|i| {
+                    let mut grad = vec![0; optlab_nn::histogram::BINS];
+                    let mut update = vec![0; optlab_nn::histogram::BINS];
+                    grad[10 + i] = 7 + i as u64;
+                    update[0] = 3;
+                    update[57] = u64::MAX;
+                    optlab_nn::StepHistogram { step: i as u64 * 3, grad, update }
                 })
                 .collect(),
         }

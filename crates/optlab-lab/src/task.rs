@@ -23,6 +23,8 @@ pub struct RunOutput {
     pub series: Vec<Point>,
     /// Network runs: the logged steps.
     pub step_series: Vec<StepPoint>,
+    /// Network runs with `grad_histograms`: the histograms of the logged steps.
+    pub histograms: Vec<optlab_nn::StepHistogram>,
 }
 
 impl RunOutput {
@@ -34,6 +36,7 @@ impl RunOutput {
             summary: Summary { final_loss: f64::NAN, min_loss: f64::NAN, ..Summary::default() },
             series: Vec::new(),
             step_series: Vec::new(),
+            histograms: Vec::new(),
         }
     }
 }
@@ -95,6 +98,7 @@ pub fn make_record(spec: &RunSpec, out: RunOutput, wall_s: f64) -> RunRecord {
         summary,
         series: out.series,
         step_series: out.step_series,
+        histograms: out.histograms,
     }
 }
 

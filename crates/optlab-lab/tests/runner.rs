@@ -74,6 +74,7 @@ impl TaskRunner for Fake {
             },
             series,
             step_series: Vec::new(),
+            histograms: Vec::new(),
         }
     }
 }

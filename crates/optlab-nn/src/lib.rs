@@ -11,6 +11,7 @@ pub mod adapter;
 pub mod burn_optim;
 pub mod error;
 pub mod exprnet;
+pub mod histogram;
 pub mod hutchinson;
 pub mod init;
 pub mod kernels;
@@ -20,7 +21,10 @@ pub mod throughput;
 
 pub use adapter::OptlabOptimizer;
 pub use error::NnError;
+pub use histogram::StepHistogram;
 pub use hutchinson::{Hutchinson, HutchinsonConfig};
+/// The dataset crate, re-exported for the crates above (`optlab ema` reads CSV columns with it).
+pub use optlab_data;
 pub use settings::{EarlyStopOn, NetworkSettings, DEFAULT_LOG_POINTS};
 pub mod train;
 

@@ -5,7 +5,7 @@
 //! new field here, read where it is used.
 //!
 //! The settings added after the first stores were written (`mse`, `train_limit`, `init`,
-//! `shuffle`, `dropout`, `augment`, `early_stop_on`, `log_every`, `divergence_factor`) are left out of the JSON while they have their default, so
+//! `shuffle`, `dropout`, `augment`, `early_stop_on`, `log_every`, `divergence_factor`, `grad_histograms`) are left out of the JSON while they have their default, so
 //! the runs of existing experiment files keep their identity (hash).
 
 use crate::hutchinson::HutchinsonConfig;
@@ -90,6 +90,10 @@ pub struct NetworkSettings {
     /// `blobs-*` tasks: distance between the two Gaussians' centres (default 3; unit variance).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blobs_separation: Option<f64>,
+    /// At every logged step, histograms of |g| and |update| on log-spaced bins
+    /// ([`crate::histogram`]), in [`crate::TrainReport::histograms`].
+    #[serde(skip_serializing_if = "is_false")]
+    pub grad_histograms: bool,
 }
 
 /// Points a run logs by default: `log_every` is then `max(1, ⌈T / 100⌉)` for a run of `T` steps.
@@ -177,6 +181,7 @@ impl Default for NetworkSettings {
             blobs_samples: None,
             blobs_dim: None,
             blobs_separation: None,
+            grad_histograms: false,
         }
     }
 }
@@ -222,6 +227,7 @@ mod tests {
             "blobs_samples",
             "blobs_dim",
             "blobs_separation",
+            "grad_histograms",
         ] {
             assert!(!json.contains(key), "{key} in {json}");
         }

@@ -246,6 +246,9 @@ pub struct TrainReport {
     pub step_log: Vec<StepReport>,
     /// The logging interval in force ([`NetworkSettings::log_every_for`]).
     pub log_every: u64,
+    /// With `grad_histograms`: the histograms of |g| and |update| of every logged step that
+    /// updated the weights, in order (a resumed run's include those from before the checkpoint).
+    pub histograms: Vec<crate::histogram::StepHistogram>,
 }
 
 /// Trains on the default engine: burn's `flex` CPU backend with autodiff.
@@ -759,6 +762,8 @@ struct Progress {
     step_log: Vec<StepReport>,
     #[serde(default)]
     log_every: Option<u64>,
+    #[serde(default)]
+    histograms: Vec<crate::histogram::StepHistogram>,
     /// Hyperparameters of the default group and of each parameter group, and the Hutchinson
     /// settings: a resumed run applies changed ones from the resumed step on.
     set: BTreeMap<String, String>,
@@ -1010,6 +1015,9 @@ fn run<M: Net>(
     let mut opt = OptlabOptimizer::new(cfg.optimizer.clone())?;
     let mut hutch = opt.needs_hessian().then(|| Hutchinson::new(cfg.net.hutchinson(), cfg.seed));
     let mut hess: Vec<Vec<f32>> = if hutch.is_some() { bufs.clone() } else { Vec::new() };
+    // The parameters before and after a histogram step (`grad_histograms`).
+    let (mut hist_before, mut hist_after) =
+        if cfg.net.grad_histograms { (bufs.clone(), bufs.clone()) } else { (Vec::new(), Vec::new()) };
     let loss_kind = model.loss();
 
     let mut progress = Progress {
@@ -1033,6 +1041,7 @@ fn run<M: Net>(
         hutchinson: hutchinson_text(cfg),
         step_log: Vec::new(),
         log_every: None,
+        histograms: Vec::new(),
     };
     let batches_per_epoch = train_set.len().div_ceil(cfg.net.batch_size) as u64;
     let log_every = cfg.net.log_every_for(batches_per_epoch);
@@ -1201,6 +1210,10 @@ fn run<M: Net>(
             seen += b;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let step_no = progress.step;
+            let hist_now = logged && cfg.net.grad_histograms;
+            if hist_now {
+                read_params(&model, &index, &mut hist_before);
+            }
             let before = model.clone();
             let stepped = match hutch.as_mut() {
                 None => opt.step(model, grads),
@@ -1256,6 +1269,18 @@ fn run<M: Net>(
                     lr,
                     grad_norm: opt.last_grad_norm(),
                 });
+            }
+            // (A step the optimizer skipped leaves the weights as they were: its update bins
+            // count zeros.)
+            if hist_now {
+                read_params(&model, &index, &mut hist_after);
+                let grads = opt.last_grads().unwrap_or_default();
+                progress.histograms.push(crate::histogram::step_histogram(
+                    progress.step,
+                    &grads,
+                    &hist_before,
+                    &hist_after,
+                ));
             }
             progress.step += 1;
             if let Some(bar) = &bar {
@@ -1359,6 +1384,7 @@ fn run<M: Net>(
         epochs: progress.reports,
         step_log: progress.step_log,
         log_every,
+        histograms: progress.histograms,
     })
 }
 

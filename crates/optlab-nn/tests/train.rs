@@ -543,3 +543,31 @@ fn adam_curvature_trains_with_hutchinson_and_is_reproducible() {
     let c = run(&TrainConfig { net: NetworkSettings { hutchinson_samples: 2, ..cfg.net }, ..cfg });
     assert_ne!(a.weights, c.weights);
 }
+
+/// `grad_histograms` with Adam-2k (`freeze_steps = 6`) on a small MLP: every logged step has one
+/// histogram of |g| and one of |update|, each counting every parameter once; the updates of the
+/// frozen steps are all exactly zero (bin 0), the later ones are not; without the setting there
+/// are none.
+#[test]
+fn grad_histograms_count_every_parameter_and_show_the_frozen_steps() {
+    let net = NetworkSettings { epochs: 1, log_every: Some(2), grad_histograms: true, ..small_net() };
+    let r = run(&TrainConfig::with("mnist-mlp", adam(1e-2).set("freeze_steps", 6), net.clone()));
+    let n = r.param_count as u64;
+    let steps: Vec<u64> = r.histograms.iter().map(|h| h.step).collect();
+    assert_eq!(steps, r.step_log.iter().map(|s| s.step).collect::<Vec<_>>());
+    assert_eq!(steps, (0..12).step_by(2).collect::<Vec<u64>>());
+    for h in &r.histograms {
+        assert_eq!((h.grad.len(), h.update.len()), (optlab_nn::histogram::BINS, optlab_nn::histogram::BINS));
+        assert_eq!(h.grad.iter().sum::<u64>(), n, "step {}", h.step);
+        assert_eq!(h.update.iter().sum::<u64>(), n, "step {}", h.step);
+        assert!(h.grad[0] < n, "step {}: some gradient is non-zero", h.step);
+        // Steps 0..=5 (0-based) are the six frozen ones.
+        if h.step < 6 {
+            assert_eq!(h.update[0], n, "step {}: a frozen step moved a weight", h.step);
+        } else {
+            assert!(h.update[0] < n / 2, "step {}: the step after the freeze moved little", h.step);
+        }
+    }
+    let r = run(&TrainConfig::with("mnist-mlp", adam(1e-2), NetworkSettings { grad_histograms: false, ..net }));
+    assert!(r.histograms.is_empty());
+}

@@ -20,6 +20,8 @@
 //!   target plots (and the profile) show the best configuration of each optimizer only; long
 //!   series are thinned to at most [`thin::MAX_POINTS`] points.
 //!
+//! [`ema`] writes the files of `optlab ema` (EMAs of a series, the momentum formulations).
+//!
 //! [`train_plots`] writes the files of `optlab train --out` (CSV, loss and accuracy plots).
 //!
 //! [`study_tables`] and [`study_plots`] write the files of `optlab functions study` from an
@@ -31,9 +33,11 @@
 //! left behind by a killed process (one that is no longer alive) are removed by the next render
 //! (see [`remove_stale_tmp`]).
 
+pub mod ema;
 pub mod error;
 pub mod format;
 pub mod group;
+pub mod histograms;
 pub mod html;
 pub mod landscape;
 pub mod plots;

@@ -41,6 +41,27 @@ pub enum Drawing {
     Trajectories(Trajectories),
     Target(TargetBars),
     Profile(Profile),
+    /// Per-step histograms of |g| and |update| (`grad_histograms`): see [`crate::histograms`].
+    Histograms(Histograms),
+}
+
+/// The histogram heatmaps of a task: per drawn configuration, its first seed's histograms.
+#[derive(Clone, Debug)]
+pub struct Histograms {
+    pub title: String,
+    pub runs: Vec<(String, Vec<optlab_nn::StepHistogram>)>,
+}
+
+/// The histogram heatmaps of `task` (None when no drawn configuration has histograms).
+pub fn histograms(cmp: &Comparison, task: &str) -> Option<Histograms> {
+    let runs: Vec<(String, Vec<optlab_nn::StepHistogram>)> = drawn(cmp, task)
+        .configs
+        .iter()
+        .filter_map(|c| {
+            c.runs.iter().find(|r| !r.histograms.is_empty()).map(|r| (c.label.clone(), r.histograms.clone()))
+        })
+        .collect();
+    (!runs.is_empty()).then(|| Histograms { title: format!("{task}: |g| and |update| per logged step"), runs })
 }
 
 /// Median curves with min–max bands over seeds.
@@ -211,6 +232,11 @@ impl Plot {
             Drawing::Trajectories(d) => draw_trajectories(root, d, bitmap),
             Drawing::Target(d) => draw_target(root, d),
             Drawing::Profile(d) => draw_profile(root, d),
+            Drawing::Histograms(d) => {
+                let runs: Vec<(String, &[optlab_nn::StepHistogram])> =
+                    d.runs.iter().map(|(l, h)| (l.clone(), &h[..])).collect();
+                crate::histograms::draw(root, &d.title, &runs)
+            }
         }
     }
 }
@@ -709,6 +735,16 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
                     drawing: Drawing::Heatmap(h),
                 });
             }
+        }
+        if let Some(h) = histograms(cmp, task) {
+            out.push(Plot {
+                stem: format!("{base}-{t}-histograms"),
+                caption: format!(
+                    "Histograms of |g| (left) and of |update| = |θ after − θ before| (right) over the logged steps on {task}, the first seed of each configuration {per} (grad_histograms = true): x = log10 of the value (bins of a quarter decade; the outermost columns hold the values below 1e-12, zeros included, and those from 1e2 up), y = the step, colour = the share of the parameters in the bin at that step (white = none, yellow = few, dark purple = many; square-root scale).{note}"
+                ),
+                size: (1100, 80 + 300 * h.runs.len() as u32),
+                drawing: Drawing::Histograms(h),
+            });
         }
         if let Some(s) = sensitivity(cmp, table, task) {
             out.push(Plot {

@@ -1,5 +1,6 @@
 //! The files of `optlab train --out`: `epochs.csv`, `steps.csv`, the loss plot (against steps or
-//! epochs, optionally smoothed) and the validation-accuracy plot.
+//! epochs, optionally smoothed), the validation-accuracy plot, and with `grad_histograms`
+//! `histograms.csv` and the heatmaps `histograms.png`/`.svg` ([`crate::histograms`]).
 
 use crate::ReportError;
 use optlab_lab::record::PlotX;
@@ -65,6 +66,16 @@ pub fn write_outputs(report: &TrainReport, dir: &Path, choice: PlotChoice) -> Re
         let path = dir.join(format!("loss.{ext}"));
         plot_losses(&report.epochs, &report.step_log, choice, &title, &path)?;
         out.push(path);
+    }
+    // With `--grad-histograms`: histograms.csv and the heatmaps of |g| and |update|.
+    if !report.histograms.is_empty() {
+        out.push(write_text(dir, "histograms.csv", crate::histograms::csv(&report.histograms))?);
+        let runs = vec![(report.optimizer.clone(), &report.histograms[..])];
+        for ext in ["png", "svg"] {
+            let path = dir.join(format!("histograms.{ext}"));
+            crate::histograms::plot(&format!("{title}: |g| and |update| per logged step"), &runs, &path)?;
+            out.push(path);
+        }
     }
     if report.epochs.iter().any(|e| e.validated() && e.val_loss.is_finite()) {
         for ext in ["png", "svg"] {

@@ -605,3 +605,35 @@ mod properties {
         }
     }
 }
+
+/// Runs with gradient histograms (`grad_histograms = true`) get a `-histograms` plot per task, in
+/// the HTML too: one row per configuration, from its first seed that has them; without, none.
+#[test]
+fn gradient_histograms_are_drawn_when_the_runs_have_them() {
+    let (info, mut runs) = hand_made();
+    let dir = tempfile::tempdir().unwrap();
+    let rep = render(&info, &runs, dir.path()).unwrap();
+    assert!(!rep.files.iter().any(|f| f.to_string_lossy().contains("-histograms")));
+    let bins = optlab_nn::histogram::BINS;
+    for r in runs.iter_mut().filter(|r| r.label == "adam b1=0.9 b2=0.99") {
+        r.histograms = (0..3)
+            .map(|i| {
+                let (mut grad, mut update) = (vec![0; bins], vec![0; bins]);
+                grad[20 + i] = 10;
+                update[0] = 4;
+                update[30] = 6;
+                optlab_nn::StepHistogram { step: 100 * i as u64, grad, update }
+            })
+            .collect();
+    }
+    let cmps = group(&info, &runs).unwrap();
+    let h = optlab_report::plots::histograms(&cmps[0], "net").unwrap();
+    assert_eq!(h.runs.len(), 1);
+    assert_eq!((h.runs[0].0.as_str(), h.runs[0].1.len()), ("adam b1=0.9 b2=0.99", 3));
+    let dir = tempfile::tempdir().unwrap();
+    let rep = render(&info, &runs, dir.path()).unwrap();
+    let png = rep.files.iter().find(|f| f.to_string_lossy().ends_with("-net-histograms.png")).expect("the plot");
+    assert!(std::fs::metadata(png).unwrap().len() > 1000);
+    let html = std::fs::read_to_string(&rep.html).unwrap();
+    assert!(html.contains("Histograms of |g|") && html.contains("-net-histograms.svg"));
+}

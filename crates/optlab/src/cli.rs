@@ -32,6 +32,9 @@ pub enum Command {
     Exprnet(crate::exprnet::ExprNetArgs),
     /// Train a network (optlab-nn on burn): log lines per epoch, CSV and loss-curve plots in --out.
     Train(Box<crate::train::TrainArgs>),
+    /// EMA of a series (default: Seattle daily temperatures) for several β, with and without bias
+    /// correction, and the three momentum formulations compared: CSVs and plots in --out.
+    Ema(crate::ema::EmaArgs),
     /// Benchmarks (speed against the memory-bandwidth limit and against torch).
     Bench {
         #[command(subcommand)]
@@ -276,6 +279,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Report(args) => crate::lab_cli::report(&args),
         Command::Train(args) => crate::train::cli_run(&args),
         Command::Exprnet(args) => crate::exprnet::cli_run(&args),
+        Command::Ema(args) => crate::ema::cli_run(&args),
         Command::Trace(args) => {
             let (spec, dtype) = args.to_spec()?;
             let stdout = std::io::stdout();

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bench_train;
 pub mod cli;
 pub mod describe;
+pub mod ema;
 pub mod error;
 pub mod exprnet;
 pub mod lab_cli;

@@ -130,6 +130,10 @@ pub struct TrainArgs {
     /// Clamp gradient elements to [-V, V] before every step (torch's clip_grad_value_; > 0).
     #[arg(long, allow_hyphen_values = true)]
     pub clip_value: Option<f64>,
+    /// At every logged step, histograms of |g| and |update| on log-spaced bins: histograms.csv
+    /// and histograms.png/.svg in --out.
+    #[arg(long)]
+    pub grad_histograms: bool,
 }
 
 impl TrainArgs {
@@ -190,6 +194,7 @@ impl TrainArgs {
             blobs_samples: self.blobs_samples,
             blobs_dim: self.blobs_dim,
             blobs_separation: self.blobs_separation,
+            grad_histograms: self.grad_histograms,
         };
         Ok(TrainConfig {
             seed: self.seed,
@@ -310,6 +315,7 @@ mod tests {
             clip_value: None,
             early_stop_on: "loss".into(),
             log_format: "optlab".into(),
+            grad_histograms: false,
         };
         assert!(args.to_config().unwrap_err().to_string().contains("--set `lr`"));
         let a = TrainArgs { set: vec![], widths: Some("784-x-10".into()), ..args.clone() };

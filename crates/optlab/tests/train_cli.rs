@@ -217,3 +217,42 @@ fn study_log_format_prints_the_documents_lines() {
     let e = text(&o.stderr);
     assert!(!o.status.success() && e.contains("torch") && e.contains("study"), "{e}");
 }
+
+/// `--grad-histograms`: histograms.csv (one row per logged step, kind and bin; the counts of a
+/// step and kind add up to the parameter count) and the heatmaps; without it, none.
+#[test]
+fn train_grad_histograms_writes_the_csv_and_the_heatmaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let base =
+        ["train", "--task", "blobs-two-layer", "--set", "lr=0.05", "--epochs", "2", "--quiet", "--log-every", "10"];
+    let mut a: Vec<&str> = base.to_vec();
+    a.extend(["--grad-histograms", "--out", out.to_str().unwrap()]);
+    let o = optlab(&a);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let params: u64 = text(&o.stdout)
+        .lines()
+        .find_map(|l| l.split(" parameters").next().and_then(|h| h.rsplit(' ').next()?.parse().ok()))
+        .expect("the parameter count in the summary line");
+    let csv = std::fs::read_to_string(out.join("histograms.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("step,kind,bin,lower,upper,count"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    // 800 training blobs at batch 64: 13 steps per epoch, 26 in all; logged: 0, 10, 20.
+    assert_eq!(rows.len(), 3 * 2 * 58, "{csv}");
+    for step in ["0", "10", "20"] {
+        for kind in ["grad", "update"] {
+            let sum: u64 =
+                rows.iter().filter(|r| r[0] == step && r[1] == kind).map(|r| r[5].parse::<u64>().unwrap()).sum();
+            assert_eq!(sum, params, "step {step} {kind}");
+        }
+    }
+    for f in ["histograms.png", "histograms.svg"] {
+        assert!(std::fs::metadata(out.join(f)).unwrap().len() > 1000, "{f}");
+    }
+    let out2 = dir.path().join("plain");
+    let mut a: Vec<&str> = base.to_vec();
+    a.extend(["--out", out2.to_str().unwrap()]);
+    assert!(optlab(&a).status.success());
+    assert!(!out2.join("histograms.csv").exists());
+}

@@ -16,6 +16,12 @@
 //!   `1 − β2^t`; `paper` (Reddi et al. 2018, Algorithm 2) uses the max of the raw `v` with no bias
 //!   correction of either moment. (optax's `amsgrad` takes the max of the bias-corrected `v̂`; not offered.)
 //! - `β^t` is computed as a floating-point power, as Python's `beta ** step`.
+//!
+//! `freeze_steps = k` (default 0) is the "Adam-2k" control of Liu et al. 2020 (RAdam, §3): for the
+//! first `k` steps only the second moment is updated (`v`, and `v_max` with AMSGrad); the first
+//! moment and the parameters stay fixed (no weight decay either). From step `t = k + 1` on, Adam
+//! runs as usual: `v` has had `t` updates and keeps the correction `1 − β2^t`, `m` has had `t − k`
+//! and is corrected by `1 − β1^(t−k)`. AdamW shares this (it is the same update).
 
 use super::common::*;
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
@@ -45,6 +51,8 @@ crate::hypers! {
         eps_inside: bool [] = false, "eps inside the square root: sqrt(v_hat + eps) (torch: sqrt(v_hat) + eps)";
         amsgrad_variant: AmsVariant [] = AmsVariant::Torch,
             "torch: max of raw v, bias-corrected; paper (Reddi et al. 2018): max of raw v, no bias correction";
+        freeze_steps: i64 [0, i64::MAX] = 0,
+            "Adam-2k: for the first k steps update only v; m and the parameters stay fixed (0: off)";
     }
 }
 
@@ -79,6 +87,8 @@ pub struct Coef<T> {
     neg_step: T,
     ams: bool,
     eps_inside: bool,
+    /// A `freeze_steps` step: only `v` (and `v_max`) move.
+    frozen: bool,
 }
 
 /// Coefficients of one Adam step (shared with AdamW, which has the same hyperparameters).
@@ -87,7 +97,11 @@ pub(crate) fn coef<T: Float>(hp: &AdamHp, step: u64) -> Coef<T> {
     let decoupled = hp.decoupled_weight_decay;
     let ams = hp.amsgrad;
     let corrected = hp.bias_correction && !(ams && hp.amsgrad_variant == AmsVariant::Paper);
-    let (bc1, bc2) = if corrected { (bias_correction(b1, step), bias_correction(b2, step)) } else { (1.0, 1.0) };
+    // `m` starts to move after the frozen steps: it has had `step - freeze` updates.
+    let freeze = hp.freeze_steps.max(0) as u64;
+    let frozen = step <= freeze;
+    let m_step = step.saturating_sub(freeze).max(1);
+    let (bc1, bc2) = if corrected { (bias_correction(b1, m_step), bias_correction(b2, step)) } else { (1.0, 1.0) };
     Coef {
         prep: GradPrep::new(hp.maximize, if decoupled { 0.0 } else { wd }),
         decay: T::of(if decoupled { 1.0 - lr * wd } else { 1.0 }),
@@ -100,6 +114,7 @@ pub(crate) fn coef<T: Float>(hp: &AdamHp, step: u64) -> Coef<T> {
         neg_step: T::of(-(lr / bc1)),
         ams,
         eps_inside: hp.eps_inside,
+        frozen,
     }
 }
 
@@ -133,6 +148,24 @@ fn kernel<T: Float, const S: bool, const AMS: bool, const EPS_IN: bool>(k: &Coef
     }
 }
 
+/// A frozen step (`freeze_steps`): the second moment only.
+#[inline(always)]
+fn frozen_kernel<T: Float, const S: bool, const AMS: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
+    let n = ch.p.len();
+    let (p, g) = (&ch.p[..n], &ch.g[..n]);
+    let [_, v, vmax, _] = ch.s;
+    let v = &mut v[..n];
+    let vmax: &mut [T] = if AMS { &mut vmax[..n] } else { vmax };
+    for i in 0..n {
+        let gi = k.prep.get::<S>(g[i], p[i]);
+        let vi = v[i] * k.b2 + k.omb2 * gi * gi;
+        v[i] = vi;
+        if AMS {
+            vmax[i] = vmax[i].max(vi);
+        }
+    }
+}
+
 /// Whether the short forms apply (shared with AdamW; see [`Algorithm::simple`]).
 pub(crate) fn simple<T: Float>(k: &Coef<T>) -> bool {
     k.prep.plain() && k.m.low()
@@ -141,6 +174,9 @@ pub(crate) fn simple<T: Float>(k: &Coef<T>) -> bool {
 /// The fused Adam pass (shared with AdamW).
 #[inline(always)]
 pub(crate) fn update<T: Float, const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
+    if k.frozen {
+        return if k.ams { frozen_kernel::<T, S, true>(k, ch) } else { frozen_kernel::<T, S, false>(k, ch) };
+    }
     match (k.ams, k.eps_inside) {
         (false, false) => kernel::<T, S, false, false>(k, ch),
         (false, true) => kernel::<T, S, false, true>(k, ch),
@@ -170,5 +206,79 @@ impl<T: Float> Algorithm<T> for Adam {
     #[inline(always)]
     fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
         update::<T, S>(k, ch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{registry, Layout, OptimConfig};
+
+    /// Adam-2k by hand: k = 2 frozen steps move only v; step 3 is Adam's first step of m, with
+    /// m corrected by 1 - b1^1 and v (three updates) by 1 - b2^3; step 4 by 1 - b1^2, 1 - b2^4.
+    /// AdamW (decoupled decay) does not decay during the frozen steps.
+    #[test]
+    fn freeze_steps_updates_only_the_second_moment_by_hand() {
+        let (lr, b1, b2, eps) = (0.1, 0.8, 0.9, 1e-8);
+        let gs = [[1.0, -2.0], [0.5, 4.0], [-1.0, 1.0], [2.0, 0.25]];
+        for (name, wd) in [("adam", 0.0), ("adamw", 0.1)] {
+            let cfg = OptimConfig::new(name)
+                .set("lr", lr)
+                .set("beta1", b1)
+                .set("beta2", b2)
+                .set("eps", eps)
+                .set("weight_decay", wd)
+                .set("freeze_steps", 2);
+            let mut o = registry::build::<f64>(Layout::single("x", 2), &cfg).unwrap();
+            let mut p = vec![0.5, -1.5];
+            let mut want = p.clone();
+            let (mut m, mut v) = ([0.0; 2], [0.0; 2]);
+            for (t, g) in gs.iter().enumerate() {
+                let t = t as i32 + 1;
+                o.step(&mut [&mut p[..]], &[&g[..]], None).unwrap();
+                for i in 0..2 {
+                    v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                    if t > 2 {
+                        want[i] *= 1.0 - lr * wd;
+                        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+                        let mhat = m[i] / (1.0 - b1.powi(t - 2));
+                        let vhat = v[i] / (1.0 - b2.powi(t));
+                        want[i] -= lr * mhat / (vhat.sqrt() + eps);
+                    }
+                }
+                for i in 0..2 {
+                    assert!((p[i] - want[i]).abs() <= 1e-14, "{name} step {t}: {:?} vs {:?}", p, want);
+                }
+                if t <= 2 {
+                    assert_eq!(p, vec![0.5, -1.5], "{name}: frozen step {t} moved the parameters");
+                }
+                let st = o.state();
+                let find = |key: &str| st.tensors[0].buffers.iter().find(|(n, _)| n == key).unwrap().1.clone();
+                // (The kernel's m is a lerp, m + (1 − b1)(g − m): equal within rounding.)
+                let ms = find("exp_avg");
+                assert!(ms.iter().zip(&m).all(|(a, b)| (a - b).abs() <= 1e-15), "{name} step {t}: m {ms:?} vs {m:?}");
+                if t <= 2 {
+                    assert_eq!(ms, vec![0.0; 2], "{name}: frozen step {t} moved m");
+                }
+                let vs = find("exp_avg_sq");
+                assert!(vs.iter().zip(&v).all(|(a, b)| (a - b).abs() <= 1e-15), "{name} step {t}: v {vs:?} vs {v:?}");
+            }
+        }
+    }
+
+    /// freeze_steps = 0 is plain Adam, bit for bit.
+    #[test]
+    fn freeze_steps_zero_is_adam() {
+        let run = |cfg: &OptimConfig| {
+            let mut o = registry::build::<f64>(Layout::single("x", 3), cfg).unwrap();
+            let mut p = vec![1.0, -2.0, 0.5];
+            for t in 0..5 {
+                let g: Vec<f64> = p.iter().map(|x| x * 2.0 + t as f64).collect();
+                o.step(&mut [&mut p[..]], &[&g[..]], None).unwrap();
+            }
+            p
+        };
+        assert_eq!(run(&OptimConfig::new("adam")), run(&OptimConfig::new("adam").set("freeze_steps", 0)));
+        let e = registry::build::<f64>(Layout::single("x", 1), &OptimConfig::new("adam").set("freeze_steps", -1));
+        assert!(e.err().unwrap().to_string().contains("freeze_steps"));
     }
 }

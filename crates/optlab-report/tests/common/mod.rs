@@ -135,6 +135,7 @@ pub fn record(
         summary,
         series,
         step_series: Vec::new(),
+        histograms: Vec::new(),
     }
 }
 
