@@ -459,3 +459,44 @@ fn random_points_thins_the_runs_from_random_starts_only() {
     let e = err(&text.replace("random_points = 2", "random_points = 1"));
     assert!(e.starts_with("s.toml:8: key `random_points` in comparison `c`: value 1 out of range"), "{e}");
 }
+
+/// The study regression: its evaluation runs from random starts stored their whole trajectory
+/// (209 MB for the default study); they keep their first and last points now, the runs from
+/// default starts (drawn and written as trajectories) keep every point.
+#[test]
+fn the_study_keeps_whole_trajectories_of_default_starts_only() {
+    use optlab_lab::study::{run_study, StudyConfig};
+    let cfg = StudyConfig {
+        optimizers: vec!["adam".into()],
+        functions: vec!["rosenbrock".into()],
+        random_starts: 3,
+        tune_starts: 1,
+        steps: 60,
+        lr_grid: vec![0.01, 0.1],
+        threads: Some(1),
+        ..StudyConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let study = run_study(&cfg, dir.path()).unwrap();
+    let runs = Store::open_dir(dir.path()).unwrap().runs().unwrap();
+    let mut random = 0;
+    for r in runs.iter().filter(|r| r.tuning().is_none()) {
+        let Some(TaskSettings::Function(f)) =
+            r.config.get("settings").and_then(|s| serde_json::from_value::<TaskSettings>(s.clone()).ok())
+        else {
+            panic!("a function run")
+        };
+        match f.start {
+            Start::Random { .. } => {
+                random += 1;
+                assert!(r.series.len() <= 2, "{} points", r.series.len());
+                assert_eq!(r.series.last().map(|p| p.step), Some(r.summary.steps), "the last point is kept");
+            }
+            _ => assert_eq!(r.series.len() as u64, r.summary.steps + 1, "every iterate of a default start"),
+        }
+    }
+    assert_eq!(random, 3);
+    // The study's own view still has every result and the default starts' traces.
+    assert_eq!(study.runs.len(), 3 + optlab_functions::by_name("rosenbrock", None).unwrap().default_starts().len());
+    assert!(study.runs.iter().filter(|r| r.trace.is_some()).all(|r| r.trace.as_ref().unwrap().len() > 6));
+}
