@@ -28,6 +28,7 @@ pub mod process;
 pub mod record;
 pub mod run_loop;
 pub mod runner;
+pub mod search;
 pub mod spec;
 pub mod stats;
 pub mod store;

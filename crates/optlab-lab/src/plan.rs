@@ -282,9 +282,11 @@ pub fn count_runs(exp: &Experiment) -> Vec<u128> {
                     // Tuning runs (at most: a value the optimizer refuses is not run).
                     if let Some(t) = &cmp.tune {
                         let tune_starts = if kind == TaskKind::Function { t.info.starts as u128 } else { 1 };
+                        // AlgoPerf: each value (a trial of one study) runs with its study's seed.
+                        let seeds = if t.info.studies > 0 { 1 } else { t.info.seeds.len() as u128 };
                         let runs = configs
                             .saturating_mul(t.info.values.len() as u128)
-                            .saturating_mul(t.info.seeds.len() as u128)
+                            .saturating_mul(seeds)
                             .saturating_mul(tune_starts);
                         n = n.saturating_add(runs);
                     }
@@ -349,9 +351,10 @@ enum Role {
 fn role(cmp: &Comparison, p: &Point) -> Role {
     let Some(t) = &cmp.tune else { return Role::NotApplicable };
     let spec = registry::spec(&p.cfg.name).expect("optimizers are checked by the spec");
-    if cmp.optimizers[p.entry].config.set.contains_key(&t.info.key) {
+    let keys = t.info.keys();
+    if keys.iter().any(|k| cmp.optimizers[p.entry].config.set.contains_key(k)) {
         Role::Fixed
-    } else if applies(&SweepTarget::Hyper(t.info.key.clone()), spec, &p.cfg.set) {
+    } else if keys.iter().all(|k| applies(&SweepTarget::Hyper(k.clone()), spec, &p.cfg.set)) {
         Role::Tuned
     } else {
         Role::NotApplicable
@@ -535,7 +538,12 @@ impl Builder<'_> {
                             patience: f.patience,
                             time_limit_s: f.time_limit_s,
                             // A tuning run is scored by its end: its first and last points.
-                            points: if matches!(mark, Some(Marked::Tuning(_))) { TUNING_POINTS } else { f.points },
+                            // A run from a random start keeps `random_points` when given.
+                            points: match (mark, start) {
+                                (Some(Marked::Tuning(_)), _) => TUNING_POINTS,
+                                (_, Start::Random { .. }) => f.random_points.unwrap_or(f.points),
+                                _ => f.points,
+                            },
                         })
                     }
                 };
@@ -648,25 +656,37 @@ impl Plan {
                         for p in pts.iter().filter(|p| matches!(role(cmp, p), Role::Tuned)) {
                             let mut valid = 0;
                             let mut refusal = None;
-                            for v in &t.info.values {
-                                let cfg = p.cfg.clone().set(&t.info.key, v);
+                            for (i, v) in t.info.values.iter().enumerate() {
+                                let assigned = t.info.assignments(v);
+                                let cfg = assigned.iter().fold(p.cfg.clone(), |c, (k, x)| c.set(k, x));
                                 if let Err(e) = registry::build::<f64>(Layout::single("x", 2), &cfg) {
                                     refusal.get_or_insert(e);
                                     continue;
                                 }
                                 valid += 1;
                                 let mut swept = p.swept.clone();
-                                swept.insert(t.info.key.clone(), v.clone());
-                                let q = Point {
-                                    entry: p.entry,
-                                    cfg,
-                                    label: format!("{} {}={v}", p.label, t.info.key),
-                                    swept,
-                                    net: p.net.clone(),
+                                let mut label = p.label.clone();
+                                for (k, x) in &assigned {
+                                    swept.insert(k.clone(), x.clone());
+                                    label.push_str(&format!(" {k}={x}"));
+                                }
+                                let study = t.info.study_of(i);
+                                if let Some(s) = study {
+                                    label.push_str(&format!(" study={}", s + 1));
+                                }
+                                let q = Point { entry: p.entry, cfg, label, swept, net: p.net.clone() };
+                                let mark = TuneMark {
+                                    base: p.label.clone(),
+                                    key: t.info.key.clone(),
+                                    value: v.clone(),
+                                    study,
                                 };
-                                let mark =
-                                    TuneMark { base: p.label.clone(), key: t.info.key.clone(), value: v.clone() };
-                                b.push(cmp, task, kind, &q, &t.info.seeds, &starts, Some(Marked::Tuning(&mark)))?;
+                                // AlgoPerf: study `s` runs with tuning seed `s` only.
+                                let seeds = match study {
+                                    Some(s) => &t.info.seeds[s as usize..s as usize + 1],
+                                    None => &t.info.seeds[..],
+                                };
+                                b.push(cmp, task, kind, &q, seeds, &starts, Some(Marked::Tuning(&mark)))?;
                             }
                             if valid == 0 {
                                 return Err(LabError::Spec(format!(
@@ -721,7 +741,8 @@ impl Plan {
                                     cmp.info.name, p.label
                                 )));
                             };
-                            let q = Point { cfg: p.cfg.clone().set(&t.info.key, v), ..p.clone() };
+                            let cfg = t.info.assignments(v).iter().fold(p.cfg.clone(), |c, (k, x)| c.set(k, x));
+                            let q = Point { cfg, ..p.clone() };
                             let tuned = TunedValue { key: t.info.key.clone(), value: v.to_string() };
                             b.push(cmp, &task, kind, &q, &cmp.seeds, &starts, Some(Marked::Tuned(&tuned)))?;
                         }

@@ -127,6 +127,76 @@ pub struct TuneInfo {
     pub seeds: Vec<u64>,
     /// The rule that picks the value: `median_score`.
     pub rule: String,
+    /// The searched keys of `[comparison.search]` (empty: the one key `key` over `values`); with
+    /// a search, each value is a trial as text, `lr=0.001 beta1=0.9` ([`crate::search`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search: Vec<String>,
+    /// The AlgoPerf protocol's studies (0 for the others): `values` holds `studies` blocks of
+    /// trials, block `s` run with tuning seed `seeds[s]` only.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub studies: u32,
+    /// The AlgoPerf protocol's target on the validation metric of network runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<ValTarget>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// A target on the validation metric (`[comparison.tune] target_accuracy` / `target_val_loss`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValTarget {
+    /// Validation accuracy at least this.
+    Accuracy(f64),
+    /// Validation loss at most this.
+    ValLoss(f64),
+}
+
+impl ValTarget {
+    /// Whether a point of a run's series meets the target.
+    pub fn met(&self, p: &Point) -> bool {
+        match *self {
+            ValTarget::Accuracy(a) => p.accuracy.is_some_and(|x| x >= a),
+            ValTarget::ValLoss(l) => p.val_loss.is_some_and(|x| x <= l),
+        }
+    }
+}
+
+impl TuneInfo {
+    /// The (key, value) assignments of value `value` of the protocol: the tuned key and the value,
+    /// or a search trial's keys and values.
+    pub fn assignments(&self, value: &str) -> Vec<(String, String)> {
+        if self.search.is_empty() {
+            vec![(self.key.clone(), value.to_string())]
+        } else {
+            crate::search::parse_trial(value)
+        }
+    }
+
+    /// The keys the protocol chooses.
+    pub fn keys(&self) -> Vec<String> {
+        if self.search.is_empty() {
+            vec![self.key.clone()]
+        } else {
+            self.search.clone()
+        }
+    }
+
+    /// The study of value number `i` (AlgoPerf), None for the other protocols.
+    pub fn study_of(&self, i: usize) -> Option<u32> {
+        (self.studies > 0).then(|| (i / (self.values.len() / self.studies as usize).max(1)) as u32)
+    }
+
+    /// A value as the tables show it: `lr=0.01` (a search trial is already `key=value` text).
+    pub fn value_label(&self, value: &str) -> String {
+        if self.search.is_empty() {
+            format!("{}={value}", self.key)
+        } else {
+            value.to_string()
+        }
+    }
 }
 
 /// What marks a tuning run (phase one of a tuning protocol): the `tune` object of its
@@ -137,6 +207,9 @@ pub struct TuneMark {
     pub base: String,
     pub key: String,
     pub value: String,
+    /// The study of the run (the AlgoPerf protocol); absent for the other protocols.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study: Option<u32>,
 }
 
 /// One run: a task, an optimizer with its resolved hyperparameters, a seed.
@@ -190,6 +263,11 @@ pub struct StepPoint {
 }
 
 impl RunRecord {
+    /// Whether the run trained a network (its settings are network settings).
+    pub fn kind_is_network(&self) -> bool {
+        self.config.get("settings").is_some_and(|s| s.get("network").is_some())
+    }
+
     /// The mark of a tuning run (None for an evaluation run): its configuration's `tune` object.
     pub fn tuning(&self) -> Option<TuneMark> {
         self.config.get("tune").and_then(|t| serde_json::from_value(t.clone()).ok())

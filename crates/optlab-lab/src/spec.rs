@@ -18,6 +18,7 @@ use toml::Spanned;
 
 use crate::error::{LabError, Result};
 use crate::record::{ComparisonInfo, ExperimentInfo, PlotSettings, PlotX, TuneInfo};
+use crate::search::Search;
 
 /// Network tasks (run by the `optlab` binary through optlab-nn).
 pub const NETWORK_TASKS: &[&str] = optlab_nn::TASKS;
@@ -126,6 +127,8 @@ struct ExperimentToml {
     title: String,
     #[serde(default)]
     description: String,
+    /// The seed of the search samplers (`[comparison.search]`); 0 when absent.
+    seed: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -144,10 +147,14 @@ struct OptimizerToml {
 type SweepToml = Ordered<Spanned<Vec<Spanned<toml::Value>>>>;
 
 /// `[comparison.tune]`: a tuning protocol (see [`crate::tune`]).
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 struct TuneToml {
     protocol: Option<Spanned<String>>,
+    /// The AlgoPerf protocol's target on the validation accuracy of network runs.
+    target_accuracy: Option<Spanned<Num>>,
+    /// The AlgoPerf protocol's target on the validation loss of network runs.
+    target_val_loss: Option<Spanned<Num>>,
     key: Option<Spanned<String>>,
     values: Option<Spanned<Vec<Spanned<Num>>>>,
     log_grid: Option<Spanned<LogGridToml>>,
@@ -180,6 +187,14 @@ struct ComparisonToml {
     grid: Option<SweepToml>,
     list: Option<SweepToml>,
     tune: Option<Spanned<TuneToml>>,
+    /// `[comparison.search]`: searched keys and their distributions ([`crate::search`]).
+    search: Option<Ordered<Spanned<DistToml>>>,
+    /// Trials of the search per optimizer.
+    trials: Option<Spanned<i64>>,
+    /// The search's sampler: `halton` (default), `sobol` or `random`.
+    sampler: Option<Spanned<String>>,
+    /// The tuning protocol (same as `[comparison.tune] protocol`).
+    protocol: Option<Spanned<String>>,
     targets: Option<Ordered<Spanned<Num>>>,
     // test functions
     dim: Option<Spanned<i64>>,
@@ -190,6 +205,8 @@ struct ComparisonToml {
     xtol: Option<Spanned<Num>>,
     time_limit: Option<Spanned<Num>>,
     points: Option<Spanned<i64>>,
+    /// Most points kept of a run from a random start (default: `points`).
+    random_points: Option<Spanned<i64>>,
     // both
     patience: Option<Spanned<i64>>,
     // networks
@@ -219,6 +236,16 @@ struct ComparisonToml {
     grad_histograms: Option<Spanned<bool>>,
     // the report
     plot: Option<PlotToml>,
+}
+
+/// One distribution of `[comparison.search]`: exactly one of the keys.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct DistToml {
+    log_uniform: Option<Vec<Num>>,
+    uniform: Option<Vec<Num>>,
+    int: Option<Vec<i64>>,
+    choice: Option<Vec<toml::Value>>,
 }
 
 /// `[comparison.plot]`: how the report draws the comparison's curves.
@@ -267,6 +294,8 @@ pub struct FunctionSettings {
     pub time_limit_s: Option<f64>,
     /// Most points kept of a run's series (thinned evenly, first and last kept).
     pub points: u32,
+    /// Most points kept of a run from a random start (`random_points`; None: `points`).
+    pub random_points: Option<u32>,
 }
 
 impl Default for FunctionSettings {
@@ -280,6 +309,7 @@ impl Default for FunctionSettings {
             patience: 10,
             time_limit_s: None,
             points: 2000,
+            random_points: None,
         }
     }
 }
@@ -378,6 +408,9 @@ pub struct Comparison {
     pub data_line: Option<usize>,
     /// The tuning protocol (`[comparison.tune]`): the plan runs its tuning runs first.
     pub tune: Option<Tune>,
+    /// The search space (`[comparison.search]`): the trials of a protocol, or, without one, the
+    /// comparison's sweep (a list of `trials` points).
+    pub search: Option<crate::search::Search>,
 }
 
 /// A checked `[comparison.tune]`.
@@ -389,7 +422,9 @@ pub struct Tune {
 }
 
 /// Protocols of `[comparison.tune]`.
-pub const TUNE_PROTOCOLS: &[&str] = &["equal_budget"];
+/// `equal_budget` and `deepobs` are one protocol (the best value by the rule, rerun with the
+/// comparison's seeds); `algoperf` runs studies and chooses by steps to a target.
+pub const TUNE_PROTOCOLS: &[&str] = &["equal_budget", "deepobs", "algoperf"];
 /// Rules of `[comparison.tune]`.
 pub const TUNE_RULES: &[&str] = &["median_score"];
 /// Default number of random tuning starts (test functions).
@@ -422,6 +457,8 @@ impl Comparison {
 struct Ctx<'a> {
     file: &'a str,
     src: &'a str,
+    /// The experiment's seed (`[experiment] seed`).
+    seed: u64,
 }
 
 impl Ctx<'_> {
@@ -447,10 +484,16 @@ pub fn load(path: &Path) -> Result<Experiment> {
 /// Parses and checks experiment text; `file` names it in messages and `default_name` is the
 /// experiment's name when `[experiment] name` is absent.
 pub fn parse(src: &str, file: &str, default_name: &str) -> Result<Experiment> {
-    let ctx = Ctx { file, src };
+    let mut ctx = Ctx { file, src, seed: 0 };
     let raw: FileToml = toml::from_str(src).map_err(|e| toml_error(&ctx, &e))?;
     let exp_span = raw.experiment.span();
     let exp = raw.experiment.into_inner();
+    if let Some(s) = &exp.seed {
+        if *s.get_ref() < 0 {
+            return Err(ctx.err(&s.span(), "seed", None, format!("value {} out of range (integer >= 0)", s.get_ref())));
+        }
+        ctx.seed = *s.get_ref() as u64;
+    }
     let name = match &exp.name {
         Some(n) => {
             check_ident(&ctx, n, "name", None)?;
@@ -628,9 +671,14 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     let seeds = seeds(ctx, &c, cn)?;
     let (function, network) = settings(ctx, &c, cn, &tasks, has_fn, has_net)?;
     let optimizers = optimizers(ctx, &c, cn)?;
-    let sweep = sweep(ctx, &c, cn, &optimizers, has_net)?;
+    let mut sweep = sweep(ctx, &c, cn, &optimizers, has_net)?;
     check_validation_set(ctx, &c, cn, has_net, &network, &optimizers, &sweep)?;
-    let tune = tune(ctx, &c, cn, &seeds, &optimizers, &sweep, has_fn, has_net)?;
+    let search = search(ctx, &c, cn, &optimizers)?;
+    let tune = tune(ctx, &c, cn, &seeds, &optimizers, &sweep, has_fn, has_net, search.as_ref(), &network)?;
+    if let (Some(s), None) = (&search, &tune) {
+        // Without a protocol the search is the comparison's sweep: a list of its trials.
+        sweep = search_sweep(ctx, &c, cn, s)?;
+    }
     let targets = targets(ctx, &c, cn, &tasks)?;
     let plot = plot_settings(ctx, &c, cn, has_net)?;
     let info = ComparisonInfo {
@@ -644,7 +692,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         tune: tune.as_ref().map(|t| t.info.clone()),
     };
     let data_line = c.data.as_ref().map(|v| ctx.line(&v.span()));
-    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line, tune })
+    Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line, tune, search })
 }
 
 /// `[comparison.plot]`: `x` (`"steps"` or `"epochs"`; epochs only with network tasks) and
@@ -781,8 +829,9 @@ fn settings(
 
 /// Settings that only apply to one kind of task are refused when the comparison has none.
 fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_net: bool) -> Result<()> {
-    let fn_keys: [(&str, Option<Range<usize>>); 8] = [
+    let fn_keys: [(&str, Option<Range<usize>>); 9] = [
         ("points", c.points.as_ref().map(|v| v.span())),
+        ("random_points", c.random_points.as_ref().map(|v| v.span())),
         ("dim", c.dim.as_ref().map(|v| v.span())),
         ("start", c.start.as_ref().map(|v| v.span())),
         ("starts", c.starts.as_ref().map(|v| v.span())),
@@ -857,6 +906,9 @@ fn function_settings(ctx: &Ctx, c: &ComparisonToml, cn: &str, tasks: &[String]) 
     }
     if let Some(v) = &c.points {
         function.points = int_in(ctx, v, "points", cn, 2, 1_000_000)? as u32;
+    }
+    if let Some(v) = &c.random_points {
+        function.random_points = Some(int_in(ctx, v, "random_points", cn, 2, 1_000_000)? as u32);
     }
     if let Some(v) = &c.time_limit {
         function.time_limit_s = Some(float_in(ctx, v, "time_limit", cn, Kind::NONNEG)?);
@@ -1289,11 +1341,24 @@ fn tune(
     sweep: &Sweep,
     has_fn: bool,
     has_net: bool,
+    search: Option<&crate::search::Search>,
+    network: &NetworkSettings,
 ) -> Result<Option<Tune>> {
-    let Some(t) = &c.tune else { return Ok(None) };
-    let span = t.span();
+    let defaults = TuneToml::default();
+    let (t, span) = match (&c.tune, &c.protocol) {
+        (Some(t), Some(p)) if t.get_ref().protocol.is_some() => {
+            return Err(ctx.err(
+                &p.span(),
+                "protocol",
+                Some(cn),
+                "the protocol is given twice (`protocol` and `[comparison.tune] protocol`); keep one",
+            ))
+        }
+        (Some(t), _) => (t.get_ref(), t.span()),
+        (None, Some(p)) => (&defaults, p.span()),
+        (None, None) => return Ok(None),
+    };
     let line = ctx.line(&span);
-    let t = t.get_ref();
     let pick = |v: &Option<Spanned<String>>, key: &str, allowed: &[&str]| -> Result<String> {
         match v {
             None => Ok(allowed[0].to_string()),
@@ -1306,17 +1371,46 @@ fn tune(
             )),
         }
     };
-    let protocol = pick(&t.protocol, "tune.protocol", TUNE_PROTOCOLS)?;
+    let protocol = match &c.protocol {
+        Some(p) => pick(&Some(p.clone()), "tune.protocol", TUNE_PROTOCOLS).map_err(|_| {
+            ctx.err(
+                &p.span(),
+                "protocol",
+                Some(cn),
+                format!("unknown protocol `{}`; known: {}", p.get_ref(), TUNE_PROTOCOLS.join(", ")),
+            )
+        })?,
+        None => pick(&t.protocol, "tune.protocol", TUNE_PROTOCOLS)?,
+    };
+    if let Some(s) = search {
+        let given = [
+            ("tune.key", t.key.as_ref().map(|k| k.span())),
+            ("tune.values", t.values.as_ref().map(|v| v.span())),
+            ("tune.log_grid", t.log_grid.as_ref().map(|v| v.span())),
+        ];
+        if let Some((k, Some(sp))) = given.into_iter().find(|(_, sp)| sp.is_some()) {
+            return Err(ctx.err(
+                &sp,
+                k,
+                Some(cn),
+                "the comparison has a `[comparison.search]`: its trials are what the protocol tunes; leave out \
+                 `tune.key`, `tune.values` and `tune.log_grid`",
+            ));
+        }
+        let _ = s;
+    }
     let rule = pick(&t.rule, "tune.rule", TUNE_RULES)?;
-    let (key, key_span) = match &t.key {
-        Some(k) => (k.get_ref().clone(), k.span()),
-        None => ("lr".to_string(), span.clone()),
+    let (key, key_span) = match (&t.key, search) {
+        (_, Some(s)) => (s.keys.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(","), span.clone()),
+        (Some(k), None) => (k.get_ref().clone(), k.span()),
+        (None, None) => ("lr".to_string(), span.clone()),
     };
     let target = SweepTarget::Hyper(key.clone());
-    let has_key = optimizers.iter().any(|o| {
-        let spec = registry::spec(&o.config.name).expect("optimizers are checked");
-        variants(o, sweep).iter().any(|v| applies(&target, spec, &v.set))
-    });
+    let has_key = search.is_some()
+        || optimizers.iter().any(|o| {
+            let spec = registry::spec(&o.config.name).expect("optimizers are checked");
+            variants(o, sweep).iter().any(|v| applies(&target, spec, &v.set))
+        });
     if !has_key {
         return Err(ctx.err(&key_span, "tune.key", Some(cn), format!("no optimizer of the comparison has `{key}`")));
     }
@@ -1329,6 +1423,7 @@ fn tune(
         ));
     }
     let values: Vec<f64> = match (&t.values, &t.log_grid) {
+        _ if search.is_some() => Vec::new(),
         (Some(v), Some(_)) => {
             return Err(ctx.err(&v.span(), "tune.values", Some(cn), "give `values` or `log_grid`, not both"))
         }
@@ -1403,15 +1498,283 @@ fn tune(
             ));
         }
     }
+    let tune_seeds = tune_seeds.unwrap_or_else(|| seeds.to_vec());
+    let algoperf = protocol == "algoperf";
+    let studies = if algoperf { tune_seeds.len() } else { 1 };
+    // The values: the grid (once per study), or each study's own trials of the search.
+    let mut texts: Vec<String> = Vec::new();
+    for study in 0..studies {
+        match search {
+            None => texts.extend(values.iter().map(|v| fmt_num(*v))),
+            Some(s) => {
+                let trials = s.trials(study as u64);
+                let mut seen: HashSet<&Vec<String>> = HashSet::new();
+                for (i, tr) in trials.iter().enumerate() {
+                    if !seen.insert(tr) {
+                        return Err(ctx.err(
+                            &span,
+                            "trials",
+                            Some(cn),
+                            format!(
+                                "trial {} repeats an earlier one ({}): the search space has too few distinct points \
+                                 for {} trials; use fewer trials or a grid",
+                                i + 1,
+                                s.trial_text(tr),
+                                s.trials
+                            ),
+                        ));
+                    }
+                }
+                texts.extend(trials.iter().map(|tr| s.trial_text(tr)));
+            }
+        }
+    }
+    // The AlgoPerf protocol's target on the validation metric.
+    let target = match (&t.target_accuracy, &t.target_val_loss) {
+        (Some(a), Some(_)) => {
+            return Err(ctx.err(
+                &a.span(),
+                "tune.target_accuracy",
+                Some(cn),
+                "give `target_accuracy` or `target_val_loss`, not both",
+            ))
+        }
+        (Some(v), None) | (None, Some(v)) => {
+            let k = if t.target_accuracy.is_some() { "tune.target_accuracy" } else { "tune.target_val_loss" };
+            if !algoperf {
+                return Err(ctx.err(
+                    &v.span(),
+                    k,
+                    Some(cn),
+                    format!("a validation target is for protocol `algoperf`, and the protocol is `{protocol}`"),
+                ));
+            }
+            if !has_net {
+                return Err(ctx.err(&v.span(), k, Some(cn), "a validation target is for network tasks, and the comparison has none (test functions reach their tolerance)"));
+            }
+            let x = v.get_ref().0;
+            if t.target_accuracy.is_some() {
+                if !(x > 0.0 && x <= 1.0) {
+                    return Err(ctx.err(&v.span(), k, Some(cn), format!("value {} out of range (0, 1]", fmt_num(x))));
+                }
+                Some(crate::record::ValTarget::Accuracy(x))
+            } else {
+                if !(x.is_finite() && x > 0.0) {
+                    return Err(ctx.err(
+                        &v.span(),
+                        k,
+                        Some(cn),
+                        format!("value {} out of range (a finite number > 0)", fmt_num(x)),
+                    ));
+                }
+                Some(crate::record::ValTarget::ValLoss(x))
+            }
+        }
+        (None, None) if algoperf && has_net => {
+            return Err(ctx.err(
+                &span,
+                "tune",
+                Some(cn),
+                "protocol `algoperf` on network tasks needs a target on the validation metric: \
+                 `target_accuracy = 0.9` or `target_val_loss = 0.3` in `[comparison.tune]`",
+            ))
+        }
+        (None, None) => None,
+    };
+    if target.is_some() && network.val_fraction == 0.0 {
+        return Err(ctx.err(
+            &span,
+            "tune",
+            Some(cn),
+            "a validation target needs a validation set, and `val_fraction = 0` leaves none",
+        ));
+    }
     let info = TuneInfo {
         protocol,
         key,
-        values: values.iter().map(|v| fmt_num(*v)).collect(),
+        values: texts,
         starts: if has_fn { starts } else { 0 },
-        seeds: tune_seeds.unwrap_or_else(|| seeds.to_vec()),
+        seeds: tune_seeds,
         rule,
+        search: search.map(|s| s.keys.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default(),
+        studies: if algoperf { studies as u32 } else { 0 },
+        target,
     };
     Ok(Some(Tune { info, line }))
+}
+
+/// The comparison's `[comparison.search]` with `trials` and `sampler`, checked: every searched key
+/// is a hyperparameter every optimizer of the comparison has and none sets itself (so every
+/// optimizer gets the same trials: the same budget), and the ends of each distribution are in
+/// every optimizer's range.
+fn search(ctx: &Ctx, c: &ComparisonToml, cn: &str, optimizers: &[OptimizerEntry]) -> Result<Option<Search>> {
+    use crate::search::{Dist, Sampler, MAX_KEYS, SAMPLERS};
+    let Some(table) = &c.search else {
+        for (k, sp) in
+            [("trials", c.trials.as_ref().map(|v| v.span())), ("sampler", c.sampler.as_ref().map(|v| v.span()))]
+        {
+            if let Some(sp) = sp {
+                return Err(ctx.err(
+                    &sp,
+                    k,
+                    Some(cn),
+                    format!("`{k}` is a setting of a search, and the comparison has no `[comparison.search]`"),
+                ));
+            }
+        }
+        return Ok(None);
+    };
+    let first = table.0.first().map(|(k, _)| k.span()).unwrap_or(0..0);
+    if table.0.is_empty() {
+        return Err(ctx.err(&first, "search", Some(cn), "the search has no keys"));
+    }
+    if let Some(g) = c.grid.as_ref().or(c.list.as_ref()) {
+        let sp = g.0.first().map(|(k, _)| k.span()).unwrap_or(first.clone());
+        return Err(ctx.err(&sp, "search", Some(cn), "a comparison has a search or a grid/list, not both"));
+    }
+    if table.0.len() > MAX_KEYS {
+        return Err(ctx.err(
+            &table.0[MAX_KEYS].0.span(),
+            "search",
+            Some(cn),
+            format!("at most {MAX_KEYS} keys can be searched"),
+        ));
+    }
+    let trials = match &c.trials {
+        None => {
+            return Err(ctx.err(
+                &first,
+                "trials",
+                Some(cn),
+                "a search needs `trials = N` (trials per optimizer) in the comparison",
+            ))
+        }
+        Some(v) => int_in(ctx, v, "trials", cn, 1, 100_000)? as u32,
+    };
+    let sampler = match &c.sampler {
+        None => Sampler::Halton,
+        Some(v) => Sampler::from_name(v.get_ref()).ok_or_else(|| {
+            ctx.err(
+                &v.span(),
+                "sampler",
+                Some(cn),
+                format!("unknown sampler `{}`; known: {}", v.get_ref(), SAMPLERS.join(", ")),
+            )
+        })?,
+    };
+    let mut keys: Vec<(String, Dist)> = Vec::new();
+    for (k, d) in &table.0 {
+        let key = k.get_ref().as_str();
+        let sp = d.span();
+        if keys.iter().any(|(k2, _)| k2 == key) {
+            return Err(ctx.err(&k.span(), key, Some(cn), "this key is searched twice"));
+        }
+        if !matches!(sweep_target(key), SweepTarget::Hyper(_)) || key.contains(',') {
+            return Err(ctx.err(
+                &k.span(),
+                key,
+                Some(cn),
+                "only hyperparameters can be searched (not batch sizes or schedules)",
+            ));
+        }
+        let d = d.get_ref();
+        let given = [d.log_uniform.is_some(), d.uniform.is_some(), d.int.is_some(), d.choice.is_some()];
+        if given.iter().filter(|&&g| g).count() != 1 {
+            return Err(ctx.err(&sp, key, Some(cn), "give exactly one of `log_uniform = [lo, hi]`, `uniform = [lo, hi]`, `int = [lo, hi]`, `choice = [...]`"));
+        }
+        let pair = |v: &Vec<Num>, what: &str| -> Result<(f64, f64)> {
+            match v.as_slice() {
+                [a, b] if a.0.is_finite() && b.0.is_finite() && a.0 < b.0 && (what != "log_uniform" || a.0 > 0.0) => {
+                    Ok((a.0, b.0))
+                }
+                _ => Err(ctx.err(
+                    &sp,
+                    key,
+                    Some(cn),
+                    format!(
+                        "`{what}` takes [lo, hi] with lo < hi finite{}",
+                        if what == "log_uniform" { " and lo > 0" } else { "" }
+                    ),
+                )),
+            }
+        };
+        let dist = if let Some(v) = &d.log_uniform {
+            let (a, b) = pair(v, "log_uniform")?;
+            Dist::LogUniform(a, b)
+        } else if let Some(v) = &d.uniform {
+            let (a, b) = pair(v, "uniform")?;
+            Dist::Uniform(a, b)
+        } else if let Some(v) = &d.int {
+            match v.as_slice() {
+                [a, b] if a <= b => Dist::Int(*a, *b),
+                _ => return Err(ctx.err(&sp, key, Some(cn), "`int` takes [lo, hi] with lo <= hi")),
+            }
+        } else {
+            let vals = d.choice.as_ref().expect("one of the four is given");
+            if vals.is_empty() {
+                return Err(ctx.err(&sp, key, Some(cn), "`choice` has no values"));
+            }
+            let mut texts: Vec<String> = Vec::new();
+            for v in vals {
+                let t = value_text(v)
+                    .ok_or_else(|| ctx.err(&sp, key, Some(cn), "a choice is a number, a boolean or a string"))?;
+                if t.is_empty() || t.contains([' ', '=']) {
+                    return Err(ctx.err(
+                        &sp,
+                        key,
+                        Some(cn),
+                        format!("choice `{t}`: a searched value has no spaces or `=`"),
+                    ));
+                }
+                if texts.contains(&t) {
+                    return Err(ctx.err(&sp, key, Some(cn), format!("choice {t} is listed twice")));
+                }
+                texts.push(t);
+            }
+            Dist::Choice(texts)
+        };
+        for o in optimizers {
+            let spec = registry::spec(&o.config.name).expect("checked above");
+            if o.config.set.contains_key(key) {
+                return Err(ctx.err(&k.span(), key, Some(cn), format!(
+                    "optimizer `{}` (line {}) sets `{key}` itself, and `{key}` is searched: every optimizer of a search gets the same trials (docs/experiments.md)",
+                    o.label, o.line
+                )));
+            }
+            let Some(owner) = key_spec(spec, &o.config.set, key) else {
+                return Err(ctx.err(&k.span(), key, Some(cn), format!(
+                    "optimizer `{}` (line {}) has no hyperparameter `{key}`: a searched key must be one every optimizer of the comparison has (same budget for all; docs/experiments.md)",
+                    o.label, o.line
+                )));
+            };
+            for x in dist.extremes() {
+                let mut h = Hyper::defaults(owner);
+                h.set_str(key, &x).map_err(|e| hyper_error(ctx, &sp, key, cn, e))?;
+            }
+        }
+        keys.push((key.to_string(), dist));
+    }
+    Ok(Some(Search { keys, sampler, trials, seed: ctx.seed }))
+}
+
+/// A search without a protocol as the comparison's sweep: a list of its trials (stream 0).
+fn search_sweep(ctx: &Ctx, c: &ComparisonToml, cn: &str, s: &Search) -> Result<Sweep> {
+    let trials = s.trials(0);
+    let mut seen: HashSet<&Vec<String>> = HashSet::new();
+    for (i, tr) in trials.iter().enumerate() {
+        if !seen.insert(tr) {
+            let sp = c.trials.as_ref().map_or(0..0, |t| t.span());
+            return Err(ctx.err(&sp, "trials", Some(cn), format!(
+                "trial {} repeats an earlier one ({}): the search space has too few distinct points for {} trials; use fewer trials or a grid",
+                i + 1, s.trial_text(tr), s.trials
+            )));
+        }
+    }
+    Ok(Sweep {
+        keys: s.keys.iter().map(|(k, _)| (k.clone(), SweepTarget::Hyper(k.clone()))).collect(),
+        values: (0..s.keys.len()).map(|k| trials.iter().map(|t| t[k].clone()).collect()).collect(),
+        zipped: true,
+    })
 }
 
 /// Without a validation set (`val_fraction = 0`) nothing can watch the validation loss: neither

@@ -410,8 +410,9 @@ fn toml_str(s: &str) -> String {
 /// The experiment file of a study (checked configuration): one comparison of every optimizer on
 /// every function from each function's default starts and `random_starts` random ones, with the
 /// equal-budget tuning of `lr` over the grid from `tune_starts` tuning starts (docs/study.md).
-/// Every run keeps its whole trajectory (`points` = steps + 1), which the study's trajectory
-/// files and plots need.
+/// The runs from default starts keep their whole trajectory (`points` = steps + 1), which the
+/// study's trajectory files and plots need; those from random starts keep their first and last
+/// points (`random_points = 2`: their results).
 pub fn experiment_text(cfg: &StudyConfig, optimizers: &[OptimizerSpec]) -> String {
     let mut s = format!(
         "[experiment]\nname = \"{EXPERIMENT}\"\ntitle = \"Optimizers on classic test functions\"\n\
@@ -422,6 +423,11 @@ pub fn experiment_text(cfg: &StudyConfig, optimizers: &[OptimizerSpec]) -> Strin
     );
     if cfg.random_starts > 0 {
         s.push_str(&format!("starts = {}\n", cfg.random_starts));
+    }
+    // Only the default starts' trajectories are drawn and written: a random start keeps its
+    // first and last points (its result and final point).
+    if cfg.random_starts > 0 {
+        s.push_str("random_points = 2\n");
     }
     s.push_str(&format!(
         "steps = {}\nftol = {:?}\nxtol = {:?}\npatience = {}\npoints = {}\n",

@@ -25,14 +25,17 @@ use std::collections::HashMap;
 
 use crate::function_task::{Outcome, Problem, RunResult};
 use crate::plan::{FunctionRun, TaskSettings};
-use crate::record::{RunRecord, Status, TuneInfo, TuneMark};
+use crate::record::{RunRecord, Status, TuneInfo, TuneMark, ValTarget};
 use crate::stats::median;
 
 /// One value of the grid on one configuration and task.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trial {
-    /// The value, as text (as in the experiment's `tune` grid).
+    /// The value, as text (as in the experiment's `tune` grid; a search trial is
+    /// `lr=0.001 beta1=0.9`).
     pub value: String,
+    /// The study of the trial (the AlgoPerf protocol), None for the other protocols.
+    pub study: Option<u32>,
     pub median_score: f64,
     pub median_steps: f64,
     /// Runs that succeeded (finite steps to success).
@@ -54,6 +57,9 @@ pub struct Tuned {
     pub trials: Vec<Trial>,
     /// Index of the chosen trial.
     pub chosen: Option<usize>,
+    /// The AlgoPerf protocol's score: the median over studies of the best trial's steps to the
+    /// target (`+∞` when the median study misses it); None for the other protocols.
+    pub score: Option<f64>,
 }
 
 impl Tuned {
@@ -127,8 +133,17 @@ pub fn score(run: &RunRecord, problems: &mut Problems) -> (f64, f64) {
     }
 }
 
-/// Scores and steps of the runs of each value.
-type ByValue = HashMap<String, Vec<(f64, f64)>>;
+/// Scores and steps of the runs of each (study, value).
+type ByValue = HashMap<(Option<u32>, String), Vec<(f64, f64)>>;
+
+/// The first step at which network run `run` met the validation target (its per-epoch series),
+/// `+∞` when it never did (or did not finish).
+pub fn steps_to_val_target(run: &RunRecord, target: &ValTarget) -> f64 {
+    if run.status != Status::Ok {
+        return f64::INFINITY;
+    }
+    run.series.iter().find(|p| target.met(p)).map_or(f64::INFINITY, |p| p.step as f64)
+}
 
 /// The choice of protocol `tune` from the tuning runs of one comparison (others are ignored):
 /// per task and configuration, in the order the runs come (plan order), every value of the grid
@@ -139,7 +154,7 @@ pub fn choose(tune: &TuneInfo, runs: &[&RunRecord]) -> Vec<Tuned> {
     let mut order: Vec<(String, String, String)> = Vec::new();
     let mut results: HashMap<(String, String), ByValue> = HashMap::new();
     for r in runs {
-        let Some(TuneMark { base, key, value }) = r.tuning() else { continue };
+        let Some(TuneMark { base, key, value, study }) = r.tuning() else { continue };
         if key != tune.key {
             continue;
         }
@@ -147,7 +162,12 @@ pub fn choose(tune: &TuneInfo, runs: &[&RunRecord]) -> Vec<Tuned> {
         if !results.contains_key(&k) {
             order.push((r.task.clone(), base, r.optimizer.clone()));
         }
-        results.entry(k).or_default().entry(value).or_default().push(score(r, &mut problems));
+        let (sc, mut steps) = score(r, &mut problems);
+        // AlgoPerf on a network: the steps to the validation target.
+        if let Some(t) = tune.target.as_ref().filter(|_| tune.studies > 0 && r.kind_is_network()) {
+            steps = steps_to_val_target(r, t);
+        }
+        results.entry(k).or_default().entry((study, value)).or_default().push((sc, steps));
     }
     order
         .into_iter()
@@ -156,9 +176,11 @@ pub fn choose(tune: &TuneInfo, runs: &[&RunRecord]) -> Vec<Tuned> {
             let trials: Vec<Trial> = tune
                 .values
                 .iter()
-                .map(|v| match by_value.get(v) {
+                .enumerate()
+                .map(|(i, v)| match by_value.get(&(tune.study_of(i), v.clone())) {
                     None => Trial {
                         value: v.clone(),
+                        study: tune.study_of(i),
                         median_score: f64::INFINITY,
                         median_steps: f64::INFINITY,
                         successes: 0,
@@ -167,6 +189,7 @@ pub fn choose(tune: &TuneInfo, runs: &[&RunRecord]) -> Vec<Tuned> {
                     },
                     Some(rs) => Trial {
                         value: v.clone(),
+                        study: tune.study_of(i),
                         median_score: median(rs.iter().map(|r| r.0)),
                         median_steps: median(rs.iter().map(|r| r.1)),
                         successes: rs.iter().filter(|r| r.1.is_finite()).count(),
@@ -175,10 +198,37 @@ pub fn choose(tune: &TuneInfo, runs: &[&RunRecord]) -> Vec<Tuned> {
                     },
                 })
                 .collect();
-            let chosen = pick_by(&trials, |t| {
-                (!t.invalid).then(|| (t.median_score, t.median_steps, t.value.parse::<f64>().unwrap_or(f64::NAN)))
-            });
-            Tuned { task, base, optimizer, trials, chosen }
+            // Ties go to the smaller value of a grid, to the earlier trial of a search.
+            let order =
+                |i: usize| if tune.search.is_empty() { trials[i].value.parse().unwrap_or(f64::NAN) } else { i as f64 };
+            if tune.studies == 0 {
+                let ix: Vec<usize> = (0..trials.len()).collect();
+                let chosen = pick_by(&ix, |&i| {
+                    let t = &trials[i];
+                    (!t.invalid).then(|| (t.median_score, t.median_steps, order(i)))
+                });
+                return Tuned { task, base, optimizer, trials, chosen, score: None };
+            }
+            // AlgoPerf: per study its best trial (fewest steps to the target, then the lowest
+            // score, then the earlier trial); the score is the median over studies of the best
+            // trial's steps (a miss is +inf); the choice is the best trial of the median study
+            // (the lower of the two middle ones for an even number).
+            let mut best: Vec<(f64, f64, usize)> = Vec::new();
+            for s in 0..tune.studies {
+                let ix: Vec<usize> = (0..trials.len()).filter(|&i| trials[i].study == Some(s)).collect();
+                let b = pick_by(&ix, |&i| {
+                    let t = &trials[i];
+                    (!t.invalid).then(|| (t.median_steps, t.median_score, i as f64))
+                });
+                if let Some(b) = b {
+                    let i = ix[b];
+                    best.push((trials[i].median_steps, trials[i].median_score, i));
+                }
+            }
+            best.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+            let mid = best.get(best.len().saturating_sub(1) / 2);
+            let score = Some(median(best.iter().map(|b| b.0)));
+            Tuned { task, base, optimizer, trials, chosen: mid.map(|m| m.2), score }
         })
         .collect()
 }

@@ -63,6 +63,27 @@ fn shipped_experiments_parse_and_expand() {
     let p = get("mnist-cnn-optimizers-steps");
     assert_eq!(p.runs.len(), 12);
     assert!(p.runs.iter().all(|r| r.config()["settings"]["network"]["batch_size"] == 64));
+    // The DeepOBS protocol on the MNIST MLP and CNN: phase one is 4 trials per optimizer and
+    // task with one tuning seed, the same trials for every optimizer.
+    let p = get("mnist-deepobs");
+    assert_eq!(p.runs.len(), 2 * 4 * 4);
+    assert!(p.waiting.is_some() && p.runs.iter().all(|r| r.tune.is_some() && r.seed == 100));
+    let trials = |o: &str| -> Vec<String> {
+        p.runs
+            .iter()
+            .filter(|r| r.task == "mnist-cnn" && r.optimizer.name == o)
+            .map(|r| r.swept["lr"].clone())
+            .collect()
+    };
+    assert_eq!(trials("adam"), trials("adam_curvature"));
+    assert_eq!(trials("adam").len(), 4);
+    // The AlgoPerf protocol on the MNIST CNN: 3 studies × 3 trials, each study with its seed.
+    let p = get("mnist-algoperf");
+    assert_eq!(p.runs.len(), 4 * 3 * 3);
+    assert_eq!(p.info.comparisons[0].tune.as_ref().unwrap().target, Some(optlab_lab::record::ValTarget::Accuracy(0.9)));
+    for r in &p.runs {
+        assert_eq!(r.seed, 100 + r.tune.as_ref().unwrap().study.unwrap() as u64);
+    }
     // The test-function study and the default experiment.
     assert!(get("function-study").runs.iter().all(|r| r.kind == TaskKind::Function));
     let d = get("default");

@@ -15,13 +15,20 @@ pub struct TuningTable {
     pub key: String,
     pub rule: String,
     pub rows: Vec<Tuned>,
+    /// The protocol (`equal_budget`, `deepobs`, `algoperf`).
+    pub protocol: String,
 }
 
 /// The tuning table of `info` from its tuning runs among `runs`; None without a protocol.
 pub fn tuning_table(info: &ComparisonInfo, runs: &[RunRecord]) -> Option<TuningTable> {
     let tune = info.tune.as_ref()?;
     let mine: Vec<&RunRecord> = runs.iter().filter(|r| r.comparison == info.name && r.tuning().is_some()).collect();
-    Some(TuningTable { key: tune.key.clone(), rule: tune.rule.clone(), rows: choose(tune, &mine) })
+    Some(TuningTable {
+        key: tune.key.clone(),
+        rule: tune.rule.clone(),
+        rows: choose(tune, &mine),
+        protocol: tune.protocol.clone(),
+    })
 }
 
 impl TuningTable {
@@ -32,7 +39,19 @@ impl TuningTable {
         let mut out = Vec::new();
         for t in &self.rows {
             for (i, tr) in t.trials.iter().enumerate() {
-                let chosen = if t.chosen == Some(i) { "yes" } else { "" };
+                let chosen = match (t.chosen == Some(i), t.score) {
+                    (false, _) => String::new(),
+                    (true, None) => "yes".to_string(),
+                    (true, Some(sc)) => {
+                        format!("yes (median over studies of the best trial's steps to the target: {})", num(sc))
+                    }
+                };
+                // A search trial's value is `key=value ...` already.
+                let mut value =
+                    if tr.value.contains('=') { tr.value.clone() } else { format!("{}={}", self.key, tr.value) };
+                if let Some(s) = tr.study {
+                    value.push_str(&format!(" (study {})", s + 1));
+                }
                 let (score, steps) = if tr.invalid {
                     ("not run (value refused)".to_string(), "—".to_string())
                 } else {
@@ -41,12 +60,12 @@ impl TuningTable {
                 out.push([
                     t.task.clone(),
                     t.base.clone(),
-                    format!("{}={}", self.key, tr.value),
+                    value,
                     tr.runs.to_string(),
                     tr.successes.to_string(),
                     score,
                     steps,
-                    chosen.to_string(),
+                    chosen,
                 ]);
             }
         }
@@ -55,6 +74,17 @@ impl TuningTable {
 
     /// A Markdown table (one row per task, configuration and value).
     pub fn markdown(&self) -> String {
+        if self.protocol == "algoperf" {
+            let mut s = format!(
+                "Tuning runs (phase one, protocol `algoperf`): per study, the trial with the fewest median steps to the validation target (a miss counts as infinite); the score is the median over studies of the best trial's steps, and the best trial of the median study is chosen and rerun with the comparison's seeds (docs/experiments.md).\n\n"
+            );
+            let _ = writeln!(s, "| {} |", Self::HEAD.join(" | "));
+            let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---|");
+            for row in self.cells() {
+                let _ = writeln!(s, "| {} |", row.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
+            }
+            return s;
+        }
         let mut s = format!(
             "Tuning runs (phase one): `{}` chosen per task and configuration by the rule `{}` (lowest median score, then fewest median steps to success, then the smaller value; docs/experiments.md).\n\n",
             self.key, self.rule
