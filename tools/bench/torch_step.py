@@ -43,8 +43,12 @@ def torch_ctor(label):
     kw = {}
     for kv in filter(None, rest.split(",")):
         k, v = kv.split("=")
-        kw[k] = {"true": True, "false": False}[v] if v in ("true", "false") else float(v)
-    if name not in CLASSES or "clip_norm" in kw or "clip_value" in kw:  # clipping: optlab's side only
+        try:
+            kw[k] = {"true": True, "false": False}[v] if v in ("true", "false") else float(v)
+        except ValueError:
+            kw[k] = v
+    # clipping and bf16 state (state_dtype, state_seed): optlab's side only
+    if name not in CLASSES or any(k in kw for k in ("clip_norm", "clip_value", "state_dtype", "state_seed")):
         return None
     cls = getattr(torch.optim, CLASSES[name])
     defaults = inspect.signature(cls.__init__).parameters

@@ -383,7 +383,8 @@ impl OptlabOptimizer {
         // Parameter groups name the module's tensors, known at the first step (which reports a
         // group that matches none): here the settings without groups, then each group's own
         // settings and schedules, are checked on a probe tensor.
-        let probe = || Layout::single("probe", 1);
+        // A 1x1 matrix: every optimizer takes it (Muon refuses vectors).
+        let probe = || Layout::new().with("probe", &[1, 1]).expect("a valid layout");
         let mut base = cfg.clone();
         base.groups.clear();
         registry::build::<f32>(probe(), &base)?;

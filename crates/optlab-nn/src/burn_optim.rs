@@ -74,6 +74,14 @@ impl OptlabBurnOptimizer {
                 "needs a Hessian diagonal, which burn's Optimizer trait cannot pass; use OptlabOptimizer",
             ));
         }
+        if registry::fallback(&cfg.name)?.is_some() {
+            return Err(NnError::setting(
+                "optimizer",
+                &cfg.name,
+                "takes only some tensors (muon: matrices; biases need a use_muon=false group), and burn's Optimizer \
+                 trait steps every tensor with one configuration; use OptlabOptimizer with parameter groups",
+            ));
+        }
         registry::build::<f32>(Layout::single("param", 1), &cfg)?;
         Ok(OptlabBurnOptimizer { has_lr: spec.index("lr").is_some(), cfg })
     }

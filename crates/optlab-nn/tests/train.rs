@@ -571,3 +571,32 @@ fn grad_histograms_count_every_parameter_and_show_the_frozen_steps() {
     let r = run(&TrainConfig::with("mnist-mlp", adam(1e-2), NetworkSettings { grad_histograms: false, ..net }));
     assert!(r.histograms.is_empty());
 }
+
+/// Muon on the MLP's weight matrices with an AdamW group for the biases (`use_muon=false`, the
+/// grouping docs/optimizers.md recommends) trains: the loss falls and the small net learns.
+#[test]
+fn muon_with_an_adamw_group_trains_the_mnist_mlp() {
+    let opt = OptimConfig::new("muon").set("lr", 0.02).group(optlab_optim::GroupConfig {
+        tensors: vec!["*.bias".into()],
+        set: [("use_muon".into(), "false".into()), ("lr".into(), "0.001".into()), ("weight_decay".into(), "0".into())]
+            .into(),
+        schedules: vec![],
+    });
+    let r = run(&TrainConfig::with("mnist-mlp", opt, NetworkSettings { epochs: 3, ..small_net() }));
+    let (first, last) = (&r.epochs[0], r.epochs.last().unwrap());
+    assert!(last.train_loss < first.train_loss, "loss did not fall: {first} -> {last}");
+    assert!(last.accuracy() > 0.7, "{last}");
+    // Without the group the biases are refused, naming one of them and the remedy.
+    let e = train(&TrainConfig::with("mnist-mlp", OptimConfig::new("muon"), small_net()), &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bias") && e.contains("use_muon=false"), "{e}");
+}
+
+/// burn's `Optimizer` trait steps each tensor alone with one configuration (no groups), so muon,
+/// which needs an AdamW group for the biases, is refused there up front (not a panic at a step).
+#[test]
+fn muon_is_refused_by_the_burn_optimizer_trait_adapter() {
+    let e = optlab_nn::burn_optim::OptlabBurnOptimizer::new(OptimConfig::new("muon")).err().unwrap().to_string();
+    assert!(e.contains("muon") && e.contains("OptlabOptimizer"), "{e}");
+}

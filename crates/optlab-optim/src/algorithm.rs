@@ -24,6 +24,23 @@ pub struct Chunk<'a, T> {
     pub s: [&'a mut [T]; MAX_BUFFERS],
 }
 
+/// One whole tensor, for algorithms that update a tensor at once ([`Algorithm::WHOLE_TENSOR`]):
+/// matrix methods (Muon's Newton–Schulz) and factored state (Adafactor's row and column moments).
+/// Buffers have the lengths [`Algorithm::tensor_buffers`] gave them (not necessarily the
+/// tensor's); unused buffers are empty.
+pub struct TensorStep<'a, T> {
+    pub name: &'a str,
+    pub shape: &'a [usize],
+    pub p: &'a mut [T],
+    pub g: &'a [T],
+    pub s: [&'a mut [T]; MAX_BUFFERS],
+    /// Whether the algorithm may split its work over the current rayon pool (false with one
+    /// thread). Results must not depend on it.
+    pub parallel: bool,
+    /// The kernel instruction set chosen for the optimizer (results must not depend on it).
+    pub simd: crate::simd::Simd,
+}
+
 /// A per-element state buffer: its name (the key in state files) and initial value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Buffer {
@@ -79,6 +96,32 @@ pub trait Algorithm<T: Float>: Send + Sync + Sized + 'static {
 
     /// Per-element state buffers of a tensor in a group with these hyperparameters.
     fn buffers(hp: &Hyper) -> Vec<Buffer>;
+
+    /// The state buffers of one tensor of shape `shape` and their lengths. By default
+    /// [`Algorithm::buffers`], each as long as the tensor; factored state (Adafactor) differs.
+    fn tensor_buffers(hp: &Hyper, shape: &[usize]) -> Vec<(Buffer, usize)> {
+        let n = shape.iter().product();
+        Self::buffers(hp).into_iter().map(|b| (b, n)).collect()
+    }
+
+    /// Checks that a tensor suits the algorithm in a group with these hyperparameters (Muon
+    /// takes only matrices); the error names the tensor and says why.
+    fn check_tensor(_hp: &Hyper, _name: &str, _shape: &[usize]) -> Result<()> {
+        Ok(())
+    }
+
+    /// Whether the algorithm updates whole tensors ([`Algorithm::update_tensor`]) instead of
+    /// element-wise chunks ([`Algorithm::update`], then unused).
+    const WHOLE_TENSOR: bool = false;
+
+    /// A setting under which a group accepts every tensor, for algorithms whose
+    /// [`Algorithm::check_tensor`] refuses some (Muon: `use_muon=false`, AdamW for vectors); the
+    /// generic tests put such tensors in a group with it.
+    const FALLBACK: Option<(&'static str, &'static str)> = None;
+
+    /// The update of one whole tensor (when [`Algorithm::WHOLE_TENSOR`]): deterministic, with
+    /// results that do not depend on `t.parallel` or `t.simd`.
+    fn update_tensor(&self, _c: &Self::Coef, _t: TensorStep<'_, T>) {}
 
     /// Per-tensor scalar state: names and initial values.
     fn scalars(_hp: &Hyper) -> &'static [(&'static str, f64)] {

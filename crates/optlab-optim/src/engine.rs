@@ -1,7 +1,7 @@
 //! The engine: runs any [`Algorithm`] over named tensors with parameter groups, schedules,
 //! gradient checks, a chunked parallel fused pass and named state.
 
-use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx, MAX_ACC, MAX_BUFFERS};
+use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx, TensorStep, MAX_ACC, MAX_BUFFERS};
 use crate::error::{OptimError, Result};
 use crate::float::Float;
 use crate::hyper::{Hyper, Spec};
@@ -195,9 +195,16 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
         let mut chunks = Vec::new();
         for (ti, t) in layout.tensors().iter().enumerate() {
             let hp = &groups[assign[ti]].base;
-            let buffers = A::buffers(hp);
-            assert!(buffers.len() <= MAX_BUFFERS, "{} declares more than {MAX_BUFFERS} buffers", spec.name);
-            let bufs = buffers.iter().map(|b| vec![T::of(b.init); t.len]).collect();
+            A::check_tensor(hp, &t.name, &t.shape)?;
+            let declared = A::tensor_buffers(hp, &t.shape);
+            assert!(declared.len() <= MAX_BUFFERS, "{} declares more than {MAX_BUFFERS} buffers", spec.name);
+            assert!(
+                A::WHOLE_TENSOR || declared.iter().all(|(_, n)| *n == t.len),
+                "{}: element-wise kernels need buffers as long as the tensor",
+                spec.name
+            );
+            let bufs = declared.iter().map(|(b, n)| vec![T::of(b.init); *n]).collect();
+            let buffers = declared.into_iter().map(|(b, _)| b).collect();
             let scalar_names = A::scalars(hp);
             slots.push(Slot {
                 group: assign[ti],
@@ -538,7 +545,37 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
             let c = self.alg.prepare(&self.groups[slot.group].eff, &ctx, &mut slot.scalars)?;
             self.coefs.push(c);
         }
-        {
+        if A::WHOLE_TENSOR {
+            let (ptrs, slots, coefs, simd, alg) = (&self.ptrs, &self.slots, &self.coefs, self.simd, &self.alg);
+            let parallel = self.threads != Some(1);
+            let run = || {
+                for (ti, t) in self.layout.tensors().iter().enumerate() {
+                    let pt = &ptrs[ti];
+                    let mut s: [&mut [T]; MAX_BUFFERS] = [&mut [], &mut [], &mut [], &mut []];
+                    for (k, b) in slots[ti].bufs.iter().enumerate() {
+                        // SAFETY: the pointer is this buffer's, of this length, and no other slice of it lives.
+                        s[k] = unsafe { std::slice::from_raw_parts_mut(pt.s[k], b.len()) };
+                    }
+                    // SAFETY: parameter and gradient lengths were checked against the layout.
+                    let ts = unsafe {
+                        TensorStep {
+                            name: &t.name,
+                            shape: &t.shape,
+                            p: std::slice::from_raw_parts_mut(pt.p, t.len),
+                            g: std::slice::from_raw_parts(pt.g, t.len),
+                            s,
+                            parallel,
+                            simd,
+                        }
+                    };
+                    update_tensor::<T, A>(simd, alg, &coefs[ti], ts);
+                }
+            };
+            match &self.pool {
+                Some(p) if parallel => p.install(run),
+                _ => run(),
+            }
+        } else {
             let (ptrs, chunks, slots, coefs, simd) = (&self.ptrs, &self.chunks, &self.slots, &self.coefs, self.simd);
             self.for_chunks(|c| {
                 let d = chunks[c];
@@ -670,7 +707,7 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
 
     fn load_state(&mut self, st: &OptimizerState<T>) -> Result<()> {
         let spec = A::spec();
-        st.check_header(spec.name, &self.layout)?;
+        st.check_names(spec.name, &self.layout)?;
         let st = &st.ordered(&self.layout)?;
         if st.groups.len() != self.groups.len() {
             return Err(OptimError::State(format!(
@@ -698,6 +735,16 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
                     "tensor `{}`: state buffers {:?}, the optimizer expects {:?}",
                     ts.name, got, want
                 )));
+            }
+            for ((b, src), dst) in ts.buffers.iter().zip(&slot.bufs) {
+                if src.len() != dst.len() {
+                    return Err(OptimError::State(format!(
+                        "tensor `{}`: buffer `{b}` has {} elements in the state, the optimizer expects {}",
+                        ts.name,
+                        src.len(),
+                        dst.len()
+                    )));
+                }
             }
             let want_s: Vec<&str> = slot.scalar_names.iter().map(|s| s.0).collect();
             let got_s: Vec<&str> = ts.scalars.iter().map(|(n, _)| n.as_str()).collect();
@@ -770,6 +817,19 @@ fn update_form<T: Float, A: Algorithm<T>, const S: bool>(simd: Simd, c: &A::Coef
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2 => unsafe { isa::update_avx2::<T, A, S>(c, ch) },
         _ => A::update::<S>(c, ch),
+    }
+}
+
+/// A whole-tensor update, compiled for the chosen instruction set (bit-identical results).
+#[inline(always)]
+fn update_tensor<T: Float, A: Algorithm<T>>(simd: Simd, a: &A, c: &A::Coef, t: TensorStep<'_, T>) {
+    match simd {
+        // SAFETY: `Simd::resolve` returned these only where the CPU has the features.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { isa::update_tensor_avx512::<T, A>(a, c, t) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { isa::update_tensor_avx2::<T, A>(a, c, t) },
+        _ => a.update_tensor(c, t),
     }
 }
 
@@ -868,6 +928,14 @@ mod isa {
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
     pub(super) unsafe fn update_avx512<T: Float, A: Algorithm<T>, const S: bool>(c: &A::Coef, ch: Chunk<'_, T>) {
         A::update::<S>(c, ch)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn update_tensor_avx2<T: Float, A: Algorithm<T>>(a: &A, c: &A::Coef, t: TensorStep<'_, T>) {
+        a.update_tensor(c, t)
+    }
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+    pub(super) unsafe fn update_tensor_avx512<T: Float, A: Algorithm<T>>(a: &A, c: &A::Coef, t: TensorStep<'_, T>) {
+        a.update_tensor(c, t)
     }
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn reduce_avx2<T: Float, A: Algorithm<T>>(

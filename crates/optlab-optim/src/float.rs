@@ -50,6 +50,15 @@ pub trait Float:
     fn all_finite(xs: &[Self]) -> bool;
     fn to_le_bytes_vec(xs: &[Self], out: &mut Vec<u8>);
     fn from_le_bytes_slice(b: &[u8]) -> Self;
+    /// The bits of `self` rounded to f32 (what bf16 state is rounded from).
+    fn f32_bits(self) -> u32;
+    /// The value of f32 bits, in this type.
+    fn from_f32_bits(b: u32) -> Self;
+    /// A 32-bit word kept bit-exactly in one element (its high bits for f64): packed bf16 state.
+    /// The element is non-finite only when the word's high 16 bits are a non-finite bf16.
+    fn store_u32(w: u32) -> Self;
+    /// The word stored by [`Float::store_u32`].
+    fn load_u32(self) -> u32;
 }
 
 macro_rules! impl_float {
@@ -134,6 +143,22 @@ macro_rules! impl_float {
                 let mut a = [0u8; std::mem::size_of::<$t>()];
                 a.copy_from_slice(b);
                 <$t>::from_le_bytes(a)
+            }
+            #[inline(always)]
+            fn f32_bits(self) -> u32 {
+                (self as f32).to_bits()
+            }
+            #[inline(always)]
+            fn from_f32_bits(b: u32) -> Self {
+                f32::from_bits(b) as $t
+            }
+            #[inline(always)]
+            fn store_u32(w: u32) -> Self {
+                <$t>::from_bits((w as $bits) << (8 * std::mem::size_of::<$t>() - 32))
+            }
+            #[inline(always)]
+            fn load_u32(self) -> u32 {
+                (self.to_bits() >> (8 * std::mem::size_of::<$t>() - 32)) as u32
             }
         }
     };

@@ -43,7 +43,7 @@ pub mod simd;
 pub mod state;
 pub mod vmath;
 
-pub use algorithm::{Algorithm, Buffer, Chunk, StepCtx};
+pub use algorithm::{Algorithm, Buffer, Chunk, StepCtx, TensorStep};
 pub use engine::Engine;
 pub use error::{OptimError, Result};
 pub use float::Float;

@@ -83,10 +83,12 @@ impl Variant {
 }
 
 /// The default list: every registered optimizer with its defaults, plus the variants its registry
-/// entry marks for benchmarking.
+/// entry marks for benchmarking. Optimizers that take only matrices (Muon: see
+/// [`matrix_only`]) are left out: `bench step`'s layouts are vectors; `optlab bench muon` times
+/// them on matrices ([`time_matrix_steps`]).
 pub fn default_variants() -> Vec<Variant> {
     let mut v: Vec<Variant> = Vec::new();
-    for e in registry::REGISTRY {
+    for e in registry::REGISTRY.iter().filter(|e| e.fallback.is_none()) {
         let spec = (e.spec)();
         v.push(Variant { name: spec.name.to_string(), set: Vec::new() });
         for var in spec.variants.iter().filter(|var| var.bench) {
@@ -95,6 +97,45 @@ pub fn default_variants() -> Vec<Variant> {
         }
     }
     v
+}
+
+/// The registered optimizers that refuse vectors (and so are not in [`default_variants`]).
+pub fn matrix_only() -> Vec<&'static str> {
+    registry::REGISTRY.iter().filter(|e| e.fallback.is_some()).map(|e| (e.spec)().name).collect()
+}
+
+/// Parses matrix shapes `ROWSxCOLS` (e.g. `1024x1024`).
+pub fn parse_matrix(s: &str) -> Result<[usize; 2]> {
+    let bad = || usage(format!("matrix shape `{s}`: expected ROWSxCOLS such as 1024x1024"));
+    let (r, c) = s.split_once('x').ok_or_else(bad)?;
+    let (r, c): (usize, usize) = (r.trim().parse().map_err(|_| bad())?, c.trim().parse().map_err(|_| bad())?);
+    if r == 0 || c == 0 {
+        return Err(bad());
+    }
+    Ok([r, c])
+}
+
+/// Median and minimum time of `repeats` steps (after 2 untimed ones) of `v` on one f32 matrix of
+/// `shape` with fixed gradients, on `threads` threads (`optlab bench muon`: Muon against torch's
+/// Muon on the same shapes, `tools/bench/torch_muon.py`).
+pub fn time_matrix_steps(v: &Variant, shape: [usize; 2], threads: usize, repeats: usize) -> Result<Timing> {
+    let pool = pool(threads)?;
+    let cfg = v.config(if threads == 1 { Some(1) } else { None }, false);
+    pool.install(|| {
+        let n = shape[0] * shape[1];
+        let mut opt = registry::build::<f32>(Layout::new().with("w", &shape)?, &cfg)?;
+        let mut p: Vec<f32> = (0..n).map(|i| ((i % 1000) as f32 - 500.0) * 1e-3).collect();
+        let g: Vec<f32> = (0..n).map(|i| ((i * 7919 % 777) as f32 - 388.0) * 1e-4).collect();
+        let mut times = Vec::with_capacity(repeats);
+        for k in 0..repeats + 2 {
+            let t0 = Instant::now();
+            opt.step(&mut [&mut p[..]], &[&g[..]], None)?;
+            if k >= 2 {
+                times.push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        Ok(summarise(times))
+    })
 }
 
 /// A parameter layout to measure.

@@ -27,6 +27,9 @@ pub struct Entry {
     pub forms: Option<[FormsCheck; 2]>,
     /// Whether the optimizer has a short form at all ([`Algorithm::simple`] can be true).
     pub has_short_form: bool,
+    /// The setting under which a group takes tensors the optimizer otherwise refuses
+    /// ([`Algorithm::FALLBACK`]: Muon takes only matrices, `use_muon=false` groups run AdamW).
+    pub fallback: Option<(&'static str, &'static str)>,
 }
 
 impl Entry {
@@ -36,17 +39,23 @@ impl Entry {
             spec: <A as Algorithm<f64>>::spec,
             build_f32: |l, c| Ok(Box::new(Engine::<f32, A>::new(l, c)?)),
             build_f64: |l, c| Ok(Box::new(Engine::<f64, A>::new(l, c)?)),
-            forms: Some([
-                crate::optimizers::common::check_forms::<f32, A>,
-                crate::optimizers::common::check_forms::<f64, A>,
-            ]),
+            // Whole-tensor algorithms have no element-wise kernel forms to compare.
+            forms: if <A as Algorithm<f64>>::WHOLE_TENSOR {
+                None
+            } else {
+                Some([
+                    crate::optimizers::common::check_forms::<f32, A>,
+                    crate::optimizers::common::check_forms::<f64, A>,
+                ])
+            },
             has_short_form: <A as Algorithm<f64>>::SHORT_FORM,
+            fallback: <A as Algorithm<f64>>::FALLBACK,
         }
     }
 
     /// An entry with its own builders (wrappers such as Lookahead).
     pub const fn custom(spec: fn() -> &'static Spec, build_f32: Build<f32>, build_f64: Build<f64>) -> Entry {
-        Entry { spec, build_f32, build_f64, forms: None, has_short_form: false }
+        Entry { spec, build_f32, build_f64, forms: None, has_short_form: false, fallback: None }
     }
 }
 
@@ -88,6 +97,11 @@ impl RegistryFloat for f64 {
 /// Builds the optimizer `cfg.name` for `layout`, validating every hyperparameter, schedule and group.
 pub fn build<T: RegistryFloat>(layout: Layout, cfg: &OptimConfig) -> Result<Box<dyn Optimizer<T>>> {
     (T::builder(find(&cfg.name)?))(layout, cfg)
+}
+
+/// The setting under which a group of `name` takes every tensor (see [`Entry::fallback`]).
+pub fn fallback(name: &str) -> Result<Option<(&'static str, &'static str)>> {
+    find(name).map(|e| e.fallback)
 }
 
 /// Builds `name` with `key=value` settings, panicking on error (for tests).

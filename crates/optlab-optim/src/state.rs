@@ -56,6 +56,10 @@ struct TensorHeader {
     group: usize,
     scalars: Vec<(String, f64)>,
     buffers: Vec<String>,
+    /// Buffer lengths, written only when one differs from the tensor's element count (factored
+    /// state such as Adafactor's row and column moments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lens: Option<Vec<usize>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -74,6 +78,25 @@ impl<T: Float> OptimizerState<T> {
     /// Checks the optimizer name, dtype and tensor names and shapes against a layout; the error
     /// names the first tensor that is missing, extra or of another shape.
     pub fn check_header(&self, optimizer: &str, layout: &Layout) -> Result<()> {
+        self.check_names(optimizer, layout)?;
+        for s in &self.tensors {
+            for (b, v) in &s.buffers {
+                if v.len() != s.shape.iter().product::<usize>() {
+                    return Err(OptimError::State(format!(
+                        "tensor `{}`: buffer `{b}` has {} elements for shape {:?}",
+                        s.name,
+                        v.len(),
+                        s.shape
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`OptimizerState::check_header`] without the buffer lengths (for optimizers whose buffers
+    /// are not as long as their tensors, which check the lengths themselves).
+    pub fn check_names(&self, optimizer: &str, layout: &Layout) -> Result<()> {
         if self.optimizer != optimizer {
             return Err(OptimError::State(format!(
                 "the state is of optimizer `{}`, not `{optimizer}`",
@@ -105,18 +128,6 @@ impl<T: Float> OptimizerState<T> {
                     "tensor `{}` in the state is not among the optimizer's tensors",
                     s.name
                 )));
-            }
-        }
-        for s in &self.tensors {
-            for (b, v) in &s.buffers {
-                if v.len() != s.shape.iter().product::<usize>() {
-                    return Err(OptimError::State(format!(
-                        "tensor `{}`: buffer `{b}` has {} elements for shape {:?}",
-                        s.name,
-                        v.len(),
-                        s.shape
-                    )));
-                }
             }
         }
         Ok(())
@@ -156,6 +167,13 @@ impl<T: Float> OptimizerState<T> {
                     group: t.group,
                     scalars: t.scalars.clone(),
                     buffers: t.buffers.iter().map(|(n, _)| n.clone()).collect(),
+                    lens: {
+                        let n: usize = t.shape.iter().product();
+                        t.buffers
+                            .iter()
+                            .any(|(_, b)| b.len() != n)
+                            .then(|| t.buffers.iter().map(|(_, b)| b.len()).collect())
+                    },
                 })
                 .collect(),
             inner: self.inner.as_ref().map(|i| Box::new(i.header())),
@@ -215,9 +233,22 @@ impl<T: Float> OptimizerState<T> {
         let mut tensors = Vec::with_capacity(h.tensors.len());
         for t in h.tensors {
             let len: usize = t.shape.iter().product();
+            if let Some(l) = &t.lens {
+                if l.len() != t.buffers.len() {
+                    return Err(bad(format!(
+                        "tensor `{}`: {} buffer lengths for {} buffers",
+                        t.name,
+                        l.len(),
+                        t.buffers.len()
+                    )));
+                }
+            }
             let mut buffers = Vec::with_capacity(t.buffers.len());
-            for b in t.buffers {
-                let nbytes = len * T::BYTES;
+            for (bi, b) in t.buffers.into_iter().enumerate() {
+                let len = t.lens.as_ref().map_or(len, |l| l[bi]);
+                let nbytes = len
+                    .checked_mul(T::BYTES)
+                    .ok_or_else(|| bad(format!("buffer `{b}` of tensor `{}`: length {len} overflows", t.name)))?;
                 let end = pos
                     .checked_add(nbytes)
                     .filter(|&e| e <= bytes.len())

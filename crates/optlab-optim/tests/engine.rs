@@ -38,7 +38,8 @@ fn every_hyperparameter_default_is_within_its_own_range() {
         for h in spec.hypers {
             cfg = cfg.set(h.name, h.default_text());
         }
-        registry::build::<f64>(Layout::single("x", 2), &cfg).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let l = Layout::single("x", 2);
+        registry::build::<f64>(l.clone(), &with_fallback(cfg, &l)).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 
@@ -134,7 +135,7 @@ fn results_do_not_depend_on_the_thread_count() {
             if *name == "lookahead" {
                 cfg = cfg.set("k", 2);
             }
-            let mut o = registry::build::<f64>(l.clone(), &cfg).unwrap();
+            let mut o = registry::build::<f64>(l.clone(), &with_fallback(cfg, &l)).unwrap();
             let mut p = init_params(&l);
             run(o.as_mut(), &mut p, 0, 5);
             out.push(p);
@@ -171,7 +172,7 @@ fn results_do_not_depend_on_the_kernel_instruction_set() {
     for name in registry::names() {
         let mut out = Vec::new();
         for simd in [Simd::Base, Simd::Avx2, Simd::Avx512, Simd::Auto] {
-            let cfg = OptimConfig::new(name).simd(simd).threads(2);
+            let cfg = with_fallback(OptimConfig::new(name).simd(simd).threads(2), &l);
             let mut o = registry::build::<f64>(l.clone(), &cfg).unwrap();
             let mut p = init_params(&l);
             run(o.as_mut(), &mut p, 0, 4);
@@ -181,7 +182,7 @@ fn results_do_not_depend_on_the_kernel_instruction_set() {
         // f32 too (different kernels).
         let mut out32 = Vec::new();
         for simd in [Simd::Base, Simd::Auto] {
-            let cfg = OptimConfig::new(name).simd(simd);
+            let cfg = with_fallback(OptimConfig::new(name).simd(simd), &l);
             let mut o = registry::build::<f32>(l.clone(), &cfg).unwrap();
             let mut p: Vec<Vec<f32>> =
                 init_params(&l).into_iter().map(|v| v.into_iter().map(|x| x as f32).collect()).collect();

@@ -60,7 +60,9 @@ fn every_entry_has_valid_metadata() {
             assert!(vn.insert(v.name), "{}: variant {} twice", s.name, v.name);
             assert!(!v.set.is_empty(), "{}: variant {} sets nothing", s.name, v.name);
             let cfg = v.set.iter().fold(OptimConfig::new(s.name), |c, (k, val)| c.set(k, val));
-            registry::build::<f64>(Layout::single("x", 3), &cfg)
+            // Muon takes matrices: its variants are built for one.
+            let l = if e.fallback.is_some() { Layout::new().with("x", &[3, 2]).unwrap() } else { Layout::single("x", 3) };
+            registry::build::<f64>(l, &cfg)
                 .unwrap_or_else(|err| panic!("{}: variant {}: {err}", s.name, v.name));
         }
     }
@@ -72,9 +74,12 @@ fn every_entry_has_valid_metadata() {
 #[test]
 fn every_numeric_hyperparameter_of_every_optimizer_can_be_scheduled() {
     use optlab_optim::Schedule;
-    let l = Layout::new().with("a", &[3]).unwrap().with("b", &[2]).unwrap();
+    let vectors = Layout::new().with("a", &[3]).unwrap().with("b", &[2]).unwrap();
+    // The same 5 numbers as a 3x1 and a 1x2 matrix for optimizers that take only matrices (Muon).
+    let matrices = Layout::new().with("a", &[3, 1]).unwrap().with("b", &[1, 2]).unwrap();
+    let layout_of = |name: &str| if registry::fallback(name).unwrap().is_some() { matrices.clone() } else { vectors.clone() };
     let run = |cfg: &OptimConfig| {
-        let mut o = registry::build::<f64>(l.clone(), cfg).unwrap_or_else(|e| panic!("{}: {e}", cfg.name));
+        let mut o = registry::build::<f64>(layout_of(&cfg.name), cfg).unwrap_or_else(|e| panic!("{}: {e}", cfg.name));
         let (mut a, mut b) = (vec![0.5, -1.0, 2.0], vec![1.5, -0.25]);
         for s in 0..3 {
             let t = s as f64;
@@ -102,7 +107,7 @@ fn every_numeric_hyperparameter_of_every_optimizer_can_be_scheduled() {
                 );
             }
             let cfg = OptimConfig::new(name).schedule(h.name, Schedule::Exponential { gamma: 0.5 });
-            let mut o = registry::build::<f64>(l.clone(), &cfg).unwrap();
+            let mut o = registry::build::<f64>(layout_of(name), &cfg).unwrap();
             assert_eq!(o.current(0, h.name), Some(base), "{name}: {} before the first step", h.name);
             let (mut a, mut b) = (vec![0.5, -1.0, 2.0], vec![1.5, -0.25]);
             o.step(

@@ -25,7 +25,7 @@ fn config(name: &str) -> OptimConfig {
             schedules: vec![],
         });
     }
-    cfg
+    with_fallback(cfg, &layout())
 }
 
 #[test]

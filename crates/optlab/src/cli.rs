@@ -125,6 +125,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 21)]
         repeats: usize,
     },
+    /// Muon's step time on f32 matrices against torch.optim.Muon on the same shapes (Muon takes
+    /// only matrices, so `bench step`'s vector layouts leave it out).
+    Muon(crate::bench_muon::MuonArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -305,6 +308,10 @@ fn run_bench(cmd: BenchCommand) -> Result<()> {
                 return Err(Error::Usage(format!("--hessian must be a finite number, not {hessian}")));
             }
             let variants = if optimizers.is_empty() {
+                eprintln!(
+                    "not in the default list (they take only matrices; see `optlab bench muon`): {}",
+                    optlab_optim::measure::matrix_only().join(", ")
+                );
                 bench::default_variants()
             } else {
                 optimizers
@@ -325,6 +332,7 @@ fn run_bench(cmd: BenchCommand) -> Result<()> {
             bench::run_step_bench(&b, &mut std::io::stdout())?;
             Ok(())
         }
+        BenchCommand::Muon(a) => crate::bench_muon::run(&a, &mut std::io::stdout()),
         BenchCommand::Memory { optimizer, params, steps } => {
             let v = bench::Variant::parse(&optimizer)?;
             let n = bench::Shape::parse(&format!("1x{params}"))?.sizes[0];

@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod bench;
+pub mod bench_muon;
 pub mod bench_train;
 pub mod cli;
 pub mod describe;

@@ -25,6 +25,11 @@ pub struct TrainArgs {
     /// Schedule KEY=SCHEDULE, e.g. lr=cosine(t_max=300) or lr=step(step_size=2,gamma=0.5)@epoch (repeatable).
     #[arg(long = "schedule")]
     pub schedule: Vec<String>,
+    /// Parameter group PATTERNS:KEY=VALUE,... (repeatable; patterns separated by ';', `*` a
+    /// wildcard; a tensor joins the first group that matches), e.g. for muon
+    /// --group '*.bias:use_muon=false,lr=0.001,weight_decay=0'.
+    #[arg(long = "group")]
+    pub group: Vec<String>,
     #[arg(long, default_value_t = 5)]
     pub epochs: u32,
     /// Stop after this many optimizer steps.
@@ -146,6 +151,9 @@ impl TrainArgs {
         }
         for s in &self.schedule {
             opt = opt.schedule_assignment(s).map_err(|e| Error::Usage(format!("--schedule `{s}`: {e}")))?;
+        }
+        for g in &self.group {
+            opt = opt.group(parse_group(g)?);
         }
         opt.clip_norm = self.clip_norm;
         opt.clip_value = self.clip_value;
@@ -282,6 +290,7 @@ mod tests {
             optimizer: "adam".into(),
             set: vec!["lr".into()],
             schedule: vec![],
+            group: vec![],
             epochs: 1,
             max_steps: None,
             batch_size: 64,
@@ -345,5 +354,44 @@ mod tests {
         let a = TrainArgs { set: vec![], clip_norm: Some(1.0), clip_value: Some(0.5), ..args };
         let c = a.to_config().unwrap();
         assert_eq!((c.optimizer.clip_norm, c.optimizer.clip_value), (Some(1.0), Some(0.5)));
+    }
+}
+
+/// `--group PATTERNS:KEY=VALUE,...` as a parameter group (values are checked when the optimizer
+/// is built).
+fn parse_group(text: &str) -> Result<optlab_optim::GroupConfig> {
+    let bad = |why: &str| Error::Usage(format!("--group `{text}`: {why}; expected PATTERNS:KEY=VALUE,... such as '*.bias:lr=0.001'"));
+    let (patterns, sets) = text.split_once(':').ok_or_else(|| bad("no `:`"))?;
+    let tensors: Vec<String> = patterns.split(';').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+    if tensors.is_empty() {
+        return Err(bad("no tensor pattern"));
+    }
+    let mut set = std::collections::BTreeMap::new();
+    for kv in sets.split(',').map(str::trim).filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=').ok_or_else(|| bad(&format!("`{kv}` is not KEY=VALUE")))?;
+        if set.insert(k.trim().to_string(), v.trim().to_string()).is_some() {
+            return Err(bad(&format!("{} given twice", k.trim())));
+        }
+    }
+    if set.is_empty() {
+        return Err(bad("no setting"));
+    }
+    Ok(optlab_optim::GroupConfig { tensors, set, schedules: vec![] })
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::parse_group;
+
+    #[test]
+    fn group_flags_parse_and_bad_ones_name_the_flag() {
+        let g = parse_group("*.bias;*.norm:use_muon=false, lr=0.001").unwrap();
+        assert_eq!(g.tensors, ["*.bias", "*.norm"]);
+        assert_eq!(g.set.get("use_muon").map(String::as_str), Some("false"));
+        assert_eq!(g.set.get("lr").map(String::as_str), Some("0.001"));
+        for bad in ["*.bias", ":lr=1", "*.bias:", "*.bias:lr", "*.bias:lr=1,lr=2"] {
+            let e = parse_group(bad).unwrap_err().to_string();
+            assert!(e.contains("--group") && e.contains(bad), "{e}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use super::adam::{self, AdamHp, CONVENTIONS};
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx};
 use crate::error::Result;
 use crate::float::Float;
-use crate::hyper::{with_doc, Hyper, HyperSpec, Parity, Spec};
+use crate::hyper::{with_doc, Hyper, HyperSpec, Parity, Spec, Variant};
 
 pub struct AdamW;
 
@@ -27,7 +27,7 @@ static SPEC: Spec = Spec {
     conventions: CONVENTIONS,
     needs_hessian: false,
     parity: Parity::Torch("AdamW"),
-    variants: &[],
+    variants: &[Variant::new("bf16_state", &[("state_dtype", "bf16")])],
 };
 
 impl<T: Float> Algorithm<T> for AdamW {
@@ -37,6 +37,9 @@ impl<T: Float> Algorithm<T> for AdamW {
     }
     fn new(_hp: &Hyper) -> Result<Self> {
         Ok(AdamW)
+    }
+    fn validate(hp: &Hyper) -> Result<()> {
+        adam::validate("adamw", &AdamHp::read(hp))
     }
     fn buffers(hp: &Hyper) -> Vec<Buffer> {
         adam::buffers(&AdamHp::read(hp))

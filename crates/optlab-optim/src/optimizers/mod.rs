@@ -46,5 +46,7 @@ registry! {
     lars: Lars,
     schedule_free_adamw: ScheduleFreeAdamW,
     schedule_free_sgd: ScheduleFreeSgd,
+    adafactor: Adafactor,
+    muon: Muon,
     lookahead: custom(ENTRY),
 }

@@ -56,3 +56,27 @@ pub fn run(opt: &mut dyn Optimizer<f64>, params: &mut [Vec<f64>], from: u64, n: 
 pub fn build(cfg: &OptimConfig) -> Box<dyn Optimizer<f64>> {
     registry::build::<f64>(layout(), cfg).unwrap()
 }
+
+/// `cfg` made valid for `l` when the optimizer takes only some tensors (Muon: matrices): the
+/// tensors of rank < 2 get the registry's fallback setting (`use_muon=false`) in the group they
+/// already belong to, or in a new group.
+pub fn with_fallback(mut cfg: OptimConfig, l: &Layout) -> OptimConfig {
+    let Some((key, value)) = registry::fallback(&cfg.name).unwrap() else { return cfg };
+    let mut rest = Vec::new();
+    for t in l.tensors().iter().filter(|t| t.shape.len() < 2) {
+        match cfg.groups.iter_mut().find(|g| g.tensors.iter().any(|p| optlab_optim::engine::pattern_matches(p, &t.name))) {
+            Some(g) => {
+                g.set.insert(key.to_string(), value.to_string());
+            }
+            None => rest.push(t.name.clone()),
+        }
+    }
+    if !rest.is_empty() {
+        cfg = cfg.group(optlab_optim::GroupConfig {
+            tensors: rest,
+            set: [(key.to_string(), value.to_string())].into(),
+            schedules: vec![],
+        });
+    }
+    cfg
+}
