@@ -25,7 +25,7 @@ pub enum Command {
         #[command(subcommand)]
         command: FunctionsCommand,
     },
-    /// Run one optimizer on one test function; print CSV `step,loss,x0,x1,...` to stdout.
+    /// Run one optimizer on one test function; print CSV `step,evals,loss,x0,x1,...` to stdout.
     Trace(TraceArgs),
     /// Train a network (optlab-nn on burn): log lines per epoch, CSV and loss-curve plots in --out.
     Train(Box<crate::train::TrainArgs>),

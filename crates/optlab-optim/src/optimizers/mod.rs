@@ -46,5 +46,8 @@ registry! {
     lars: Lars,
     schedule_free_adamw: ScheduleFreeAdamW,
     schedule_free_sgd: ScheduleFreeSgd,
+    adahessian: AdaHessian,
+    sophia: Sophia,
+    lbfgs: custom(ENTRY),
     lookahead: custom(ENTRY),
 }
