@@ -237,6 +237,10 @@ pub struct RunResult {
     pub outcome: Outcome,
     /// Optimizer steps taken.
     pub steps: u64,
+    /// Evaluations of f and ∇f (the run loop's count: one per step plus the last iterate's, and
+    /// the line-search evaluations of optimizers that evaluate, lbfgs). None when not known (a
+    /// run read back from a store of an older optlab).
+    pub evals: Option<u64>,
     /// `f` at the last iterate (may be non-finite when diverged).
     pub final_f: f64,
     pub final_x: Vec<f64>,
@@ -379,7 +383,7 @@ pub fn run_one(
         }
     };
     // What is reported is the evaluation point (the iterate itself except for Schedule-Free).
-    Ok(RunResult { outcome, steps: r.steps, final_f: r.eval_f, final_x: r.eval_x, note })
+    Ok(RunResult { outcome, steps: r.steps, evals: Some(r.evals), final_f: r.eval_f, final_x: r.eval_x, note })
 }
 
 /// The start point of a test-function run.
@@ -456,6 +460,7 @@ pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
             final_loss: res.final_f,
             min_loss,
             termination: Some(res.outcome.as_str().to_string()),
+            evals: res.evals,
             ..Summary::default()
         },
         series,

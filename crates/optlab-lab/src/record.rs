@@ -302,6 +302,11 @@ pub struct Summary {
     /// older optlab).
     #[serde(default)]
     pub termination: Option<String>,
+    /// Evaluations of f and its gradient (test functions: the run loop's, line searches
+    /// included, so lbfgs compares with first-order optimizers per evaluation). None for network
+    /// runs (one per step), failed runs and runs stored by an older optlab.
+    #[serde(default)]
+    pub evals: Option<u64>,
 }
 
 /// One point of a run's metric series.

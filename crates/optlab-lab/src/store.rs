@@ -59,7 +59,8 @@ CREATE TABLE runs (
     best_accuracy,
     steps_to_target INTEGER,
     time_to_target,
-    termination TEXT
+    termination TEXT,
+    evals INTEGER
 );
 CREATE TABLE series (
     run_id INTEGER NOT NULL REFERENCES runs(id),
@@ -306,6 +307,8 @@ pub struct Store {
     hist_table: bool,
     /// Table `runs` has the `termination` column (false only for an older store opened read-only).
     termination: bool,
+    /// Table `runs` has the `evals` column (false only for an older store opened read-only).
+    evals: bool,
     /// Read-only without a write-ahead log: opened as immutable; the file's length and mtime when
     /// opened, to tell a file changed under the reader.
     immutable_stamp: Option<(u64, Option<std::time::SystemTime>)>,
@@ -370,6 +373,9 @@ fn create_if_new(conn: &Connection, p: &str) -> Result<()> {
     if !has_termination(conn).map_err(sq)? {
         conn.execute_batch("ALTER TABLE runs ADD COLUMN termination TEXT").map_err(sq)?;
     }
+    if !has_evals(conn).map_err(sq)? {
+        conn.execute_batch("ALTER TABLE runs ADD COLUMN evals INTEGER").map_err(sq)?;
+    }
     Ok(())
 }
 
@@ -378,6 +384,15 @@ fn create_if_new(conn: &Connection, p: &str) -> Result<()> {
 fn has_termination(conn: &Connection) -> rusqlite::Result<bool> {
     let n: i64 =
         conn.query_row("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'termination'", [], |r| r.get(0))?;
+    Ok(n > 0)
+}
+
+/// Whether table `runs` has the `evals` column (function evaluations, added with lbfgs after
+/// schema version 1 was released: as `termination`, an older store gains it when opened for
+/// writing and reads as None).
+fn has_evals(conn: &Connection) -> rusqlite::Result<bool> {
+    let n: i64 =
+        conn.query_row("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'evals'", [], |r| r.get(0))?;
     Ok(n > 0)
 }
 
@@ -441,6 +456,7 @@ impl Store {
             steps_table: true,
             hist_table: true,
             termination: true,
+            evals: true,
             immutable_stamp: None,
         })
     }
@@ -504,6 +520,7 @@ impl Store {
             )
             .map_err(sq)?;
         let termination = has_termination(&conn).map_err(sq)?;
+        let evals = has_evals(&conn).map_err(sq)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -512,6 +529,7 @@ impl Store {
             steps_table: steps_table == 1,
             hist_table: hist_table == 1,
             termination,
+            evals,
             immutable_stamp,
         })
     }
@@ -863,9 +881,10 @@ impl Store {
             .prepare(&format!(
                 "SELECT id, plan_index, hash, comparison, task, optimizer, label, swept, seed, config, status, error,
                         wall_s, steps, epochs, final_loss, min_loss, final_val_loss, min_val_loss, final_accuracy,
-                        best_accuracy, steps_to_target, time_to_target, {}
+                        best_accuracy, steps_to_target, time_to_target, {}, {}
                  FROM runs ORDER BY plan_index, id",
-                if self.termination { "termination" } else { "NULL" }
+                if self.termination { "termination" } else { "NULL" },
+                if self.evals { "evals" } else { "NULL" }
             ))
             .map_err(self.sq())?;
         type Row = (i64, usize, RunRecord, String, String, String);
@@ -883,6 +902,7 @@ impl Store {
                     steps_to_target: r.get::<_, Option<i64>>(21)?.map(|v| v as u64),
                     time_to_target: read_f(r.get_ref(22)?, "time_to_target")?,
                     termination: r.get(23)?,
+                    evals: r.get::<_, Option<i64>>(24)?.map(|v| v as u64),
                 };
                 let rec = RunRecord {
                     hash: r.get(2)?,
@@ -1085,8 +1105,8 @@ fn insert_tx(
             .execute(
                 "INSERT INTO runs (plan_index, hash, comparison, task, optimizer, label, swept, seed, config,
                     status, error, wall_s, steps, epochs, final_loss, min_loss, final_val_loss, min_val_loss,
-                    final_accuracy, best_accuracy, steps_to_target, time_to_target, termination)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                    final_accuracy, best_accuracy, steps_to_target, time_to_target, termination, evals)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
                 params![
                     plan_index as i64,
                     r.hash,
@@ -1111,6 +1131,7 @@ fn insert_tx(
                     s.steps_to_target.map(|v| v as i64),
                     s.time_to_target.map(F),
                     s.termination,
+                    s.evals.map(|v| v as i64),
                 ],
             )
             .map_err(sq)?;
@@ -1276,6 +1297,7 @@ mod tests {
                 steps_to_target: Some(5),
                 time_to_target: Some(f64::NEG_INFINITY),
                 termination: Some("diverged".into()),
+                evals: Some(40),
             },
             series: losses
                 .iter()
@@ -1451,6 +1473,35 @@ mod tests {
         assert!(same(&runs[0], &old) && same(&runs[1], &new));
         assert_eq!(runs[1].summary.termination.as_deref(), Some("diverged"));
         assert!(st.summaries().unwrap().iter().all(|r| r.series.is_empty()));
+    }
+
+    /// A store of an optlab before lbfgs has no `evals` column: read-only it reads as None, and
+    /// opened for writing it gets the column (as `termination` above).
+    #[test]
+    fn a_store_without_the_evals_column_reads_and_gains_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let mut old = record("h1", &[1.0]);
+        {
+            let mut st = Store::open(&path).unwrap();
+            st.set_experiment(&info("e")).unwrap();
+            st.insert(0, &old).unwrap();
+        }
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch("ALTER TABLE runs DROP COLUMN evals").unwrap();
+            assert!(!has_evals(&c).unwrap());
+        }
+        old.summary.evals = None;
+        let ro = Store::open_read_only(&path).unwrap();
+        assert!(same(&ro.runs().unwrap()[0], &old));
+        drop(ro);
+        let mut st = Store::open(&path).unwrap();
+        let new = record("h2", &[2.0]);
+        st.insert(1, &new).unwrap();
+        let runs = st.runs().unwrap();
+        assert!(same(&runs[0], &old) && same(&runs[1], &new));
+        assert_eq!((runs[0].summary.evals, runs[1].summary.evals), (None, Some(40)));
     }
 
     #[test]

@@ -105,6 +105,7 @@ pub fn function_result(run: &RunRecord) -> Option<RunResult> {
     Some(RunResult {
         outcome,
         steps: run.summary.steps,
+        evals: run.summary.evals,
         final_f: run.summary.final_loss,
         final_x: run.series.last().and_then(|p| p.x.clone()).unwrap_or_default(),
         note: run.error.clone(),

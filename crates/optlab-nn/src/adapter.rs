@@ -367,6 +367,18 @@ struct Built {
 }
 
 /// An optlab optimizer training a burn module. See the [module documentation](self).
+/// The trainer's refusal of an optimizer whose steps evaluate the loss (lbfgs).
+pub(crate) fn refuse_evaluating(name: &str) -> NnError {
+    NnError::setting(
+        "optimizer",
+        name,
+        "re-evaluates the loss inside each step (L-BFGS iterations and line search), and the trainer \
+         takes one mini-batch gradient per step: there is no closure over a network here (lbfgs on \
+         mini-batches would mix batches inside its line search); use it on test functions \
+         (optlab trace, run, study)",
+    )
+}
+
 pub struct OptlabOptimizer {
     cfg: OptimConfig,
     built: Option<Built>,
@@ -387,7 +399,9 @@ impl OptlabOptimizer {
         let probe = || Layout::new().with("probe", &[1, 1]).expect("a valid layout");
         let mut base = cfg.clone();
         base.groups.clear();
-        registry::build::<f32>(probe(), &base)?;
+        if registry::build::<f32>(probe(), &base)?.evaluates() {
+            return Err(refuse_evaluating(&cfg.name));
+        }
         for (i, g) in cfg.groups.iter().enumerate() {
             let one = OptimConfig {
                 groups: vec![optlab_optim::GroupConfig { tensors: vec!["*".into()], ..g.clone() }],

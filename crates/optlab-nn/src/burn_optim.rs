@@ -82,7 +82,9 @@ impl OptlabBurnOptimizer {
                  trait steps every tensor with one configuration; use OptlabOptimizer with parameter groups",
             ));
         }
-        registry::build::<f32>(Layout::single("param", 1), &cfg)?;
+        if registry::build::<f32>(Layout::single("param", 1), &cfg)?.evaluates() {
+            return Err(crate::adapter::refuse_evaluating(&cfg.name));
+        }
         Ok(OptlabBurnOptimizer { has_lr: spec.index("lr").is_some(), cfg })
     }
 }
@@ -232,5 +234,17 @@ mod tests {
         assert!(e.contains("adam_curvature") && e.contains("Hessian"), "{e}");
         let e = OptlabBurnOptimizer::new(OptimConfig::new("adam").set("beta2", 3)).unwrap_err().to_string();
         assert!(e.contains("beta2"), "{e}");
+    }
+
+    /// lbfgs re-evaluates the loss inside a step: both trainer adapters refuse it, saying why.
+    #[test]
+    fn optimizers_that_evaluate_are_refused_by_the_trainer() {
+        for e in [
+            OptlabBurnOptimizer::new(OptimConfig::new("lbfgs")).err().map(|e| e.to_string()),
+            crate::adapter::OptlabOptimizer::new(OptimConfig::new("lbfgs")).err().map(|e| e.to_string()),
+        ] {
+            let e = e.expect("lbfgs refused");
+            assert!(e.contains("`optimizer` = `lbfgs`") && e.contains("re-evaluates the loss"), "{e}");
+        }
     }
 }

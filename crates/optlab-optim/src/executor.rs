@@ -15,10 +15,13 @@
 //!
 //! When the run ends, every observer's [`Observer::finish`] gets the last iterate and the reason.
 //!
-//! Evaluations are counted apart from steps ([`Counted`]): today each step takes one evaluation
-//! (plus the one at the last iterate), but an optimizer with a line search (L-BFGS) will evaluate
-//! the problem as often as its search asks through the same [`Counted`] wrapper, and the counts in
-//! [`Iterate`] and [`Report`] stay true.
+//! Evaluations are counted apart from steps ([`Counted`]): a first-order optimizer's step takes
+//! one evaluation (plus the one at the last iterate); an optimizer that evaluates
+//! ([`Optimizer::evaluates`]: L-BFGS, whose iterations and line search need f and ∇f at trial
+//! points) is stepped with [`Optimizer::step_evaluating`], given f at θ_t and a callback that
+//! evaluates the problem through the same [`Counted`] wrapper as often as the step asks, so the
+//! counts in [`Iterate`] and [`Report`] stay true. Step 4 is then one torch `step(closure)`,
+//! whose first closure call is the evaluation of step 1 (f and ∇f at θ_t, made already).
 //!
 //! ```
 //! use optlab_optim::executor::{Executor, MaxSteps, Problem, Target, Termination};
@@ -491,6 +494,7 @@ impl<'a, T: Float, P: Problem<T>, E: From<OptimError>> Executor<'a, T, P, E> {
         let started = Instant::now();
         let (mut steps, mut skipped) = (0u64, 0u64);
         let with_eval = opt.has_eval_params();
+        let evaluates = opt.evaluates();
         let mut ex = if with_eval { vec![T::ZERO; n] } else { Vec::new() };
         loop {
             let f = problem.eval(&x, &mut g);
@@ -529,7 +533,15 @@ impl<'a, T: Float, P: Problem<T>, E: From<OptimError>> Executor<'a, T, P, E> {
             }
             let why = match end {
                 Some(why) => why,
-                None => match step(opt, &mut x, &g, needs_h.then_some(&h[..]), &sizes, time_steps) {
+                None => match step(
+                    opt,
+                    &mut x,
+                    &g,
+                    needs_h.then_some(&h[..]),
+                    &sizes,
+                    time_steps,
+                    evaluates.then_some((f, &mut |xx: &[T], gg: &mut [T]| problem.eval(xx, gg))),
+                ) {
                     (Ok(outcome), elapsed) => {
                         steps += 1;
                         if matches!(outcome, StepOutcome::Skipped { .. }) {
@@ -601,7 +613,12 @@ fn missing_hessian<T: Float>(opt: &dyn Optimizer<T>) -> OptimError {
     }
 }
 
-/// One optimizer step over the flat buffers split by tensor; timed when asked.
+/// A step's evaluations for optimizers that evaluate ([`Optimizer::evaluates`]): f at the
+/// iterate, and the (counted) evaluation of the problem at trial points.
+type StepEval<'e, T> = Option<(f64, &'e mut dyn FnMut(&[T], &mut [T]) -> f64)>;
+
+/// One optimizer step over the flat buffers split by tensor; timed when asked (the time includes
+/// the evaluations inside the step of an optimizer that evaluates).
 fn step<T: Float>(
     opt: &mut dyn Optimizer<T>,
     x: &mut [T],
@@ -609,11 +626,15 @@ fn step<T: Float>(
     h: Option<&[T]>,
     sizes: &[usize],
     timed: bool,
+    eval: StepEval<'_, T>,
 ) -> (Result<StepOutcome>, Option<Duration>) {
     if let [_] = sizes {
         let hh = h.map(|h| [h]);
         let t0 = timed.then(Instant::now);
-        let r = opt.step(&mut [x], &[g], hh.as_ref().map(|a| &a[..]));
+        let r = match eval {
+            Some((f, e)) => opt.step_evaluating(&mut [x], f, &[g], hh.as_ref().map(|a| &a[..]), e),
+            None => opt.step(&mut [x], &[g], hh.as_ref().map(|a| &a[..])),
+        };
         return (r, t0.map(|t| t.elapsed()));
     }
     let mut xs: Vec<&mut [T]> = Vec::with_capacity(sizes.len());
@@ -634,7 +655,10 @@ fn step<T: Float>(
         }
     }
     let t0 = timed.then(Instant::now);
-    let r = opt.step(&mut xs, &gs, h.map(|_| &hs[..]));
+    let r = match eval {
+        Some((f, e)) => opt.step_evaluating(&mut xs, f, &gs, h.map(|_| &hs[..]), e),
+        None => opt.step(&mut xs, &gs, h.map(|_| &hs[..])),
+    };
     (r, t0.map(|t| t.elapsed()))
 }
 

@@ -85,11 +85,17 @@ impl Variant {
 /// The default list: every registered optimizer with its defaults, plus the variants its registry
 /// entry marks for benchmarking. Optimizers that take only matrices (Muon: see
 /// [`matrix_only`]) are left out: `bench step`'s layouts are vectors; `optlab bench muon` times
-/// them on matrices ([`time_matrix_steps`]).
+/// them on matrices ([`time_matrix_steps`]). Optimizers whose steps evaluate the function (lbfgs:
+/// a step is up to `max_iter` iterations and their evaluations, not one pass over the parameters)
+/// are left out too.
 pub fn default_variants() -> Vec<Variant> {
     let mut v: Vec<Variant> = Vec::new();
     for e in registry::REGISTRY.iter().filter(|e| e.fallback.is_none()) {
         let spec = (e.spec)();
+        let one = crate::Layout::single("x", 1);
+        if registry::build::<f32>(one, &crate::OptimConfig::new(spec.name)).is_ok_and(|o| o.evaluates()) {
+            continue;
+        }
         v.push(Variant { name: spec.name.to_string(), set: Vec::new() });
         for var in spec.variants.iter().filter(|var| var.bench) {
             let set = var.set.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

@@ -191,6 +191,29 @@ pub trait Optimizer<T: Float>: Send {
     /// optimizers that ask for it; the others ignore it). Tensors are in [`Optimizer::layout`] order.
     fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]], hess: Option<&[&[T]]>) -> Result<StepOutcome>;
 
+    /// Whether a step evaluates the objective itself (L-BFGS: its iterations and line search ask
+    /// for f and ∇f at trial points). Run loops then call [`Optimizer::step_evaluating`], which
+    /// can evaluate; [`Optimizer::step`] alone is refused where the step would need it.
+    fn evaluates(&self) -> bool {
+        false
+    }
+
+    /// One step that may evaluate f and ∇f as often as it needs: `eval(x, g)` returns f(x) and
+    /// writes ∇f(x) into `g`, both flat (the tensors concatenated in [`Optimizer::layout`]
+    /// order). `f` and `grads` are f and ∇f at `params`, which the caller has evaluated (the
+    /// step's first evaluation). Optimizers that do not evaluate ([`Optimizer::evaluates`] is
+    /// false) ignore `f` and `eval` and take [`Optimizer::step`].
+    fn step_evaluating(
+        &mut self,
+        params: &mut [&mut [T]],
+        _f: f64,
+        grads: &[&[T]],
+        hess: Option<&[&[T]]>,
+        _eval: &mut dyn FnMut(&[T], &mut [T]) -> f64,
+    ) -> Result<StepOutcome> {
+        self.step(params, grads, hess)
+    }
+
     /// Bytes of memory traffic per parameter per step of an ideal fused implementation (reads and
     /// writes of parameters, gradients and state), for the default group.
     fn bytes_per_param(&self) -> f64;

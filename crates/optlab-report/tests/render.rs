@@ -35,6 +35,7 @@ fn net_run(
         steps_to_target: to.map(|t| t.0),
         time_to_target: to.map(|t| t.1),
         termination: None,
+        evals: None,
     };
     let series = vec![
         Point { step: 0, epoch: Some(0), time_s: 0.0, loss: 2.0, val_loss: Some(2.1), accuracy: Some(0.1), x: None },

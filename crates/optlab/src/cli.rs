@@ -25,7 +25,7 @@ pub enum Command {
         #[command(subcommand)]
         command: FunctionsCommand,
     },
-    /// Run one optimizer on one test function; print CSV `step,loss,x0,x1,...` to stdout.
+    /// Run one optimizer on one test function; print CSV `step,evals,loss,x0,x1,...` to stdout.
     Trace(TraceArgs),
     /// Train a network written as expressions (`xw = sigmoid(ap*xp + aq*xq + b)`) on a CSV table;
     /// print CSV `step,loss` to stdout and a summary to stderr (docs/formulas.md).

@@ -1,4 +1,6 @@
-//! `optlab trace`: one optimizer on one test function, as CSV rows `step,loss,x0,x1,...`.
+//! `optlab trace`: one optimizer on one test function, as CSV rows `step,evals,loss,x0,x1,...`
+//! (`evals`: evaluations of f and its gradient so far, this row's included: one per step for a
+//! first-order optimizer, more for lbfgs, whose line search evaluates).
 
 use crate::error::{Error, Result};
 use optlab_functions::{by_name, TestFunction};
@@ -23,6 +25,8 @@ pub struct TraceSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
     pub step: u64,
+    /// Evaluations of f and ∇f so far (the executor's count, this iterate's included).
+    pub evals: u64,
     pub loss: f64,
     pub x: Vec<f64>,
 }
@@ -94,9 +98,10 @@ pub fn run<T: RegistryFloat>(
     let n = f.dim();
     let mut opt = registry::build::<T>(Layout::single("x", n), &spec.optimizer)?;
     begin(n)?;
-    let mut row = Row { step: 0, loss: 0.0, x: vec![0.0; n] };
+    let mut row = Row { step: 0, evals: 0, loss: 0.0, x: vec![0.0; n] };
     let mut rows = Every::new(spec.every, |it: &Iterate<'_, T>| -> Result<Control> {
         row.step = it.step;
+        row.evals = it.evals;
         // The evaluation weights (the iterate itself except for Schedule-Free).
         row.loss = it.eval_f;
         row.x.iter_mut().zip(it.eval_x).for_each(|(d, s)| *d = s.to_f64());
@@ -117,15 +122,15 @@ pub fn run<T: RegistryFloat>(
     }
 }
 
-/// Writes the CSV header `step,loss,x0,...`.
+/// Writes the CSV header `step,evals,loss,x0,...`.
 pub fn write_header(out: &mut dyn Write, dim: usize) -> std::io::Result<()> {
     let cols: Vec<String> = (0..dim).map(|i| format!("x{i}")).collect();
-    writeln!(out, "step,loss,{}", cols.join(","))
+    writeln!(out, "step,evals,loss,{}", cols.join(","))
 }
 
 /// Writes one CSV row with shortest round-trip formatting of every number.
 pub fn write_row(out: &mut dyn Write, r: &Row) -> std::io::Result<()> {
-    write!(out, "{},{:?}", r.step, r.loss)?;
+    write!(out, "{},{},{:?}", r.step, r.evals, r.loss)?;
     for v in &r.x {
         write!(out, ",{v:?}")?;
     }

@@ -54,11 +54,11 @@ fn trace_prints_start_every_kth_step_and_the_last() {
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "step,loss,x0,x1");
+    assert_eq!(lines[0], "step,evals,loss,x0,x1");
     let steps: Vec<&str> = lines[1..].iter().map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(steps, ["0", "3", "6", "7"]);
     // Step 0 is the function's first default start, before any update.
-    assert_eq!(lines[1], "0,12.5,-1.5,2.0");
+    assert_eq!(lines[1], "0,1,12.5,-1.5,2.0");
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn trace_matches_the_library_and_honours_start_dim_dtype_and_schedule() {
     assert!(o.status.success(), "{}", stderr(&o));
     // Gradient 2x, lr 0.1: x <- 0.8 x each step.
     let (a, b, c) = (0.64f64, -1.28f64, 1.92f64);
-    assert_eq!(stdout(&o).lines().last().unwrap(), format!("2,{:?},{a:?},{b:?},{c:?}", a * a + b * b + c * c));
+    assert_eq!(stdout(&o).lines().last().unwrap(), format!("2,3,{:?},{a:?},{b:?},{c:?}", a * a + b * b + c * c));
     let o = optlab(&[
         "trace",
         "--optimizer",
@@ -97,7 +97,7 @@ fn trace_matches_the_library_and_honours_start_dim_dtype_and_schedule() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let x = 0.8f32 as f64;
-    assert_eq!(stdout(&o).lines().last().unwrap(), format!("1,{:?},{x:?},{x:?}", x * x + x * x));
+    assert_eq!(stdout(&o).lines().last().unwrap(), format!("1,2,{:?},{x:?},{x:?}", x * x + x * x));
     let o = optlab(&[
         "trace",
         "--optimizer",
@@ -163,7 +163,7 @@ fn trace_dimension_above_the_limit_is_an_error_not_a_panic_or_an_abort() {
     fails_with(&["trace", "--optimizer", "adam", "--function", "sphere", "--dim", "0"], "--dim 0: invalid dim 0");
     let o = optlab(&["trace", "--optimizer", "adam", "--function", "sphere", "--dim", "1000", "--steps", "1"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(stdout(&o).lines().next().unwrap().split(',').count(), 2 + 1000);
+    assert_eq!(stdout(&o).lines().next().unwrap().split(',').count(), 3 + 1000);
 }
 
 #[test]
@@ -217,7 +217,25 @@ fn divergence_is_reported_after_the_rows_so_far() {
     let o = optlab(&["trace", "--optimizer", "sgd", "--set", "lr=10", "--function", "rosenbrock", "--steps", "50"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("diverged at step"), "{}", stderr(&o));
-    assert!(stdout(&o).starts_with("step,loss,x0,x1\n0,"));
+    assert!(stdout(&o).starts_with("step,evals,loss,x0,x1\n0,"));
+}
+
+/// lbfgs re-evaluates the function inside a step: trace's `evals` column counts every
+/// evaluation (line search included), apart from the steps.
+#[test]
+fn trace_of_lbfgs_counts_evaluations_apart_from_steps() {
+    let args = ["trace", "--optimizer", "lbfgs", "--set", "line_search_fn=strong_wolfe", "--function", "rosenbrock"];
+    let o = optlab(&[&args[..], &["--steps", "3"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.iter().map(|r| r[0]).collect::<Vec<_>>(), ["0", "1", "2", "3"]);
+    let evals: Vec<u64> = rows.iter().map(|r| r[1].parse().unwrap()).collect();
+    assert_eq!(evals[0], 1);
+    // torch's first step from (-1.5, 2) with the strong-Wolfe search: 25 evaluations
+    // (tests/golden/torch_lbfgs.json, rosenbrock-strong_wolfe-h100).
+    assert_eq!(evals[1], 1 + 25, "{text}");
+    assert!(evals.windows(2).all(|w| w[1] > w[0]), "{evals:?}");
 }
 
 /// `bench step` on a small layout: one row per optimizer, layout and thread count, each with its

@@ -97,6 +97,14 @@ impl<T: RegistryFloat> Lookahead<T> {
         inner_cfg.name = inner_name.to_string();
         let slow = layout.tensors().iter().map(|t| vec![T::ZERO; t.len]).collect();
         let inner = registry::build::<T>(layout, &inner_cfg)?;
+        if inner.evaluates() {
+            return Err(OptimError::invalid(
+                "lookahead",
+                "inner",
+                inner_name,
+                "an optimizer whose steps do not evaluate the function (lookahead's fast steps take the given gradient)",
+            ));
+        }
         Ok(Lookahead { inner, group, slow, step: 0, initialized: false })
     }
 }

@@ -48,5 +48,8 @@ registry! {
     schedule_free_sgd: ScheduleFreeSgd,
     adafactor: Adafactor,
     muon: Muon,
+    adahessian: AdaHessian,
+    sophia: Sophia,
+    lbfgs: custom(ENTRY),
     lookahead: custom(ENTRY),
 }
