@@ -113,6 +113,10 @@ pub struct TrainArgs {
     /// Clamp gradient elements to [-V, V] before every step (torch's clip_grad_value_; > 0).
     #[arg(long, allow_hyphen_values = true)]
     pub clip_value: Option<f64>,
+    /// Weight averaging (SWA/EMA): validation, the reported metrics and weights are the averaged
+    /// weights, with BatchNorm statistics recomputed there.
+    #[command(flatten)]
+    pub average: crate::average_args::AverageArgs,
 }
 
 impl TrainArgs {
@@ -129,6 +133,7 @@ impl TrainArgs {
         opt.clip_norm = self.clip_norm;
         opt.clip_value = self.clip_value;
         opt.check_clipping().map_err(|e| Error::Usage(format!("--clip-norm/--clip-value: {e}")))?;
+        opt.average = self.average.to_config()?;
         let widths = match &self.widths {
             None => None,
             Some(w) => Some(
@@ -283,6 +288,7 @@ mod tests {
             clip_value: None,
             early_stop_on: "loss".into(),
             log_format: "optlab".into(),
+            average: Default::default(),
         };
         assert!(args.to_config().unwrap_err().to_string().contains("--set `lr`"));
         let a = TrainArgs { set: vec![], widths: Some("784-x-10".into()), ..args.clone() };
