@@ -142,6 +142,8 @@ struct OptimizerToml {
     clip_norm: Option<Spanned<f64>>,
     /// Gradient clipping by value (torch's `clip_grad_value_`).
     clip_value: Option<Spanned<f64>>,
+    /// Weight averaging (SWA/EMA of the weights): `average = { method = "swa", swa_start = 10 }`.
+    average: Option<Spanned<optlab_optim::AverageConfig>>,
 }
 
 type SweepToml = Ordered<Spanned<Vec<Spanned<toml::Value>>>>;
@@ -1235,6 +1237,11 @@ fn optimizer_entry(ctx: &Ctx, o: &OptimizerToml, cn: &str, others: &[OptimizerEn
             }
             label_parts.push(format!("{key}={}", optlab_optim::fmt_num(x)));
         }
+    }
+    if let Some(a) = &o.average {
+        a.get_ref().check().map_err(|e| ctx.err(&a.span(), "average", Some(cn), e))?;
+        cfg.average = Some(a.get_ref().clone());
+        label_parts.push(format!("average={}", a.get_ref().label()));
     }
     let label = match &o.label {
         Some(l) if l.get_ref().trim().is_empty() => {
@@ -2492,6 +2499,30 @@ batch_size = [8, 32]
         assert!(m.contains("clip_norm") && m.contains("expected a finite number > 0"), "{m}");
         let m = bad("set = { lr = 1e-2 }", "set = { lr = 1e-2 }, clip_value = 0");
         assert!(m.contains("clip_value"), "{m}");
+    }
+
+    #[test]
+    fn weight_averaging_in_optimizer_entries() {
+        let e = parse(
+            &GOOD.replace(
+                "{ name = \"adam\", set = { lr = 1e-2 } }",
+                "{ name = \"adam\", set = { lr = 1e-2 }, average = { method = \"swa\", swa_start = 10, swa_lr = 0.05 } }",
+            ),
+            "f",
+            "s",
+        )
+        .unwrap();
+        let o = &e.comparisons[0].optimizers[0];
+        let a = o.config.average.as_ref().unwrap();
+        assert_eq!((a.method, a.swa_start, a.swa_lr), (optlab_optim::AverageMethod::Swa, 10, Some(0.05)));
+        assert_eq!(o.label, "adam lr=0.01 average=swa(start=10,swa_lr=0.05)");
+        assert_eq!(e.comparisons[0].optimizers[1].config.average, None);
+        let m = bad("set = { lr = 1e-2 }", "set = { lr = 1e-2 }, average = { method = \"swa\", ema_decay = 0.9 }");
+        assert!(m.contains("average") && m.contains("ema_decay") && m.contains("EMA's"), "{m}");
+        let m = bad("set = { lr = 1e-2 }", "set = { lr = 1e-2 }, average = { method = \"swa\", decay = 0.9 }");
+        assert!(m.contains("decay"), "{m}");
+        let m = bad("set = { lr = 1e-2 }", "set = { lr = 1e-2 }, average = { method = \"polyak\" }");
+        assert!(m.contains("polyak"), "{m}");
     }
 
     #[test]

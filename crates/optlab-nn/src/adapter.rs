@@ -109,6 +109,15 @@ pub fn state_tensors<M: Module>(module: &M) -> Vec<ParamInfo> {
     params
 }
 
+/// Every float tensor of `module` ([`state_tensors`] order) with its values.
+pub fn named_values<M: Module>(module: &M) -> Vec<(String, Vec<f32>)> {
+    let infos = state_tensors(module);
+    let index: HashMap<ParamId, usize> = infos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+    let mut bufs: Vec<Vec<f32>> = infos.iter().map(|p| vec![0.0; p.shape.iter().product()]).collect();
+    read_params(module, &index, &mut bufs);
+    infos.into_iter().map(|p| p.name).zip(bufs).collect()
+}
+
 /// Copies the float parameters of `module` (in `index` order) into `bufs`.
 pub(crate) fn read_params<M: Module>(module: &M, index: &HashMap<ParamId, usize>, bufs: &mut [Vec<f32>]) {
     struct Read<'a> {
@@ -555,6 +564,18 @@ impl OptlabOptimizer {
     /// `last_grad_norm`; None before the first step or when the engine computed none).
     pub fn last_grad_norm(&self) -> Option<f64> {
         self.built.as_ref().and_then(|b| b.opt.last_grad_norm())
+    }
+
+    /// Tells the optimizer that an epoch's steps are over, with the module's parameters then
+    /// (weight averaging per epoch takes its update here: see `optlab_optim::average`). Call it
+    /// before validating the epoch, then [`end_epoch`](Self::end_epoch) as before.
+    pub fn epoch_boundary<M: Module>(&mut self, module: &M) -> Result<(), NnError> {
+        let Some(b) = &mut self.built else { return Ok(()) };
+        let mut w: Vec<Vec<f32>> = b.infos.iter().map(|p| vec![0.0; p.shape.iter().product()]).collect();
+        read_params(module, &b.index, &mut w);
+        let ws: Vec<&[f32]> = w.iter().map(|v| &v[..]).collect();
+        b.opt.epoch_boundary(&ws)?;
+        Ok(())
     }
 
     /// Advances per-epoch schedules.

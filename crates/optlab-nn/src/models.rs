@@ -334,6 +334,26 @@ pub struct BatchNorm2d {
 pub const BN_EPS: f64 = 1e-5;
 pub const BN_MOMENTUM: f64 = 0.1;
 
+thread_local! {
+    /// The momentum of the running statistics in training-mode forwards on this thread, when not
+    /// [`BN_MOMENTUM`] (set by [`with_bn_momentum`]).
+    static MOMENTUM: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with every [`BatchNorm2d`] on this thread updating its running statistics with
+/// momentum `m` (`running = (1 − m) running + m batch`) instead of [`BN_MOMENTUM`]: torch's
+/// `momentum=None` cumulative average is `m = 1/k` at the k-th batch (what `update_bn` uses).
+pub fn with_bn_momentum<R>(m: f64, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<f64>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MOMENTUM.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(MOMENTUM.with(|c| c.replace(Some(m))));
+    f()
+}
+
 impl BatchNorm2d {
     /// Weight 1, bias 0, running mean 0, running variance 1 (torch's initial values).
     pub fn new(channels: usize, device: &Device) -> Self {
@@ -356,10 +376,11 @@ impl BatchNorm2d {
         let n = (b * h * w) as f64;
         let r = burn::tensor::module::batch_norm_train(x, self.weight.val(), self.bias.val(), BN_EPS);
         let unbiased = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+        let m = MOMENTUM.with(|c| c.get()).unwrap_or(BN_MOMENTUM);
         let old_mean = self.running_mean.value_sync().to_device(&device);
         let old_var = self.running_var.value_sync().to_device(&device);
-        let mean = old_mean.mul_scalar(1.0 - BN_MOMENTUM).add(r.mean.detach().mul_scalar(BN_MOMENTUM));
-        let var = old_var.mul_scalar(1.0 - BN_MOMENTUM).add(r.variance.detach().mul_scalar(BN_MOMENTUM * unbiased));
+        let mean = old_mean.mul_scalar(1.0 - m).add(r.mean.detach().mul_scalar(m));
+        let var = old_var.mul_scalar(1.0 - m).add(r.variance.detach().mul_scalar(m * unbiased));
         self.running_mean.update(mean.detach());
         self.running_var.update(var.detach());
         // Applied now (one thread updates), so that the state read next (checkpoints, the best

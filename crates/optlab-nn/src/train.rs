@@ -782,6 +782,7 @@ fn fixed_before_recorded(name: &str) -> &'static str {
         "dropout" => FIXED_DEFAULT_DROPOUT,
         "init" => FIXED_DEFAULT_INIT,
         "early_stop_on" => "loss",
+        "weight averaging" => "none",
         _ => "(not recorded)",
     }
 }
@@ -825,6 +826,7 @@ fn fixed_settings(cfg: &TrainConfig) -> Vec<(String, String)> {
         ("data".into(), data),
         ("schedules".into(), schedule_text(&cfg.optimizer.schedules)),
         ("parameter groups".into(), if groups.is_empty() { "none".into() } else { groups.join("; ") }),
+        ("weight averaging".into(), cfg.optimizer.average.as_ref().map_or("none".to_string(), |a| a.label())),
     ]
 }
 
@@ -955,6 +957,47 @@ fn read_checkpoint(path: &Path) -> Result<Checkpoint, NnError> {
     Ok(Checkpoint { progress, weights, best, opt_state })
 }
 
+/// torch's `torch.optim.swa_utils.update_bn(loader, model)`: BatchNorm's running statistics of
+/// `model` recomputed at its weights. They are reset (mean 0, variance 1), then one pass over
+/// `set` in order (batches of `batch_size`, no augmentation) in training mode (dropout masks from
+/// `rng`, as torch's `model.train()` pass draws them) updates them with torch's `momentum=None`
+/// cumulative average (momentum 1/k at the k-th batch). The parameters are unchanged; a model
+/// without BatchNorm is returned as it is.
+pub fn update_bn<M: Net>(model: M, set: &Dataset, batch_size: usize, device: &Device, rng: &mut StdRng) -> M {
+    let infos = state_tensors(&model);
+    if !infos.iter().any(|p| crate::adapter::is_buffer(&p.name)) || set.is_empty() {
+        return model;
+    }
+    // Reset, on the model itself (its running statistics are what the pass starts from).
+    let index: HashMap<ParamId, usize> =
+        infos.iter().enumerate().filter(|(_, p)| crate::adapter::is_buffer(&p.name)).map(|(i, p)| (p.id, i)).collect();
+    let reset: Vec<Vec<f32>> = infos
+        .iter()
+        .map(|p| {
+            let n = p.shape.iter().product();
+            vec![if p.name.ends_with("running_var") { 1.0 } else { 0.0 }; n]
+        })
+        .collect();
+    let model = write_params(model, &index, &reset);
+    // The pass without autodiff (a copy on the inner backend; its statistics are copied back).
+    let valid = model.valid();
+    let inner = device.clone().inner();
+    let s = set.sample_len();
+    for (k, start) in (0..set.len()).step_by(batch_size.max(1)).enumerate() {
+        let end = (start + batch_size.max(1)).min(set.len());
+        let x =
+            Tensor::<2>::from_data(TensorData::new(set.images[start * s..end * s].to_vec(), [end - start, s]), &inner);
+        crate::models::with_bn_momentum(1.0 / (k + 1) as f64, || {
+            let _ = valid.forward(x, Some(&mut *rng));
+        });
+    }
+    let vinfos = state_tensors(&valid);
+    let vindex: HashMap<ParamId, usize> = vinfos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+    let mut stats = reset;
+    read_params(&valid, &vindex, &mut stats);
+    write_params(model, &index, &stats)
+}
+
 /// Loss, correct and total of `model` on `set` (no dropout, no autodiff).
 pub fn evaluate<M: Net>(model: &M, set: &Dataset, device: &Device) -> (f64, usize) {
     let valid = model.valid();
@@ -985,6 +1028,23 @@ fn blown_up(loss: f32, first: f64, step: u64, factor: f64) -> Option<String> {
     } else {
         None
     }
+}
+
+/// The model at the optimizer's evaluation weights (None: the model's own), with BatchNorm's
+/// running statistics recomputed there by [`update_bn`] over the training set (its dropout
+/// masks from a generator of the seed and `epoch`).
+fn eval_weights<M: Net>(
+    opt: &OptlabOptimizer,
+    model: &M,
+    train_set: &Dataset,
+    cfg: &TrainConfig,
+    epoch: u32,
+    device: &Device,
+) -> Result<Option<M>, NnError> {
+    Ok(opt.eval_module(model)?.map(|m| {
+        let mut rng = dropout_rng(cfg.seed ^ 0x5eed_b0a7, epoch);
+        update_bn(m, train_set, cfg.net.batch_size, device, &mut rng)
+    }))
 }
 
 fn dropout_rng(seed: u64, epoch: u32) -> StdRng {
@@ -1297,9 +1357,11 @@ fn run<M: Net>(
             }
         }
         // Validation, the best epoch's copy and the reported weights use the evaluation weights
-        // (Schedule-Free's x; the model itself for every other optimizer). Checkpoints keep the
-        // training weights, from which a resumed run continues.
-        let eval_model = opt.eval_module(&model)?;
+        // (Schedule-Free's x, the averaged weights of SWA/EMA; the model itself for every other
+        // optimizer), with BatchNorm's statistics recomputed there (torch's `update_bn`).
+        // Checkpoints keep the training weights, from which a resumed run continues.
+        opt.epoch_boundary(&model)?;
+        let eval_model = eval_weights(&opt, &model, train_set, cfg, epoch, device)?;
         let shown = eval_model.as_ref().unwrap_or(&model);
         let (val_loss, correct) = if validating { evaluate(shown, val_set, device) } else { (f64::NAN, 0) };
         let report = EpochReport {
@@ -1361,7 +1423,7 @@ fn run<M: Net>(
     let weights = match (&best, cfg.net.patience) {
         (Some(b), Some(_)) => b.clone(),
         _ => {
-            match opt.eval_module(&model)? {
+            match eval_weights(&opt, &model, train_set, cfg, progress.epochs_done, device)? {
                 Some(x) => read_params(&x, &state_index, &mut state_bufs),
                 None => read_params(&model, &state_index, &mut state_bufs),
             }
@@ -1419,6 +1481,74 @@ mod tests {
             differs |= x != y;
         }
         assert!(differs, "x equals y: the test would not tell them apart");
+        let last = r.epochs.last().unwrap();
+        assert_eq!(evaluate_weights(&cfg, &r.weights).unwrap(), (last.val_loss, last.correct));
+    }
+
+    /// Evaluation weights of a BatchNorm net (Schedule-Free's x, a small CIFAR ResNet): the
+    /// reported weights carry BatchNorm statistics recomputed at x (torch's `update_bn` over the
+    /// training set), not the training weights' statistics; the validation is theirs.
+    #[test]
+    fn evaluation_weights_get_batchnorm_statistics_recomputed_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = |n: usize, seed: usize| -> Vec<u8> {
+            (0..n)
+                .flat_map(|k| {
+                    std::iter::once((k % 10) as u8).chain((0..3072).map(move |i| ((i * 31 + k * 7 + seed) % 256) as u8))
+                })
+                .collect()
+        };
+        std::fs::write(dir.path().join("data_batch_1.bin"), batch(32, 0)).unwrap();
+        std::fs::write(dir.path().join("test_batch.bin"), batch(8, 1)).unwrap();
+        let opt = OptimConfig::new("schedule_free_sgd").set("lr", 0.2).set("momentum", 0.9);
+        let mut cfg = TrainConfig::with(
+            "cifar-resnet18",
+            opt,
+            NetworkSettings {
+                data: Some(dir.path().join("data_batch_1.bin")),
+                widths: Some(vec![4, 8, 8, 8]),
+                epochs: 2,
+                batch_size: 16,
+                ..NetworkSettings::default()
+            },
+        );
+        let ck_dir = tempfile::tempdir().unwrap();
+        cfg.checkpoint = Some(ck_dir.path().to_path_buf());
+        let r = train(&cfg, &mut |_| {}).unwrap();
+        let ck = read_checkpoint(&ck_dir.path().join(CHECKPOINT_FILE)).unwrap();
+        // The training model's statistics (the checkpoint) differ from the reported ones.
+        let stats = |w: &[(String, Vec<f32>)]| -> Vec<Vec<f32>> {
+            w.iter().filter(|(n, _)| crate::adapter::is_buffer(n)).map(|(_, v)| v.clone()).collect()
+        };
+        let names: Vec<String> = r.weights.iter().map(|(n, _)| n.clone()).collect();
+        let trained: Vec<(String, Vec<f32>)> = names.iter().cloned().zip(ck.weights.clone()).collect();
+        assert!(!stats(&r.weights).is_empty());
+        assert_ne!(stats(&r.weights), stats(&trained), "the statistics were not recomputed at x");
+        // They are update_bn's at the reported parameters, from any statistics.
+        struct Recompute<'a>(&'a [(String, Vec<f32>)], &'a Device, usize);
+        impl WithModel for Recompute<'_> {
+            type Out = Vec<(String, Vec<f32>)>;
+            fn call<M: Net>(self, model: M, train: &Dataset, _: &Dataset) -> Result<Self::Out, NnError> {
+                let infos = state_tensors(&model);
+                let index = infos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+                let bufs: Vec<Vec<f32>> = self.0.iter().map(|(_, v)| v.clone()).collect();
+                let m = update_bn(write_params(model, &index, &bufs), train, self.2, self.1, &mut StdRng::seed_from_u64(5));
+                Ok(crate::adapter::named_values(&m))
+            }
+        }
+        let device = Device::flex().autodiff();
+        let (tr, va) = load_data(&cfg).unwrap();
+        let again = with_model(&cfg, &device, &tr, &va, Recompute(&trained, &device, 16)).unwrap();
+        // From the training weights' statistics: the parameters are y there, so only check x's.
+        let mut at_x: Vec<(String, Vec<f32>)> = r.weights.clone();
+        for (w, t) in at_x.iter_mut().zip(&trained) {
+            if crate::adapter::is_buffer(&w.0) {
+                w.1.clone_from(&t.1);
+            }
+        }
+        let recomputed = with_model(&cfg, &device, &tr, &va, Recompute(&at_x, &device, 16)).unwrap();
+        assert_eq!(stats(&recomputed), stats(&r.weights));
+        assert_ne!(stats(&again), stats(&r.weights), "y and x give other statistics");
         let last = r.epochs.last().unwrap();
         assert_eq!(evaluate_weights(&cfg, &r.weights).unwrap(), (last.val_loss, last.correct));
     }

@@ -600,3 +600,66 @@ fn muon_is_refused_by_the_burn_optimizer_trait_adapter() {
     let e = optlab_nn::burn_optim::OptlabBurnOptimizer::new(OptimConfig::new("muon")).err().unwrap().to_string();
     assert!(e.contains("muon") && e.contains("OptlabOptimizer"), "{e}");
 }
+
+fn swa_per_epoch(opt: OptimConfig, swa_lr: Option<f64>) -> OptimConfig {
+    use optlab_optim::average::{AverageConfig, AverageUnit};
+    opt.average(AverageConfig { unit: AverageUnit::Epoch, swa_lr, anneal_epochs: swa_lr.map(|_| 2), ..AverageConfig::swa() })
+}
+
+/// SWA per epoch from the first epoch: the reported weights are torch's running mean of the
+/// weights at the end of epochs 1, 2, 3 (runs without averaging of 1, 2 and 3 epochs give them),
+/// and the validation of every epoch is that of the average so far.
+#[test]
+fn epoch_swa_reports_the_running_mean_of_the_epochs_weights() {
+    let plain = |epochs| run(&TrainConfig { net: NetworkSettings { epochs, ..small_net() }, ..small_mlp(adam(2e-3)) });
+    let ends: Vec<TrainReport> = (1..=3).map(plain).collect();
+    let cfg = TrainConfig { net: NetworkSettings { epochs: 3, ..small_net() }, ..small_mlp(swa_per_epoch(adam(2e-3), None)) };
+    let r = run(&cfg);
+    // Averaging without SWALR does not change the training.
+    assert_eq!(r.epochs[2].train_loss.to_bits(), ends[2].epochs[2].train_loss.to_bits());
+    for (i, (name, got)) in r.weights.iter().enumerate() {
+        let w: Vec<&Vec<f32>> = ends.iter().map(|e| &e.weights[i].1).collect();
+        let want: Vec<f32> = (0..got.len())
+            .map(|k| {
+                let a1 = w[0][k];
+                let a2 = a1 + (w[1][k] - a1) / 2.0;
+                a2 + (w[2][k] - a2) / 3.0
+            })
+            .collect();
+        assert_eq!(got, &want, "{name}");
+        assert_ne!(got, &ends[2].weights[i].1, "{name}: the average differs from the last weights");
+    }
+    // Epoch 1's validation is at the first epoch's weights (the first update copies them).
+    assert_eq!(r.epochs[0].val_loss.to_bits(), ends[0].epochs[0].val_loss.to_bits());
+    assert_ne!(r.epochs[2].val_loss.to_bits(), ends[2].epochs[2].val_loss.to_bits());
+    let last = r.epochs.last().unwrap();
+    assert_eq!(evaluate_weights(&cfg, &r.weights).unwrap(), (last.val_loss, last.correct));
+}
+
+/// A checkpointed SWA run (per epoch, SWALR annealing over 2 epochs) resumed after epoch 2 ends
+/// exactly as the straight run; a checkpoint without averaging is refused, naming it.
+#[test]
+fn averaging_runs_resume_identically() {
+    let base = small_mlp(swa_per_epoch(OptimConfig::new("sgd").set("lr", 0.05).set("momentum", 0.9), Some(0.01)));
+    let dir = tempfile::tempdir().unwrap();
+    let straight = run(&TrainConfig { net: NetworkSettings { epochs: 4, ..base.net.clone() }, ..base.clone() });
+    let ck = TrainConfig { checkpoint: Some(dir.path().to_path_buf()), ..base.clone() };
+    run(&TrainConfig { net: NetworkSettings { epochs: 2, ..ck.net.clone() }, ..ck.clone() });
+    let resumed = run(&TrainConfig { net: NetworkSettings { epochs: 4, ..ck.net.clone() }, ..ck.clone() });
+    assert_eq!(resumed.resumed_epochs, 2);
+    for (a, b) in straight.epochs.iter().zip(&resumed.epochs) {
+        assert_eq!(a.train_loss.to_bits(), b.train_loss.to_bits(), "epoch {}", a.epoch);
+        assert_eq!(a.val_loss.to_bits(), b.val_loss.to_bits(), "epoch {}", a.epoch);
+    }
+    assert_eq!(straight.weights, resumed.weights);
+    // SWALR moved the learning rate to swa_lr: the logged lr of the last step.
+    let lr = straight.step_log.last().unwrap().lr.unwrap();
+    assert!((lr - 0.01).abs() < 1e-12, "lr {lr}");
+    let plain = TrainConfig {
+        optimizer: OptimConfig::new("sgd").set("lr", 0.05).set("momentum", 0.9),
+        net: NetworkSettings { epochs: 5, ..ck.net.clone() },
+        ..ck
+    };
+    let msg = train(&plain, &mut |_| {}).unwrap_err().to_string();
+    assert!(msg.contains("weight averaging"), "{msg}");
+}

@@ -102,6 +102,8 @@ pub struct Engine<T: Float, A: Algorithm<T>> {
     clipped: Vec<Vec<T>>,
     pool: Option<rayon::ThreadPool>,
     threads: Option<usize>,
+    /// Replaced hyperparameters (group, index in the spec, value): [`Optimizer::override_hyper`].
+    overrides: Vec<(usize, usize, f64)>,
     total_len: usize,
     simd: Simd,
     _t: PhantomData<T>,
@@ -258,6 +260,7 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
             clipped,
             pool,
             threads: cfg.threads,
+            overrides: Vec::new(),
             total_len,
             simd: cfg.simd.resolve(),
             _t: PhantomData,
@@ -429,6 +432,9 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
                 g.base.check_scheduled(s.index, v)?;
                 g.eff.values[s.index] = crate::hyper::Value::F(v);
             }
+        }
+        for &(g, i, v) in &self.overrides {
+            self.groups[g].eff.values[i] = crate::hyper::Value::F(v);
         }
         Ok(())
     }
@@ -605,6 +611,29 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
         self.step
     }
 
+    fn override_hyper(&mut self, group: usize, key: &str, value: Option<f64>) -> Result<()> {
+        let n = self.groups.len();
+        let g = self.groups.get_mut(group).ok_or_else(|| {
+            OptimError::Malformed(format!("optimizer `{}` has {n} parameter groups, not group {group}", A::spec().name))
+        })?;
+        let i = g.base.index_of(key)?;
+        if !matches!(g.base.spec.hypers[i].kind, crate::hyper::Kind::Float { .. }) {
+            return Err(OptimError::Malformed(format!(
+                "hyperparameter `{key}` of optimizer `{}` is not a real number and cannot be replaced",
+                A::spec().name
+            )));
+        }
+        if let Some(v) = value {
+            g.base.check_scheduled(i, v)?;
+        }
+        self.overrides.retain(|o| !(o.0 == group && o.1 == i));
+        match value {
+            Some(v) => self.overrides.push((group, i, v)),
+            None => g.eff.values[i] = g.base.values[i],
+        }
+        Ok(())
+    }
+
     fn has_eval_params(&self) -> bool {
         A::EVAL_PARAMS
     }
@@ -663,6 +692,9 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
     fn current(&self, group: usize, key: &str) -> Option<f64> {
         let g = self.groups.get(group)?;
         let i = g.base.spec.index(key)?;
+        if let Some(o) = self.overrides.iter().find(|o| o.0 == group && o.1 == i) {
+            return Some(o.2);
+        }
         let mut v = g.base.f(i);
         for s in &g.scheduled {
             if s.index == i {

@@ -27,6 +27,7 @@
 //! non-finite checks, the chunked parallel pass, and state.
 
 pub mod algorithm;
+pub mod average;
 pub mod engine;
 pub mod error;
 pub mod executor;
@@ -44,6 +45,7 @@ pub mod state;
 pub mod vmath;
 
 pub use algorithm::{Algorithm, Buffer, Chunk, StepCtx, TensorStep};
+pub use average::{AverageConfig, AverageMethod, AverageUnit};
 pub use engine::Engine;
 pub use error::{OptimError, Result};
 pub use float::Float;

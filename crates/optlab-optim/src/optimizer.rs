@@ -86,6 +86,9 @@ pub struct OptimConfig {
     /// `[-v, v]`, applied before `clip_norm` when both are set. Must be finite and > 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_value: Option<f64>,
+    /// Weight averaging (SWA or EMA of the weights) around the optimizer: see [`crate::average`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average: Option<crate::average::AverageConfig>,
 }
 
 impl OptimConfig {
@@ -160,6 +163,12 @@ impl OptimConfig {
     /// Clamps gradient elements to `[-v, v]` before every step (see [`OptimConfig::clip_value`]).
     pub fn clip_value(mut self, v: f64) -> Self {
         self.clip_value = Some(v);
+        self
+    }
+
+    /// Averages the weights as `a` says (see [`crate::average`]).
+    pub fn average(mut self, a: crate::average::AverageConfig) -> Self {
+        self.average = Some(a);
         self
     }
 
@@ -242,6 +251,24 @@ pub trait Optimizer<T: Float>: Send {
     /// parameters.
     fn eval_params(&self, _params: &[&[T]], _out: &mut [&mut [T]]) -> Result<bool> {
         Ok(false)
+    }
+
+    /// Called by a training loop at the end of an epoch's steps, with the parameters then (before
+    /// it validates, and before [`Optimizer::end_epoch`]): weight averaging per epoch
+    /// ([`crate::average`]) takes its update here. Every other optimizer ignores it.
+    fn epoch_boundary(&mut self, _params: &[&[T]]) -> Result<()> {
+        Ok(())
+    }
+
+    /// Replaces the value of numeric hyperparameter `key` of `group` at the following steps
+    /// (schedules on it are not applied while it is set), or ends the replacement (`None`): how
+    /// SWALR drives the learning rate of the optimizer it wraps. Checked against the key's range;
+    /// an optimizer without the key refuses it, naming it.
+    fn override_hyper(&mut self, _group: usize, key: &str, _value: Option<f64>) -> Result<()> {
+        Err(OptimError::Malformed(format!(
+            "optimizer `{}` cannot have its hyperparameter `{key}` replaced",
+            self.spec().name
+        )))
     }
 
     /// Steps taken (skipped steps do not count).

@@ -95,8 +95,17 @@ impl RegistryFloat for f64 {
 }
 
 /// Builds the optimizer `cfg.name` for `layout`, validating every hyperparameter, schedule and group.
+/// With `cfg.average` set, the optimizer is wrapped in weight averaging ([`crate::average`]).
 pub fn build<T: RegistryFloat>(layout: Layout, cfg: &OptimConfig) -> Result<Box<dyn Optimizer<T>>> {
-    (T::builder(find(&cfg.name)?))(layout, cfg)
+    let builder = T::builder(find(&cfg.name)?);
+    match &cfg.average {
+        None => builder(layout, cfg),
+        Some(_) => {
+            let mut plain = cfg.clone();
+            plain.average = None;
+            crate::average::wrap(builder(layout, &plain)?, cfg)
+        }
+    }
 }
 
 /// The setting under which a group of `name` takes every tensor (see [`Entry::fallback`]).

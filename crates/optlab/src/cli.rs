@@ -178,6 +178,9 @@ pub struct TraceArgs {
     /// Clamp gradient elements to [-V, V] before every step (torch's clip_grad_value_; > 0).
     #[arg(long, allow_hyphen_values = true)]
     pub clip_value: Option<f64>,
+    /// Weight averaging (SWA/EMA): the printed points are the averaged iterates.
+    #[command(flatten)]
+    pub average: crate::average_args::AverageArgs,
 }
 
 /// Parses `X,Y,...`.
@@ -224,6 +227,7 @@ impl TraceArgs {
         optimizer.clip_norm = self.clip_norm;
         optimizer.clip_value = self.clip_value;
         optimizer.check_clipping().map_err(|e| Error::Usage(format!("--clip-norm/--clip-value: {e}")))?;
+        optimizer.average = self.average.to_config()?;
         let start = self.start.as_deref().map(parse_point).transpose()?;
         let spec = TraceSpec {
             optimizer,

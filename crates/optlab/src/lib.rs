@@ -3,6 +3,7 @@
 //! library function so tests and other tools can call it directly.
 
 pub mod alloc;
+pub mod average_args;
 pub mod bench;
 pub mod bench_muon;
 pub mod bench_train;

@@ -139,6 +139,10 @@ pub struct TrainArgs {
     /// and histograms.png/.svg in --out.
     #[arg(long)]
     pub grad_histograms: bool,
+    /// Weight averaging (SWA/EMA): validation, the reported metrics and weights are the averaged
+    /// weights, with BatchNorm statistics recomputed there.
+    #[command(flatten)]
+    pub average: crate::average_args::AverageArgs,
 }
 
 impl TrainArgs {
@@ -158,6 +162,7 @@ impl TrainArgs {
         opt.clip_norm = self.clip_norm;
         opt.clip_value = self.clip_value;
         opt.check_clipping().map_err(|e| Error::Usage(format!("--clip-norm/--clip-value: {e}")))?;
+        opt.average = self.average.to_config()?;
         let widths = match &self.widths {
             None => None,
             Some(w) => Some(
@@ -325,6 +330,7 @@ mod tests {
             early_stop_on: "loss".into(),
             log_format: "optlab".into(),
             grad_histograms: false,
+            average: Default::default(),
         };
         assert!(args.to_config().unwrap_err().to_string().contains("--set `lr`"));
         let a = TrainArgs { set: vec![], widths: Some("784-x-10".into()), ..args.clone() };

@@ -181,6 +181,12 @@ impl<T: Float> Optimizer<T> for Lookahead<T> {
     fn eval_params(&self, params: &[&[T]], out: &mut [&mut [T]]) -> Result<bool> {
         self.inner.eval_params(params, out)
     }
+    fn epoch_boundary(&mut self, params: &[&[T]]) -> Result<()> {
+        self.inner.epoch_boundary(params)
+    }
+    fn override_hyper(&mut self, group: usize, key: &str, value: Option<f64>) -> Result<()> {
+        self.inner.override_hyper(group, key, value)
+    }
     fn steps_taken(&self) -> u64 {
         self.step
     }
