@@ -41,6 +41,8 @@ pub enum Drawing {
     Trajectories(Trajectories),
     Target(TargetBars),
     Profile(Profile),
+    /// See [`crate::parallel`].
+    Parallel(crate::parallel::Parallel),
 }
 
 /// Median curves with min–max bands over seeds.
@@ -211,6 +213,7 @@ impl Plot {
             Drawing::Trajectories(d) => draw_trajectories(root, d, bitmap),
             Drawing::Target(d) => draw_target(root, d),
             Drawing::Profile(d) => draw_profile(root, d),
+            Drawing::Parallel(d) => crate::parallel::draw(root, d),
         }
     }
 }
@@ -718,6 +721,17 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
                 ),
                 size: (1100, (90 + 24 * s.lines.len() as u32).max(560)),
                 drawing: Drawing::Sensitivity(s),
+            });
+        }
+        if let Some(p) = crate::parallel::parallel(cmp, task) {
+            out.push(Plot {
+                stem: format!("{base}-{t}-parallel"),
+                caption: format!(
+                    "Every configuration on {task} in parallel coordinates: one axis per hyperparameter that varies ({}), the last the median final training loss over the runs (✕ above it: every run diverged); one line per configuration, coloured by optimizer.",
+                    p.axes[..p.axes.len() - 1].iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                size: (1100, (140 + 24 * p.families.len() as u32).max(480)),
+                drawing: Drawing::Parallel(p),
             });
         }
         if let Some(tr) = trajectories(cmp, task) {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod describe;
 pub mod error;
 pub mod lab_cli;
+pub mod slurm_cli;
 pub mod study;
 pub mod trace;
 pub mod train;
