@@ -20,6 +20,7 @@
 //! * [`run_loop`]: test functions as problems of optlab-optim's executor, the trajectory collector.
 //! * [`process`]: host name and process liveness (for claims and temporary files).
 
+pub mod cluster;
 pub mod error;
 pub mod function_task;
 pub mod lab_tasks;

@@ -68,6 +68,10 @@ pub struct ComparisonInfo {
     /// two phases, the tuning runs first (see [`crate::tune`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tune: Option<TuneInfo>,
+    /// The optimizer entry (its label) the report's speed-ups are measured against
+    /// (`baseline = "adam"`); left out of the JSON when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
 }
 
 /// The x axis of the training-loss curves.

@@ -238,6 +238,7 @@ struct ComparisonToml {
     grad_histograms: Option<Spanned<bool>>,
     // the report
     plot: Option<PlotToml>,
+    baseline: Option<Spanned<String>>,
 }
 
 /// One distribution of `[comparison.search]`: exactly one of the keys.
@@ -683,6 +684,7 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     }
     let targets = targets(ctx, &c, cn, &tasks)?;
     let plot = plot_settings(ctx, &c, cn, has_net)?;
+    let baseline = baseline(ctx, &c, cn, &optimizers)?;
     let info = ComparisonInfo {
         name: cname.clone(),
         title: c.title,
@@ -692,9 +694,29 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
         targets,
         plot,
         tune: tune.as_ref().map(|t| t.info.clone()),
+        baseline,
     };
     let data_line = c.data.as_ref().map(|v| ctx.line(&v.span()));
     Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line, tune, search })
+}
+
+/// `baseline`: the label of one of the comparison's optimizer entries (the report's speed-ups
+/// are against it).
+fn baseline(ctx: &Ctx, c: &ComparisonToml, cn: &str, optimizers: &[OptimizerEntry]) -> Result<Option<String>> {
+    let Some(b) = &c.baseline else { return Ok(None) };
+    if optimizers.iter().any(|o| o.label == *b.get_ref()) {
+        return Ok(Some(b.get_ref().clone()));
+    }
+    Err(ctx.err(
+        &b.span(),
+        "baseline",
+        Some(cn),
+        format!(
+            "`{}` is not one of the comparison's optimizers; their labels: {}",
+            b.get_ref(),
+            optimizers.iter().map(|o| format!("`{}`", o.label)).collect::<Vec<_>>().join(", ")
+        ),
+    ))
 }
 
 /// `[comparison.plot]`: `x` (`"steps"` or `"epochs"`; epochs only with network tasks) and
@@ -2643,5 +2665,22 @@ batch_size = [8, 32]
         }
         assert_eq!(fmt_num(1e-4), "1e-4");
         assert_eq!(fmt_num(0.01), "0.01");
+    }
+
+    #[test]
+    fn a_baseline_names_one_of_the_optimizer_entries() {
+        let with = |b: &str| {
+            GOOD.replacen(
+                "targets = { rosenbrock = 1e-6 }",
+                &format!("targets = {{ rosenbrock = 1e-6 }}\nbaseline = \"{b}\""),
+                1,
+            )
+        };
+        let e = parse(&with("sgd+m"), "exp.toml", "exp").unwrap();
+        assert_eq!(e.comparisons[0].info.baseline.as_deref(), Some("sgd+m"));
+        assert_eq!(parse(GOOD, "exp.toml", "exp").unwrap().comparisons[0].info.baseline, None);
+        let m = err(&with("sgd"));
+        assert!(m.contains("baseline") && m.contains("`sgd` is not one of the comparison's optimizers"), "{m}");
+        assert!(m.contains("`adam lr=0.01`, `sgd+m`") && m.starts_with("exp.toml:17: key `baseline`"), "{m}");
     }
 }

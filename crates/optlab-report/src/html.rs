@@ -143,6 +143,7 @@ svg.plot{display:block;width:100%;height:auto;max-width:1100px}
 .ok{color:#1f7a1f}.diverged{color:#b35a00}.failed{color:#a01414}
 details{margin-top:2.5em}summary{cursor:pointer;font-weight:600}
 details.bad-runs,details.long-table{margin:1.2em 0}details.bad-runs summary{font-size:1.1em}
+ul.verdict li{margin:.45em 0}.live{background:#fff6d6;border:1px solid #e0c060;padding:6px 10px}
 ";
 
 /// One plot as it goes into the page.
@@ -170,6 +171,22 @@ pub struct Section<'a> {
     pub tuning_files: Vec<String>,
     pub figures: Vec<Figure>,
     pub runs: Vec<&'a RunRecord>,
+    /// The verdict (see [`crate::verdict`]) as HTML, and its Markdown file.
+    pub verdict: String,
+    pub verdict_files: Vec<String>,
+    /// The hyperparameter importance and sensitivity tables (HTML), when some hyperparameter varies.
+    pub sensitivity: Option<String>,
+}
+
+/// A report rendered while its experiment is still running (`optlab report --watch`): the page
+/// reloads itself every `every_s` seconds by a meta refresh (no script) and says how far the
+/// run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Live {
+    pub every_s: u32,
+    /// Runs stored, and runs in the experiment's plan.
+    pub stored: usize,
+    pub planned: usize,
 }
 
 fn counts(runs: &[&RunRecord]) -> (usize, usize, usize) {
@@ -288,14 +305,32 @@ fn seed_list(seeds: &[u64]) -> String {
 
 /// The whole page.
 pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord]) -> String {
+    page_with(info, sections, all_runs, None)
+}
+
+/// The whole page; with `live`, one that reloads itself while the experiment runs (see [`Live`]).
+/// The page opens with the verdict of each comparison, then the run status (the runs that
+/// diverged or failed), then per comparison its plots, then its tables.
+pub fn page_with(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord], live: Option<Live>) -> String {
     let mut s = String::new();
     let title = if info.title.trim().is_empty() { info.name.clone() } else { info.title.clone() };
+    let refresh =
+        live.map(|l| format!("<meta http-equiv=\"refresh\" content=\"{}\">\n", l.every_s.max(1))).unwrap_or_default();
     let _ = write!(
         s,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n{refresh}\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n",
         escape(&title)
     );
+    if let Some(l) = live {
+        let _ = writeln!(
+            s,
+            "<p class=\"live\">Running: {} of {} runs stored. This page is re-rendered while the experiment runs and reloads itself every {} s.</p>",
+            l.stored,
+            l.planned,
+            l.every_s.max(1)
+        );
+    }
     let all: Vec<&RunRecord> = all_runs.iter().collect();
     let (ok, div, fail) = counts(&all);
     let _ = writeln!(s, "<h1>{}</h1>", escape(&title));
@@ -308,11 +343,30 @@ pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord])
         all.len()
     );
     s.push_str(&markdown(&info.description));
-    s.push_str("<nav><h2>Contents</h2><ul>\n<li><a href=\"#status\">Run status</a></li>\n");
+    s.push_str("<nav><h2>Contents</h2><ul>\n<li><a href=\"#verdict\">Verdict</a></li>\n<li><a href=\"#status\">Run status</a></li>\n");
     for sec in sections {
         let _ = writeln!(s, "<li><a href=\"#{}\">{}</a></li>", escape(&sec.anchor), escape(&sec.title));
     }
     s.push_str("<li><a href=\"#source\">Experiment file</a></li>\n</ul></nav>\n");
+
+    // The answer first.
+    s.push_str("<section id=\"verdict\">\n<h2>Verdict</h2>\n");
+    let _ = writeln!(
+        s,
+        "<p class=\"meta\">Per task, the optimizer (with its best configuration there) that reaches the target in the fewest steps, or, without a target or when none reached it, that ends with the lowest final training loss; medians over the runs (diverged runs count as never reaching it / an infinite loss; failed runs are left out), 95% percentile-bootstrap intervals over seeds ({} resamples, fixed seed), and a two-sided Mann–Whitney U test of the winner against the runner-up at level {}.</p>",
+        crate::scores::RESAMPLES,
+        crate::format::num(crate::scores::ALPHA)
+    );
+    for sec in sections {
+        let _ = writeln!(s, "<h3><a href=\"#{}\">{}</a></h3>", escape(&sec.anchor), escape(&sec.title));
+        s.push_str(&sec.verdict);
+        if !sec.verdict_files.is_empty() {
+            let links: Vec<String> =
+                sec.verdict_files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
+            let _ = writeln!(s, "<p class=\"meta\">Files: {}</p>", links.join(" · "));
+        }
+    }
+    s.push_str("</section>\n");
 
     // Run status.
     s.push_str("<section id=\"status\">\n<h2>Run status</h2>\n<div class=\"table-wrap\"><table>\n<thead><tr><th class=\"t\">comparison</th><th>runs</th><th>ok</th><th>diverged</th><th>failed</th></tr></thead>\n<tbody>\n");
@@ -384,6 +438,24 @@ pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord])
                 sec.tuning_files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
             let _ = writeln!(s, "<p class=\"meta\">Files: {}</p>", links.join(" · "));
         }
+        if !sec.figures.is_empty() {
+            s.push_str("<h3>Plots</h3>\n");
+        }
+        for fig in &sec.figures {
+            let links: Vec<String> =
+                fig.files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
+            let _ = writeln!(
+                s,
+                "<figure>\n{}\n<figcaption>{} <span class=\"meta\">({})</span></figcaption>\n</figure>",
+                fig.svg,
+                escape(&fig.caption),
+                links.join(" · ")
+            );
+        }
+        if let Some(t) = &sec.sensitivity {
+            s.push_str("<h3>Hyperparameters</h3>\n");
+            s.push_str(t);
+        }
         if let Some(b) = sec.best {
             s.push_str("<h3>Best configuration per optimizer</h3>\n<p>Per task, each optimizer's configuration with the lowest median final loss over the seeds that ran OK (ties: fewer steps); every configuration is in the table below.</p>\n");
             s.push_str(&table_html(b));
@@ -412,20 +484,6 @@ pub fn page(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRecord])
         let links: Vec<String> =
             sec.table_files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
         let _ = writeln!(s, "<p class=\"meta\">Files: {}</p>", links.join(" · "));
-        if !sec.figures.is_empty() {
-            s.push_str("<h3>Plots</h3>\n");
-        }
-        for fig in &sec.figures {
-            let links: Vec<String> =
-                fig.files.iter().map(|f| format!("<a href=\"{}\">{}</a>", escape(f), escape(f))).collect();
-            let _ = writeln!(
-                s,
-                "<figure>\n{}\n<figcaption>{} <span class=\"meta\">({})</span></figcaption>\n</figure>",
-                fig.svg,
-                escape(&fig.caption),
-                links.join(" · ")
-            );
-        }
         s.push_str("</section>\n");
     }
     let _ = writeln!(

@@ -2,9 +2,13 @@
 //! self-contained HTML page.
 //!
 //! [`render`] writes into an output directory:
-//! - `report.html`: the experiment's description, a run-status summary, and per comparison its
-//!   table and plots (inline SVG, inline CSS, no script, no external URL), then the experiment
-//!   file's source;
+//! - `report.html`: the experiment's description, the verdict of each comparison (see
+//!   [`verdict`]: per task the optimizer that reaches the target first or ends lowest, by how
+//!   much, bootstrap intervals, a significance test; AlgoPerf scores, speed-ups against the
+//!   baseline), a run-status summary (runs that diverged or failed), and per comparison its
+//!   plots, hyperparameter importance and sensitivity, then its tables (inline SVG, inline CSS,
+//!   no script, no external URL), then the experiment file's source;
+//! - `tables/<comparison>-verdict.md`: the verdict as Markdown;
 //! - `tables/<comparison>.md` and `.csv`: one row per configuration and task (see [`table`]);
 //! - `tables/<comparison>-best.md` and `.csv`: the best configuration of each optimizer per task
 //!   (see [`select`]), when an optimizer has several configurations;
@@ -14,7 +18,8 @@
 //! - `plots/<comparison>-<task>-<kind>.svg` and `.png`: loss curves (network runs' training loss
 //!   against their logged steps or epochs, optionally smoothed: [`plots::curves`]), validation loss
 //!   and validation accuracy,
-//!   heatmaps of two-key sweeps, learning-rate sensitivity, trajectories on 2-D test functions,
+//!   heatmaps of two-key sweeps, learning-rate sensitivity, parallel coordinates of the
+//!   hyperparameters that vary ([`parallel`]), trajectories on 2-D test functions,
 //!   steps/time to the target, and `plots/<comparison>-profile.*`, the performance profiles.
 //!   With more than [`select::MAX_DRAWN`] configurations on a task, the curve, trajectory and
 //!   target plots (and the profile) show the best configuration of each optimizer only; long
@@ -40,7 +45,9 @@ pub mod group;
 pub mod histograms;
 pub mod html;
 pub mod landscape;
+pub mod parallel;
 pub mod plots;
+pub mod scores;
 pub mod select;
 pub mod stats;
 pub mod study_plots;
@@ -50,6 +57,7 @@ pub mod table;
 pub mod thin;
 pub mod train_plots;
 pub mod tuning;
+pub mod verdict;
 
 pub use error::ReportError;
 
@@ -147,6 +155,17 @@ fn create_dir(dir: &Path) -> Result<(), ReportError> {
 /// files. Errors name the file that could not be written, or the comparison / run that does not
 /// fit the experiment's declarations.
 pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<RenderedReport, ReportError> {
+    render_with(info, runs, out, None)
+}
+
+/// [`render`], for a report of an experiment that is still running when `live` is given: the
+/// page says how far the run is and reloads itself (see [`html::Live`]).
+pub fn render_with(
+    info: &ExperimentInfo,
+    runs: &[RunRecord],
+    out: &Path,
+    live: Option<html::Live>,
+) -> Result<RenderedReport, ReportError> {
     let comparisons = group::group(info, runs)?;
     let (tables_dir, plots_dir) = (out.join("tables"), out.join("plots"));
     create_dir(&tables_dir)?;
@@ -188,6 +207,10 @@ pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<R
             tuning_files = vec![format!("tables/{}-tuning.md", cmp.slug), format!("tables/{}-tuning.csv", cmp.slug)];
             files.extend([md, csv]);
         }
+        let verdict = verdict::build(cmp, t);
+        let vmd = tables_dir.join(format!("{}-verdict.md", cmp.slug));
+        write_atomic(&vmd, verdict.markdown(&title).as_bytes())?;
+        files.push(vmd);
         let mut figures = Vec::new();
         for plot in plots::plots_of(cmp, t) {
             let svg_path = plots_dir.join(format!("{}.svg", plot.stem));
@@ -221,9 +244,12 @@ pub fn render(info: &ExperimentInfo, runs: &[RunRecord], out: &Path) -> Result<R
             tuning_files,
             figures,
             runs: cmp.runs().collect(),
+            verdict: verdict.html(cmp),
+            verdict_files: vec![format!("tables/{}-verdict.md", cmp.slug)],
+            sensitivity: verdict.sensitivity_html(),
         });
     }
-    let page = html::page(info, &sections, runs);
+    let page = html::page_with(info, &sections, runs, live);
     let html_path = out.join("report.html");
     write_atomic(&html_path, page.as_bytes())?;
     files.push(html_path.clone());

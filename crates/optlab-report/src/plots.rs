@@ -43,6 +43,8 @@ pub enum Drawing {
     Profile(Profile),
     /// Per-step histograms of |g| and |update| (`grad_histograms`): see [`crate::histograms`].
     Histograms(Histograms),
+    /// See [`crate::parallel`].
+    Parallel(crate::parallel::Parallel),
 }
 
 /// The histogram heatmaps of a task: per drawn configuration, its first seed's histograms.
@@ -237,6 +239,7 @@ impl Plot {
                     d.runs.iter().map(|(l, h)| (l.clone(), &h[..])).collect();
                 crate::histograms::draw(root, &d.title, &runs)
             }
+            Drawing::Parallel(d) => crate::parallel::draw(root, d),
         }
     }
 }
@@ -754,6 +757,17 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
                 ),
                 size: (1100, (90 + 24 * s.lines.len() as u32).max(560)),
                 drawing: Drawing::Sensitivity(s),
+            });
+        }
+        if let Some(p) = crate::parallel::parallel(cmp, task) {
+            out.push(Plot {
+                stem: format!("{base}-{t}-parallel"),
+                caption: format!(
+                    "Every configuration on {task} in parallel coordinates: one axis per hyperparameter that varies ({}), the last the median final training loss over the runs (✕ above it: every run diverged); one line per configuration, coloured by optimizer.",
+                    p.axes[..p.axes.len() - 1].iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                size: (1100, (140 + 24 * p.families.len() as u32).max(480)),
+                drawing: Drawing::Parallel(p),
             });
         }
         if let Some(tr) = trajectories(cmp, task) {

@@ -86,3 +86,67 @@ fn a_page_without_plots_fails_the_pixel_check() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(colourful_pixels(&shot).0, 0);
 }
+
+/// Chromium's serialised DOM of a page after it loaded.
+fn dump_dom(html: &Path) -> String {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_verdict_scores_and_parallel_coordinates_show_and_a_live_page_loads_cleanly() {
+    if !chromium_present() {
+        return;
+    }
+    let (info, runs) = common::sample();
+    let dir = tempfile::tempdir().unwrap();
+    // The live page (meta refresh) loads without console messages like the final one.
+    let live = optlab_report::html::Live { every_s: 30, stored: 40, planned: 60 };
+    let rep = optlab_report::render_with(&info, &runs, dir.path(), Some(live)).unwrap();
+    let shot = dir.path().join("top.png");
+    let (code, out) = check(&rep.html, &shot, "1280x1400");
+    assert_eq!(code, 0, "{out}");
+    if let Ok(keep) = std::env::var("OPTLAB_KEEP_SCREENSHOTS") {
+        std::fs::copy(&shot, Path::new(&keep).join("report-top.png")).unwrap();
+    }
+    // As the browser built it: the verdict first, with a sentence per task, the AlgoPerf scores
+    // and the speed-ups against lr-sweep's baseline; then the run status.
+    let dom = dump_dom(&rep.html);
+    let at = |needle: &str| dom.find(needle).unwrap_or_else(|| panic!("no {needle} in the DOM"));
+    assert!(at("id=\"verdict\"") < at("id=\"status\""));
+    assert!(dom.matches("<li><strong>").count() >= 5, "a sentence per task of each comparison");
+    assert!(at("class=\"scores\"") < at("id=\"status\"") && at("class=\"speedups\"") < at("id=\"status\""));
+    assert!(dom.contains("Running: 40 of 60 runs stored"));
+    assert!(dom.contains("class=\"importance\"") && dom.contains("-parallel.svg"));
+    // The parallel-coordinates plot alone: coloured lines in the browser.
+    let groups = optlab_report::group::group(&info, &runs).unwrap();
+    let cmp = groups.iter().find(|c| c.info.name == "lr-sweep").unwrap();
+    let table = optlab_report::table::build(cmp);
+    let plot = optlab_report::plots::plots_of(cmp, &table)
+        .into_iter()
+        .find(|p| p.stem.ends_with("-parallel"))
+        .expect("a parallel-coordinates plot of lr-sweep");
+    let svg = plot.svg(Path::new("parallel.svg")).unwrap();
+    let page = dir.path().join("parallel.html");
+    std::fs::write(
+        &page,
+        format!("<!DOCTYPE html><html><body>{}</body></html>", optlab_report::html::inline_svg(&svg, "p")),
+    )
+    .unwrap();
+    let shot = dir.path().join("parallel.png");
+    let (code, out) = check(&page, &shot, "1200x700");
+    assert_eq!(code, 0, "{out}");
+    if let Ok(keep) = std::env::var("OPTLAB_KEEP_SCREENSHOTS") {
+        std::fs::copy(&shot, Path::new(&keep).join("parallel.png")).unwrap();
+    }
+    let (colourful, _) = colourful_pixels(&shot);
+    eprintln!("parallel coordinates: {colourful} coloured pixels");
+    assert!(colourful > 3_000, "only {colourful} coloured pixels: are the lines drawn?");
+}

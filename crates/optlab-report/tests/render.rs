@@ -100,6 +100,7 @@ fn hand_made() -> (ExperimentInfo, Vec<RunRecord>) {
                 targets: [("net".to_string(), 0.5)].into(),
                 plot: Default::default(),
                 tune: None,
+                baseline: None,
             },
             ComparisonInfo {
                 name: "fns".into(),
@@ -111,6 +112,7 @@ fn hand_made() -> (ExperimentInfo, Vec<RunRecord>) {
                     .into(),
                 plot: Default::default(),
                 tune: None,
+                baseline: None,
             },
         ],
     };

@@ -108,6 +108,7 @@ fn experiment() -> (ExperimentInfo, Vec<RunRecord>) {
             targets,
             plot: Default::default(),
             tune: None,
+            baseline: None,
         }],
     };
     (info, runs)

@@ -48,6 +48,9 @@ pub enum Command {
     Merge(crate::lab_cli::MergeArgs),
     /// Re-render the report (tables, plots, report.html) of an output folder from its store.
     Report(crate::lab_cli::ReportArgs),
+    /// Write the sbatch scripts that run an experiment as a Slurm job array of shards and merge
+    /// them (docs/cluster.md).
+    Slurm(crate::slurm_cli::SlurmArgs),
     // ---- end of experiments ----
 }
 
@@ -284,6 +287,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Run(args) => crate::lab_cli::run(&args),
         Command::Merge(args) => crate::lab_cli::merge(&args),
         Command::Report(args) => crate::lab_cli::report(&args),
+        Command::Slurm(args) => crate::slurm_cli::slurm(&args),
         Command::Train(args) => crate::train::cli_run(&args),
         Command::Exprnet(args) => crate::exprnet::cli_run(&args),
         Command::Ema(args) => crate::ema::cli_run(&args),

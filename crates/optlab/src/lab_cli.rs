@@ -43,6 +43,13 @@ pub struct RunArgs {
 pub struct ReportArgs {
     /// Output folder of `optlab run` (holds results.sqlite); the report is written beside it.
     pub dir: PathBuf,
+    /// Re-render every --every seconds while the experiment runs (the page reloads itself by a
+    /// meta refresh); ends with the final report once every run of the plan is stored.
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between renders (and the page's reload interval) with --watch.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub every: u32,
 }
 
 #[derive(clap::Args, Debug)]
@@ -135,14 +142,14 @@ pub fn run(args: &RunArgs) -> Result<()> {
         println!("merge the shards with: optlab merge --out DIR SHARD_DIR...");
         return Ok(());
     }
-    finish(&st, &out, &runner::plan_entries(&done.plan))
+    finish(&st, &out, &runner::plan_entries(&done.plan), None)
 }
 
 /// After a complete run or a merge: renders the report of the runs of `plan` (all stored runs
 /// when the store recorded no plan: one of an older optlab) and prints its path, how many
 /// stored runs belong to older versions of the experiment and are left out, and how many of the
 /// plan's runs are missing.
-fn finish(st: &Store, out: &Path, plan: &[PlanEntry]) -> Result<()> {
+fn finish(st: &Store, out: &Path, plan: &[PlanEntry], live: Option<u32>) -> Result<()> {
     let info = st.experiment()?;
     let stored = st.runs()?;
     let total = stored.len();
@@ -152,7 +159,8 @@ fn finish(st: &Store, out: &Path, plan: &[PlanEntry]) -> Result<()> {
         let current: HashSet<&str> = plan.iter().map(|e| e.hash.as_str()).collect();
         stored.into_iter().filter(|r| current.contains(r.hash.as_str())).collect()
     };
-    let report = optlab_report::render(&info, &runs, out)?;
+    let live = live.map(|every_s| optlab_report::html::Live { every_s, stored: runs.len(), planned: plan.len() });
+    let report = optlab_report::render_with(&info, &runs, out, live)?;
     println!("{} runs of experiment `{}` in {}", runs.len(), info.name, out.join(DB_FILE).display());
     if total > runs.len() {
         println!(
@@ -181,8 +189,26 @@ pub fn report(args: &ReportArgs) -> Result<()> {
             args.dir.display()
         )));
     }
-    let st = Store::open_read_only(&db)?;
-    finish(&st, &args.dir, &st.plan_entries()?)
+    if !args.watch {
+        let st = Store::open_read_only(&db)?;
+        return finish(&st, &args.dir, &st.plan_entries()?, None);
+    }
+    if args.every == 0 {
+        return Err(Error::Usage("--every must be at least 1 second".into()));
+    }
+    loop {
+        let st = Store::open_read_only(&db)?;
+        let plan = st.plan_entries()?;
+        let done = st.done_hashes()?;
+        let missing = plan.iter().filter(|e| !done.contains(&e.hash)).count();
+        if missing == 0 {
+            println!("every run of the plan is stored: the final report");
+            return finish(&st, &args.dir, &plan, None);
+        }
+        finish(&st, &args.dir, &plan, Some(args.every))?;
+        drop(st);
+        std::thread::sleep(std::time::Duration::from_secs(args.every.into()));
+    }
 }
 
 /// `optlab merge`: the shards are opened read-only, after checking that each exists; then the
@@ -209,5 +235,5 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     for line in store::merge_warnings(&shards, &plan, &dest.done_hashes()?, &args.out) {
         eprintln!("warning: {line}");
     }
-    finish(&dest, &args.out, &plan)
+    finish(&dest, &args.out, &plan, None)
 }

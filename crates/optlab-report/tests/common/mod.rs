@@ -258,6 +258,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 targets: f_targets.clone(),
                 plot: PlotSettings::default(),
                 tune: None,
+                baseline: None,
             },
             ComparisonInfo {
                 name: "adam-grid".into(),
@@ -268,6 +269,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 targets: [("mnist-mlp".to_string(), 0.3)].into(),
                 plot: PlotSettings { x: None, smooth: 0.6 },
                 tune: None,
+                baseline: None,
             },
             ComparisonInfo {
                 name: "lr-sweep".into(),
@@ -278,6 +280,7 @@ pub fn sample() -> (ExperimentInfo, Vec<RunRecord>) {
                 targets: f_targets.clone(),
                 plot: PlotSettings::default(),
                 tune: None,
+                baseline: Some("sgd".into()),
             },
         ],
     };
