@@ -8,7 +8,7 @@ use optlab_lab::study::OptimizerSpec;
 fn adafactor_is_accepted_by_the_study_with_a_tunable_lr() {
     let o = OptimizerSpec::parse("adafactor").unwrap();
     assert!(o.has_lr && !o.fixed_lr && !o.needs_hessian);
-    let o = OptimizerSpec::parse("adafactor:lr=0.1,d=2").unwrap();
+    let o = OptimizerSpec::parse("adafactor:lr=0.1:d=2").unwrap();
     assert!(o.fixed_lr);
 }
 

@@ -968,6 +968,11 @@ pub fn update_bn<M: Net>(model: M, set: &Dataset, batch_size: usize, device: &De
     if !infos.iter().any(|p| crate::adapter::is_buffer(&p.name)) || set.is_empty() {
         return model;
     }
+    // A clone of a module shares its running statistics (burn's `RunningState` holds them behind
+    // an `Arc`, and mapping writes through it): without fresh ones the recomputed statistics
+    // would also land in the model `model` was cloned from (the training model). `valid()`
+    // gives every running state a storage of its own; `train()` brings back autodiff.
+    let model = model.valid().train();
     // Reset, on the model itself (its running statistics are what the pass starts from).
     let index: HashMap<ParamId, usize> =
         infos.iter().enumerate().filter(|(_, p)| crate::adapter::is_buffer(&p.name)).map(|(i, p)| (p.id, i)).collect();
@@ -1532,7 +1537,8 @@ mod tests {
                 let infos = state_tensors(&model);
                 let index = infos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
                 let bufs: Vec<Vec<f32>> = self.0.iter().map(|(_, v)| v.clone()).collect();
-                let m = update_bn(write_params(model, &index, &bufs), train, self.2, self.1, &mut StdRng::seed_from_u64(5));
+                let m =
+                    update_bn(write_params(model, &index, &bufs), train, self.2, self.1, &mut StdRng::seed_from_u64(5));
                 Ok(crate::adapter::named_values(&m))
             }
         }

@@ -191,6 +191,9 @@ fn function_runs_report_the_averaged_iterate() {
         }
         let (x, y) = (rows[t].1[0], rows[t].1[1]);
         assert_eq!(rows[t].2, x * x + 10.0 * y * y);
-        assert_ne!(rows[t].1, rows[t].0, "step {t}: the average differs from the iterate");
+        // The first update copies the iterate; from the second on the mean lags it.
+        if t >= 2 {
+            assert_ne!(rows[t].1, rows[t].0, "step {t}: the average differs from the iterate");
+        }
     }
 }
