@@ -61,6 +61,8 @@ pub struct FunctionRun {
 /// Resolved task settings of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+// A plan holds one per comparison (not per run): the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum TaskSettings {
     Function(FunctionRun),
     Network(NetworkSettings),

@@ -218,7 +218,9 @@ seeds = [7]
 /// over its runs (ties: fewer median steps to success, then the earlier trial).
 fn deepobs_by_hand(runs: &[RunRecord]) -> HashMap<(String, String), String> {
     let mut problems = Problems::default();
-    let mut by: HashMap<(String, String), Vec<(String, Vec<(f64, f64)>)>> = HashMap::new();
+    // Per task and optimizer: each trial with its runs' (step, value) points.
+    type Curves = Vec<(String, Vec<(f64, f64)>)>;
+    let mut by: HashMap<(String, String), Curves> = HashMap::new();
     for r in runs {
         let Some(m) = r.tuning() else { continue };
         let v = by.entry((r.task.clone(), m.base.clone())).or_default();

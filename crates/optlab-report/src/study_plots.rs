@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use crate::landscape::{
     clip_polyline, contour_chart, draw_level_key, draw_marks, draw_trajectory, path_elements, DrawResult, Landscape,
 };
-use crate::style::{color, register_fonts, FAMILY};
+use crate::style::{register_fonts, series_color, FAMILY};
 
 type Result<T, E = ReportError> = std::result::Result<T, E>;
 
@@ -80,7 +80,7 @@ where
     let sub_style = TextStyle::from((FAMILY, 13).into_font()).color(&RGBColor(70, 70, 70));
     for (k, r) in runs.iter().enumerate() {
         let y = top + 30 + 44 * k as i32;
-        let c = color(r.optimizer);
+        let c = series_color(r.optimizer, study.optimizers.len());
         area.draw(&PathElement::new(
             vec![(8, y + 8), (38, y + 8)],
             c.stroke_width(line_width(r.optimizer, study.optimizers.len())),
@@ -141,7 +141,7 @@ where
         for r in &runs {
             let tr = r.trace.as_ref().expect("first runs have traces");
             let pts: Vec<(f64, f64)> = tr.chunks_exact(2).map(|c| (c[1], c[0])).collect();
-            let c = color(r.optimizer);
+            let c = series_color(r.optimizer, study.optimizers.len());
             for piece in clip_polyline(&pts, pbox) {
                 chart.draw_series(path_elements(&piece, c.stroke_width(2), bitmap))?;
             }
@@ -169,7 +169,7 @@ where
             let d = f.dim();
             let pts: Vec<(f64, f64)> = tr.chunks_exact(d + 1).map(|c| (c[1], c[2])).collect();
             let wd = line_width(r.optimizer, study.optimizers.len());
-            draw_trajectory(&mut chart, &pts, pbox, color(r.optimizer), wd, bitmap)?;
+            draw_trajectory(&mut chart, &pts, pbox, series_color(r.optimizer, study.optimizers.len()), wd, bitmap)?;
         }
         // Minima (black ×, white halo) and the start (white disc, black ring).
         let starts: Vec<(f64, f64)> = if start.len() >= 2 { vec![(start[0], start[1])] } else { Vec::new() };
@@ -239,7 +239,7 @@ where
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
             for (oi, pts, diverged) in &series {
-                let c = color(*oi);
+                let c = series_color(*oi, study.optimizers.len());
                 let pts: Vec<(f64, f64)> = pts.iter().map(|q| (q.0, gap(q.1))).collect();
                 chart.draw_series(path_elements(&pts, c.stroke_width(2), bitmap))?;
                 if let Some(&last) = pts.last() {
@@ -288,7 +288,7 @@ where
                 .light_line_style(RGBColor(235, 235, 235))
                 .draw()?;
             for (oi, pts, diverged) in &series {
-                let c = color(*oi);
+                let c = series_color(*oi, study.optimizers.len());
                 chart.draw_series(path_elements(pts, c.stroke_width(2), bitmap))?;
                 if let Some(&last) = pts.last() {
                     if *diverged {
@@ -332,39 +332,56 @@ fn caption_size<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, caption: &str
 const CONTOUR_SIZE: (u32, u32) = (1060, 760);
 const LOSS_SIZE: (u32, u32) = (1060, 620);
 
+/// Pixels of the legend panel's entries for `n` optimizers: the title, 44 px per entry, a margin.
+fn legend_height(n: usize) -> u32 {
+    20 + 30 + 44 * n as u32 + 20
+}
+
+/// The canvas of a contour plot: taller than [`CONTOUR_SIZE`] when the legend and the level key
+/// below it (140 px) need it, so that a study of many optimizers keeps every entry readable.
+fn contour_size(n: usize) -> (u32, u32) {
+    (CONTOUR_SIZE.0, CONTOUR_SIZE.1.max(legend_height(n) + 140))
+}
+
+/// The canvas of a loss plot: taller than [`LOSS_SIZE`] when the legend needs it.
+fn loss_size(n: usize) -> (u32, u32) {
+    (LOSS_SIZE.0, LOSS_SIZE.1.max(legend_height(n) + 40))
+}
+
 /// Writes the plots of function `fi` into `dir`; returns the files.
 pub fn write_function(study: &Study, fi: usize, dir: &Path) -> Result<Vec<PathBuf>> {
     register_fonts();
     let name = optlab_functions::file_stem(study.functions[fi].problem.name());
     let mut files = Vec::new();
+    let n = study.optimizers.len();
     let contour_png = dir.join(format!("{name}_contour.png"));
     let contour_svg = dir.join(format!("{name}_contour.svg"));
     let loss_png = dir.join(format!("{name}_loss.png"));
     let loss_svg = dir.join(format!("{name}_loss.svg"));
     let run = |path: &Path, f: &dyn Fn() -> DrawResult| f().map_err(|e| err(path, e));
     run(&contour_png, &|| {
-        let root = BitMapBackend::new(&contour_png, CONTOUR_SIZE).into_drawing_area();
+        let root = BitMapBackend::new(&contour_png, contour_size(n)).into_drawing_area();
         draw_landscape(root.clone(), study, fi, 700, true)?;
         root.present()?;
         Ok(())
     })?;
     files.push(contour_png.clone());
     run(&contour_svg, &|| {
-        let root = SVGBackend::new(&contour_svg, CONTOUR_SIZE).into_drawing_area();
+        let root = SVGBackend::new(&contour_svg, contour_size(n)).into_drawing_area();
         draw_landscape(root.clone(), study, fi, 100, false)?;
         root.present()?;
         Ok(())
     })?;
     files.push(contour_svg.clone());
     run(&loss_png, &|| {
-        let root = BitMapBackend::new(&loss_png, LOSS_SIZE).into_drawing_area();
+        let root = BitMapBackend::new(&loss_png, loss_size(n)).into_drawing_area();
         draw_loss(root.clone(), study, fi, true)?;
         root.present()?;
         Ok(())
     })?;
     files.push(loss_png.clone());
     run(&loss_svg, &|| {
-        let root = SVGBackend::new(&loss_svg, LOSS_SIZE).into_drawing_area();
+        let root = SVGBackend::new(&loss_svg, loss_size(n)).into_drawing_area();
         draw_loss(root.clone(), study, fi, false)?;
         root.present()?;
         Ok(())
@@ -389,5 +406,23 @@ mod tests {
     fn the_study_uses_the_shared_font() {
         crate::style::register_fonts();
         assert_eq!(FAMILY, crate::style::FAMILY);
+    }
+
+    /// The default study's 8 optimizers keep the usual canvases; 30 (every registered one) get
+    /// canvases tall enough for all legend entries above the level key, and colours that stay
+    /// apart (the 10-colour palette would repeat).
+    #[test]
+    fn many_optimizers_get_a_taller_canvas_and_distinct_colours() {
+        assert_eq!((contour_size(8), loss_size(8)), (CONTOUR_SIZE, LOSS_SIZE));
+        let (_, h) = contour_size(30);
+        assert!(h >= 50 + 44 * 30 + 140, "{h}");
+        assert!(loss_size(30).1 >= 50 + 44 * 30, "{:?}", loss_size(30));
+        let colours: std::collections::HashSet<_> = (0..30)
+            .map(|i| {
+                let c = series_color(i, 30);
+                (c.0, c.1, c.2)
+            })
+            .collect();
+        assert_eq!(colours.len(), 30);
     }
 }
