@@ -135,6 +135,9 @@ impl<T: Float> Algorithm<T> for Adafactor {
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef> {
         Ok(Coef { hp: AdafactorHp::read(hp), step: ctx.step })
     }
+    // Inlined into the engine's per-instruction-set entry points (`isa::update_tensor_*`), so
+    // that the loops are compiled for AVX2/AVX-512 where the machine has them.
+    #[inline(always)]
     fn update_tensor(&self, k: &Coef, t: TensorStep<'_, T>) {
         let hp = &k.hp;
         let n = t.p.len();
@@ -220,11 +223,23 @@ impl<T: Float> Algorithm<T> for Adafactor {
             None => {
                 let var = s0;
                 let mut acc = [0.0f64; 8];
-                for (i, (v, &x)) in var.iter_mut().zip(t.g).enumerate() {
+                let one = |v: &mut T, x: T| -> f64 {
                     let x = sign * x;
                     *v = lerp(*v, x * x, wt, low);
-                    let u = (T::ONE / (*v).max(eps1_sq).sqrt() * x).to_f64();
-                    acc[i % 8] += u * u;
+                    (T::ONE / (*v).max(eps1_sq).sqrt() * x).to_f64()
+                };
+                // Element i adds to lane i mod 8; whole blocks through `chunks_exact`, whose
+                // lanes carry no bounds checks and vectorise (`acc[i % 8]` kept it scalar).
+                let split = n - n % 8;
+                for (vc, gc) in var[..split].chunks_exact_mut(8).zip(t.g[..split].chunks_exact(8)) {
+                    for k in 0..8 {
+                        let u = one(&mut vc[k], gc[k]);
+                        acc[k] += u * u;
+                    }
+                }
+                for (k, (v, &x)) in var[split..n].iter_mut().zip(&t.g[split..n]).enumerate() {
+                    let u = one(v, x);
+                    acc[k] += u * u;
                 }
                 usq = acc.iter().sum();
                 let scale = T::of(-alpha / (usq.sqrt() / ((n as f64).sqrt() * hp.d)).max(1.0));

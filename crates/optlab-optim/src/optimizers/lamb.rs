@@ -173,30 +173,39 @@ impl<T: Float> Algorithm<T> for Lamb {
         let [m, v, ..] = ch.s;
         let (m, v) = (&mut m[..n], &mut v[..n]);
         let (mut wp, mut wu) = ([0.0f64; L], [0.0f64; L]);
-        let mut i = 0;
-        let mut body = |i: usize, k: usize, wp: &mut [f64; L], wu: &mut [f64; L]| {
-            let gi = e.sign * g[i];
-            let mi = m[i] * e.b1 + e.avg * gi;
-            m[i] = mi;
-            let vi = v[i] * e.b2 + e.omb2 * gi * gi;
-            v[i] = vi;
-            let q = p[i] * e.decay;
-            let u = e.dir(q, mi, vi).to_f64();
-            let q = q.to_f64();
-            // Fused multiply-adds, as torch's norm accumulates (the same result on every
-            // instruction set: an FMA is exactly rounded).
-            wp[k] = q.mul_add(q, wp[k]);
-            wu[k] = u.mul_add(u, wu[k]);
+        // One element: the new moments, and the decayed parameter and the update direction in
+        // f64 for the sums.
+        let lane = |p: T, g: T, m: &mut T, v: &mut T| -> (f64, f64) {
+            let gi = e.sign * g;
+            let mi = *m * e.b1 + e.avg * gi;
+            *m = mi;
+            let vi = *v * e.b2 + e.omb2 * gi * gi;
+            *v = vi;
+            let q = p * e.decay;
+            (q.to_f64(), e.dir(q, mi, vi).to_f64())
         };
-        while i + L <= n {
+        // Element i goes to lane i mod L (the tail to lane 0). Whole blocks of L through
+        // `chunks_exact`, so that the lanes carry no bounds checks and vectorise (indexing
+        // `m[i + k]` kept the loop scalar: 0.2 of the probe's rate).
+        let split = n - n % L;
+        let blocks = p[..split]
+            .chunks_exact(L)
+            .zip(g[..split].chunks_exact(L))
+            .zip(m[..split].chunks_exact_mut(L))
+            .zip(v[..split].chunks_exact_mut(L));
+        for (((pc, gc), mc), vc) in blocks {
             for k in 0..L {
-                body(i + k, k, &mut wp, &mut wu);
+                let (q, u) = lane(pc[k], gc[k], &mut mc[k], &mut vc[k]);
+                // Fused multiply-adds, as torch's norm accumulates (the same result on every
+                // instruction set: an FMA is exactly rounded).
+                wp[k] = q.mul_add(q, wp[k]);
+                wu[k] = u.mul_add(u, wu[k]);
             }
-            i += L;
         }
-        while i < n {
-            body(i, 0, &mut wp, &mut wu);
-            i += 1;
+        for i in split..n {
+            let (q, u) = lane(p[i], g[i], &mut m[i], &mut v[i]);
+            wp[0] = q.mul_add(q, wp[0]);
+            wu[0] = u.mul_add(u, wu[0]);
         }
         acc[0] += wp.iter().sum::<f64>();
         acc[1] += wu.iter().sum::<f64>();
