@@ -521,6 +521,24 @@ pub fn pca_plane(iterates: &[Vec<Vec<f32>>], last: &[Vec<f32>], keep: &[bool]) -
     Ok(PcaPlane { d1, d2, explained, coords })
 }
 
+/// Points per axis of the grid an experiment's `landscape = true` stores per run.
+pub const REPORT_GRID: usize = 21;
+/// Training samples (a seeded subset) the report's grids are evaluated on.
+pub const REPORT_SAMPLES: usize = 200;
+
+/// The grid of `landscape = true` (optlab-lab stores it, the report draws it): the training loss
+/// on a [`REPORT_GRID`]² grid over `[−1, 1]²` of filter-normalised directions of seed 0, on
+/// [`REPORT_SAMPLES`] training samples.
+pub fn report_grid(cfg: &TrainConfig, weights: &[(String, Vec<f32>)]) -> Result<Surface, NnError> {
+    let lc = LandscapeConfig {
+        grid: REPORT_GRID,
+        points_1d: 3,
+        eval: EvalChoice { set: EvalSet::Train, samples: Some(REPORT_SAMPLES) },
+        ..LandscapeConfig::default()
+    };
+    Ok(landscape(cfg, weights, &[], &lc)?.surface)
+}
+
 /// `n` evenly spaced values over `[lo, hi]`.
 pub fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (0..n).map(|i| if n == 1 { lo } else { lo + (hi - lo) * i as f64 / (n - 1) as f64 }).collect()

@@ -236,6 +236,31 @@ where
     Ok(())
 }
 
+/// Panels per row of [`draw_panels`].
+pub const PANELS_PER_ROW: usize = 3;
+
+/// The report's picture of `landscape = true`: one contour panel per configuration (label,
+/// grid), [`PANELS_PER_ROW`] to a row, under a title.
+pub fn draw_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    runs: &[(String, Surface)],
+    bitmap: bool,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE)?;
+    let root = root.titled(title, (FAMILY, 22))?;
+    let rows = runs.len().div_ceil(PANELS_PER_ROW).max(1);
+    let cols = runs.len().clamp(1, PANELS_PER_ROW);
+    let areas = root.split_evenly((rows, cols));
+    for (area, (label, s)) in areas.iter().zip(runs) {
+        contour(area, s, None, label, ("a (d1)", "b (d2)"), bitmap)?;
+    }
+    Ok(())
+}
+
 /// The 3-D surface of `s`: one quadrilateral per grid cell, coloured by its mean loss in the
 /// contour's bands, drawn back to front.
 pub fn surface<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Surface, title: &str) -> DrawResult

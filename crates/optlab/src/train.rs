@@ -212,6 +212,7 @@ impl TrainArgs {
             blobs_dim: self.blobs_dim,
             blobs_separation: self.blobs_separation,
             grad_histograms: self.grad_histograms,
+            landscape: false,
         };
         Ok(TrainConfig {
             seed: self.seed,
