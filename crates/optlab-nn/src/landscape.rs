@@ -453,7 +453,7 @@ pub fn pca_plane(iterates: &[Vec<Vec<f32>>], last: &[Vec<f32>], keep: &[bool]) -
             it.iter()
                 .zip(last)
                 .zip(keep)
-                .filter(|(_, &k)| k)
+                .filter(|(_, k)| **k)
                 .flat_map(|((x, y), _)| x.iter().zip(y).map(|(a, b)| f64::from(*a) - f64::from(*b)))
                 .collect()
         })
