@@ -1056,7 +1056,8 @@ impl Store {
                         .collect::<std::result::Result<Vec<f64>, _>>()
                         .map_err(|e| bad(format!("landscapes of run id {id}: {what}: {e}")))
                 };
-                let s = optlab_nn::landscape::Surface { a: nums(&a, "a")?, b: nums(&b, "b")?, loss: nums(&loss, "loss")? };
+                let s =
+                    optlab_nn::landscape::Surface { a: nums(&a, "a")?, b: nums(&b, "b")?, loss: nums(&loss, "loss")? };
                 if s.loss.len() != s.a.len() * s.b.len() || s.a.len() < 2 || s.b.len() < 2 {
                     return Err(bad(format!(
                         "landscapes of run id {id}: {} losses for a grid of {} × {} points",

@@ -119,11 +119,8 @@ pub(crate) fn read_iterates(path: &Path) -> Result<(Vec<(String, Vec<usize>)>, V
         )));
     }
     let mut vals = body.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")));
-    let iterates = header
-        .epochs
-        .iter()
-        .map(|&e| (e, sizes.iter().map(|&n| vals.by_ref().take(n).collect()).collect()))
-        .collect();
+    let iterates =
+        header.epochs.iter().map(|&e| (e, sizes.iter().map(|&n| vals.by_ref().take(n).collect()).collect())).collect();
     Ok((header.params, iterates))
 }
 
@@ -406,7 +403,10 @@ fn jacobi(mut a: Vec<f64>, n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut v = vec![0.0; n * n];
     (0..n).for_each(|i| v[i * n + i] = 1.0);
     for _sweep in 0..100 {
-        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * n + j].powi(2)).sum();
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j].powi(2))
+            .sum();
         let diag: f64 = (0..n).map(|i| a[i * n + i].powi(2)).sum();
         if off <= 1e-30 * diag.max(1e-300) {
             break;
@@ -626,7 +626,10 @@ fn run<M: Net>(
                 return Err(NnError::setting(
                     "eval",
                     "val",
-                    format!("the run has no validation set (val_fraction {}): use the training set", cfg.net.val_fraction),
+                    format!(
+                        "the run has no validation set (val_fraction {}): use the training set",
+                        cfg.net.val_fraction
+                    ),
                 ));
             }
             val
@@ -656,7 +659,10 @@ fn run<M: Net>(
     let curve = line.iter().copied().zip(ev.losses(&d1, &zero, &pts)).collect();
     let mut evaluations = 1 + lc.grid * lc.grid + lc.points_1d;
     let trajectory = if lc.trajectory {
-        let its = iterates.iter().map(|it| blocks_of(&infos, &it.weights, &format!("iterate of epoch {}", it.epoch))).collect::<Result<Vec<_>, _>>()?;
+        let its = iterates
+            .iter()
+            .map(|it| blocks_of(&infos, &it.weights, &format!("iterate of epoch {}", it.epoch)))
+            .collect::<Result<Vec<_>, _>>()?;
         let keep: Vec<bool> = params.iter().map(|(n, _)| !is_buffer(n)).collect();
         let plane = pca_plane(&its, &theta, &keep)?;
         let span = |f: fn(&(f64, f64)) -> f64| {

@@ -99,7 +99,15 @@ impl TrainConfig {
 
     /// Seed 0, the given settings, no checkpoint, no progress bar.
     pub fn with(task: &str, optimizer: OptimConfig, net: NetworkSettings) -> Self {
-        TrainConfig { task: task.into(), optimizer, seed: 0, net, checkpoint: None, progress: false, keep_iterates: false }
+        TrainConfig {
+            task: task.into(),
+            optimizer,
+            seed: 0,
+            net,
+            checkpoint: None,
+            progress: false,
+            keep_iterates: false,
+        }
     }
 }
 
@@ -1565,7 +1573,8 @@ mod tests {
                 let infos = state_tensors(&model);
                 let index = infos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
                 let bufs: Vec<Vec<f32>> = self.0.iter().map(|(_, v)| v.clone()).collect();
-                let m = update_bn(write_params(model, &index, &bufs), train, self.2, self.1, &mut StdRng::seed_from_u64(5));
+                let m =
+                    update_bn(write_params(model, &index, &bufs), train, self.2, self.1, &mut StdRng::seed_from_u64(5));
                 Ok(crate::adapter::named_values(&m))
             }
         }

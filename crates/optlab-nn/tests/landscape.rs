@@ -51,10 +51,15 @@ fn the_grid_centre_is_the_loss_at_theta_and_the_curve_is_its_middle_row() {
     let lc = LandscapeConfig { eval: EvalChoice { set: EvalSet::Train, samples: Some(40) }, ..lc };
     let t = landscape::landscape(&cfg, &r.weights, &[], &lc).unwrap();
     assert_eq!(t.eval, "train, 40 of 300 samples");
-    assert_eq!(t, landscape::landscape(&cfg, &r.weights, &[], &lc).map(|mut x| {
-        x.seconds = t.seconds;
-        x
-    }).unwrap());
+    assert_eq!(
+        t,
+        landscape::landscape(&cfg, &r.weights, &[], &lc)
+            .map(|mut x| {
+                x.seconds = t.seconds;
+                x
+            })
+            .unwrap()
+    );
 }
 
 #[test]
@@ -65,7 +70,11 @@ fn iterates_are_kept_beside_the_checkpoint_and_survive_a_resume() {
     c.checkpoint = Some(dir.path().join("full"));
     c.keep_iterates = true;
     let full = train(&c, &mut |_| {}).unwrap();
-    let t = landscape::load_trained(&dir.path().join("full"), NetworkSettings { widths: Some(vec![784, 16, 10]), ..NetworkSettings::default() }).unwrap();
+    let t = landscape::load_trained(
+        &dir.path().join("full"),
+        NetworkSettings { widths: Some(vec![784, 16, 10]), ..NetworkSettings::default() },
+    )
+    .unwrap();
     assert_eq!(t.epochs_done, 3);
     assert_eq!(t.iterates.iter().map(|i| i.epoch).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
     assert_eq!(t.iterates[3].weights, t.weights);
@@ -79,7 +88,11 @@ fn iterates_are_kept_beside_the_checkpoint_and_survive_a_resume() {
     train(&c2, &mut |_| {}).unwrap();
     c2.net.epochs = 3;
     train(&c2, &mut |_| {}).unwrap();
-    let t2 = landscape::load_trained(&dir.path().join("resumed"), NetworkSettings { widths: Some(vec![784, 16, 10]), ..NetworkSettings::default() }).unwrap();
+    let t2 = landscape::load_trained(
+        &dir.path().join("resumed"),
+        NetworkSettings { widths: Some(vec![784, 16, 10]), ..NetworkSettings::default() },
+    )
+    .unwrap();
     assert_eq!(t2.iterates, t.iterates);
     // The trajectory on the PCA plane ends at the final weights (the origin).
     let lc = LandscapeConfig { grid: 3, points_1d: 3, trajectory: true, ..LandscapeConfig::default() };

@@ -11,7 +11,9 @@
 //! non-finite ones are drawn at that cap (the top band, the top of the surface and the curve);
 //! the CSV files hold every value as computed.
 
-use crate::landscape::{band_color, clip_polyline, draw_trajectory, path_elements, Chart2d, DrawResult, Landscape, Levels};
+use crate::landscape::{
+    band_color, clip_polyline, draw_trajectory, path_elements, Chart2d, DrawResult, Landscape, Levels,
+};
 use crate::style::{darker, FAMILY};
 use crate::ReportError;
 use optlab_nn::landscape::{NetLandscape, Surface, Trajectory};
@@ -154,7 +156,16 @@ pub fn plot(path: &Path, pic: &Pic) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| ReportError::io(path, e))
 }
 
-/// The contour of `s` (filled bands, contour lines in bitmaps), θ marked at the origin when it
+/// An axis label: values within a millionth of the axis span of 0 are 0 (not `-2.22e-16`).
+fn tick(x: f64, range: (f64, f64)) -> String {
+    if x.abs() <= 1e-6 * (range.1 - range.0).abs() {
+        "0".into()
+    } else {
+        crate::format::num(x)
+    }
+}
+
+/// The contour of `s` (filled bands), θ marked at the origin when it
 /// is inside, the trajectory's path with its epochs when given, and a colour key on the right.
 pub fn contour<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -185,10 +196,12 @@ where
         .y_desc(axes.1)
         .label_style((FAMILY, 14))
         .axis_desc_style((FAMILY, 16))
-        .x_label_formatter(&|x| crate::format::num(*x))
-        .y_label_formatter(&|y| crate::format::num(*y))
+        .x_label_formatter(&|x| tick(*x, bx[0]))
+        .y_label_formatter(&|y| tick(*y, bx[1]))
         .draw()?;
-    land.draw(&mut chart, bitmap)?;
+    // Without the darker contour-line cells of `Landscape::draw`: at a few dozen cells per side
+    // they read as thick rings.
+    land.draw(&mut chart, false)?;
     if let Some(tr) = tr {
         let pts: Vec<(f64, f64)> = tr.points.iter().map(|p| (p.1, p.2)).collect();
         let c = RGBColor(214, 39, 40);
@@ -367,6 +380,12 @@ mod tests {
         let a = optlab_nn::landscape::linspace(-1.0, 1.0, n);
         let loss = a.iter().flat_map(|&b| a.iter().map(move |&x| 0.3 + x * x + 2.0 * b * b)).collect();
         Surface { a: a.clone(), b: a, loss }
+    }
+
+    #[test]
+    fn ticks_near_zero_are_zero() {
+        assert_eq!(tick(-2.22e-16, (-1.025, 1.025)), "0");
+        assert_eq!(tick(0.5, (-1.025, 1.025)), crate::format::num(0.5));
     }
 
     #[test]

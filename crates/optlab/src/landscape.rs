@@ -109,7 +109,10 @@ pub fn cli_run(args: &LandscapeArgs) -> Result<()> {
     );
     let (lo, hi) = l.surface.loss.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let bad = l.surface.loss.iter().filter(|v| !v.is_finite()).count();
-    println!("grid loss from {lo:.4} to {hi:.4}{}", if bad > 0 { format!(", {bad} points not finite") } else { String::new() });
+    println!(
+        "grid loss from {lo:.4} to {hi:.4}{}",
+        if bad > 0 { format!(", {bad} points not finite") } else { String::new() }
+    );
     if let Some(tr) = &l.trajectory {
         println!(
             "trajectory: {} iterates; explained variance PC1 {:.1} %, PC2 {:.1} %",

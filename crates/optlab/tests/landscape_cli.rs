@@ -13,14 +13,37 @@ fn landscape_of_a_checkpoint_writes_the_grids_and_plots() {
     let ck = dir.path().join("ck");
     let out = dir.path().join("land");
     let o = optlab(&[
-        "train", "--task", "mnist-mlp", "--widths", "784-16-10", "--train-limit", "300", "--epochs", "3",
-        "--checkpoint", ck.to_str().unwrap(), "--keep-iterates", "--quiet",
+        "train",
+        "--task",
+        "mnist-mlp",
+        "--widths",
+        "784-16-10",
+        "--train-limit",
+        "300",
+        "--epochs",
+        "3",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--keep-iterates",
+        "--quiet",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(ck.join("iterates.bin").is_file());
     let o = optlab(&[
-        "landscape", "--checkpoint", ck.to_str().unwrap(), "--out", out.to_str().unwrap(), "--grid", "5",
-        "--points-1d", "7", "--samples", "100", "--widths", "784-16-10", "--trajectory",
+        "landscape",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--grid",
+        "5",
+        "--points-1d",
+        "7",
+        "--samples",
+        "100",
+        "--widths",
+        "784-16-10",
+        "--trajectory",
     ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
