@@ -466,6 +466,7 @@ pub fn run_function(spec: &RunSpec, f: &FunctionRun) -> RunOutput {
         series,
         step_series: Vec::new(),
         histograms: Vec::new(),
+        landscape: None,
     }
 }
 

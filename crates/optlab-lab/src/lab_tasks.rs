@@ -138,7 +138,17 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
         termination: Some(termination.to_string()),
         ..Summary::default()
     };
-    RunOutput { status, error, summary, series, step_series, histograms: report.histograms }
+    // `landscape = true`: the loss around the final weights (a failure to compute it fails the
+    // run, naming why: a stored run either has its landscape or says why not).
+    let landscape = if job.net.landscape && status == Status::Ok {
+        match optlab_nn::landscape::report_grid(&cfg, &report.weights) {
+            Ok(s) => Some(s),
+            Err(e) => return RunOutput::failed(format!("landscape: {e}")),
+        }
+    } else {
+        None
+    };
+    RunOutput { status, error, summary, series, step_series, histograms: report.histograms, landscape }
 }
 
 #[cfg(test)]
@@ -230,6 +240,25 @@ mod tests {
         let again = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
         let losses = |o: &RunOutput| o.series.iter().map(|p| (p.loss, p.val_loss)).collect::<Vec<_>>();
         assert_eq!(losses(&out), losses(&again));
+    }
+
+    /// `landscape = true`: the run stores the loss on the report's grid around its final weights,
+    /// centred on a loss below the grid's corners' largest; without it, none.
+    #[test]
+    fn landscape_runs_store_the_grid() {
+        let text = "tasks = [\"blobs-two-layer\"]\nepochs = 3\nbatch_size = 16\nlandscape = true\noptimizers = [{ name = \"adam\", set = { lr = 0.01 } }]\n";
+        let p = plan(text);
+        let out = LabTasks::default().run(&p.runs[0], &AtomicBool::new(false));
+        assert_eq!(out.status, Status::Ok, "{:?}", out.error);
+        let s = out.landscape.expect("a landscape");
+        let n = optlab_nn::landscape::REPORT_GRID;
+        assert_eq!((s.a.len(), s.b.len(), s.loss.len()), (n, n, n * n));
+        assert!(s.loss.iter().all(|v| v.is_finite()));
+        let centre = s.at(n / 2, n / 2);
+        let corners = [s.at(0, 0), s.at(n - 1, 0), s.at(0, n - 1), s.at(n - 1, n - 1)];
+        assert!(corners.iter().any(|&c| c > centre), "{centre} vs {corners:?}");
+        let p = plan(&text.replace("landscape = true\n", ""));
+        assert!(LabTasks::default().run(&p.runs[0], &AtomicBool::new(false)).landscape.is_none());
     }
 
     /// Network runs log the batch loss, the learning rate and the gradient norm every

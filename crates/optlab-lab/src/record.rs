@@ -249,6 +249,10 @@ pub struct RunRecord {
     /// steps (optlab-nn's `StepHistogram`); empty otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub histograms: Vec<optlab_nn::StepHistogram>,
+    /// Network runs with `landscape = true`: the loss on a grid around the final weights
+    /// (optlab-nn's `landscape::Surface`; in the store's `landscapes` table, not in JSON).
+    #[serde(skip)]
+    pub landscape: Option<optlab_nn::landscape::Surface>,
 }
 
 /// One logged step of a network run (optlab-nn's `StepReport`).

@@ -236,6 +236,7 @@ struct ComparisonToml {
     blobs_dim: Option<Spanned<i64>>,
     blobs_separation: Option<Spanned<Num>>,
     grad_histograms: Option<Spanned<bool>>,
+    landscape: Option<Spanned<bool>>,
     // the report
     plot: Option<PlotToml>,
     baseline: Option<Spanned<String>>,
@@ -892,6 +893,7 @@ fn check_kind_keys(ctx: &Ctx, c: &ComparisonToml, cn: &str, has_fn: bool, has_ne
         ("log_every", c.log_every.as_ref().map(|v| v.span())),
         ("divergence_factor", c.divergence_factor.as_ref().map(|v| v.span())),
         ("grad_histograms", c.grad_histograms.as_ref().map(|v| v.span())),
+        ("landscape", c.landscape.as_ref().map(|v| v.span())),
     ];
     if !has_net {
         let h = c.hutchinson_h.as_ref().map(|v| ("hutchinson_h", Some(v.span())));
@@ -1169,6 +1171,9 @@ fn network_settings(
     }
     if let Some(v) = &c.grad_histograms {
         network.grad_histograms = *v.get_ref();
+    }
+    if let Some(v) = &c.landscape {
+        network.landscape = *v.get_ref();
     }
     Ok(())
 }
@@ -2431,6 +2436,21 @@ batch_size = [8, 32]
             m.contains("key `grad_histograms`") && m.contains("for network tasks, and the comparison has none"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn landscape_is_a_network_setting() {
+        let e = parse(&GOOD.replace("epochs = 2", "epochs = 2\nlandscape = true"), "f", "s").unwrap();
+        assert!(e.comparisons[0].network.landscape);
+        assert!(!parse(GOOD, "f", "s").unwrap().comparisons[0].network.landscape);
+        let text = GOOD.replace("epochs = 2", "epochs = 2\nlandscape = \"yes\"");
+        let m = err(&text);
+        let line = line_of(&text, "landscape = \"yes\"");
+        assert!(m.contains(&format!(":{line}:")) && m.contains("landscape"), "{m}");
+        let text = GOOD.replace("tasks = [\"rosenbrock\", \"blobs-two-layer\"]", "tasks = [\"rosenbrock\"]");
+        let text = text.replace("epochs = 2\n", "landscape = true\n").replace("batch_size = [8, 32]\n", "");
+        let m = err(&text);
+        assert!(m.contains("key `landscape`") && m.contains("for network tasks, and the comparison has none"), "{m}");
     }
 
     #[test]

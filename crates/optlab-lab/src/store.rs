@@ -289,6 +289,12 @@ CREATE TABLE IF NOT EXISTS step_histograms (
     upd TEXT NOT NULL,
     PRIMARY KEY (run_id, idx)
 );
+CREATE TABLE IF NOT EXISTS landscapes (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    loss TEXT NOT NULL
+);
 ";
 
 /// An open results store.
@@ -305,6 +311,8 @@ pub struct Store {
     steps_table: bool,
     /// Has the `step_histograms` table (false only for an older store opened read-only).
     hist_table: bool,
+    /// Has the `landscapes` table (false only for an older store opened read-only).
+    land_table: bool,
     /// Table `runs` has the `termination` column (false only for an older store opened read-only).
     termination: bool,
     /// Table `runs` has the `evals` column (false only for an older store opened read-only).
@@ -455,6 +463,7 @@ impl Store {
             extra: true,
             steps_table: true,
             hist_table: true,
+            land_table: true,
             termination: true,
             evals: true,
             immutable_stamp: None,
@@ -519,12 +528,18 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(sq)?;
+        let land_table: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'landscapes'", [], |r| {
+                r.get(0)
+            })
+            .map_err(sq)?;
         let termination = has_termination(&conn).map_err(sq)?;
         let evals = has_evals(&conn).map_err(sq)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
             read_only: true,
+            land_table: land_table == 1,
             extra: extra == 3,
             steps_table: steps_table == 1,
             hist_table: hist_table == 1,
@@ -920,6 +935,7 @@ impl Store {
                     series: Vec::new(),
                     step_series: Vec::new(),
                     histograms: Vec::new(),
+                    landscape: None,
                 };
                 Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, rec, r.get(7)?, r.get(9)?, r.get(10)?))
             })
@@ -1025,6 +1041,35 @@ impl Store {
                 out[i].1.histograms.push(h);
             }
         }
+        if self.land_table {
+            let mut st = self.conn.prepare("SELECT run_id, a, b, loss FROM landscapes").map_err(self.sq())?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                })
+                .map_err(self.sq())?;
+            for row in rows {
+                let (id, a, b, loss) = row.map_err(self.sq())?;
+                let nums = |t: &str, what: &str| -> Result<Vec<f64>> {
+                    t.split(',')
+                        .map(|c| c.parse::<f64>())
+                        .collect::<std::result::Result<Vec<f64>, _>>()
+                        .map_err(|e| bad(format!("landscapes of run id {id}: {what}: {e}")))
+                };
+                let s =
+                    optlab_nn::landscape::Surface { a: nums(&a, "a")?, b: nums(&b, "b")?, loss: nums(&loss, "loss")? };
+                if s.loss.len() != s.a.len() * s.b.len() || s.a.len() < 2 || s.b.len() < 2 {
+                    return Err(bad(format!(
+                        "landscapes of run id {id}: {} losses for a grid of {} × {} points",
+                        s.loss.len(),
+                        s.a.len(),
+                        s.b.len()
+                    )));
+                }
+                let i = *ids.get(&id).ok_or_else(|| bad(format!("landscapes row of a missing run (id {id})")))?;
+                out[i].1.landscape = Some(s);
+            }
+        }
         Ok(out)
     }
 
@@ -1098,6 +1143,7 @@ fn insert_tx(
         tx.execute("DELETE FROM series WHERE run_id = ?1", params![id]).map_err(sq)?;
         tx.execute("DELETE FROM step_series WHERE run_id = ?1", params![id]).map_err(sq)?;
         tx.execute("DELETE FROM step_histograms WHERE run_id = ?1", params![id]).map_err(sq)?;
+        tx.execute("DELETE FROM landscapes WHERE run_id = ?1", params![id]).map_err(sq)?;
         tx.execute("DELETE FROM runs WHERE id = ?1", params![id]).map_err(sq)?;
     }
     let s = &r.summary;
@@ -1174,6 +1220,14 @@ fn insert_tx(
         let text = |c: &[u64]| c.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
         for (i, h) in r.histograms.iter().enumerate() {
             st.execute(params![id, i as i64, h.step as i64, text(&h.grad), text(&h.update)]).map_err(sq)?;
+        }
+        if let Some(s) = &r.landscape {
+            let text = |v: &[f64]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",");
+            tx.execute(
+                "INSERT INTO landscapes (run_id, a, b, loss) VALUES (?1, ?2, ?3, ?4)",
+                params![id, text(&s.a), text(&s.b), text(&s.loss)],
+            )
+            .map_err(sq)?;
         }
     }
     Ok(true)
@@ -1333,6 +1387,11 @@ mod tests {
                     optlab_nn::StepHistogram { step: i as u64 * 3, grad, update }
                 })
                 .collect(),
+            landscape: (losses.len() >= 2).then(|| optlab_nn::landscape::Surface {
+                a: vec![-1.0, 0.0, 1.0 / 3.0],
+                b: vec![-0.5, 0.5],
+                loss: vec![losses[0], 0.1, f64::NAN, f64::INFINITY, 2.5e-7, losses[1]],
+            }),
         }
     }
 

@@ -25,6 +25,8 @@ pub struct RunOutput {
     pub step_series: Vec<StepPoint>,
     /// Network runs with `grad_histograms`: the histograms of the logged steps.
     pub histograms: Vec<optlab_nn::StepHistogram>,
+    /// Network runs with `landscape = true`: the loss on the grid around the final weights.
+    pub landscape: Option<optlab_nn::landscape::Surface>,
 }
 
 impl RunOutput {
@@ -37,6 +39,7 @@ impl RunOutput {
             series: Vec::new(),
             step_series: Vec::new(),
             histograms: Vec::new(),
+            landscape: None,
         }
     }
 }
@@ -99,6 +102,7 @@ pub fn make_record(spec: &RunSpec, out: RunOutput, wall_s: f64) -> RunRecord {
         series: out.series,
         step_series: out.step_series,
         histograms: out.histograms,
+        landscape: out.landscape,
     }
 }
 

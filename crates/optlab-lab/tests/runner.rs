@@ -75,6 +75,7 @@ impl TaskRunner for Fake {
             series,
             step_series: Vec::new(),
             histograms: Vec::new(),
+            landscape: None,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod histogram;
 pub mod hutchinson;
 pub mod init;
 pub mod kernels;
+pub mod landscape;
 pub mod models;
 pub mod settings;
 pub mod throughput;

@@ -5,7 +5,7 @@
 //! new field here, read where it is used.
 //!
 //! The settings added after the first stores were written (`mse`, `train_limit`, `init`,
-//! `shuffle`, `dropout`, `augment`, `early_stop_on`, `log_every`, `divergence_factor`, `grad_histograms`) are left out of the JSON while they have their default, so
+//! `shuffle`, `dropout`, `augment`, `early_stop_on`, `log_every`, `divergence_factor`, `grad_histograms`, `landscape`) are left out of the JSON while they have their default, so
 //! the runs of existing experiment files keep their identity (hash).
 
 use crate::hutchinson::HutchinsonConfig;
@@ -94,6 +94,12 @@ pub struct NetworkSettings {
     /// ([`crate::histogram`]), in [`crate::TrainReport::histograms`].
     #[serde(skip_serializing_if = "is_false")]
     pub grad_histograms: bool,
+    /// At the end of the run, the loss landscape around the final weights on a small grid
+    /// ([`crate::landscape::REPORT_GRID`] points per axis, filter-normalised random directions;
+    /// [`crate::landscape`]), for the experiment report. Not a training setting: it changes what
+    /// is stored, not how the run trains.
+    #[serde(skip_serializing_if = "is_false")]
+    pub landscape: bool,
 }
 
 /// Points a run logs by default: `log_every` is then `max(1, ⌈T / 100⌉)` for a run of `T` steps.
@@ -182,6 +188,7 @@ impl Default for NetworkSettings {
             blobs_dim: None,
             blobs_separation: None,
             grad_histograms: false,
+            landscape: false,
         }
     }
 }
@@ -228,6 +235,7 @@ mod tests {
             "blobs_dim",
             "blobs_separation",
             "grad_histograms",
+            "landscape",
         ] {
             assert!(!json.contains(key), "{key} in {json}");
         }

@@ -57,7 +57,7 @@ pub const CIFAR_MLP_WIDTHS: &[usize] = &[3072, 512, 256, 10];
 pub const TWO_LAYER_HIDDEN: usize = 8;
 /// Samples per forward pass when computing the validation loss.
 const EVAL_BATCH: usize = 1000;
-const CHECKPOINT_FILE: &str = "checkpoint.bin";
+pub(crate) const CHECKPOINT_FILE: &str = "checkpoint.bin";
 /// Magic bytes of the checkpoint format (version 2: with a checksum).
 const CHECKPOINT_MAGIC: &[u8; 8] = b"OPTLABN2";
 /// Magic bytes of the first checkpoint format (no checksum), refused with a message saying so.
@@ -84,6 +84,10 @@ pub struct TrainConfig {
     pub checkpoint: Option<PathBuf>,
     /// An indicatif progress bar on stderr.
     pub progress: bool,
+    /// With a checkpoint folder: also keep the weights at every epoch end (and the initial
+    /// weights) in `iterates.bin` beside the checkpoint, for the trajectory of
+    /// `optlab landscape` ([`crate::landscape`]).
+    pub keep_iterates: bool,
 }
 
 impl TrainConfig {
@@ -95,7 +99,15 @@ impl TrainConfig {
 
     /// Seed 0, the given settings, no checkpoint, no progress bar.
     pub fn with(task: &str, optimizer: OptimConfig, net: NetworkSettings) -> Self {
-        TrainConfig { task: task.into(), optimizer, seed: 0, net, checkpoint: None, progress: false }
+        TrainConfig {
+            task: task.into(),
+            optimizer,
+            seed: 0,
+            net,
+            checkpoint: None,
+            progress: false,
+            keep_iterates: false,
+        }
     }
 }
 
@@ -325,12 +337,12 @@ pub fn evaluate_weights(cfg: &TrainConfig, weights: &[(String, Vec<f32>)]) -> Re
 }
 
 /// Something to do with the task's freshly initialised model (the model type differs by task).
-trait WithModel {
+pub(crate) trait WithModel {
     type Out;
     fn call<M: Net>(self, model: M, train: &Dataset, val: &Dataset) -> Result<Self::Out, NnError>;
 }
 
-fn with_model<W: WithModel>(
+pub(crate) fn with_model<W: WithModel>(
     cfg: &TrainConfig,
     device: &Device,
     train_set: &Dataset,
@@ -403,6 +415,13 @@ fn validate(cfg: &TrainConfig) -> Result<(), NnError> {
     }
     if cfg.net.patience == Some(0) {
         return Err(NnError::setting("patience", 0, "must be at least 1"));
+    }
+    if cfg.keep_iterates && cfg.checkpoint.is_none() {
+        return Err(NnError::setting(
+            "keep_iterates",
+            true,
+            "the iterates are written beside the checkpoint: give a checkpoint folder (--checkpoint DIR)",
+        ));
     }
     if let Some(f) = cfg.net.divergence_factor {
         if !(f.is_finite() && f > 1.0) {
@@ -736,39 +755,39 @@ pub fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset), NnError> {
 
 /// Training progress that a checkpoint stores besides weights and optimizer state.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Progress {
-    task: String,
-    optimizer: String,
-    seed: u64,
-    batch_size: usize,
-    epochs_done: u32,
-    step: u64,
-    reports: Vec<EpochReport>,
-    best_epoch: Option<u32>,
-    best_val: Option<f64>,
-    bad_epochs: u32,
+pub(crate) struct Progress {
+    pub(crate) task: String,
+    pub(crate) optimizer: String,
+    pub(crate) seed: u64,
+    pub(crate) batch_size: usize,
+    pub(crate) epochs_done: u32,
+    pub(crate) step: u64,
+    pub(crate) reports: Vec<EpochReport>,
+    pub(crate) best_epoch: Option<u32>,
+    pub(crate) best_val: Option<f64>,
+    pub(crate) bad_epochs: u32,
     /// Parameter names and shapes, in the order of the weight blocks.
-    params: Vec<(String, Vec<usize>)>,
-    has_best: bool,
-    opt_state_len: u64,
+    pub(crate) params: Vec<(String, Vec<usize>)>,
+    pub(crate) has_best: bool,
+    pub(crate) opt_state_len: u64,
     /// The run's first batch loss: the reference of the divergence test.
-    first_loss: Option<f64>,
+    pub(crate) first_loss: Option<f64>,
     /// Settings a resumed run must share, by name (they change the data, the split, the loss or
     /// the schedules): see [`fixed_settings`].
-    fixed: Vec<(String, String)>,
+    pub(crate) fixed: Vec<(String, String)>,
     /// The steps logged so far, and the logging interval they were logged with (absent in
     /// checkpoints written before step logging: then nothing was logged).
     #[serde(default)]
-    step_log: Vec<StepReport>,
+    pub(crate) step_log: Vec<StepReport>,
     #[serde(default)]
-    log_every: Option<u64>,
+    pub(crate) log_every: Option<u64>,
     #[serde(default)]
-    histograms: Vec<crate::histogram::StepHistogram>,
+    pub(crate) histograms: Vec<crate::histogram::StepHistogram>,
     /// Hyperparameters of the default group and of each parameter group, and the Hutchinson
     /// settings: a resumed run applies changed ones from the resumed step on.
-    set: BTreeMap<String, String>,
-    group_sets: Vec<BTreeMap<String, String>>,
-    hutchinson: String,
+    pub(crate) set: BTreeMap<String, String>,
+    pub(crate) group_sets: Vec<BTreeMap<String, String>>,
+    pub(crate) hutchinson: String,
 }
 
 const FIXED_DEFAULT_DROPOUT: &str = "(the network's own)";
@@ -858,7 +877,7 @@ fn rebase_hypers(st: &mut OptimizerState<f32>, fresh: &OptimizerState<f32>) {
 }
 
 /// FNV-1a (64 bits) of `bytes`: any change of a single byte changes it.
-fn checksum(bytes: &[u8]) -> u64 {
+pub(crate) fn checksum(bytes: &[u8]) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     for &b in bytes {
         h ^= u64::from(b);
@@ -867,11 +886,11 @@ fn checksum(bytes: &[u8]) -> u64 {
     h
 }
 
-struct Checkpoint {
-    progress: Progress,
-    weights: Vec<Vec<f32>>,
-    best: Option<Vec<Vec<f32>>>,
-    opt_state: Option<OptimizerState<f32>>,
+pub(crate) struct Checkpoint {
+    pub(crate) progress: Progress,
+    pub(crate) weights: Vec<Vec<f32>>,
+    pub(crate) best: Option<Vec<Vec<f32>>>,
+    pub(crate) opt_state: Option<OptimizerState<f32>>,
 }
 
 fn write_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<(), NnError> {
@@ -905,7 +924,7 @@ fn write_checkpoint(dir: &Path, ck: &Checkpoint) -> Result<(), NnError> {
     write().map_err(|e| NnError::io(&path, e))
 }
 
-fn read_checkpoint(path: &Path) -> Result<Checkpoint, NnError> {
+pub(crate) fn read_checkpoint(path: &Path) -> Result<Checkpoint, NnError> {
     let bad = |what: String| NnError::Checkpoint { path: path.display().to_string(), what };
     let bytes = std::fs::read(path).map_err(|e| NnError::io(path, e))?;
     if bytes.len() >= 8 && &bytes[..8] == CHECKPOINT_MAGIC_V1 {
@@ -1191,6 +1210,22 @@ fn run<M: Net>(
     }
     let resumed_epochs = progress.epochs_done;
     progress.log_every = Some(log_every);
+    // `keep_iterates`: the weights at every epoch end so far (those of a resumed run's earlier
+    // epochs from its iterates file), then the current weights if they are not the last.
+    let mut iterates: Vec<(u32, Vec<Vec<f32>>)> = Vec::new();
+    if let (true, Some(dir)) = (cfg.keep_iterates, &cfg.checkpoint) {
+        let path = dir.join(crate::landscape::ITERATES_FILE);
+        if progress.epochs_done > 0 && path.is_file() {
+            let (params, its) = crate::landscape::read_iterates(&path)?;
+            if params == progress.params {
+                iterates = its.into_iter().filter(|(e, _)| *e <= progress.epochs_done).collect();
+            }
+        }
+        if iterates.last().map(|i| i.0) != Some(progress.epochs_done) {
+            read_params(&model, &state_index, &mut state_bufs);
+            iterates.push((progress.epochs_done, state_bufs.clone()));
+        }
+    }
     // Built now (not at the first step), so that the first logged step has its learning rate.
     opt.prepare(&model)?;
 
@@ -1405,6 +1440,12 @@ fn run<M: Net>(
         progress.epochs_done = epoch;
         if let Some(dir) = &cfg.checkpoint {
             read_params(&model, &state_index, &mut state_bufs);
+            if cfg.keep_iterates {
+                // Written before the checkpoint: a run killed in between resumes from the
+                // checkpoint and drops the extra iterate.
+                iterates.push((epoch, state_bufs.clone()));
+                crate::landscape::write_iterates(dir, &progress.params, &iterates)?;
+            }
             write_checkpoint(
                 dir,
                 &Checkpoint {

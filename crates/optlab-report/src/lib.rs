@@ -45,6 +45,7 @@ pub mod group;
 pub mod histograms;
 pub mod html;
 pub mod landscape;
+pub mod net_landscape;
 pub mod parallel;
 pub mod plots;
 pub mod scores;

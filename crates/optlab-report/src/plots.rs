@@ -45,6 +45,26 @@ pub enum Drawing {
     Histograms(Histograms),
     /// See [`crate::parallel`].
     Parallel(crate::parallel::Parallel),
+    /// Loss landscapes around the final weights (`landscape = true`): see
+    /// [`crate::net_landscape`].
+    Landscapes(Landscapes),
+}
+
+/// The loss landscapes of a task: per drawn configuration, its first seed's grid.
+#[derive(Clone, Debug)]
+pub struct Landscapes {
+    pub title: String,
+    pub runs: Vec<(String, optlab_nn::landscape::Surface)>,
+}
+
+/// The landscapes of `task` (None when no drawn configuration has one).
+pub fn landscapes(cmp: &Comparison, task: &str) -> Option<Landscapes> {
+    let runs: Vec<(String, optlab_nn::landscape::Surface)> = drawn(cmp, task)
+        .configs
+        .iter()
+        .filter_map(|c| c.runs.iter().find_map(|r| r.landscape.clone()).map(|s| (c.label.clone(), s)))
+        .collect();
+    (!runs.is_empty()).then(|| Landscapes { title: format!("{task}: loss around the final weights"), runs })
 }
 
 /// The histogram heatmaps of a task: per drawn configuration, its first seed's histograms.
@@ -240,6 +260,7 @@ impl Plot {
                 crate::histograms::draw(root, &d.title, &runs)
             }
             Drawing::Parallel(d) => crate::parallel::draw(root, d),
+            Drawing::Landscapes(d) => crate::net_landscape::draw_panels(root, &d.title, &d.runs, bitmap),
         }
     }
 }
@@ -747,6 +768,20 @@ pub fn plots_of(cmp: &Comparison, table: &Table) -> Vec<Plot> {
                 ),
                 size: (1100, 80 + 300 * h.runs.len() as u32),
                 drawing: Drawing::Histograms(h),
+            });
+        }
+        if let Some(l) = landscapes(cmp, task) {
+            let rows = l.runs.len().div_ceil(crate::net_landscape::PANELS_PER_ROW) as u32;
+            let cols = l.runs.len().min(crate::net_landscape::PANELS_PER_ROW) as u32;
+            out.push(Plot {
+                stem: format!("{base}-{t}-landscape"),
+                caption: format!(
+                    "Loss landscapes on {task} around the final weights θ of the first seed of each configuration {per} (landscape = true): the training loss (a seeded subset of {} samples) at θ + a·d1 + b·d2 on a {g} × {g} grid, a, b ∈ [−1, 1], d1 and d2 seeded Gaussian directions filter-normalised as in Li et al. 2018 (each filter scaled to the norm of θ's filter; zero on biases and BatchNorm); dark = low loss, × = θ (docs/landscape.md).{note}",
+                    optlab_nn::landscape::REPORT_SAMPLES,
+                    g = optlab_nn::landscape::REPORT_GRID
+                ),
+                size: (40 + 520 * cols, 40 + 460 * rows),
+                drawing: Drawing::Landscapes(l),
             });
         }
         if let Some(s) = sensitivity(cmp, table, task) {

@@ -640,3 +640,29 @@ fn gradient_histograms_are_drawn_when_the_runs_have_them() {
     let html = std::fs::read_to_string(&rep.html).unwrap();
     assert!(html.contains("Histograms of |g|") && html.contains("-net-histograms.svg"));
 }
+
+/// Runs with a stored landscape (`landscape = true`) get a `-landscape` plot per task, in the
+/// HTML too: one contour panel per configuration, from its first seed that has one; without,
+/// none.
+#[test]
+fn landscapes_are_drawn_when_the_runs_have_them() {
+    let (info, mut runs) = hand_made();
+    let dir = tempfile::tempdir().unwrap();
+    let rep = render(&info, &runs, dir.path()).unwrap();
+    assert!(!rep.files.iter().any(|f| f.to_string_lossy().contains("-landscape")));
+    let a = optlab_nn::landscape::linspace(-1.0, 1.0, 7);
+    let bowl: Vec<f64> = a.iter().flat_map(|&y| a.iter().map(move |&x| 0.2 + x * x + 0.5 * y * y)).collect();
+    for r in runs.iter_mut().filter(|r| r.label == "adam b1=0.9 b2=0.99") {
+        r.landscape = Some(optlab_nn::landscape::Surface { a: a.clone(), b: a.clone(), loss: bowl.clone() });
+    }
+    let cmps = group(&info, &runs).unwrap();
+    let l = optlab_report::plots::landscapes(&cmps[0], "net").unwrap();
+    assert_eq!(l.runs.len(), 1);
+    assert_eq!(l.runs[0].0, "adam b1=0.9 b2=0.99");
+    let dir = tempfile::tempdir().unwrap();
+    let rep = render(&info, &runs, dir.path()).unwrap();
+    let png = rep.files.iter().find(|f| f.to_string_lossy().ends_with("-net-landscape.png")).expect("the plot");
+    assert!(std::fs::metadata(png).unwrap().len() > 1000);
+    let html = std::fs::read_to_string(&rep.html).unwrap();
+    assert!(html.contains("Loss landscapes on net") && html.contains("-net-landscape.svg"));
+}

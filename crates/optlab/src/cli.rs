@@ -32,6 +32,10 @@ pub enum Command {
     Exprnet(crate::exprnet::ExprNetArgs),
     /// Train a network (optlab-nn on burn): log lines per epoch, CSV and loss-curve plots in --out.
     Train(Box<crate::train::TrainArgs>),
+    /// Loss landscape of a trained network (a checkpoint folder of `optlab train --checkpoint`):
+    /// the loss on a grid θ + a·d1 + b·d2 along filter-normalised random directions, in 1-D and
+    /// 2-D, and optionally the training path on the PCA plane of the iterates (docs/landscape.md).
+    Landscape(Box<crate::landscape::LandscapeArgs>),
     /// EMA of a series (default: Seattle daily temperatures) for several β, with and without bias
     /// correction, and the three momentum formulations compared: CSVs and plots in --out.
     Ema(crate::ema::EmaArgs),
@@ -289,6 +293,7 @@ pub fn main_with(cli: Cli) -> Result<()> {
         Command::Report(args) => crate::lab_cli::report(&args),
         Command::Slurm(args) => crate::slurm_cli::slurm(&args),
         Command::Train(args) => crate::train::cli_run(&args),
+        Command::Landscape(args) => crate::landscape::cli_run(&args),
         Command::Exprnet(args) => crate::exprnet::cli_run(&args),
         Command::Ema(args) => crate::ema::cli_run(&args),
         Command::Trace(args) => {

@@ -13,6 +13,7 @@ pub mod ema;
 pub mod error;
 pub mod exprnet;
 pub mod lab_cli;
+pub mod landscape;
 pub mod slurm_cli;
 pub mod study;
 pub mod trace;

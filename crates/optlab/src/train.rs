@@ -103,6 +103,10 @@ pub struct TrainArgs {
     /// Checkpoint directory: written after every epoch, resumed from when present.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// With --checkpoint: keep the weights at every epoch end (and the initial ones) in
+    /// DIR/iterates.bin, for `optlab landscape --trajectory` (docs/landscape.md).
+    #[arg(long)]
+    pub keep_iterates: bool,
     /// Use only N training samples (a seeded random subset).
     #[arg(long)]
     pub train_limit: Option<usize>,
@@ -208,11 +212,13 @@ impl TrainArgs {
             blobs_dim: self.blobs_dim,
             blobs_separation: self.blobs_separation,
             grad_histograms: self.grad_histograms,
+            landscape: false,
         };
         Ok(TrainConfig {
             seed: self.seed,
             checkpoint: self.checkpoint.clone(),
             progress: !self.quiet,
+            keep_iterates: self.keep_iterates,
             ..TrainConfig::with(&self.task, opt, net)
         })
     }
@@ -319,6 +325,7 @@ mod tests {
             hutchinson_samples: 1,
             hutchinson_h: 1e-3,
             checkpoint: None,
+            keep_iterates: false,
             train_limit: None,
             shuffle: true,
             dropout: None,

@@ -136,6 +136,7 @@ pub fn record(
         series,
         step_series: Vec::new(),
         histograms: Vec::new(),
+        landscape: None,
     }
 }
 
