@@ -229,7 +229,8 @@ mod tests {
 
     #[test]
     fn asha_keeps_the_best_fraction_at_each_rung() {
-        let asha = |earlier: Vec<Curve>| Pruner { rule: PruneRule::Asha { min_epochs: 1, reduction: 3 }, epochs: 9, earlier };
+        let asha =
+            |earlier: Vec<Curve>| Pruner { rule: PruneRule::Asha { min_epochs: 1, reduction: 3 }, epochs: 9, earlier };
         // No earlier trial: the trial is the best at its rung.
         assert_eq!(asha(vec![]).decide(&[5.0]), None);
         // One earlier trial (2 at the rung, 2/3 → keep 1): only the better goes on.

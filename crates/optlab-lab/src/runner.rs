@@ -183,7 +183,7 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
                     Some(p) => tasks.run_pruned(spec, p, cancel),
                     None => tasks.run(spec, cancel),
                 }))
-                    .unwrap_or_else(|p| RunOutput::failed(format!("the task panicked: {}", panic_text(&*p))));
+                .unwrap_or_else(|p| RunOutput::failed(format!("the task panicked: {}", panic_text(&*p))));
                 let wall = t0.elapsed().as_secs_f64();
                 if cancel.load(Ordering::Relaxed) {
                     break;

@@ -730,7 +730,8 @@ fn pruner(
     network: &NetworkSettings,
 ) -> Result<Option<crate::record::PruneRule>> {
     use crate::record::PruneRule;
-    let median_keys = [("prune_warmup_epochs", &c.prune_warmup_epochs), ("prune_startup_trials", &c.prune_startup_trials)];
+    let median_keys =
+        [("prune_warmup_epochs", &c.prune_warmup_epochs), ("prune_startup_trials", &c.prune_startup_trials)];
     let asha_keys = [("asha_min_epochs", &c.asha_min_epochs), ("asha_reduction", &c.asha_reduction)];
     let Some(p) = &c.pruner else {
         if let Some((k, Some(v))) = median_keys.iter().chain(&asha_keys).find(|(_, v)| v.is_some()) {

@@ -61,7 +61,10 @@ fn pruner_settings_are_checked_with_the_key_and_line() {
     let t = &exp.comparisons[0].tune.as_ref().unwrap().info;
     assert_eq!(t.prune, Some(PruneRule::Median { warmup_epochs: 1, startup_trials: 2 }));
     let a = parse(&asha(), "p.toml", "p").unwrap();
-    assert_eq!(a.comparisons[0].tune.as_ref().unwrap().info.prune, Some(PruneRule::Asha { min_epochs: 1, reduction: 2 }));
+    assert_eq!(
+        a.comparisons[0].tune.as_ref().unwrap().info.prune,
+        Some(PruneRule::Asha { min_epochs: 1, reduction: 2 })
+    );
     let cases: Vec<(String, &str, &str)> = vec![
         (EXP.replace("\"median\"", "\"hyperband\""), "pruner =", "key `pruner` in comparison `blobs`: unknown pruner `hyperband`; known: median, asha"),
         (
@@ -303,7 +306,8 @@ fn pruning_is_the_same_after_a_resume_with_more_jobs_and_for_a_shard_on_a_merged
     shard(1, &mut s1);
     let mut s2 = Store::open_dir(d2.path()).unwrap();
     shard(2, &mut s2);
-    let tuning = |s: &Store| -> Vec<RunRecord> { s.runs().unwrap().into_iter().filter(|r| r.tuning().is_some()).collect() };
+    let tuning =
+        |s: &Store| -> Vec<RunRecord> { s.runs().unwrap().into_iter().filter(|r| r.tuning().is_some()).collect() };
     let alone = key(&tuning(&s1));
     let d3 = tempfile::tempdir().unwrap();
     let mut s3 = Store::open_dir(d3.path()).unwrap();
@@ -363,7 +367,10 @@ fn the_default_run_pruned_cuts_the_whole_run() {
         assert_eq!(o.summary.termination.as_deref(), Some("pruned"));
         assert!(o.error.as_deref().unwrap().starts_with("pruned after epoch 2 by the median rule"), "{:?}", o.error);
     }
-    assert_eq!(real.series.iter().map(|p| p.val_loss).collect::<Vec<_>>(), cut.series.iter().map(|p| p.val_loss).collect::<Vec<_>>());
+    assert_eq!(
+        real.series.iter().map(|p| p.val_loss).collect::<Vec<_>>(),
+        cut.series.iter().map(|p| p.val_loss).collect::<Vec<_>>()
+    );
     assert_eq!(real.summary.final_val_loss, cut.summary.final_val_loss);
     assert_eq!(real.summary.min_loss, cut.summary.min_loss);
 }

@@ -1557,7 +1557,8 @@ mod tests {
                 let infos = state_tensors(&model);
                 let index = infos.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
                 let bufs: Vec<Vec<f32>> = self.0.iter().map(|(_, v)| v.clone()).collect();
-                let m = update_bn(write_params(model, &index, &bufs), train, self.2, self.1, &mut StdRng::seed_from_u64(5));
+                let m =
+                    update_bn(write_params(model, &index, &bufs), train, self.2, self.1, &mut StdRng::seed_from_u64(5));
                 Ok(crate::adapter::named_values(&m))
             }
         }

@@ -603,7 +603,12 @@ fn muon_is_refused_by_the_burn_optimizer_trait_adapter() {
 
 fn swa_per_epoch(opt: OptimConfig, swa_lr: Option<f64>) -> OptimConfig {
     use optlab_optim::average::{AverageConfig, AverageUnit};
-    opt.average(AverageConfig { unit: AverageUnit::Epoch, swa_lr, anneal_epochs: swa_lr.map(|_| 2), ..AverageConfig::swa() })
+    opt.average(AverageConfig {
+        unit: AverageUnit::Epoch,
+        swa_lr,
+        anneal_epochs: swa_lr.map(|_| 2),
+        ..AverageConfig::swa()
+    })
 }
 
 /// SWA per epoch from the first epoch: the reported weights are torch's running mean of the
@@ -613,7 +618,8 @@ fn swa_per_epoch(opt: OptimConfig, swa_lr: Option<f64>) -> OptimConfig {
 fn epoch_swa_reports_the_running_mean_of_the_epochs_weights() {
     let plain = |epochs| run(&TrainConfig { net: NetworkSettings { epochs, ..small_net() }, ..small_mlp(adam(2e-3)) });
     let ends: Vec<TrainReport> = (1..=3).map(plain).collect();
-    let cfg = TrainConfig { net: NetworkSettings { epochs: 3, ..small_net() }, ..small_mlp(swa_per_epoch(adam(2e-3), None)) };
+    let cfg =
+        TrainConfig { net: NetworkSettings { epochs: 3, ..small_net() }, ..small_mlp(swa_per_epoch(adam(2e-3), None)) };
     let r = run(&cfg);
     // Averaging without SWALR does not change the training.
     assert_eq!(r.epochs[2].train_loss.to_bits(), ends[2].epochs[2].train_loss.to_bits());
@@ -688,5 +694,8 @@ fn train_until_stops_where_the_callback_says() {
     // Returning false at the last epoch changes nothing: the run completed.
     let last = optlab_nn::train_until(&cfg, &mut |e| e.epoch < 5).unwrap();
     assert_eq!(last.stopped, StopReason::Completed);
-    assert_eq!(last.epochs.iter().map(|e| e.val_loss).collect::<Vec<_>>(), full.epochs.iter().map(|e| e.val_loss).collect::<Vec<_>>());
+    assert_eq!(
+        last.epochs.iter().map(|e| e.val_loss).collect::<Vec<_>>(),
+        full.epochs.iter().map(|e| e.val_loss).collect::<Vec<_>>()
+    );
 }

@@ -545,8 +545,10 @@ impl<T: Float> Optimizer<T> for Averaged<T> {
         }
         st.check_header(STATE_NAME, self.layout())?;
         let st = st.ordered(self.layout())?;
-        let inner =
-            st.inner.as_deref().ok_or_else(|| OptimError::State("averaging state without the optimizer's state".into()))?;
+        let inner = st
+            .inner
+            .as_deref()
+            .ok_or_else(|| OptimError::State("averaging state without the optimizer's state".into()))?;
         let get = |name: &str, len: Option<usize>| -> Result<Vec<f64>> {
             match st.global.iter().find(|(n, _)| n == name) {
                 Some((_, v)) if len.is_none_or(|l| v.len() == l) => Ok(v.clone()),
@@ -554,7 +556,8 @@ impl<T: Float> Optimizer<T> for Averaged<T> {
             }
         };
         let settings = get("settings", None)?;
-        let same = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        let same =
+            |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
         if !same(&settings, &self.cfg.fingerprint()) {
             return Err(OptimError::State(format!(
                 "the state was saved with other weight-averaging settings than these ({})",
@@ -570,7 +573,10 @@ impl<T: Float> Optimizer<T> for Averaged<T> {
         let pending = get("pending", Some(1))?[0] != 0.0;
         for t in &st.tensors {
             if t.buffers.len() != 1 || t.buffers[0].0 != "averaged" {
-                return Err(OptimError::State(format!("tensor `{}`: weight averaging expects one buffer `averaged`", t.name)));
+                return Err(OptimError::State(format!(
+                    "tensor `{}`: weight averaging expects one buffer `averaged`",
+                    t.name
+                )));
             }
         }
         self.inner.load_state(inner)?;
@@ -609,9 +615,11 @@ mod tests {
     /// weights (`epoch_boundary`) and the one that only calls `end_epoch` get the same averages.
     #[test]
     fn epoch_averaging_with_or_without_the_boundary_call_agrees() {
-        let cfg = OptimConfig::new("sgd")
-            .set("lr", 0.1)
-            .average(AverageConfig { unit: AverageUnit::Epoch, swa_start: 1, ..AverageConfig::swa() });
+        let cfg = OptimConfig::new("sgd").set("lr", 0.1).average(AverageConfig {
+            unit: AverageUnit::Epoch,
+            swa_start: 1,
+            ..AverageConfig::swa()
+        });
         let mut a = registry::build::<f64>(Layout::single("x", 1), &cfg).unwrap();
         let mut b = registry::build::<f64>(Layout::single("x", 1), &cfg).unwrap();
         let (mut xa, mut xb) = ([1.0f64], [1.0f64]);

@@ -51,7 +51,11 @@ fn run_case(case: &Value) -> Result<f64, String> {
         layout.push(t["name"].as_str().unwrap(), &shape).unwrap();
     }
     let rows = |v: &Value| -> Vec<Vec<f64>> {
-        v.as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+            .collect()
     };
     let traj = rows(&case["trajectory"]);
     let grads = rows(&case["grads"]);
@@ -99,7 +103,13 @@ fn every_matrix_golden_case_matches_torch() {
         }
     }
     eprintln!("{} matrix cases; worst relative error {:.2e} ({})", cases.len(), worst.0, worst.1);
-    assert!(failures.is_empty(), "{} of {} cases differ from torch:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from torch:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 /// Every option of Adafactor and Muon is set by some case, both optimizers are registered with
@@ -116,7 +126,9 @@ fn matrix_goldens_cover_every_option() {
         for h in spec.hypers {
             let set = |c: &&Value| {
                 c["set"].get(h.name).is_some()
-                    || c.get("groups").and_then(Value::as_array).is_some_and(|gs| gs.iter().any(|g| g["set"].get(h.name).is_some()))
+                    || c.get("groups")
+                        .and_then(Value::as_array)
+                        .is_some_and(|gs| gs.iter().any(|g| g["set"].get(h.name).is_some()))
             };
             // eps1's default is torch's None; the cases set it and leave it at None.
             assert!(own.iter().any(set), "{name}: no golden case sets {}", h.name);

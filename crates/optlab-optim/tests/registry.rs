@@ -61,9 +61,9 @@ fn every_entry_has_valid_metadata() {
             assert!(!v.set.is_empty(), "{}: variant {} sets nothing", s.name, v.name);
             let cfg = v.set.iter().fold(OptimConfig::new(s.name), |c, (k, val)| c.set(k, val));
             // Muon takes matrices: its variants are built for one.
-            let l = if e.fallback.is_some() { Layout::new().with("x", &[3, 2]).unwrap() } else { Layout::single("x", 3) };
-            registry::build::<f64>(l, &cfg)
-                .unwrap_or_else(|err| panic!("{}: variant {}: {err}", s.name, v.name));
+            let l =
+                if e.fallback.is_some() { Layout::new().with("x", &[3, 2]).unwrap() } else { Layout::single("x", 3) };
+            registry::build::<f64>(l, &cfg).unwrap_or_else(|err| panic!("{}: variant {}: {err}", s.name, v.name));
         }
     }
 }
@@ -77,7 +77,8 @@ fn every_numeric_hyperparameter_of_every_optimizer_can_be_scheduled() {
     let vectors = Layout::new().with("a", &[3]).unwrap().with("b", &[2]).unwrap();
     // The same 5 numbers as a 3x1 and a 1x2 matrix for optimizers that take only matrices (Muon).
     let matrices = Layout::new().with("a", &[3, 1]).unwrap().with("b", &[1, 2]).unwrap();
-    let layout_of = |name: &str| if registry::fallback(name).unwrap().is_some() { matrices.clone() } else { vectors.clone() };
+    let layout_of =
+        |name: &str| if registry::fallback(name).unwrap().is_some() { matrices.clone() } else { vectors.clone() };
     let run = |cfg: &OptimConfig| {
         let mut o = registry::build::<f64>(layout_of(&cfg.name), cfg).unwrap_or_else(|e| panic!("{}: {e}", cfg.name));
         let (mut a, mut b) = (vec![0.5, -1.0, 2.0], vec![1.5, -0.25]);
@@ -92,7 +93,8 @@ fn every_numeric_hyperparameter_of_every_optimizer_can_be_scheduled() {
     for name in registry::names() {
         let spec = registry::spec(name).unwrap();
         // lbfgs's `step` without evaluations needs max_iter = 1.
-        let config = || if *name == "lbfgs" { OptimConfig::new(name).set("max_iter", 1) } else { OptimConfig::new(name) };
+        let config =
+            || if *name == "lbfgs" { OptimConfig::new(name).set("max_iter", 1) } else { OptimConfig::new(name) };
         let plain = run(&config());
         for h in spec.hypers.iter().filter(|h| h.schedulable()) {
             let Value::F(base) = h.default else { panic!("{name}: {} is schedulable but not a number", h.name) };

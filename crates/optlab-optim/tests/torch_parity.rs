@@ -131,8 +131,7 @@ fn golden_covers_every_torch_optimizer_and_option() {
                 continue;
             }
             torch.push(spec.name);
-            let own: Vec<&Value> =
-                cases.iter().chain(matrix_cases).filter(|c| c["optimizer"] == spec.name).collect();
+            let own: Vec<&Value> = cases.iter().chain(matrix_cases).filter(|c| c["optimizer"] == spec.name).collect();
             assert!(!own.is_empty(), "no golden case for {} (add it to tools/torch_golden/gen_optim.py)", spec.name);
             for v in spec.variants {
                 // bf16 state is optlab's own (not in torch): tested in adam.rs and by the generic tests.

@@ -110,9 +110,8 @@ impl TuningTable {
     /// CSV: `task,configuration,key,value,valid,runs,successes,pruned,median_score,median_steps,chosen`
     /// (`pruned`: the epochs the pruned runs reached, `;`-separated).
     pub fn csv(&self) -> String {
-        let mut s = String::from(
-            "task,configuration,key,value,valid,runs,successes,pruned,median_score,median_steps,chosen\n",
-        );
+        let mut s =
+            String::from("task,configuration,key,value,valid,runs,successes,pruned,median_score,median_steps,chosen\n");
         for t in &self.rows {
             for (i, tr) in t.trials.iter().enumerate() {
                 let _ = writeln!(
@@ -161,10 +160,8 @@ fn pruned_text(epochs: &[u32]) -> String {
     match epochs {
         [] => String::new(),
         [e] => format!("after epoch {e}"),
-        es => format!(
-            "{} (after epochs {})",
-            es.len(),
-            es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
-        ),
+        es => {
+            format!("{} (after epochs {})", es.len(), es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", "))
+        }
     }
 }

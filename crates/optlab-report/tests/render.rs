@@ -53,6 +53,7 @@ fn net_run(
         Status::Ok => None,
         Status::Diverged => Some("loss became NaN in epoch 3".to_string()),
         Status::Failed => Some("data file missing".to_string()),
+        Status::Pruned => Some("pruned after epoch 2".to_string()),
     };
     common::record(
         "grid",

@@ -59,7 +59,13 @@ impl AverageArgs {
             swa_freq: self.swa_freq.unwrap_or(1),
             swa_lr: self.swa_lr,
             anneal_epochs: self.anneal_epochs,
-            anneal_strategy: self.anneal_strategy.as_deref().map(|s| if s == "linear" { Anneal::Linear } else { Anneal::Cos }),
+            anneal_strategy: self.anneal_strategy.as_deref().map(|s| {
+                if s == "linear" {
+                    Anneal::Linear
+                } else {
+                    Anneal::Cos
+                }
+            }),
             ema_decay: self.ema_decay,
         };
         cfg.check().map_err(|e| Error::Usage(format!("--average: {e}")))?;
@@ -73,7 +79,8 @@ mod tests {
 
     #[test]
     fn averaging_options_build_the_settings_and_refuse_strays() {
-        let a = AverageArgs { average: Some("swa".into()), swa_start: Some(5), swa_lr: Some(0.05), ..Default::default() };
+        let a =
+            AverageArgs { average: Some("swa".into()), swa_start: Some(5), swa_lr: Some(0.05), ..Default::default() };
         let c = a.to_config().unwrap().unwrap();
         assert_eq!((c.method, c.swa_start, c.swa_freq, c.swa_lr), (AverageMethod::Swa, 5, 1, Some(0.05)));
         assert_eq!(AverageArgs::default().to_config().unwrap(), None);

@@ -56,8 +56,12 @@ pub fn run(a: &MuonArgs, out: &mut dyn Write) -> Result<()> {
         eprintln!("no Python with torch found: torch columns omitted (set --torch PATH)");
     }
     let io = |e| Error::Io { path: "stdout".into(), source: e };
-    writeln!(out, "| shape | threads | {} median ms (min) | torch.optim.Muon median ms (min) | optlab / torch |", v.label())
-        .map_err(io)?;
+    writeln!(
+        out,
+        "| shape | threads | {} median ms (min) | torch.optim.Muon median ms (min) | optlab / torch |",
+        v.label()
+    )
+    .map_err(io)?;
     writeln!(out, "|---|---:|---:|---:|---:|").map_err(io)?;
     for &t in &a.threads {
         let torch = python.as_deref().and_then(|p| torch_times(p, &a.shapes, t, a.repeats));

@@ -366,7 +366,9 @@ mod tests {
 /// `--group PATTERNS:KEY=VALUE,...` as a parameter group (values are checked when the optimizer
 /// is built).
 fn parse_group(text: &str) -> Result<optlab_optim::GroupConfig> {
-    let bad = |why: &str| Error::Usage(format!("--group `{text}`: {why}; expected PATTERNS:KEY=VALUE,... such as '*.bias:lr=0.001'"));
+    let bad = |why: &str| {
+        Error::Usage(format!("--group `{text}`: {why}; expected PATTERNS:KEY=VALUE,... such as '*.bias:lr=0.001'"))
+    };
     let (patterns, sets) = text.split_once(':').ok_or_else(|| bad("no `:`"))?;
     let tensors: Vec<String> = patterns.split(';').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
     if tensors.is_empty() {

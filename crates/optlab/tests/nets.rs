@@ -5,7 +5,6 @@
 mod common;
 use common::{cifar_dir, optlab, run_ok};
 
-
 use optlab_lab::store::{Store, DB_FILE};
 
 #[test]

@@ -64,7 +64,11 @@ pub fn with_fallback(mut cfg: OptimConfig, l: &Layout) -> OptimConfig {
     let Some((key, value)) = registry::fallback(&cfg.name).unwrap() else { return cfg };
     let mut rest = Vec::new();
     for t in l.tensors().iter().filter(|t| t.shape.len() < 2) {
-        match cfg.groups.iter_mut().find(|g| g.tensors.iter().any(|p| optlab_optim::engine::pattern_matches(p, &t.name))) {
+        match cfg
+            .groups
+            .iter_mut()
+            .find(|g| g.tensors.iter().any(|p| optlab_optim::engine::pattern_matches(p, &t.name)))
+        {
             Some(g) => {
                 g.set.insert(key.to_string(), value.to_string());
             }
