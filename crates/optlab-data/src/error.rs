@@ -90,9 +90,8 @@ pub enum DataError {
     /// `normalise` got statistics of the wrong length or a non-positive / non-finite value.
     #[error("dataset {dataset:?}: cannot normalise: {detail}")]
     BadStats { dataset: String, detail: String },
-    /// A CSV file (or embedded CSV text) that cannot be read as asked: `line` is 1-based (0: the
-    /// file as a whole).
-    /// A CSV file (or embedded CSV text) that cannot be read as asked; `line` is 1-based.
+    /// A series CSV file (or embedded CSV text, `optlab ema`) that cannot be read as asked: `line`
+    /// is 1-based (0: the file as a whole).
     #[error("{file}: line {line}: {detail}")]
-    Csv { file: String, line: usize, detail: String },
+    CsvSeries { file: String, line: usize, detail: String },
 }

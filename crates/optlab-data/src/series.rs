@@ -22,7 +22,7 @@ pub fn shipped_temperature() -> Result<Vec<f64>, DataError> {
 }
 
 fn csv_error(source: &str, line: usize, detail: String) -> DataError {
-    DataError::Csv { file: source.to_string(), line, detail }
+    DataError::CsvSeries { file: source.to_string(), line, detail }
 }
 
 /// Splits one CSV line into fields (quotes as in the module docs).
