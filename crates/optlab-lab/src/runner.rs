@@ -142,7 +142,7 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
     let selected = plan.select(opts.shard);
     let mut summary = RunSummary { total: selected.len(), db: store.path().to_path_buf(), ..RunSummary::default() };
     let mut todo: VecDeque<(&RunSpec, Option<i64>)> = VecDeque::new();
-    for r in selected {
+    for &r in &selected {
         match stored.get(&r.hash) {
             None => todo.push_back((r, None)),
             Some(s) if s.failed && opts.retry_failed => todo.push_back((r, Some(s.id))),
