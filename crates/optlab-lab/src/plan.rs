@@ -61,6 +61,7 @@ pub struct FunctionRun {
 /// Resolved task settings of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // one per run of a plan; boxing buys nothing here
 pub enum TaskSettings {
     Function(FunctionRun),
     Network(NetworkSettings),

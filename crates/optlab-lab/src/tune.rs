@@ -226,7 +226,7 @@ pub fn choose(tune: &TuneInfo, runs: &[&RunRecord]) -> Vec<Tuned> {
                 let ix: Vec<usize> = (0..trials.len()).filter(|&i| trials[i].study == Some(s)).collect();
                 let b = pick_by(&ix, |&i| {
                     let t = &trials[i];
-                    (!t.invalid).then(|| (t.median_steps, t.median_score, i as f64))
+                    (!t.invalid).then_some((t.median_steps, t.median_score, i as f64))
                 });
                 if let Some(b) = b {
                     let i = ix[b];

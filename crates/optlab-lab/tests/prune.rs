@@ -203,7 +203,9 @@ fn run_all(text: &str, jobs: usize) -> (tempfile::TempDir, Vec<RunRecord>) {
 }
 
 /// The figures of runs that do not depend on the machine (wall times left out).
-fn key(runs: &[RunRecord]) -> Vec<(String, Status, Option<u32>, Vec<(u64, f64, Option<f64>)>)> {
+type Key = (String, Status, Option<u32>, Vec<(u64, f64, Option<f64>)>);
+
+fn key(runs: &[RunRecord]) -> Vec<Key> {
     let mut v: Vec<_> = runs
         .iter()
         .map(|r| {

@@ -218,6 +218,7 @@ seeds = [7]
 /// over its runs (ties: fewer median steps to success, then the earlier trial).
 fn deepobs_by_hand(runs: &[RunRecord]) -> HashMap<(String, String), String> {
     let mut problems = Problems::default();
+    #[allow(clippy::type_complexity)]
     let mut by: HashMap<(String, String), Vec<(String, Vec<(f64, f64)>)>> = HashMap::new();
     for r in runs {
         let Some(m) = r.tuning() else { continue };

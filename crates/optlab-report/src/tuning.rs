@@ -85,7 +85,7 @@ impl TuningTable {
     /// A Markdown table (one row per task, configuration and value).
     pub fn markdown(&self) -> String {
         if self.protocol == "algoperf" {
-            let mut s = format!(
+            let mut s = String::from(
                 "Tuning runs (phase one, protocol `algoperf`): per study, the trial with the fewest median steps to the validation target (a miss counts as infinite); the score is the median over studies of the best trial's steps, and the best trial of the median study is chosen and rerun with the comparison's seeds (docs/experiments.md).\n\n"
             );
             let _ = writeln!(s, "| {} |", Self::HEAD.join(" | "));

@@ -149,7 +149,7 @@ impl<T: Float> Algorithm<T> for Adafactor {
         let sign = T::of(if hp.maximize { -1.0 } else { 1.0 });
         if hp.weight_decay != 0.0 {
             let decay = T::of(1.0 - hp.lr * hp.weight_decay);
-            t.p.iter_mut().for_each(|x| *x = *x * decay);
+            t.p.iter_mut().for_each(|x| *x *= decay);
         }
         let (wt, low) = (T::of(w), w.abs() < 0.5);
         let eps1_sq = T::of(eps1 * eps1);
@@ -288,7 +288,7 @@ mod tests {
         let l = Layout::new().with("k", &[2, 3, 4]).unwrap().with("b", &[5]).unwrap();
         let mut o = registry::build::<f64>(l.clone(), &OptimConfig::new("adafactor")).unwrap();
         let mut k: Vec<f64> = (0..24).map(|i| (i as f64 * 0.37).sin()).collect();
-        let mut b = vec![0.5; 5];
+        let mut b = [0.5; 5];
         let gk: Vec<f64> = (0..24).map(|i| (i as f64 * 0.11).cos()).collect();
         let gb = [0.1, -0.2, 0.3, -0.4, 0.5];
         o.step(&mut [&mut k[..], &mut b[..]], &[&gk[..], &gb[..]], None).unwrap();

@@ -306,7 +306,7 @@ impl<T: Float> Algorithm<T> for Muon {
             let (tb2, omb2, eps) = (T::of(b2), T::of(1.0 - b2), T::of(hp.adamw_eps));
             let [m, v, ..] = t.s;
             for (((p, &g), m), v) in t.p.iter_mut().zip(t.g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *p = *p * decay;
+                *p *= decay;
                 *m = lerp(*m, g, w1, low);
                 *v = *v * tb2 + omb2 * g * g;
                 *p += neg_step * (*m / ((*v).sqrt() / bc2_sqrt + eps));
@@ -335,7 +335,7 @@ impl<T: Float> Algorithm<T> for Muon {
         );
         let alpha = T::of(-hp.adjusted_lr(rows, cols));
         for (p, &o) in t.p.iter_mut().zip(&o) {
-            *p = *p * decay;
+            *p *= decay;
             *p += alpha * o;
         }
     }
