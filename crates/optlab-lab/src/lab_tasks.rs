@@ -7,6 +7,7 @@ use std::sync::RwLock;
 
 use crate::function_task::run_function;
 use crate::plan::{RunSpec, TaskSettings};
+use crate::prune::Pruner;
 use crate::record::{Point, Status, StepPoint, Summary};
 use crate::task::{NetworkJob, RunOutput, TaskRunner};
 
@@ -48,6 +49,17 @@ static NETWORK_RUN: RwLock<()> = RwLock::new(());
 
 impl TaskRunner for LabTasks {
     fn run(&self, spec: &RunSpec, cancel: &AtomicBool) -> RunOutput {
+        self.run_with(spec, None, cancel)
+    }
+
+    /// Network trials stop training where the pruner says; others run whole.
+    fn run_pruned(&self, spec: &RunSpec, pruner: &Pruner, cancel: &AtomicBool) -> RunOutput {
+        self.run_with(spec, Some(pruner), cancel)
+    }
+}
+
+impl LabTasks {
+    fn run_with(&self, spec: &RunSpec, pruner: Option<&Pruner>, cancel: &AtomicBool) -> RunOutput {
         match &spec.settings {
             TaskSettings::Function(f) => {
                 let _shared = NETWORK_RUN.read().unwrap_or_else(|e| e.into_inner());
@@ -60,8 +72,8 @@ impl TaskRunner for LabTasks {
                         return RunOutput::failed("cancelled before it started");
                     }
                     match self.threads {
-                        Some(n) => in_pool(n, || run_network(&job, cancel)).unwrap_or_else(RunOutput::failed),
-                        None => run_network(&job, cancel),
+                        Some(n) => in_pool(n, || run_network(&job, pruner, cancel)).unwrap_or_else(RunOutput::failed),
+                        None => run_network(&job, pruner, cancel),
                     }
                 }
                 None => RunOutput::failed("a network run without network settings"),
@@ -76,17 +88,20 @@ impl TaskRunner for LabTasks {
 /// diverged (a non-finite loss or gradient, or a loss above `optlab_nn::train::DIVERGENCE_FACTOR`
 /// times the first; the error says which), `failed` when the job cannot be carried out (bad data
 /// path, a setting optlab-nn refuses). The summary's `min_loss` is the smallest finite logged
-/// batch loss (the smallest per-epoch mean when no step was logged).
-pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
+/// batch loss (the smallest per-epoch mean when no step was logged). With a `pruner`, training
+/// stops after the first epoch it prunes at: status `pruned`, termination `pruned`, the reason
+/// as the error, `epochs` the epoch reached.
+pub fn run_network(job: &NetworkJob, pruner: Option<&Pruner>, _cancel: &AtomicBool) -> RunOutput {
     let cfg = optlab_nn::TrainConfig {
         seed: job.seed,
         ..optlab_nn::TrainConfig::with(&job.task, job.optimizer.clone(), job.net.clone())
     };
     let mut series = Vec::new();
     let mut elapsed = 0.0;
-    let report = optlab_nn::train(&cfg, &mut |e: &optlab_nn::EpochReport| {
+    let (mut own, mut pruned) = (Vec::new(), None);
+    let report = optlab_nn::train_until(&cfg, &mut |e: &optlab_nn::EpochReport| {
         elapsed += e.time_s;
-        series.push(Point {
+        let p = Point {
             step: e.step,
             epoch: Some(e.epoch),
             time_s: elapsed,
@@ -94,7 +109,16 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
             val_loss: e.validated().then_some(e.val_loss),
             accuracy: e.validated().then(|| e.accuracy()),
             x: None,
-        });
+        };
+        own.push(crate::prune::metric(&p));
+        series.push(p);
+        match pruner.and_then(|pr| pr.decide(&own)) {
+            Some(why) => {
+                pruned = Some(why);
+                false
+            }
+            None => true,
+        }
     });
     let report = match report {
         Ok(r) => r,
@@ -107,9 +131,13 @@ pub fn run_network(job: &NetworkJob, _cancel: &AtomicBool) -> RunOutput {
         StopReason::TimeBudget => "time_budget",
         StopReason::EarlyStopped => "early_stopped",
         StopReason::Diverged { .. } => "diverged",
+        StopReason::Stopped { .. } => "pruned",
     };
     let (status, error) = match report.stopped {
         StopReason::Diverged { epoch, why } => (Status::Diverged, Some(format!("epoch {epoch}: {why}"))),
+        StopReason::Stopped { epoch } => {
+            (Status::Pruned, Some(pruned.unwrap_or_else(|| format!("pruned after epoch {epoch}"))))
+        }
         _ => (Status::Ok, None),
     };
     let step_series: Vec<StepPoint> = report

@@ -10,6 +10,7 @@
 //!   stopping rules and [`function_task::run_one`].
 //! * [`tune`]: tuning protocols (`[comparison.tune]`): the two-phase plan's choice of a value per
 //!   task and configuration from the tuning runs.
+//! * [`prune`]: pruning of network tuning trials between epochs (median rule, ASHA).
 //! * [`study`]: the test-function study (`optlab functions study`) and its learning-rate protocol;
 //!   [`stats`]: the quantiles it and the report use.
 //! * [`task`]: the [`task::TaskRunner`] trait, [`task::NetworkJob`]; [`lab_tasks`]: the task runner
@@ -26,6 +27,7 @@ pub mod function_task;
 pub mod lab_tasks;
 pub mod plan;
 pub mod process;
+pub mod prune;
 pub mod record;
 pub mod run_loop;
 pub mod runner;

@@ -682,6 +682,8 @@ impl Plan {
                                     key: t.info.key.clone(),
                                     value: v.clone(),
                                     study,
+                                    // Only network runs are pruned (between epochs).
+                                    prune: t.info.prune.filter(|_| kind == TaskKind::Network),
                                 };
                                 // AlgoPerf: study `s` runs with tuning seed `s` only.
                                 let seeds = match study {

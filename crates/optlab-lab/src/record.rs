@@ -20,6 +20,9 @@ pub enum Status {
     Diverged,
     /// The run could not be carried out; `RunRecord::error` says why.
     Failed,
+    /// A tuning trial stopped between epochs by the comparison's pruner ([`crate::prune`]):
+    /// `Summary::epochs` is the epoch it reached, `RunRecord::error` the pruner's reason.
+    Pruned,
 }
 
 impl Status {
@@ -28,6 +31,7 @@ impl Status {
             Status::Ok => "ok",
             Status::Diverged => "diverged",
             Status::Failed => "failed",
+            Status::Pruned => "pruned",
         }
     }
 }
@@ -142,6 +146,46 @@ pub struct TuneInfo {
     /// The AlgoPerf protocol's target on the validation metric of network runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<ValTarget>,
+    /// The pruner of the network tuning runs (`pruner = "median"` / `"asha"`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneRule>,
+}
+
+/// How tuning trials of network tasks are pruned between epochs (see [`crate::prune`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "pruner")]
+pub enum PruneRule {
+    /// Optuna's median rule: after `warmup_epochs` epochs, a trial whose best validation loss so
+    /// far is worse than the median of the earlier completed trials' validation loss at the same
+    /// epoch is pruned, once at least `startup_trials` earlier trials completed.
+    Median { warmup_epochs: u32, startup_trials: u32 },
+    /// Successive halving (ASHA): at the rungs `min_epochs · reduction^k` (below the last
+    /// epoch), a trial goes on only if its validation loss there is among the best
+    /// `1/reduction` of the earlier trials that reached the rung, itself included (the best one
+    /// while fewer than `reduction` are there).
+    Asha { min_epochs: u32, reduction: u32 },
+}
+
+impl PruneRule {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PruneRule::Median { .. } => "median",
+            PruneRule::Asha { .. } => "asha",
+        }
+    }
+}
+
+impl std::fmt::Display for PruneRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PruneRule::Median { warmup_epochs, startup_trials } => {
+                write!(f, "median rule (warm-up {warmup_epochs} epochs, {startup_trials} startup trials)")
+            }
+            PruneRule::Asha { min_epochs, reduction } => {
+                write!(f, "successive halving (ASHA: first rung at epoch {min_epochs}, reduction {reduction})")
+            }
+        }
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -214,6 +258,10 @@ pub struct TuneMark {
     /// The study of the run (the AlgoPerf protocol); absent for the other protocols.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub study: Option<u32>,
+    /// The pruner of a network tuning run (part of its identity: a pruned trial is another
+    /// result than a full one); absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneRule>,
 }
 
 /// One run: a task, an optimizer with its resolved hyperparameters, a seed.

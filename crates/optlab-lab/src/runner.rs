@@ -12,7 +12,7 @@
 //! Failed runs (status `failed`: the run could not be carried out) are run again unless
 //! [`RunOptions::retry_failed`] is off; diverged runs are results and are kept.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::error::{LabError, Result};
 use crate::plan::{Plan, RunSpec, Shard, Waiting};
+use crate::prune::{Curve, Pruner};
 use crate::record::Status;
 use crate::spec::Experiment;
 use crate::store::{Claim, Owner, PlanEntry, Store};
@@ -68,6 +69,11 @@ pub struct RunSummary {
     pub ok: usize,
     pub diverged: usize,
     pub failed: usize,
+    /// Tuning trials stopped by the comparison's pruner ([`crate::prune`]).
+    pub pruned: usize,
+    /// Pruned trials not run now because an earlier trial of their group is neither stored nor
+    /// run by this call (another process is running it): the next `optlab run` runs them.
+    pub deferred: usize,
     pub db: PathBuf,
 }
 
@@ -78,6 +84,16 @@ impl std::fmt::Display for RunSummary {
             "{} runs: {} ran ({} ok, {} diverged, {} failed), {} skipped (already done)",
             self.total, self.ran, self.ok, self.diverged, self.failed, self.skipped,
         )?;
+        if self.pruned > 0 {
+            write!(f, ", {} of the ran pruned", self.pruned)?;
+        }
+        if self.deferred > 0 {
+            write!(
+                f,
+                ", {} trials wait for earlier trials of their pruning group that another process is running",
+                self.deferred
+            )?;
+        }
         if self.elsewhere > 0 {
             write!(f, ", {} being run by another process", self.elsewhere)?;
         }
@@ -126,7 +142,7 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
     let selected = plan.select(opts.shard);
     let mut summary = RunSummary { total: selected.len(), db: store.path().to_path_buf(), ..RunSummary::default() };
     let mut todo: VecDeque<(&RunSpec, Option<i64>)> = VecDeque::new();
-    for r in selected {
+    for &r in &selected {
         match stored.get(&r.hash) {
             None => todo.push_back((r, None)),
             Some(s) if s.failed && opts.retry_failed => todo.push_back((r, Some(s.id))),
@@ -145,7 +161,11 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
     let owner = Owner::new();
     let cancel = AtomicBool::new(false);
     let jobs = opts.jobs.min(todo.len().max(1));
-    let (work_tx, work_rx) = mpsc::channel::<&RunSpec>();
+    // Pruned trials: each decides with the earlier trials of its group in this selection, and
+    // starts only once they are all stored (crate::prune).
+    let earlier = crate::prune::earlier_trials(&selected);
+    let mut in_flight: HashSet<String> = HashSet::new();
+    let (work_tx, work_rx) = mpsc::channel::<(&RunSpec, Option<Pruner>)>();
     let work_rx = Mutex::new(work_rx);
     let (res_tx, res_rx) = mpsc::channel();
     let result = std::thread::scope(|s| -> Result<()> {
@@ -154,13 +174,16 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
             let (work_rx, cancel) = (&work_rx, &cancel);
             s.spawn(move || loop {
                 let next = work_rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                let Ok(spec) = next else { break };
+                let Ok((spec, pruner)) = next else { break };
                 if cancel.load(Ordering::Relaxed) {
                     break;
                 }
                 let t0 = Instant::now();
-                let out = catch_unwind(AssertUnwindSafe(|| tasks.run(spec, cancel)))
-                    .unwrap_or_else(|p| RunOutput::failed(format!("the task panicked: {}", panic_text(&*p))));
+                let out = catch_unwind(AssertUnwindSafe(|| match &pruner {
+                    Some(p) => tasks.run_pruned(spec, p, cancel),
+                    None => tasks.run(spec, cancel),
+                }))
+                .unwrap_or_else(|p| RunOutput::failed(format!("the task panicked: {}", panic_text(&*p))));
                 let wall = t0.elapsed().as_secs_f64();
                 if cancel.load(Ordering::Relaxed) {
                     break;
@@ -176,12 +199,33 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
         let mut step = || -> Result<bool> {
             // Claim runs (one at a time, just before handing them out) until every worker has one.
             while outstanding < jobs {
-                let Some((spec, retry)) = todo.pop_front() else { break };
+                let Some(&(spec, retry)) = todo.front() else { break };
+                let pruner = match (crate::prune::rule_of(spec), earlier.get(&spec.index)) {
+                    (Some((rule, epochs)), Some(before)) => {
+                        if before.iter().any(|b| in_flight.contains(&b.hash)) {
+                            // Wait until the earlier trials being run here are stored.
+                            break;
+                        }
+                        let hashes: Vec<&str> = before.iter().map(|b| b.hash.as_str()).collect();
+                        let curves = store.curves(&hashes)?;
+                        if curves.len() < hashes.len() {
+                            todo.pop_front();
+                            summary.deferred += 1;
+                            bar.dec_length(1);
+                            continue;
+                        }
+                        let earlier = hashes.iter().map(|h| Curve::of(curves[*h].0, &curves[*h].1)).collect();
+                        Some(Pruner { rule, epochs, earlier })
+                    }
+                    _ => None,
+                };
+                todo.pop_front();
                 match store.claim(&spec.hash, &owner, retry)? {
                     Claim::Claimed => {
-                        if work_tx.send(spec).is_err() {
+                        if work_tx.send((spec, pruner)).is_err() {
                             return Ok(false);
                         }
+                        in_flight.insert(spec.hash.clone());
                         outstanding += 1;
                         if retry.is_some() {
                             summary.retried += 1;
@@ -203,7 +247,9 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
             let Ok((index, rec)) = res_rx.recv() else { return Ok(false) };
             outstanding -= 1;
             let status = rec.status;
-            if !store.insert_claimed(index, &rec, &owner)? {
+            let stored = store.insert_claimed(index, &rec, &owner)?;
+            in_flight.remove(&rec.hash);
+            if !stored {
                 summary.skipped += 1;
                 bar.dec_length(1);
                 return Ok(true);
@@ -213,6 +259,7 @@ pub fn run(plan: &Plan, store: &mut Store, tasks: &dyn TaskRunner, opts: &RunOpt
                 Status::Ok => summary.ok += 1,
                 Status::Diverged => summary.diverged += 1,
                 Status::Failed => summary.failed += 1,
+                Status::Pruned => summary.pruned += 1,
             }
             bar.set_message(format!("{} diverged, {} failed", summary.diverged, summary.failed));
             bar.inc(1);
@@ -260,6 +307,8 @@ impl ExperimentRun {
             s.ok += p.ok;
             s.diverged += p.diverged;
             s.failed += p.failed;
+            s.pruned += p.pruned;
+            s.deferred += p.deferred;
             s.skipped = s.skipped.saturating_sub(p.ran);
         }
         s
@@ -282,15 +331,27 @@ pub fn run_experiment(
     tasks: &dyn TaskRunner,
     opts: &RunOptions,
 ) -> Result<ExperimentRun> {
-    let plan = Plan::with_results(exp, &store.summaries()?)?;
+    let plan = Plan::with_results(exp, &stored_for_choice(exp, store)?)?;
     let first = run(&plan, store, tasks, opts)?;
     if plan.waiting.is_none() {
         return Ok(ExperimentRun { phases: vec![first], plan });
     }
-    let whole = Plan::with_results(exp, &store.summaries()?)?;
+    let whole = Plan::with_results(exp, &stored_for_choice(exp, store)?)?;
     if whole.waiting.is_some() {
         return Ok(ExperimentRun { phases: vec![first], plan: whole });
     }
     let second = run(&whole, store, tasks, opts)?;
     Ok(ExperimentRun { phases: vec![first, second], plan: whole })
+}
+
+/// The stored runs the tuning protocols choose from: their summaries, with the per-epoch series
+/// when a comparison has the AlgoPerf protocol with a validation target (its steps to the target
+/// are read from the series; without them every trial would count as a miss).
+pub fn stored_for_choice(exp: &Experiment, store: &Store) -> Result<Vec<crate::record::RunRecord>> {
+    let needs_series = exp.comparisons.iter().any(|c| c.tune.as_ref().is_some_and(|t| t.info.target.is_some()));
+    if needs_series {
+        store.runs()
+    } else {
+        store.summaries()
+    }
 }

@@ -240,6 +240,12 @@ struct ComparisonToml {
     // the report
     plot: Option<PlotToml>,
     baseline: Option<Spanned<String>>,
+    // pruning of tuning trials (`crate::prune`)
+    pruner: Option<Spanned<String>>,
+    prune_warmup_epochs: Option<Spanned<i64>>,
+    prune_startup_trials: Option<Spanned<i64>>,
+    asha_min_epochs: Option<Spanned<i64>>,
+    asha_reduction: Option<Spanned<i64>>,
 }
 
 /// One distribution of `[comparison.search]`: exactly one of the keys.
@@ -678,7 +684,11 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     let mut sweep = sweep(ctx, &c, cn, &optimizers, has_net)?;
     check_validation_set(ctx, &c, cn, has_net, &network, &optimizers, &sweep)?;
     let search = search(ctx, &c, cn, &optimizers)?;
-    let tune = tune(ctx, &c, cn, &seeds, &optimizers, &sweep, has_fn, has_net, search.as_ref(), &network)?;
+    let mut tune = tune(ctx, &c, cn, &seeds, &optimizers, &sweep, has_fn, has_net, search.as_ref(), &network)?;
+    let prune = pruner(ctx, &c, cn, tune.as_ref(), has_net, &network)?;
+    if let Some(t) = tune.as_mut() {
+        t.info.prune = prune;
+    }
     if let (Some(s), None) = (&search, &tune) {
         // Without a protocol the search is the comparison's sweep: a list of its trials.
         sweep = search_sweep(ctx, &c, cn, s)?;
@@ -699,6 +709,117 @@ fn comparison(ctx: &Ctx, c: ComparisonToml) -> Result<Comparison> {
     };
     let data_line = c.data.as_ref().map(|v| ctx.line(&v.span()));
     Ok(Comparison { info, seeds, optimizers, sweep, function, network, line, data_line, tune, search })
+}
+
+/// Pruners of `pruner = "..."`.
+pub const PRUNERS: &[&str] = &["median", "asha"];
+/// Defaults of the pruners' settings.
+pub const PRUNE_WARMUP_EPOCHS: u32 = 1;
+pub const PRUNE_STARTUP_TRIALS: u32 = 2;
+pub const ASHA_MIN_EPOCHS: u32 = 1;
+pub const ASHA_REDUCTION: u32 = 3;
+
+/// `pruner` with its settings (`prune_warmup_epochs`, `prune_startup_trials` for the median
+/// rule, `asha_min_epochs`, `asha_reduction` for ASHA): only with a tuning protocol and network
+/// tasks, each setting only with its pruner, and never so that no epoch is left to prune at.
+fn pruner(
+    ctx: &Ctx,
+    c: &ComparisonToml,
+    cn: &str,
+    tune: Option<&Tune>,
+    has_net: bool,
+    network: &NetworkSettings,
+) -> Result<Option<crate::record::PruneRule>> {
+    use crate::record::PruneRule;
+    let median_keys =
+        [("prune_warmup_epochs", &c.prune_warmup_epochs), ("prune_startup_trials", &c.prune_startup_trials)];
+    let asha_keys = [("asha_min_epochs", &c.asha_min_epochs), ("asha_reduction", &c.asha_reduction)];
+    let Some(p) = &c.pruner else {
+        if let Some((k, Some(v))) = median_keys.iter().chain(&asha_keys).find(|(_, v)| v.is_some()) {
+            return Err(ctx.err(
+                &v.span(),
+                k,
+                Some(cn),
+                "a setting of a pruner, and the comparison has none: add `pruner = \"median\"` or `pruner = \"asha\"`",
+            ));
+        }
+        return Ok(None);
+    };
+    let name = p.get_ref().as_str();
+    if !PRUNERS.contains(&name) {
+        return Err(ctx.err(
+            &p.span(),
+            "pruner",
+            Some(cn),
+            format!("unknown pruner `{name}`; known: {}", PRUNERS.join(", ")),
+        ));
+    }
+    if tune.is_none() {
+        return Err(ctx.err(
+            &p.span(),
+            "pruner",
+            Some(cn),
+            "a pruner stops tuning trials, and the comparison has no tuning protocol: add `protocol = \"deepobs\"` \
+             (or `algoperf`) with `trials` and `[comparison.search]`, or a `[comparison.tune]`",
+        ));
+    }
+    if !has_net {
+        return Err(ctx.err(
+            &p.span(),
+            "pruner",
+            Some(cn),
+            "a pruner decides between epochs of network runs, and the comparison has no network task",
+        ));
+    }
+    let other = if name == "median" { &asha_keys } else { &median_keys };
+    if let Some((k, Some(v))) = other.iter().find(|(_, v)| v.is_some()) {
+        return Err(ctx.err(&v.span(), k, Some(cn), format!("not a setting of `pruner = \"{name}\"`")));
+    }
+    let epochs = network.epochs;
+    let int = |v: &Option<Spanned<i64>>, key: &str, lo: i64, hi: i64, default: u32| -> Result<u32> {
+        match v {
+            None => Ok(default),
+            Some(v) => Ok(int_in(ctx, v, key, cn, lo, hi)? as u32),
+        }
+    };
+    let rule = if name == "median" {
+        let warmup = int(&c.prune_warmup_epochs, "prune_warmup_epochs", 0, 1_000_000, PRUNE_WARMUP_EPOCHS)?;
+        if warmup + 1 >= epochs {
+            let sp = c.prune_warmup_epochs.as_ref().map_or(p.span(), |v| v.span());
+            let key = if c.prune_warmup_epochs.is_some() { "prune_warmup_epochs" } else { "pruner" };
+            return Err(ctx.err(
+                &sp,
+                key,
+                Some(cn),
+                format!(
+                    "the median rule decides after epochs {}..{} (after the warm-up of {warmup}, before the last), \
+                     and with `epochs = {epochs}` there is none: use more epochs or a shorter warm-up",
+                    warmup + 1,
+                    epochs.saturating_sub(1)
+                ),
+            ));
+        }
+        let startup = int(&c.prune_startup_trials, "prune_startup_trials", 1, 1_000_000, PRUNE_STARTUP_TRIALS)?;
+        PruneRule::Median { warmup_epochs: warmup, startup_trials: startup }
+    } else {
+        let min = int(&c.asha_min_epochs, "asha_min_epochs", 1, 1_000_000, ASHA_MIN_EPOCHS)?;
+        let reduction = int(&c.asha_reduction, "asha_reduction", 2, 1000, ASHA_REDUCTION)?;
+        if min >= epochs {
+            let sp = c.asha_min_epochs.as_ref().map_or(p.span(), |v| v.span());
+            let key = if c.asha_min_epochs.is_some() { "asha_min_epochs" } else { "pruner" };
+            return Err(ctx.err(
+                &sp,
+                key,
+                Some(cn),
+                format!(
+                    "ASHA's first rung is at epoch {min}, and with `epochs = {epochs}` no rung is before the last \
+                     epoch: use more epochs or a smaller `asha_min_epochs`"
+                ),
+            ));
+        }
+        PruneRule::Asha { min_epochs: min, reduction }
+    };
+    Ok(Some(rule))
 }
 
 /// `baseline`: the label of one of the comparison's optimizer entries (the report's speed-ups
@@ -1633,6 +1754,7 @@ fn tune(
         search: search.map(|s| s.keys.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default(),
         studies: if algoperf { studies as u32 } else { 0 },
         target,
+        prune: None,
     };
     Ok(Some(Tune { info, line }))
 }

@@ -12,7 +12,7 @@
 //! is a REAL, and NaN, ±inf and −0 are stored as the text `NaN`, `inf`, `-inf`, `-0` (in `x`
 //! JSON arrays, as strings).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
@@ -155,6 +155,7 @@ fn status_of(s: &str) -> Option<Status> {
         "ok" => Some(Status::Ok),
         "diverged" => Some(Status::Diverged),
         "failed" => Some(Status::Failed),
+        "pruned" => Some(Status::Pruned),
         _ => None,
     }
 }
@@ -1070,6 +1071,46 @@ impl Store {
                 out[i].1.landscape = Some(s);
             }
         }
+        Ok(out)
+    }
+
+    /// The status and per-epoch series (step, epoch, time, losses, accuracy; no iterates) of
+    /// the stored runs among `hashes`, by hash (a run not stored is absent): what a pruned trial
+    /// reads of the earlier trials of its group ([`crate::prune`]).
+    pub fn curves(&self, hashes: &[&str]) -> Result<HashMap<String, (Status, Vec<Point>)>> {
+        let p = self.path.display().to_string();
+        let snapshot = self.conn.unchecked_transaction().map_err(self.sq())?;
+        let mut run = self.conn.prepare("SELECT id, status FROM runs WHERE hash = ?1").map_err(self.sq())?;
+        let mut series = self
+            .conn
+            .prepare("SELECT step, epoch, time_s, loss, val_loss, accuracy FROM series WHERE run_id = ?1 ORDER BY idx")
+            .map_err(self.sq())?;
+        let mut out = HashMap::new();
+        for &h in hashes {
+            let row: Option<(i64, String)> =
+                run.query_row(params![h], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(self.sq())?;
+            let Some((id, status)) = row else { continue };
+            let status = status_of(&status)
+                .ok_or_else(|| LabError::Store(format!("`{p}`: run {h}: unknown status `{status}`")))?;
+            let pts = series
+                .query_map(params![id], |r| {
+                    Ok(Point {
+                        step: r.get::<_, i64>(0)? as u64,
+                        epoch: r.get(1)?,
+                        time_s: req_f(r.get_ref(2)?, "time_s")?,
+                        loss: req_f(r.get_ref(3)?, "loss")?,
+                        val_loss: read_f(r.get_ref(4)?, "val_loss")?,
+                        accuracy: read_f(r.get_ref(5)?, "accuracy")?,
+                        x: None,
+                    })
+                })
+                .map_err(self.sq())?
+                .collect::<rusqlite::Result<Vec<Point>>>()
+                .map_err(self.sq())?;
+            out.insert(h.to_string(), (status, pts));
+        }
+        drop((run, series));
+        snapshot.commit().map_err(self.sq())?;
         Ok(out)
     }
 

@@ -8,6 +8,7 @@ use optlab_optim::OptimConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{RunSpec, TaskSettings};
+use crate::prune::Pruner;
 use crate::record::{Point, RunRecord, Status, StepPoint, Summary};
 
 /// What a task runner reports for one run; the runner adds the identity, the configuration and
@@ -49,6 +50,62 @@ impl RunOutput {
 /// then discarded and the run is done again next time).
 pub trait TaskRunner: Send + Sync {
     fn run(&self, spec: &RunSpec, cancel: &AtomicBool) -> RunOutput;
+
+    /// Runs a tuning trial that `pruner` may stop between epochs ([`crate::prune`]). The
+    /// default runs it whole with [`TaskRunner::run`] and then cuts the output where the pruner
+    /// would have stopped it ([`cut_at_pruning`]): the same record, without saving the time;
+    /// [`crate::lab_tasks::LabTasks`] stops the training instead.
+    fn run_pruned(&self, spec: &RunSpec, pruner: &Pruner, cancel: &AtomicBool) -> RunOutput {
+        cut_at_pruning(self.run(spec, cancel), pruner)
+    }
+}
+
+/// The output of a completed run cut after the first epoch at which `pruner` stops it (status
+/// [`Status::Pruned`], the pruner's reason as the error, termination `pruned`, the summary's
+/// figures those of the epochs kept); unchanged when the pruner lets it run through or the run
+/// did not end `ok`.
+pub fn cut_at_pruning(mut out: RunOutput, pruner: &Pruner) -> RunOutput {
+    if out.status != Status::Ok {
+        return out;
+    }
+    let mut own = Vec::new();
+    let mut cut = None;
+    for (i, p) in out.series.iter().enumerate() {
+        if p.epoch.is_none() {
+            continue;
+        }
+        own.push(crate::prune::metric(p));
+        if let Some(why) = pruner.decide(&own) {
+            cut = Some((i, why));
+            break;
+        }
+    }
+    let Some((i, why)) = cut else { return out };
+    out.series.truncate(i + 1);
+    let last = out.series[i].clone();
+    let epoch = last.epoch.unwrap_or(0);
+    out.step_series.retain(|s| s.epoch <= epoch);
+    out.histograms.retain(|h| h.step < last.step);
+    out.status = Status::Pruned;
+    out.error = Some(why);
+    let s = &mut out.summary;
+    let fin = |v: Option<f64>| v.filter(|x| x.is_finite());
+    s.steps = last.step;
+    s.epochs = Some(epoch);
+    s.final_loss = last.loss;
+    // As a network run's: the smallest logged batch loss, else the smallest epoch mean.
+    let finite_min = |v: &mut dyn Iterator<Item = f64>| v.filter(|x| x.is_finite()).reduce(f64::min);
+    s.min_loss = finite_min(&mut out.step_series.iter().map(|p| p.loss))
+        .or_else(|| finite_min(&mut out.series.iter().map(|p| p.loss)))
+        .unwrap_or(f64::NAN);
+    s.final_val_loss = last.val_loss;
+    s.min_val_loss = out.series.iter().filter_map(|p| fin(p.val_loss)).reduce(f64::min);
+    s.final_accuracy = last.accuracy;
+    s.best_accuracy = out.series.iter().filter_map(|p| fin(p.accuracy)).reduce(f64::max);
+    s.steps_to_target = None;
+    s.time_to_target = None;
+    s.termination = Some("pruned".into());
+    out
 }
 
 /// Everything a network run needs (what optlab-nn's trainer is given): the plan's

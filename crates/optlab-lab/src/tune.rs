@@ -41,6 +41,9 @@ pub struct Trial {
     /// Runs that succeeded (finite steps to success).
     pub successes: usize,
     pub runs: usize,
+    /// The epochs reached by the runs the pruner stopped (`pruner`, [`crate::prune`]), in run
+    /// order; empty when none was pruned.
+    pub pruned: Vec<u32>,
     /// No tuning run has this value: the optimizer refuses it (out of its range).
     pub invalid: bool,
 }
@@ -98,7 +101,7 @@ impl Problems {
 /// termination; no final point). None for a run without a known outcome (failed).
 pub fn function_result(run: &RunRecord) -> Option<RunResult> {
     let outcome = match run.status {
-        Status::Failed => return None,
+        Status::Failed | Status::Pruned => return None,
         Status::Diverged => Outcome::Diverged,
         Status::Ok => Outcome::from_name(run.summary.termination.as_deref()?)?,
     };
@@ -134,13 +137,14 @@ pub fn score(run: &RunRecord, problems: &mut Problems) -> (f64, f64) {
     }
 }
 
-/// Scores and steps of the runs of each (study, value).
-type ByValue = HashMap<(Option<u32>, String), Vec<(f64, f64)>>;
+/// Scores, steps and (for a pruned run) the epoch reached of the runs of each (study, value).
+type ByValue = HashMap<(Option<u32>, String), Vec<(f64, f64, Option<u32>)>>;
 
 /// The first step at which network run `run` met the validation target (its per-epoch series),
-/// `+∞` when it never did (or did not finish).
+/// `+∞` when it never did (or diverged or failed; a pruned run counts up to its last epoch).
 pub fn steps_to_val_target(run: &RunRecord, target: &ValTarget) -> f64 {
-    if run.status != Status::Ok {
+    // A pruned trial counts the epochs it ran: it may have met the target before it was pruned.
+    if !matches!(run.status, Status::Ok | Status::Pruned) {
         return f64::INFINITY;
     }
     run.series.iter().find(|p| target.met(p)).map_or(f64::INFINITY, |p| p.step as f64)
@@ -155,7 +159,7 @@ pub fn choose(tune: &TuneInfo, runs: &[&RunRecord]) -> Vec<Tuned> {
     let mut order: Vec<(String, String, String)> = Vec::new();
     let mut results: HashMap<(String, String), ByValue> = HashMap::new();
     for r in runs {
-        let Some(TuneMark { base, key, value, study }) = r.tuning() else { continue };
+        let Some(TuneMark { base, key, value, study, .. }) = r.tuning() else { continue };
         if key != tune.key {
             continue;
         }
@@ -168,7 +172,8 @@ pub fn choose(tune: &TuneInfo, runs: &[&RunRecord]) -> Vec<Tuned> {
         if let Some(t) = tune.target.as_ref().filter(|_| tune.studies > 0 && r.kind_is_network()) {
             steps = steps_to_val_target(r, t);
         }
-        results.entry(k).or_default().entry((study, value)).or_default().push((sc, steps));
+        let pruned = (r.status == Status::Pruned).then(|| r.summary.epochs.unwrap_or(0));
+        results.entry(k).or_default().entry((study, value)).or_default().push((sc, steps, pruned));
     }
     order
         .into_iter()
@@ -186,6 +191,7 @@ pub fn choose(tune: &TuneInfo, runs: &[&RunRecord]) -> Vec<Tuned> {
                         median_steps: f64::INFINITY,
                         successes: 0,
                         runs: 0,
+                        pruned: Vec::new(),
                         invalid: true,
                     },
                     Some(rs) => Trial {
@@ -195,6 +201,7 @@ pub fn choose(tune: &TuneInfo, runs: &[&RunRecord]) -> Vec<Tuned> {
                         median_steps: median(rs.iter().map(|r| r.1)),
                         successes: rs.iter().filter(|r| r.1.is_finite()).count(),
                         runs: rs.len(),
+                        pruned: rs.iter().filter_map(|r| r.2).collect(),
                         invalid: false,
                     },
                 })

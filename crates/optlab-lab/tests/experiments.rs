@@ -63,10 +63,12 @@ fn shipped_experiments_parse_and_expand() {
     let p = get("mnist-cnn-optimizers-steps");
     assert_eq!(p.runs.len(), 12);
     assert!(p.runs.iter().all(|r| r.config()["settings"]["network"]["batch_size"] == 64));
-    // The DeepOBS protocol on the MNIST MLP and CNN: phase one is 4 trials per optimizer and
-    // task with one tuning seed, the same trials for every optimizer.
+    // The DeepOBS protocol on the MNIST MLP and CNN: phase one is 6 trials per optimizer and
+    // task with one tuning seed, the same trials for every optimizer, pruned by the median rule.
     let p = get("mnist-deepobs");
-    assert_eq!(p.runs.len(), 2 * 4 * 4);
+    assert_eq!(p.runs.len(), 2 * 4 * 6);
+    assert!(p.runs.iter().all(|r| r.tune.as_ref().unwrap().prune
+        == Some(optlab_lab::record::PruneRule::Median { warmup_epochs: 1, startup_trials: 2 })));
     assert!(p.waiting.is_some() && p.runs.iter().all(|r| r.tune.is_some() && r.seed == 100));
     let trials = |o: &str| -> Vec<String> {
         p.runs
@@ -76,13 +78,17 @@ fn shipped_experiments_parse_and_expand() {
             .collect()
     };
     assert_eq!(trials("adam"), trials("adam_curvature"));
-    assert_eq!(trials("adam").len(), 4);
+    assert_eq!(trials("adam").len(), 6);
     // The AlgoPerf protocol on the MNIST CNN: 3 studies × 3 trials, each study with its seed.
     let p = get("mnist-algoperf");
     assert_eq!(p.runs.len(), 4 * 3 * 3);
     assert_eq!(p.info.comparisons[0].tune.as_ref().unwrap().target, Some(optlab_lab::record::ValTarget::Accuracy(0.9)));
     for r in &p.runs {
         assert_eq!(r.seed, 100 + r.tune.as_ref().unwrap().study.unwrap() as u64);
+        assert_eq!(
+            r.tune.as_ref().unwrap().prune,
+            Some(optlab_lab::record::PruneRule::Asha { min_epochs: 1, reduction: 3 })
+        );
     }
     // The test-function study and the default experiment.
     assert!(get("function-study").runs.iter().all(|r| r.kind == TaskKind::Function));

@@ -447,6 +447,11 @@ target_accuracy = 0.8
         assert_eq!(optlab_lab::tune::steps_to_val_target(run, &target), first);
     }
     assert!(c.chosen.is_some() && c.score.is_some());
+    // The plan chose the same trial (from the stored series: its summaries alone have no steps
+    // to the validation target).
+    let eval = runs.iter().find(|r| r.tuning().is_none()).unwrap();
+    assert_eq!(eval.config["tuned"]["value"].as_str(), c.chosen_value());
+    assert!(c.score.unwrap().is_finite(), "a study met the target: {:?}", c.score);
 }
 
 #[test]

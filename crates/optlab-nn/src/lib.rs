@@ -30,5 +30,6 @@ pub use settings::{EarlyStopOn, NetworkSettings, DEFAULT_LOG_POINTS};
 pub mod train;
 
 pub use train::{
-    evaluate_weights, tasks, train, train_with, EpochReport, StepReport, StopReason, TrainConfig, TrainReport, TASKS,
+    evaluate_weights, tasks, train, train_controlled, train_until, train_with, EpochReport, StepReport, StopReason,
+    TrainConfig, TrainReport, TASKS,
 };

@@ -210,6 +210,8 @@ pub enum StopReason {
     TimeBudget,
     /// `patience` epochs without improvement of the validation loss.
     EarlyStopped,
+    /// The epoch callback of [`train_until`] asked to stop after this epoch.
+    Stopped { epoch: u32 },
     /// The training loss of a batch of this epoch became NaN or infinite, exceeded
     /// [`DIVERGENCE_FACTOR`] times the first batch loss, or the optimizer refused a non-finite
     /// gradient; `why` says which. The weights are those of before that step.
@@ -223,6 +225,7 @@ impl fmt::Display for StopReason {
             StopReason::StepBudget => write!(f, "step budget reached"),
             StopReason::TimeBudget => write!(f, "time budget used up"),
             StopReason::EarlyStopped => write!(f, "early stopping"),
+            StopReason::Stopped { epoch } => write!(f, "stopped by the caller after epoch {epoch}"),
             StopReason::Diverged { epoch, why } => write!(f, "diverged in epoch {epoch}: {why}"),
         }
     }
@@ -268,6 +271,14 @@ pub fn train(cfg: &TrainConfig, on_epoch: &mut dyn FnMut(&EpochReport)) -> Resul
     train_with(cfg, &Device::flex().autodiff(), on_epoch)
 }
 
+/// [`train`] with an epoch callback that decides whether training goes on: it is called after
+/// each epoch's validation, and when it returns false training stops after that epoch with
+/// [`StopReason::Stopped`] (the epoch is recorded, and checkpointed when checkpoints are on).
+/// Not called for the partial epoch of a divergence. optlab-lab prunes trials with it.
+pub fn train_until(cfg: &TrainConfig, on_epoch: &mut dyn FnMut(&EpochReport) -> bool) -> Result<TrainReport, NnError> {
+    train_controlled(cfg, &Device::flex().autodiff(), on_epoch)
+}
+
 /// Trains on `device`, which must have autodiff enabled (`Device::flex().autodiff()`, or a GPU
 /// device when burn is built with that backend's feature). burn 0.22 selects the backend through
 /// the device value rather than a type parameter.
@@ -275,6 +286,18 @@ pub fn train_with(
     cfg: &TrainConfig,
     device: &Device,
     on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<TrainReport, NnError> {
+    train_controlled(cfg, device, &mut |e| {
+        on_epoch(e);
+        true
+    })
+}
+
+/// [`train_with`] with the callback of [`train_until`].
+pub fn train_controlled(
+    cfg: &TrainConfig,
+    device: &Device,
+    on_epoch: &mut dyn FnMut(&EpochReport) -> bool,
 ) -> Result<TrainReport, NnError> {
     validate(cfg)?;
     if !device.is_autodiff() {
@@ -284,7 +307,7 @@ pub fn train_with(
     struct Train<'a> {
         cfg: &'a TrainConfig,
         device: &'a Device,
-        on_epoch: &'a mut dyn FnMut(&EpochReport),
+        on_epoch: &'a mut dyn FnMut(&EpochReport) -> bool,
     }
     impl WithModel for Train<'_> {
         type Out = TrainReport;
@@ -1081,7 +1104,7 @@ fn run<M: Net>(
     train_set: &Dataset,
     val_set: &Dataset,
     device: &Device,
-    on_epoch: &mut dyn FnMut(&EpochReport),
+    on_epoch: &mut dyn FnMut(&EpochReport) -> bool,
 ) -> Result<TrainReport, NnError> {
     let start = Instant::now();
     let time_budget = cfg.net.time_budget_s.map(Duration::from_secs_f64);
@@ -1302,7 +1325,7 @@ fn run<M: Net>(
                     total: val_set.len(),
                     time_s: epoch_start.elapsed().as_secs_f64(),
                 });
-                on_epoch(progress.reports.last().expect("pushed"));
+                let _ = on_epoch(progress.reports.last().expect("pushed"));
                 stopped = StopReason::Diverged { epoch, why };
                 break 'epochs;
             }
@@ -1355,7 +1378,7 @@ fn run<M: Net>(
                         total: val_set.len(),
                         time_s: epoch_start.elapsed().as_secs_f64(),
                     });
-                    on_epoch(progress.reports.last().expect("pushed"));
+                    let _ = on_epoch(progress.reports.last().expect("pushed"));
                     stopped = StopReason::Diverged { epoch, why: format!("step {}: {e}", progress.step + 1) };
                     break 'epochs;
                 }
@@ -1416,7 +1439,7 @@ fn run<M: Net>(
         if let Some(bar) = &bar {
             bar.println(report.to_string());
         }
-        on_epoch(&report);
+        let go_on = on_epoch(&report);
         opt.end_epoch();
         // Without validation there is no metric for plateau schedules (refused) and no best epoch.
         if validating {
@@ -1458,6 +1481,8 @@ fn run<M: Net>(
         }
         if let Some(r) = budget_hit {
             stopped = r;
+        } else if !go_on && progress.epochs_done < cfg.net.epochs {
+            stopped = StopReason::Stopped { epoch };
         }
     }
     if stopped == StopReason::Completed && cfg.net.patience.is_some_and(|p| progress.bad_epochs >= p) {

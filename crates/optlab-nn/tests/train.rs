@@ -669,3 +669,33 @@ fn averaging_runs_resume_identically() {
     let msg = train(&plain, &mut |_| {}).unwrap_err().to_string();
     assert!(msg.contains("weight averaging"), "{msg}");
 }
+
+/// `train_until`: the callback's `false` stops training after that epoch, with the epochs so
+/// far and the same figures as a full run up to there; `true` throughout is `train`.
+#[test]
+fn train_until_stops_where_the_callback_says() {
+    let cfg = TrainConfig::with(
+        "blobs-two-layer",
+        adam(0.05),
+        NetworkSettings { epochs: 5, batch_size: 32, ..NetworkSettings::default() },
+    );
+    let full = train(&cfg, &mut |_| {}).unwrap();
+    let mut seen = Vec::new();
+    let cut = optlab_nn::train_until(&cfg, &mut |e| {
+        seen.push(e.epoch);
+        e.epoch < 2
+    })
+    .unwrap();
+    assert_eq!(seen, [1, 2]);
+    assert_eq!(cut.stopped, StopReason::Stopped { epoch: 2 });
+    assert_eq!(cut.epochs.len(), 2);
+    assert_eq!(cut.epochs[1].val_loss, full.epochs[1].val_loss);
+    assert_eq!(cut.steps, 2 * 25);
+    // Returning false at the last epoch changes nothing: the run completed.
+    let last = optlab_nn::train_until(&cfg, &mut |e| e.epoch < 5).unwrap();
+    assert_eq!(last.stopped, StopReason::Completed);
+    assert_eq!(
+        last.epochs.iter().map(|e| e.val_loss).collect::<Vec<_>>(),
+        full.epochs.iter().map(|e| e.val_loss).collect::<Vec<_>>()
+    );
+}

@@ -189,9 +189,9 @@ pub struct Live {
     pub planned: usize,
 }
 
-fn counts(runs: &[&RunRecord]) -> (usize, usize, usize) {
+fn counts(runs: &[&RunRecord]) -> (usize, usize, usize, usize) {
     let c = |s: Status| runs.iter().filter(|r| r.status == s).count();
-    (c(Status::Ok), c(Status::Diverged), c(Status::Failed))
+    (c(Status::Ok), c(Status::Diverged), c(Status::Failed), c(Status::Pruned))
 }
 
 fn table_html(t: &Table) -> String {
@@ -290,6 +290,38 @@ fn bad_groups<'a>(sections: &'a [Section<'a>]) -> Vec<BadGroup<'a>> {
     out
 }
 
+/// The tuning trials the pruner stopped (counted apart from the diverged and failed runs; they
+/// are tuning runs, so the per-comparison counts above leave them out): one row per run with the
+/// epoch it reached and the pruner's reason. Empty without pruned runs.
+fn pruned_html(all_runs: &[RunRecord]) -> String {
+    let pruned: Vec<&RunRecord> = all_runs.iter().filter(|r| r.status == Status::Pruned).collect();
+    if pruned.is_empty() {
+        return String::new();
+    }
+    let tuning = all_runs.iter().filter(|r| r.tuning().is_some()).count();
+    let open = if pruned.len() <= BAD_ROWS_OPEN { " open" } else { "" };
+    let mut s = format!(
+        "<details class=\"pruned-runs\"{open}>\n<summary>Tuning trials pruned: {} of {tuning} tuning runs (stopped between epochs by the comparison's pruner; not failures)</summary>\n",
+        pruned.len()
+    );
+    s.push_str("<div class=\"table-wrap\"><table>\n<thead><tr><th class=\"t\">comparison</th><th class=\"t\">task</th><th class=\"t\">trial</th><th>seed</th><th>epoch reached</th><th>steps</th><th class=\"t\">why</th></tr></thead>\n<tbody>\n");
+    for r in pruned {
+        let _ = writeln!(
+            s,
+            "<tr><td class=\"t\">{}</td><td class=\"t\">{}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"t\" style=\"white-space:normal\">{}</td></tr>",
+            escape(&r.comparison),
+            escape(&r.task),
+            escape(&r.label),
+            r.seed,
+            r.summary.epochs.map_or("—".to_string(), |e| e.to_string()),
+            r.summary.steps,
+            escape(r.error.as_deref().unwrap_or(""))
+        );
+    }
+    s.push_str("</tbody></table></div>\n</details>\n");
+    s
+}
+
 /// Seeds as short text: `0`, `0, 1, 2`, `0–19`, or the first few and a count.
 fn seed_list(seeds: &[u64]) -> String {
     let mut v = seeds.to_vec();
@@ -332,15 +364,16 @@ pub fn page_with(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRec
         );
     }
     let all: Vec<&RunRecord> = all_runs.iter().collect();
-    let (ok, div, fail) = counts(&all);
+    let (ok, div, fail, pruned) = counts(&all);
     let _ = writeln!(s, "<h1>{}</h1>", escape(&title));
     let _ = writeln!(
         s,
-        "<p class=\"meta\">Experiment <code>{}</code> · {} comparison{} · {} runs: {ok} ok, {div} diverged, {fail} failed</p>",
+        "<p class=\"meta\">Experiment <code>{}</code> · {} comparison{} · {} runs: {ok} ok, {div} diverged, {fail} failed{}</p>",
         escape(&info.name),
         sections.len(),
         if sections.len() == 1 { "" } else { "s" },
-        all.len()
+        all.len(),
+        if pruned > 0 { format!(", {pruned} tuning trials pruned") } else { String::new() }
     );
     s.push_str(&markdown(&info.description));
     s.push_str("<nav><h2>Contents</h2><ul>\n<li><a href=\"#verdict\">Verdict</a></li>\n<li><a href=\"#status\">Run status</a></li>\n");
@@ -371,7 +404,7 @@ pub fn page_with(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRec
     // Run status.
     s.push_str("<section id=\"status\">\n<h2>Run status</h2>\n<div class=\"table-wrap\"><table>\n<thead><tr><th class=\"t\">comparison</th><th>runs</th><th>ok</th><th>diverged</th><th>failed</th></tr></thead>\n<tbody>\n");
     for sec in sections {
-        let (o, d, f) = counts(&sec.runs);
+        let (o, d, f, _) = counts(&sec.runs);
         let _ = writeln!(
             s,
             "<tr><td class=\"t\"><a href=\"#{}\">{}</a></td><td>{}</td><td class=\"ok\">{o}</td><td class=\"diverged\">{d}</td><td class=\"failed\">{f}</td></tr>",
@@ -418,6 +451,7 @@ pub fn page_with(info: &ExperimentInfo, sections: &[Section], all_runs: &[RunRec
         }
         s.push_str("</tbody></table></div>\n</details>\n");
     }
+    s.push_str(&pruned_html(all_runs));
     s.push_str("</section>\n");
 
     for sec in sections {

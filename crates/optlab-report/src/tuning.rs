@@ -32,10 +32,19 @@ pub fn tuning_table(info: &ComparisonInfo, runs: &[RunRecord]) -> Option<TuningT
 }
 
 impl TuningTable {
-    const HEAD: [&'static str; 8] =
-        ["task", "configuration", "value", "runs", "successes", "median score", "median steps to success", "chosen"];
+    const HEAD: [&'static str; 9] = [
+        "task",
+        "configuration",
+        "value",
+        "runs",
+        "successes",
+        "pruned",
+        "median score",
+        "median steps to success",
+        "chosen",
+    ];
 
-    fn cells(&self) -> Vec<[String; 8]> {
+    fn cells(&self) -> Vec<[String; 9]> {
         let mut out = Vec::new();
         for t in &self.rows {
             for (i, tr) in t.trials.iter().enumerate() {
@@ -63,6 +72,7 @@ impl TuningTable {
                     value,
                     tr.runs.to_string(),
                     tr.successes.to_string(),
+                    pruned_text(&tr.pruned),
                     score,
                     steps,
                     chosen,
@@ -79,7 +89,7 @@ impl TuningTable {
                 "Tuning runs (phase one, protocol `algoperf`): per study, the trial with the fewest median steps to the validation target (a miss counts as infinite); the score is the median over studies of the best trial's steps, and the best trial of the median study is chosen and rerun with the comparison's seeds (docs/experiments.md).\n\n"
             );
             let _ = writeln!(s, "| {} |", Self::HEAD.join(" | "));
-            let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---|");
+            let _ = writeln!(s, "|---|---|---|---:|---:|---|---:|---:|---|");
             for row in self.cells() {
                 let _ = writeln!(s, "| {} |", row.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
             }
@@ -90,22 +100,23 @@ impl TuningTable {
             self.key, self.rule
         );
         let _ = writeln!(s, "| {} |", Self::HEAD.join(" | "));
-        let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---|");
+        let _ = writeln!(s, "|---|---|---|---:|---:|---|---:|---:|---|");
         for row in self.cells() {
             let _ = writeln!(s, "| {} |", row.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | "));
         }
         s
     }
 
-    /// CSV: `task,configuration,key,value,valid,runs,successes,median_score,median_steps,chosen`.
+    /// CSV: `task,configuration,key,value,valid,runs,successes,pruned,median_score,median_steps,chosen`
+    /// (`pruned`: the epochs the pruned runs reached, `;`-separated).
     pub fn csv(&self) -> String {
         let mut s =
-            String::from("task,configuration,key,value,valid,runs,successes,median_score,median_steps,chosen\n");
+            String::from("task,configuration,key,value,valid,runs,successes,pruned,median_score,median_steps,chosen\n");
         for t in &self.rows {
             for (i, tr) in t.trials.iter().enumerate() {
                 let _ = writeln!(
                     s,
-                    "{},{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{}",
                     csv_field(&t.task),
                     csv_field(&t.base),
                     csv_field(&self.key),
@@ -113,6 +124,7 @@ impl TuningTable {
                     !tr.invalid,
                     tr.runs,
                     tr.successes,
+                    tr.pruned.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(";"),
                     csv_num(tr.median_score),
                     csv_num(tr.median_steps),
                     t.chosen == Some(i)
@@ -133,12 +145,23 @@ impl TuningTable {
         for row in self.cells() {
             s.push_str("<tr>");
             for (i, c) in row.iter().enumerate() {
-                let cls = if i < 3 || i == 7 { " class=\"t\"" } else { "" };
+                let cls = if i < 3 || i == 5 || i == 8 { " class=\"t\"" } else { "" };
                 let _ = write!(s, "<td{cls}>{}</td>", escape(c));
             }
             s.push_str("</tr>\n");
         }
         s.push_str("</tbody></table></div>\n");
         s
+    }
+}
+
+/// The pruned runs of a trial as a cell: empty, `after epoch 2`, or `2 (after epochs 1, 3)`.
+fn pruned_text(epochs: &[u32]) -> String {
+    match epochs {
+        [] => String::new(),
+        [e] => format!("after epoch {e}"),
+        es => {
+            format!("{} (after epochs {})", es.len(), es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", "))
+        }
     }
 }

@@ -53,6 +53,7 @@ fn net_run(
         Status::Ok => None,
         Status::Diverged => Some("loss became NaN in epoch 3".to_string()),
         Status::Failed => Some("data file missing".to_string()),
+        Status::Pruned => Some("pruned after epoch 2".to_string()),
     };
     common::record(
         "grid",
@@ -665,4 +666,59 @@ fn landscapes_are_drawn_when_the_runs_have_them() {
     assert!(std::fs::metadata(png).unwrap().len() > 1000);
     let html = std::fs::read_to_string(&rep.html).unwrap();
     assert!(html.contains("Loss landscapes on net") && html.contains("-net-landscape.svg"));
+}
+
+/// Pruned tuning trials (`pruner = "median"`): the report counts them apart from diverged and
+/// failed runs, lists each with the epoch it reached and why, and the tuning table shows them.
+#[test]
+fn pruned_trials_are_counted_and_listed_apart_from_failures() {
+    use optlab_lab::lab_tasks::LabTasks;
+    use optlab_lab::runner::{run_experiment, RunOptions};
+    let text = r#"[experiment]
+name = "p"
+seed = 1
+[[comparison]]
+name = "blobs"
+tasks = ["blobs-two-layer"]
+seeds = [0]
+epochs = 4
+batch_size = 50
+trials = 6
+protocol = "deepobs"
+pruner = "median"
+prune_startup_trials = 1
+optimizers = [{ name = "sgd" }]
+[comparison.search]
+lr = { log_uniform = [1e-4, 1.0] }
+[comparison.tune]
+seeds = [100]
+"#;
+    let exp = optlab_lab::spec::parse(text, "p.toml", "p").unwrap();
+    let store_dir = tempfile::tempdir().unwrap();
+    let mut st = optlab_lab::Store::open_dir(store_dir.path()).unwrap();
+    let opts = RunOptions { jobs: 1, shard: None, progress: false, retry_failed: true };
+    run_experiment(&exp, &mut st, &LabTasks { threads: Some(1) }, &opts).unwrap();
+    let runs = st.runs().unwrap();
+    let pruned: Vec<&RunRecord> = runs.iter().filter(|r| r.status == Status::Pruned).collect();
+    assert!(!pruned.is_empty(), "some trial is pruned");
+    let dir = tempfile::tempdir().unwrap();
+    let rep = render(&st.experiment().unwrap(), &runs, dir.path()).unwrap();
+    let html = std::fs::read_to_string(&rep.html).unwrap();
+    assert!(html.contains(&format!(", {} tuning trials pruned</p>", pruned.len())), "header count");
+    assert!(html.contains(&format!("Tuning trials pruned: {} of 6 tuning runs", pruned.len())), "the list");
+    for r in &pruned {
+        let row = format!(
+            "<td class=\"t\">{}</td><td>100</td><td>{}</td><td>{}</td>",
+            r.label,
+            r.summary.epochs.unwrap(),
+            r.summary.steps
+        );
+        assert!(html.contains(&row), "{row}");
+    }
+    assert!(!html.contains("Runs that diverged or failed"), "pruned runs are not failures");
+    let md = std::fs::read_to_string(dir.path().join("tables/blobs-tuning.md")).unwrap();
+    assert!(md.contains("| pruned |"), "{md}");
+    assert!(md.contains(&format!("after epoch {}", pruned[0].summary.epochs.unwrap())), "{md}");
+    let csv = std::fs::read_to_string(dir.path().join("tables/blobs-tuning.csv")).unwrap();
+    assert!(csv.starts_with("task,configuration,key,value,valid,runs,successes,pruned,"), "{csv}");
 }
