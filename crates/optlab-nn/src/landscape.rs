@@ -471,7 +471,7 @@ pub fn pca_plane(iterates: &[Vec<Vec<f32>>], last: &[Vec<f32>], keep: &[bool]) -
     let (vals, vecs) = jacobi(g, n);
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&x, &y| vals[y].total_cmp(&vals[x]));
-    if n < 2 || !(total > 0.0) || vals[order[1]] <= 1e-12 * total {
+    if n < 2 || total.is_nan() || total <= 0.0 || vals[order[1]] <= 1e-12 * total {
         return Err(NnError::setting(
             "iterates",
             n,
@@ -712,8 +712,9 @@ impl<M: Net> Evaluator<'_, M> {
     fn losses(&self, d1: &[Vec<f32>], d2: &[Vec<f32>], pts: &[(f64, f64)]) -> Vec<f64> {
         let threads = rayon::current_num_threads().max(1);
         let chunk = pts.len().div_ceil(threads * 4).max(1);
-        let jobs: Vec<(&[(f64, f64)], M, Device)> =
-            pts.chunks(chunk).map(|c| (c, self.model.clone(), self.device.clone())).collect();
+        // A chunk of points with the model copy and device that evaluate it.
+        type Job<'a, N> = (&'a [(f64, f64)], N, Device);
+        let jobs: Vec<Job<'_, M>> = pts.chunks(chunk).map(|c| (c, self.model.clone(), self.device.clone())).collect();
         let (theta, index, set) = (self.theta, self.index, self.set);
         let parts: Vec<Vec<f64>> = jobs
             .into_par_iter()
