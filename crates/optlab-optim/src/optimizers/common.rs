@@ -79,6 +79,19 @@ impl<T: Float> Lerp<T> {
 }
 
 /// `1 - b^t` with `t` as a float power, as Python's `b ** step` computes it.
+/// `acc + x²` in f64: for f32 elements `x²` is exact in f64, so a multiply and an add give the
+/// bits of the fused multiply-add (and vectorise on every instruction set); f64 elements keep
+/// the fused multiply-add, as torch's norm accumulates (exactly rounded, the same everywhere).
+#[inline(always)]
+pub fn add_sq<T: Float>(x: T, acc: f64) -> f64 {
+    let x = x.to_f64();
+    if T::BYTES == 4 {
+        acc + x * x
+    } else {
+        x.mul_add(x, acc)
+    }
+}
+
 pub fn bias_correction(b: f64, step: u64) -> f64 {
     1.0 - b.powf(step as f64)
 }

@@ -16,7 +16,8 @@
 //! `m̂ = m/(1 − β1^t)`, `v̂ = v/(1 − β2^t)` and `s = lr`.
 //!
 //! The pre-pass updates `m` and `v` and sums `‖p‖²` and `‖u‖²` (with fused multiply-adds, as
-//! torch's `linalg.norm`, in 8 fixed lanes); the update pass recomputes `u`
+//! torch's `linalg.norm`, in 8 fixed lanes; for f32 a multiply and an add, the same bits, so that
+//! it vectorises); the update pass recomputes `u`
 //! from them (the same operations, so the same values) and moves `p`.
 
 use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx, MAX_ACC};
@@ -118,10 +119,16 @@ impl<T: Float> Elem<T> {
         }
     }
 
-    /// The update direction from the (decayed) parameter and the new moments.
+    /// The update direction from the (decayed) parameter and the new moments. `BC` is
+    /// `bias_correction`: without it the divisions by `1 − β1^t` and `√(1 − β2^t)` are by 1,
+    /// which is exact, so they are left out (the same bits, two divisions fewer per element).
     #[inline(always)]
-    fn dir(&self, q: T, m: T, v: T) -> T {
-        (m / self.bc1) / (v.sqrt() / self.bc2_sqrt + self.eps) + self.l2 * q
+    fn dir<const BC: bool>(&self, q: T, m: T, v: T) -> T {
+        if BC {
+            (m / self.bc1) / (v.sqrt() / self.bc2_sqrt + self.eps) + self.l2 * q
+        } else {
+            m / (v.sqrt() + self.eps) + self.l2 * q
+        }
     }
 }
 
@@ -130,10 +137,70 @@ pub struct Coef<T> {
     e: Elem<T>,
     /// `−s·τ`
     alpha: T,
+    /// `bias_correction`.
+    bc: bool,
 }
 
 /// Lanes of the pre-pass sums (fixed, so the sums do not depend on the instruction set).
 const L: usize = 8;
+
+/// The pre-pass over one chunk: the new moments, and `(Σ q², Σ u²)` of the decayed parameter
+/// `q` and the update direction `u`. Element `i` goes to lane `i mod L` (the tail to lane 0)
+/// and the lanes are summed in order, so the sums do not depend on the instruction set.
+#[inline(always)]
+fn pre_pass<T: Float, const BC: bool>(e: &Elem<T>, ch: Chunk<'_, T>) -> (f64, f64) {
+    let n = ch.p.len();
+    let (p, g) = (&ch.p[..n], &ch.g[..n]);
+    let [m, v, ..] = ch.s;
+    let (m, v) = (&mut m[..n], &mut v[..n]);
+    let (mut wp, mut wu) = ([0.0f64; L], [0.0f64; L]);
+    let lane = |p: T, g: T, m: &mut T, v: &mut T| -> (T, T) {
+        let gi = e.sign * g;
+        let mi = *m * e.b1 + e.avg * gi;
+        *m = mi;
+        let vi = *v * e.b2 + e.omb2 * gi * gi;
+        *v = vi;
+        let q = p * e.decay;
+        (q, e.dir::<BC>(q, mi, vi))
+    };
+    // Whole blocks of L as arrays: the element work of a block first (in T, one vector), then
+    // its squares into the f64 lanes, so that both vectorise.
+    let split = n - n % L;
+    let blocks = p[..split]
+        .chunks_exact(L)
+        .zip(g[..split].chunks_exact(L))
+        .zip(m[..split].chunks_exact_mut(L))
+        .zip(v[..split].chunks_exact_mut(L));
+    for (((pc, gc), mc), vc) in blocks {
+        let (pc, gc): (&[T; L], &[T; L]) = (pc.try_into().unwrap(), gc.try_into().unwrap());
+        let (mc, vc): (&mut [T; L], &mut [T; L]) = (mc.try_into().unwrap(), vc.try_into().unwrap());
+        let mut q = [T::ZERO; L];
+        let mut u = [T::ZERO; L];
+        for k in 0..L {
+            (q[k], u[k]) = lane(pc[k], gc[k], &mut mc[k], &mut vc[k]);
+        }
+        for k in 0..L {
+            wp[k] = add_sq(q[k], wp[k]);
+            wu[k] = add_sq(u[k], wu[k]);
+        }
+    }
+    for i in split..n {
+        let (q, u) = lane(p[i], g[i], &mut m[i], &mut v[i]);
+        wp[0] = add_sq(q, wp[0]);
+        wu[0] = add_sq(u, wu[0]);
+    }
+    (wp.iter().sum::<f64>(), wu.iter().sum::<f64>())
+}
+
+#[inline(always)]
+fn update_pass<T: Float, const BC: bool>(k: &Coef<T>, p: &mut [T], m: &[T], v: &[T]) {
+    let n = p.len();
+    let (m, v) = (&m[..n], &v[..n]);
+    for i in 0..n {
+        let q = p[i] * k.e.decay;
+        p[i] = q + k.alpha * k.e.dir::<BC>(q, m[i], v[i]);
+    }
+}
 
 impl<T: Float> Algorithm<T> for Lamb {
     type Coef = Coef<T>;
@@ -168,47 +235,9 @@ impl<T: Float> Algorithm<T> for Lamb {
     fn reduce(&self, hp: &Hyper, step: u64, ch: Chunk<'_, T>, acc: &mut [f64; MAX_ACC]) {
         let hp = LambHp::read(hp);
         let e = Elem::<T>::new(&hp, step);
-        let n = ch.p.len();
-        let (p, g) = (&ch.p[..n], &ch.g[..n]);
-        let [m, v, ..] = ch.s;
-        let (m, v) = (&mut m[..n], &mut v[..n]);
-        let (mut wp, mut wu) = ([0.0f64; L], [0.0f64; L]);
-        // One element: the new moments, and the decayed parameter and the update direction in
-        // f64 for the sums.
-        let lane = |p: T, g: T, m: &mut T, v: &mut T| -> (f64, f64) {
-            let gi = e.sign * g;
-            let mi = *m * e.b1 + e.avg * gi;
-            *m = mi;
-            let vi = *v * e.b2 + e.omb2 * gi * gi;
-            *v = vi;
-            let q = p * e.decay;
-            (q.to_f64(), e.dir(q, mi, vi).to_f64())
-        };
-        // Element i goes to lane i mod L (the tail to lane 0). Whole blocks of L through
-        // `chunks_exact`, so that the lanes carry no bounds checks and vectorise (indexing
-        // `m[i + k]` kept the loop scalar: 0.2 of the probe's rate).
-        let split = n - n % L;
-        let blocks = p[..split]
-            .chunks_exact(L)
-            .zip(g[..split].chunks_exact(L))
-            .zip(m[..split].chunks_exact_mut(L))
-            .zip(v[..split].chunks_exact_mut(L));
-        for (((pc, gc), mc), vc) in blocks {
-            for k in 0..L {
-                let (q, u) = lane(pc[k], gc[k], &mut mc[k], &mut vc[k]);
-                // Fused multiply-adds, as torch's norm accumulates (the same result on every
-                // instruction set: an FMA is exactly rounded).
-                wp[k] = q.mul_add(q, wp[k]);
-                wu[k] = u.mul_add(u, wu[k]);
-            }
-        }
-        for i in split..n {
-            let (q, u) = lane(p[i], g[i], &mut m[i], &mut v[i]);
-            wp[0] = q.mul_add(q, wp[0]);
-            wu[0] = u.mul_add(u, wu[0]);
-        }
-        acc[0] += wp.iter().sum::<f64>();
-        acc[1] += wu.iter().sum::<f64>();
+        let (wp, wu) = if hp.bias_correction { pre_pass::<T, true>(&e, ch) } else { pre_pass::<T, false>(&e, ch) };
+        acc[0] += wp;
+        acc[1] += wu;
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef<T>> {
         let hp = LambHp::read(hp);
@@ -216,7 +245,7 @@ impl<T: Float> Algorithm<T> for Lamb {
         let r = ctx.acc[1].sqrt();
         let trust = if hp.adam || w == 0.0 || r == 0.0 { 1.0 } else { w / (r + hp.eps) };
         let s = if hp.bias_correction || hp.adam_debias { hp.lr } else { hp.lr / bias_correction(hp.beta1, ctx.step) };
-        Ok(Coef { e: Elem::new(&hp, ctx.step), alpha: T::of(-s * trust) })
+        Ok(Coef { e: Elem::new(&hp, ctx.step), alpha: T::of(-s * trust), bc: hp.bias_correction })
     }
     #[inline(always)]
     fn update<const S: bool>(k: &Coef<T>, ch: Chunk<'_, T>) {
@@ -224,9 +253,10 @@ impl<T: Float> Algorithm<T> for Lamb {
         let p = ch.p;
         let [m, v, ..] = ch.s;
         let (m, v) = (&m[..n], &v[..n]);
-        for i in 0..n {
-            let q = p[i] * k.e.decay;
-            p[i] = q + k.alpha * k.e.dir(q, m[i], v[i]);
+        if k.bc {
+            update_pass::<T, true>(k, p, m, v)
+        } else {
+            update_pass::<T, false>(k, p, m, v)
         }
     }
 }
@@ -275,6 +305,26 @@ mod tests {
         assert!((z[0] - (-s * 0.1 * 3.0 / ((0.01f64 * 9.0).sqrt() + eps))).abs() < 1e-12);
         // The clamp applied to `a` (|p| = 5 d > 2).
         assert!(5.0 * d > 2.0);
+    }
+
+    /// The f32 pre-pass sums with a multiply and an add ([`add_sq`]) have the bits of the fused
+    /// multiply-adds they replaced (an f32 square is exact in f64).
+    #[test]
+    fn f32_squares_add_as_the_fused_multiply_add() {
+        use super::super::common::add_sq;
+        let mut acc = 0.0f64;
+        for i in 0..100_000u32 {
+            let x = f32::from_bits(i.wrapping_mul(2_654_435_761) & 0x7fff_ffff);
+            if !x.is_finite() {
+                continue;
+            }
+            let want = (x as f64).mul_add(x as f64, acc);
+            acc = add_sq(x, acc);
+            assert_eq!(acc.to_bits(), want.to_bits(), "{x}");
+            if !acc.is_finite() {
+                acc = 0.0;
+            }
+        }
     }
 
     #[test]

@@ -61,7 +61,7 @@ static SPEC: Spec = Spec {
 
 /// `Σ x²` in f64 with fused multiply-adds, as torch's `linalg.norm` accumulates (for a short
 /// tensor its exact sequence `fma(x1, x1, x0²)`; the same result on every instruction set), in 8
-/// fixed lanes.
+/// fixed lanes ([`add_sq`]: for f32 elements a plain multiply and add, the same bits).
 #[inline(always)]
 pub(crate) fn sum_sq_fma<T: Float>(x: &[T]) -> f64 {
     const L: usize = 8;
@@ -69,13 +69,11 @@ pub(crate) fn sum_sq_fma<T: Float>(x: &[T]) -> f64 {
     let mut it = x.chunks_exact(L);
     for c in &mut it {
         for k in 0..L {
-            let v = c[k].to_f64();
-            acc[k] = v.mul_add(v, acc[k]);
+            acc[k] = add_sq(c[k], acc[k]);
         }
     }
-    for v in it.remainder() {
-        let v = v.to_f64();
-        acc[0] = v.mul_add(v, acc[0]);
+    for &v in it.remainder() {
+        acc[0] = add_sq(v, acc[0]);
     }
     acc.iter().sum()
 }
