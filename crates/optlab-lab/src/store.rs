@@ -379,29 +379,23 @@ fn create_if_new(conn: &Connection, p: &str) -> Result<()> {
             .map_err(sq)?;
     }
     conn.execute_batch(EXTRA_TABLES).map_err(sq)?;
-    if !has_termination(conn).map_err(sq)? {
-        conn.execute_batch("ALTER TABLE runs ADD COLUMN termination TEXT").map_err(sq)?;
-    }
-    if !has_evals(conn).map_err(sq)? {
-        conn.execute_batch("ALTER TABLE runs ADD COLUMN evals INTEGER").map_err(sq)?;
+    for (name, ty) in LATE_COLUMNS {
+        if !has_column(conn, name).map_err(sq)? {
+            conn.execute_batch(&format!("ALTER TABLE runs ADD COLUMN {name} {ty}")).map_err(sq)?;
+        }
     }
     Ok(())
 }
 
-/// Whether table `runs` has the `termination` column (added after schema version 1 was first
-/// released: a store of an older optlab gets it when opened for writing, and reads as None).
-fn has_termination(conn: &Connection) -> rusqlite::Result<bool> {
-    let n: i64 =
-        conn.query_row("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'termination'", [], |r| r.get(0))?;
-    Ok(n > 0)
-}
+/// Columns of table `runs` added after schema version 1 was first released, with their types:
+/// `termination` (why a run stopped) and `evals` (function evaluations, added with lbfgs). A store
+/// of an older optlab gains them when opened for writing; read-only, a missing one reads as None.
+const LATE_COLUMNS: [(&str, &str); 2] = [("termination", "TEXT"), ("evals", "INTEGER")];
 
-/// Whether table `runs` has the `evals` column (function evaluations, added with lbfgs after
-/// schema version 1 was released: as `termination`, an older store gains it when opened for
-/// writing and reads as None).
-fn has_evals(conn: &Connection) -> rusqlite::Result<bool> {
+/// Whether table `runs` has the column `name`.
+fn has_column(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     let n: i64 =
-        conn.query_row("SELECT count(*) FROM pragma_table_info('runs') WHERE name = 'evals'", [], |r| r.get(0))?;
+        conn.query_row("SELECT count(*) FROM pragma_table_info('runs') WHERE name = ?1", [name], |r| r.get(0))?;
     Ok(n > 0)
 }
 
@@ -534,8 +528,8 @@ impl Store {
                 r.get(0)
             })
             .map_err(sq)?;
-        let termination = has_termination(&conn).map_err(sq)?;
-        let evals = has_evals(&conn).map_err(sq)?;
+        let termination = has_column(&conn, "termination").map_err(sq)?;
+        let evals = has_column(&conn, "evals").map_err(sq)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -1545,63 +1539,42 @@ mod tests {
         assert!(e.contains("another version of experiment `e`"), "{e}");
     }
 
-    /// A store of an older optlab has no `termination` column: read-only it reads as None, and
-    /// opened for writing it gets the column.
+    /// A store of an older optlab lacks a late column (`termination`, or `evals` from before
+    /// lbfgs): read-only it reads as None, and opened for writing it gets the column.
     #[test]
-    fn a_store_without_the_termination_column_reads_and_gains_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(DB_FILE);
-        let mut old = record("h1", &[1.0]);
-        {
+    fn a_store_without_a_late_column_reads_and_gains_it() {
+        type Clear = fn(&mut RunRecord);
+        let cases: [(&str, Clear); 2] =
+            [("termination", |r| r.summary.termination = None), ("evals", |r| r.summary.evals = None)];
+        assert_eq!(cases.map(|c| c.0), LATE_COLUMNS.map(|c| c.0));
+        for (column, clear) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(DB_FILE);
+            let mut old = record("h1", &[1.0]);
+            {
+                let mut st = Store::open(&path).unwrap();
+                st.set_experiment(&info("e")).unwrap();
+                st.insert(0, &old).unwrap();
+            }
+            {
+                let c = Connection::open(&path).unwrap();
+                c.execute_batch(&format!("ALTER TABLE runs DROP COLUMN {column}")).unwrap();
+                assert!(!has_column(&c, column).unwrap(), "{column}");
+            }
+            clear(&mut old);
+            let ro = Store::open_read_only(&path).unwrap();
+            assert!(same(&ro.runs().unwrap()[0], &old), "{column}");
+            drop(ro);
             let mut st = Store::open(&path).unwrap();
-            st.set_experiment(&info("e")).unwrap();
-            st.insert(0, &old).unwrap();
+            let new = record("h2", &[2.0]);
+            st.insert(1, &new).unwrap();
+            assert!(has_column(&st.conn, column).unwrap(), "{column}");
+            let runs = st.runs().unwrap();
+            assert!(same(&runs[0], &old) && same(&runs[1], &new), "{column}");
+            assert_eq!(runs[1].summary.termination.as_deref(), Some("diverged"));
+            assert_eq!(runs[1].summary.evals, Some(40));
+            assert!(st.summaries().unwrap().iter().all(|r| r.series.is_empty()));
         }
-        {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch("ALTER TABLE runs DROP COLUMN termination").unwrap();
-            assert!(!has_termination(&c).unwrap());
-        }
-        old.summary.termination = None;
-        let ro = Store::open_read_only(&path).unwrap();
-        assert!(same(&ro.runs().unwrap()[0], &old));
-        drop(ro);
-        let mut st = Store::open(&path).unwrap();
-        let new = record("h2", &[2.0]);
-        st.insert(1, &new).unwrap();
-        let runs = st.runs().unwrap();
-        assert!(same(&runs[0], &old) && same(&runs[1], &new));
-        assert_eq!(runs[1].summary.termination.as_deref(), Some("diverged"));
-        assert!(st.summaries().unwrap().iter().all(|r| r.series.is_empty()));
-    }
-
-    /// A store of an optlab before lbfgs has no `evals` column: read-only it reads as None, and
-    /// opened for writing it gets the column (as `termination` above).
-    #[test]
-    fn a_store_without_the_evals_column_reads_and_gains_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(DB_FILE);
-        let mut old = record("h1", &[1.0]);
-        {
-            let mut st = Store::open(&path).unwrap();
-            st.set_experiment(&info("e")).unwrap();
-            st.insert(0, &old).unwrap();
-        }
-        {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch("ALTER TABLE runs DROP COLUMN evals").unwrap();
-            assert!(!has_evals(&c).unwrap());
-        }
-        old.summary.evals = None;
-        let ro = Store::open_read_only(&path).unwrap();
-        assert!(same(&ro.runs().unwrap()[0], &old));
-        drop(ro);
-        let mut st = Store::open(&path).unwrap();
-        let new = record("h2", &[2.0]);
-        st.insert(1, &new).unwrap();
-        let runs = st.runs().unwrap();
-        assert!(same(&runs[0], &old) && same(&runs[1], &new));
-        assert_eq!((runs[0].summary.evals, runs[1].summary.evals), (None, Some(40)));
     }
 
     #[test]
