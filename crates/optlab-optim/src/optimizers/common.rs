@@ -78,7 +78,6 @@ impl<T: Float> Lerp<T> {
     }
 }
 
-/// `1 - b^t` with `t` as a float power, as Python's `b ** step` computes it.
 /// `acc + x²` in f64: for f32 elements `x²` is exact in f64, so a multiply and an add give the
 /// bits of the fused multiply-add (and vectorise on every instruction set); f64 elements keep
 /// the fused multiply-add, as torch's norm accumulates (exactly rounded, the same everywhere).
@@ -92,6 +91,7 @@ pub fn add_sq<T: Float>(x: T, acc: f64) -> f64 {
     }
 }
 
+/// `1 - b^t` with `t` as a float power, as Python's `b ** step` computes it.
 pub fn bias_correction(b: f64, step: u64) -> f64 {
     1.0 - b.powf(step as f64)
 }
@@ -159,8 +159,27 @@ pub fn check_forms<T: Float, A: Algorithm<T>>(set: &[(&str, &str)]) -> Result<bo
 
 #[cfg(test)]
 mod tests {
-    use super::{GradPrep, Lerp};
+    use super::{add_sq, GradPrep, Lerp};
     use crate::registry::REGISTRY;
+
+    /// For f32 elements [`add_sq`]'s multiply and add have the bits of the fused multiply-add it
+    /// replaced in the LAMB and LARS norms (an f32 square is exact in f64).
+    #[test]
+    fn f32_squares_add_as_the_fused_multiply_add() {
+        let mut acc = 0.0f64;
+        for i in 0..100_000u32 {
+            let x = f32::from_bits(i.wrapping_mul(2_654_435_761) & 0x7fff_ffff);
+            if !x.is_finite() {
+                continue;
+            }
+            let want = (x as f64).mul_add(x as f64, acc);
+            acc = add_sq(x, acc);
+            assert_eq!(acc.to_bits(), want.to_bits(), "{x}");
+            if !acc.is_finite() {
+                acc = 0.0;
+            }
+        }
+    }
 
     /// For every registered optimizer with a kernel, its defaults and each of its variants: where the
     /// short form applies it gives bit-identical steps; optimizers that declare a short form use it
