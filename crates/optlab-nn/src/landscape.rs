@@ -255,8 +255,25 @@ impl Default for LandscapeConfig {
     }
 }
 
-/// Samples of the evaluation set by default (a seeded subset of the training set).
+/// Samples of the evaluation set by default (a seeded subset of the training set) for the
+/// fully connected tasks; [`default_samples`] gives the default per task.
 pub const DEFAULT_SAMPLES: usize = 500;
+
+/// Samples of the convolutional tasks' default subset: a 41×41 grid of mnist-cnn on 500 samples
+/// is about 21 TFLOP (135 s on the project's 2 cores), on 50 about 14 s (docs/landscape.md).
+pub const CONV_SAMPLES: usize = 50;
+
+/// The default size of the evaluation subset of `task`: [`DEFAULT_SAMPLES`] for the fully
+/// connected tasks (`blobs-*`, `*-mlp`), [`CONV_SAMPLES`] for the convolutional ones
+/// (`*-cnn`, `*-resnet18`), whose forward pass costs 50 times the MLP's multiply-adds per sample
+/// or more, so that the default grid takes seconds on either.
+pub fn default_samples(task: &str) -> usize {
+    if task.ends_with("-cnn") || task.ends_with("-resnet18") {
+        CONV_SAMPLES
+    } else {
+        DEFAULT_SAMPLES
+    }
+}
 
 impl LandscapeConfig {
     /// Checks the sizes; errors name the setting and its value.
@@ -759,6 +776,18 @@ mod tests {
             .iter()
             .map(|(_, s)| (0..s.iter().product::<usize>()).map(|_| rng.random_range(-2.0f32..2.0)).collect())
             .collect()
+    }
+
+    #[test]
+    fn convolutional_tasks_default_to_fewer_samples() {
+        for t in crate::TASKS {
+            let want = if ["mnist-cnn", "cifar-cnn", "cifar-resnet18", "tinyimagenet-resnet18"].contains(t) {
+                CONV_SAMPLES
+            } else {
+                DEFAULT_SAMPLES
+            };
+            assert_eq!(default_samples(t), want, "{t}");
+        }
     }
 
     #[test]

@@ -225,7 +225,8 @@ where
     }
     // The key: the band ramp, bottom (low loss) to top, with the loss at its ends and middle.
     let lv = &land.levels;
-    let (top, bottom) = (60, 560);
+    let (_, height) = right.dim_in_pixel();
+    let (top, bottom) = key_span(height);
     let h = (bottom - top) as f64 / lv.bands as f64;
     for b in 0..lv.bands {
         let y1 = bottom - (b as f64 * h) as i32;
@@ -248,6 +249,18 @@ where
     }
     Ok(())
 }
+
+/// The top and bottom pixel rows of the contour key's ramp in a strip `height` pixels high:
+/// 500 pixels from row 60 where it fits, otherwise ending [`KEY_NOTES`] pixels above the strip's
+/// bottom, so the label at the ramp's foot and the notes under it (scale, θ, epochs) stay inside
+/// the picture (a report panel is about 450 pixels high).
+fn key_span(height: u32) -> (i32, i32) {
+    let top = 60;
+    (top, (height as i32 - KEY_NOTES).clamp(top + 100, top + 500))
+}
+
+/// Pixels under the key's ramp: three note lines 20 pixels apart, 13-pixel text, and a margin.
+const KEY_NOTES: i32 = 86;
 
 /// Panels per row of [`draw_panels`].
 pub const PANELS_PER_ROW: usize = 3;
@@ -380,6 +393,42 @@ mod tests {
         let a = optlab_nn::landscape::linspace(-1.0, 1.0, n);
         let loss = a.iter().flat_map(|&b| a.iter().map(move |&x| 0.3 + x * x + 2.0 * b * b)).collect();
         Surface { a: a.clone(), b: a, loss }
+    }
+
+    #[test]
+    fn the_key_and_its_notes_fit_a_report_panel() {
+        // A report panel: one configuration, the size `plots.rs` gives a row of one.
+        let (w, h) = (560u32, 500u32);
+        let mut buf = vec![0u8; (w * h * 3) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+            crate::style::register_fonts();
+            draw_panels(&root, "t", &[("adam".into(), bowl(9))], true).unwrap();
+            root.present().unwrap();
+        }
+        let px = |x: u32, y: u32| {
+            let i = ((y * w + x) * 3) as usize;
+            (buf[i], buf[i + 1], buf[i + 2])
+        };
+        // The ramp's column, 20 pixels into the key strip (the strip is the panel's last 130).
+        let ramp_x = w - 130 + 20;
+        let ramp: Vec<u32> = (0..h).filter(|&y| px(ramp_x, y) != (255, 255, 255)).collect();
+        let foot = *ramp.last().expect("a ramp is drawn");
+        assert!(foot + 60 < h, "the ramp runs to row {foot} of {h}: nothing fits under it");
+        // The notes under the ramp ("log scale"/"linear", "× θ") are drawn: dark text pixels
+        // below its foot, inside the picture.
+        let dark = (foot + 1..h).filter(|&y| (w - 130..w).any(|x| px(x, y).0 < 100)).count();
+        assert!(dark > 10, "no text under the ramp (rows {foot}..{h})");
+        // And the label at the foot (the lowest loss) is beside it.
+        let label = (foot - 14..foot + 8).any(|y| (w - 130 + 40..w).any(|x| px(x, y).0 < 100));
+        assert!(label, "no label beside the ramp's foot");
+    }
+
+    #[test]
+    fn the_key_keeps_its_size_where_it_fits() {
+        assert_eq!(key_span(SIZE.1), (60, 560));
+        assert_eq!(key_span(450), (60, 364));
+        assert_eq!(key_span(100), (60, 160));
     }
 
     #[test]

@@ -32,8 +32,10 @@ pub struct LandscapeArgs {
     /// The evaluation set: train (the run's training set) or val (its validation split).
     #[arg(long, default_value = "train")]
     pub eval: String,
-    /// Samples of the evaluation set (a seeded random subset); `all` for the whole set.
-    #[arg(long, default_value = "500")]
+    /// Samples of the evaluation set (a seeded random subset); `all` for the whole set; `auto`:
+    /// 500 for the fully connected tasks, 50 for the convolutional ones (mnist-cnn's 41×41 grid
+    /// then takes seconds, not minutes).
+    #[arg(long, default_value = "auto")]
     pub samples: String,
     /// Also project the training path on the plane of the first two principal directions of the
     /// iterates (needs iterates.bin: `optlab train --checkpoint DIR --keep-iterates`).
@@ -53,8 +55,10 @@ impl LandscapeArgs {
         let set: EvalSet = self.eval.parse().map_err(|e| Error::Usage(format!("--eval {e}")))?;
         let samples = match self.samples.as_str() {
             "all" => None,
+            // Resolved by the task once the checkpoint is read ([`cli_run`]).
+            "auto" => Some(landscape::DEFAULT_SAMPLES),
             s => Some(s.parse::<usize>().map_err(|_| {
-                Error::Usage(format!("--samples `{s}`: expected a number of samples (at least 1) or `all`"))
+                Error::Usage(format!("--samples `{s}`: expected a number of samples (at least 1), `all` or `auto`"))
             })?),
         };
         let lc = LandscapeConfig {
@@ -85,8 +89,11 @@ impl LandscapeArgs {
 
 /// Runs `optlab landscape`: a summary on stdout, the files in `--out`.
 pub fn cli_run(args: &LandscapeArgs) -> Result<()> {
-    let (lc, net) = args.to_config()?;
+    let (mut lc, net) = args.to_config()?;
     let trained = landscape::load_trained(&args.checkpoint, net)?;
+    if args.samples == "auto" {
+        lc.eval.samples = Some(landscape::default_samples(&trained.cfg.task));
+    }
     if args.trajectory && trained.iterates.is_empty() {
         return Err(Error::Usage(format!(
             "--trajectory: `{}` has no iterates.bin; train with `optlab train --checkpoint DIR --keep-iterates`",
@@ -159,12 +166,13 @@ mod tests {
         let m = e(LandscapeArgs { eval: "test".into(), ..args() });
         assert!(m.contains("--eval") && m.contains("test"), "{m}");
         let m = e(LandscapeArgs { samples: "many".into(), ..args() });
-        assert!(m.contains("--samples") && m.contains("many"), "{m}");
+        assert!(m.contains("--samples") && m.contains("many") && m.contains("`auto`"), "{m}");
         let m = e(LandscapeArgs { samples: "0".into(), ..args() });
         assert!(m.contains("--samples"), "{m}");
         let m = e(LandscapeArgs { widths: Some("784-a".into()), ..args() });
         assert!(m.contains("784-a"), "{m}");
         let (lc, _) = LandscapeArgs { samples: "all".into(), ..args() }.to_config().unwrap();
         assert_eq!(lc.eval.samples, None);
+        assert!(LandscapeArgs { samples: "auto".into(), ..args() }.to_config().is_ok());
     }
 }

@@ -64,6 +64,42 @@ fn landscape_of_a_checkpoint_writes_the_grids_and_plots() {
 }
 
 #[test]
+fn the_default_subset_depends_on_the_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck");
+    let o = optlab(&[
+        "train",
+        "--task",
+        "mnist-cnn",
+        "--train-limit",
+        "200",
+        "--epochs",
+        "1",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let land = |extra: &[&str]| {
+        let out = dir.path().join("land");
+        let mut a = vec!["landscape", "--checkpoint", ck.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        a.extend_from_slice(&["--grid", "3", "--points-1d", "3"]);
+        a.extend_from_slice(extra);
+        let o = optlab(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // 200 training samples (--train-limit): the CNN's default takes 50 of them, an explicit
+    // --samples and `all` override it.
+    let s = land(&[]);
+    assert!(s.contains("(train, 50 of 200 samples)"), "{s}");
+    let s = land(&["--samples", "120"]);
+    assert!(s.contains("(train, 120 of 200 samples)"), "{s}");
+    let s = land(&["--samples", "all"]);
+    assert!(s.contains("(train, 200 of 200 samples)"), "{s}");
+}
+
+#[test]
 fn bad_inputs_name_the_value() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-run");
