@@ -135,6 +135,12 @@ pub trait Algorithm<T: Float>: Send + Sync + Sized + 'static {
         3 + 2 * Self::buffers(hp).len()
     }
 
+    /// [`Algorithm::accesses_per_param`] for a tensor of this shape, for algorithms whose traffic
+    /// depends on it (Adafactor: factored matrices, full vectors); by default the same for all.
+    fn tensor_accesses(hp: &Hyper, _shape: &[usize]) -> usize {
+        Self::accesses_per_param(hp)
+    }
+
     /// Number of accumulators the reduction pre-pass fills (0: no pre-pass).
     const REDUCE: usize = 0;
 

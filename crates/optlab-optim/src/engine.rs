@@ -554,8 +554,13 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
         if A::WHOLE_TENSOR {
             let (ptrs, slots, coefs, simd, alg) = (&self.ptrs, &self.slots, &self.coefs, self.simd, &self.alg);
             let parallel = self.threads != Some(1);
-            let run = || {
-                for (ti, t) in self.layout.tensors().iter().enumerate() {
+            let tensors = self.layout.tensors();
+            // One tensor's update; tensors are independent (each writes only its own parameter
+            // and buffers), so with several threads they run in parallel, and each tensor may
+            // split its own work further (`TensorStep::parallel`).
+            let one = |ti: usize| {
+                let t = &tensors[ti];
+                {
                     let pt = &ptrs[ti];
                     let mut s: [&mut [T]; MAX_BUFFERS] = [&mut [], &mut [], &mut [], &mut []];
                     for (k, b) in slots[ti].bufs.iter().enumerate() {
@@ -577,6 +582,14 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
                     update_tensor::<T, A>(simd, alg, &coefs[ti], ts);
                 }
             };
+            let run = || {
+                if parallel && tensors.len() > 1 {
+                    use rayon::prelude::*;
+                    (0..tensors.len()).into_par_iter().for_each(one);
+                } else {
+                    (0..tensors.len()).for_each(one);
+                }
+            };
             match &self.pool {
                 Some(p) if parallel => p.install(run),
                 _ => run(),
@@ -595,8 +608,16 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
         Ok(StepOutcome::Applied)
     }
 
+    /// [`Algorithm::tensor_accesses`] averaged over the tensors, weighted by their sizes.
     fn bytes_per_param(&self) -> f64 {
-        (A::accesses_per_param(&self.groups[0].base) * T::BYTES) as f64
+        let hp = &self.groups[0].base;
+        let tensors = self.layout.tensors();
+        let total: usize = tensors.iter().map(|t| t.len).sum();
+        if total == 0 {
+            return (A::accesses_per_param(hp) * T::BYTES) as f64;
+        }
+        let acc: usize = tensors.iter().map(|t| A::tensor_accesses(hp, &t.shape) * t.len).sum();
+        (acc * T::BYTES) as f64 / total as f64
     }
 
     fn state_elements(&self) -> usize {

@@ -21,6 +21,7 @@ use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx, TensorStep};
 use crate::error::Result;
 use crate::float::Float;
 use crate::hyper::{Hyper, Kind, Parity, Spec, Variant};
+use crate::simd::Simd;
 
 use super::common::*;
 
@@ -89,7 +90,150 @@ fn factors(shape: &[usize]) -> Option<(usize, usize, usize)> {
     (r >= 2).then(|| (shape[..r - 2].iter().product(), shape[r - 2], shape[r - 1]))
 }
 
-/// Sum of squares in f64, in a fixed order (8 lanes; the same on every instruction set).
+/// Elements per task of the passes over a vector, and the least elements per task over a
+/// factored matrix (columns of all its rows): fixed by the shape, so that the sums, and with them
+/// the results, do not depend on the thread count.
+const BLOCK: usize = 1 << 15;
+/// Columns per task over a factored matrix: at least this many (rows are read in contiguous
+/// pieces of 4 KiB or more in f32), more when the matrix has few rows.
+const MIN_COLS: usize = 1024;
+
+/// The per-element constants of one step.
+#[derive(Clone, Copy)]
+struct Elem<T> {
+    sign: T,
+    /// The new-value weight of the moments, and which side of torch's lerp it uses.
+    wt: T,
+    low: bool,
+    eps1_sq: T,
+    /// `1 − lr·weight_decay` (1 without decay: exact).
+    decay: T,
+}
+
+/// torch's update of one element: `rsqrt(max(v̂, eps1²))·g'`.
+#[inline(always)]
+fn upd<T: Float>(v: T, x: T, eps1_sq: T) -> T {
+    T::ONE / v.max(eps1_sq).sqrt() * x
+}
+
+/// Runs `f` compiled for `simd` (the tasks run on rayon's threads, outside the engine's
+/// per-instruction-set entry point). Results do not depend on it.
+#[inline(always)]
+fn on_isa<R>(simd: Simd, f: impl FnOnce() -> R) -> R {
+    match simd {
+        // SAFETY: `Simd::resolve` returned these only where the CPU has the features.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { isa::avx512(f) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { isa::avx2(f) },
+        _ => f(),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod isa {
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+    pub(super) unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+/// Tasks `0..n` mapped in parallel (when allowed) or in order; the results in task order.
+fn tasks<R: Send>(parallel: bool, simd: Simd, n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    if parallel && n > 1 {
+        use rayon::prelude::*;
+        (0..n).into_par_iter().with_min_len(1).map(|i| on_isa(simd, || f(i))).collect()
+    } else {
+        (0..n).map(|i| on_isa(simd, || f(i))).collect()
+    }
+}
+
+/// A pointer shared by tasks that write disjoint elements through it.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: every task writes only its own elements (see the uses).
+unsafe impl<T> Send for Shared<T> {}
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// The pointer `i` elements on (a method, so that closures capture the whole `Shared`).
+    #[inline(always)]
+    fn at(&self, i: usize) -> *mut T {
+        self.0.wrapping_add(i)
+    }
+}
+
+/// Pass 1 over a block of a vector: the new second moments, and `(Σ p², Σ u²)` of the parameter
+/// before decay and of the undamped update, in 8 fixed f64 lanes (element `i` to lane `i mod 8`,
+/// the tail to lane 0).
+#[inline(always)]
+fn vector_moments<T: Float>(e: &Elem<T>, p: &[T], g: &[T], v: &mut [T]) -> (f64, f64) {
+    let n = v.len();
+    let (p, g) = (&p[..n], &g[..n]);
+    let (mut ap, mut au) = ([0.0f64; 8], [0.0f64; 8]);
+    let one = |p: T, g: T, v: &mut T| -> (f64, f64) {
+        let x = e.sign * g;
+        *v = lerp(*v, x * x, e.wt, e.low);
+        (p.to_f64(), upd(*v, x, e.eps1_sq).to_f64())
+    };
+    let split = n - n % 8;
+    let blocks = p[..split].chunks_exact(8).zip(g[..split].chunks_exact(8)).zip(v[..split].chunks_exact_mut(8));
+    for ((pc, gc), vc) in blocks {
+        for k in 0..8 {
+            let (q, u) = one(pc[k], gc[k], &mut vc[k]);
+            ap[k] += q * q;
+            au[k] += u * u;
+        }
+    }
+    for i in split..n {
+        let (q, u) = one(p[i], g[i], &mut v[i]);
+        ap[0] += q * q;
+        au[0] += u * u;
+    }
+    (ap.iter().sum(), au.iter().sum())
+}
+
+/// Pass 2 over a block of a vector: `p ← p·decay + scale·u`.
+#[inline(always)]
+fn vector_update<T: Float>(e: &Elem<T>, scale: T, p: &mut [T], g: &[T], v: &[T]) {
+    let n = p.len();
+    let (g, v) = (&g[..n], &v[..n]);
+    for i in 0..n {
+        p[i] = p[i] * e.decay + scale * upd(v[i], e.sign * g[i], e.eps1_sq);
+    }
+}
+
+/// Sum in 8 fixed lanes of `T` (element `i` to lane `i mod 8`, the tail to lane 0).
+#[inline(always)]
+fn lanes_sum_sq<T: Float>(x: &[T], sign: T, colsum: &mut [T]) -> T {
+    let n = x.len();
+    let colsum = &mut colsum[..n];
+    let mut acc = [T::ZERO; 8];
+    let split = n - n % 8;
+    for (xc, cc) in x[..split].chunks_exact(8).zip(colsum[..split].chunks_exact_mut(8)) {
+        for k in 0..8 {
+            let y = sign * xc[k];
+            acc[k] += y * y;
+            cc[k] += y * y;
+        }
+    }
+    for i in split..n {
+        let y = sign * x[i];
+        acc[0] += y * y;
+        colsum[i] += y * y;
+    }
+    let mut s = T::ZERO;
+    for a in acc {
+        s += a;
+    }
+    s
+}
+
+/// Sum of squares in f64 in 8 fixed lanes.
 #[inline(always)]
 fn sumsq<T: Float>(xs: &[T]) -> f64 {
     let mut acc = [0.0f64; 8];
@@ -127,16 +271,28 @@ impl<T: Float> Algorithm<T> for Adafactor {
             None => vec![(Buffer::zeros("variance"), shape.iter().product())],
         }
     }
-    /// Reads `p` twice (RMS, update) and `g` three times, writes `p` once (the factored state is
-    /// negligible; vectors add a read and a write of `variance`).
+    /// A factored matrix: `p` and `g` read by the moments (with the RMS of `p`), `g` by the
+    /// update norm, `p` and `g` read and `p` written by the update (the row and column state is
+    /// negligible).
     fn accesses_per_param(_hp: &Hyper) -> usize {
         6
+    }
+    /// Vectors add a read and a write of `variance` to the moments and a read of it to the
+    /// update, and need no separate pass for the update norm: 8.
+    fn tensor_accesses(hp: &Hyper, shape: &[usize]) -> usize {
+        match factors(shape) {
+            Some(_) => <Self as Algorithm<T>>::accesses_per_param(hp),
+            None => 8,
+        }
     }
     fn prepare(&self, hp: &Hyper, ctx: &StepCtx<'_>, _s: &mut [f64]) -> Result<Coef> {
         Ok(Coef { hp: AdafactorHp::read(hp), step: ctx.step })
     }
-    // Inlined into the engine's per-instruction-set entry points (`isa::update_tensor_*`), so
-    // that the loops are compiled for AVX2/AVX-512 where the machine has them.
+    /// Vectors: two passes over blocks of [`BLOCK`] elements (the moments with the sums of
+    /// squares, then the update). Factored matrices: three passes over tasks of all rows of
+    /// [`MIN_COLS`] columns or more (row and column sums with the sum of squares of `p`, the
+    /// update norm, the update). Tasks run in parallel when allowed; their sums are added in
+    /// task order.
     #[inline(always)]
     fn update_tensor(&self, k: &Coef, t: TensorStep<'_, T>) {
         let hp = &k.hp;
@@ -144,108 +300,151 @@ impl<T: Float> Algorithm<T> for Adafactor {
         if n == 0 {
             return;
         }
+        let (parallel, simd) = (t.parallel, t.simd);
         let step = k.step as f64;
         let eps1 = if hp.eps1 < 0.0 { T::EPSILON.to_f64() } else { hp.eps1 };
         let w = step.powf(hp.beta2_decay);
         let rho = hp.lr.min(1.0 / step.sqrt());
-        let alpha = hp.eps2.max(sumsq(t.p).sqrt() / (n as f64).sqrt()) * rho;
-        let sign = T::of(if hp.maximize { -1.0 } else { 1.0 });
-        if hp.weight_decay != 0.0 {
-            let decay = T::of(1.0 - hp.lr * hp.weight_decay);
-            t.p.iter_mut().for_each(|x| *x *= decay);
-        }
-        let (wt, low) = (T::of(w), w.abs() < 0.5);
-        let eps1_sq = T::of(eps1 * eps1);
+        let e = Elem {
+            sign: T::of(if hp.maximize { -1.0 } else { 1.0 }),
+            wt: T::of(w),
+            low: w.abs() < 0.5,
+            eps1_sq: T::of(eps1 * eps1),
+            decay: T::of(if hp.weight_decay != 0.0 { 1.0 - hp.lr * hp.weight_decay } else { 1.0 }),
+        };
+        let scale_of = |psq: f64, usq: f64| {
+            let alpha = hp.eps2.max(psq.sqrt() / (n as f64).sqrt()) * rho;
+            T::of(-alpha / (usq.sqrt() / ((n as f64).sqrt() * hp.d)).max(1.0))
+        };
         let [s0, s1, ..] = t.s;
-        // Pass 1: the moments, and the squared norm of the update.
-        let mut usq = 0.0f64;
+        let (p, g) = (Shared(t.p.as_mut_ptr()), t.g);
         match factors(t.shape) {
+            None => {
+                let v = Shared(s0.as_mut_ptr());
+                let nblk = n.div_ceil(BLOCK);
+                let range = |i: usize| i * BLOCK..((i + 1) * BLOCK).min(n);
+                let sums = tasks(parallel, simd, nblk, |i| {
+                    let r = range(i);
+                    // SAFETY: block `i` is the only task using elements `r` of `p` and `v`,
+                    // both of length `n`.
+                    let (pb, vb) = unsafe {
+                        (
+                            std::slice::from_raw_parts(p.at(r.start), r.len()),
+                            std::slice::from_raw_parts_mut(v.at(r.start), r.len()),
+                        )
+                    };
+                    vector_moments(&e, pb, &g[r], vb)
+                });
+                let (psq, usq) = sums.iter().fold((0.0, 0.0), |a, s| (a.0 + s.0, a.1 + s.1));
+                let scale = scale_of(psq, usq);
+                tasks(parallel, simd, nblk, |i| {
+                    let r = range(i);
+                    // SAFETY: as above; `v` is only read now.
+                    let (pb, vb) = unsafe {
+                        (
+                            std::slice::from_raw_parts_mut(p.at(r.start), r.len()),
+                            std::slice::from_raw_parts(v.at(r.start) as *const T, r.len()),
+                        )
+                    };
+                    vector_update(&e, scale, pb, &g[r], vb)
+                });
+            }
             Some((nb, nr, nc)) => {
                 let (row, col) = (s0, s1);
-                let mut colsum = vec![T::ZERO; nc];
+                // Tasks: (leading index, block of `cb` columns) over all `nr` rows.
+                let cb = (BLOCK / nr).max(MIN_COLS).min(nc);
+                let per = nc.div_ceil(cb);
+                let ntask = nb * per;
+                let cols = |i: usize| {
+                    let c0 = (i % per) * cb;
+                    (i / per, c0..(c0 + cb).min(nc))
+                };
+                let colp = Shared(col.as_mut_ptr());
+                // Pass 1: per task the row sums of its columns (into `parts`), its column
+                // moments, and Σ p² of its elements.
+                let mut parts = vec![T::ZERO; ntask * nr];
+                let partp = Shared(parts.as_mut_ptr());
+                let psqs = tasks(parallel, simd, ntask, |i| {
+                    let (b, cr) = cols(i);
+                    let mut colsum = vec![T::ZERO; cr.len()];
+                    // SAFETY: task `i` alone writes `parts[i·nr..(i+1)·nr]` and the columns
+                    // `cr` of leading index `b` of `col`, and only reads `p`.
+                    let part = unsafe { std::slice::from_raw_parts_mut(partp.at(i * nr), nr) };
+                    let mut psq = 0.0;
+                    for (r, pr) in part.iter_mut().enumerate() {
+                        let at = (b * nr + r) * nc;
+                        let seg = at + cr.start..at + cr.end;
+                        *pr = lanes_sum_sq(&g[seg.clone()], e.sign, &mut colsum);
+                        // SAFETY: in bounds, read only.
+                        psq += sumsq(unsafe { std::slice::from_raw_parts(p.at(seg.start), seg.len()) });
+                    }
+                    let cs = unsafe { std::slice::from_raw_parts_mut(colp.at(b * nc + cr.start), cr.len()) };
+                    for (ci, &s) in cs.iter_mut().zip(&colsum) {
+                        *ci = lerp(*ci, s / T::of(nr as f64), e.wt, e.low);
+                    }
+                    psq
+                });
+                let psq: f64 = psqs.iter().sum();
+                // The row moments from the tasks' row sums (in task order), and per leading
+                // index the row mean floored at eps1.
+                let mut rmean = Vec::with_capacity(nb);
                 for b in 0..nb {
-                    let g = &t.g[b * nr * nc..(b + 1) * nr * nc];
-                    colsum.iter_mut().for_each(|x| *x = T::ZERO);
                     for r in 0..nr {
-                        let gr = &g[r * nc..(r + 1) * nc];
                         let mut s = T::ZERO;
-                        for (cs, &x) in colsum.iter_mut().zip(gr) {
-                            let x = sign * x;
-                            s += x * x;
-                            *cs += x * x;
+                        for c in 0..per {
+                            s += parts[(b * per + c) * nr + r];
                         }
                         let ri = &mut row[b * nr + r];
-                        *ri = lerp(*ri, s / T::of(nc as f64), wt, low);
+                        *ri = lerp(*ri, s / T::of(nc as f64), e.wt, e.low);
                     }
-                    for (ci, &cs) in col[b * nc..(b + 1) * nc].iter_mut().zip(&colsum) {
-                        *ci = lerp(*ci, cs / T::of(nr as f64), wt, low);
-                    }
-                }
-                let row = &*row;
-                let col = &*col;
-                let mut tmp = vec![T::ZERO; nc];
-                for b in 0..nb {
-                    let rows = &row[b * nr..(b + 1) * nr];
                     let mut rs = T::ZERO;
-                    for &x in rows {
+                    for &x in &row[b * nr..(b + 1) * nr] {
                         rs += x;
                     }
-                    let rmean = (rs / T::of(nr as f64)).max(T::of(eps1));
-                    let cols = &col[b * nc..(b + 1) * nc];
-                    for (r, &ri) in rows.iter().enumerate() {
-                        let gr = &t.g[(b * nr + r) * nc..(b * nr + r + 1) * nc];
-                        for ((u, &cj), &x) in tmp.iter_mut().zip(cols).zip(gr) {
-                            let v = (ri * cj / rmean).max(eps1_sq);
-                            *u = T::ONE / v.sqrt() * (sign * x);
-                        }
-                        usq += sumsq(&tmp);
-                    }
+                    rmean.push((rs / T::of(nr as f64)).max(T::of(eps1)));
                 }
-                let scale = T::of(-alpha / (usq.sqrt() / ((n as f64).sqrt() * hp.d)).max(1.0));
-                for b in 0..nb {
-                    let rows = &row[b * nr..(b + 1) * nr];
-                    let mut rs = T::ZERO;
-                    for &x in rows {
-                        rs += x;
-                    }
-                    let rmean = (rs / T::of(nr as f64)).max(T::of(eps1));
-                    let cols = &col[b * nc..(b + 1) * nc];
-                    for (r, &ri) in rows.iter().enumerate() {
+                let (row, col) = (&*row, &*col);
+                let rmean = &rmean;
+                // Pass 2: Σ u² per task.
+                let usqs = tasks(parallel, simd, ntask, |i| {
+                    let (b, cr) = cols(i);
+                    let cj = &col[b * nc + cr.start..b * nc + cr.end];
+                    let mut acc = [0.0f64; 8];
+                    for r in 0..nr {
+                        let ri = row[b * nr + r];
                         let at = (b * nr + r) * nc;
-                        let (gr, pr) = (&t.g[at..at + nc], &mut t.p[at..at + nc]);
-                        for ((p, &cj), &x) in pr.iter_mut().zip(cols).zip(gr) {
-                            let v = (ri * cj / rmean).max(eps1_sq);
-                            *p += scale * (T::ONE / v.sqrt() * (sign * x));
+                        let gr = &g[at + cr.start..at + cr.end];
+                        let split = gr.len() - gr.len() % 8;
+                        for (gc, cc) in gr[..split].chunks_exact(8).zip(cj[..split].chunks_exact(8)) {
+                            for k in 0..8 {
+                                let u = upd(ri * cc[k] / rmean[b], e.sign * gc[k], e.eps1_sq).to_f64();
+                                acc[k] += u * u;
+                            }
+                        }
+                        for j in split..gr.len() {
+                            let u = upd(ri * cj[j] / rmean[b], e.sign * gr[j], e.eps1_sq).to_f64();
+                            acc[0] += u * u;
                         }
                     }
-                }
-            }
-            None => {
-                let var = s0;
-                let mut acc = [0.0f64; 8];
-                let one = |v: &mut T, x: T| -> f64 {
-                    let x = sign * x;
-                    *v = lerp(*v, x * x, wt, low);
-                    (T::ONE / (*v).max(eps1_sq).sqrt() * x).to_f64()
-                };
-                // Element i adds to lane i mod 8; whole blocks through `chunks_exact`, whose
-                // lanes carry no bounds checks and vectorise (`acc[i % 8]` kept it scalar).
-                let split = n - n % 8;
-                for (vc, gc) in var[..split].chunks_exact_mut(8).zip(t.g[..split].chunks_exact(8)) {
-                    for k in 0..8 {
-                        let u = one(&mut vc[k], gc[k]);
-                        acc[k] += u * u;
+                    acc.iter().sum::<f64>()
+                });
+                let usq: f64 = usqs.iter().sum();
+                let scale = scale_of(psq, usq);
+                // Pass 3: the update.
+                tasks(parallel, simd, ntask, |i| {
+                    let (b, cr) = cols(i);
+                    let cj = &col[b * nc + cr.start..b * nc + cr.end];
+                    for r in 0..nr {
+                        let ri = row[b * nr + r];
+                        let at = (b * nr + r) * nc;
+                        let gr = &g[at + cr.start..at + cr.end];
+                        // SAFETY: task `i` alone writes the columns `cr` of every row of `b`.
+                        let pr = unsafe { std::slice::from_raw_parts_mut(p.at(at + cr.start), cr.len()) };
+                        for ((q, &x), &c) in pr.iter_mut().zip(gr).zip(cj) {
+                            *q = *q * e.decay + scale * upd(ri * c / rmean[b], e.sign * x, e.eps1_sq);
+                        }
                     }
-                }
-                for (k, (v, &x)) in var[split..n].iter_mut().zip(&t.g[split..n]).enumerate() {
-                    let u = one(v, x);
-                    acc[k] += u * u;
-                }
-                usq = acc.iter().sum();
-                let scale = T::of(-alpha / (usq.sqrt() / ((n as f64).sqrt() * hp.d)).max(1.0));
-                for ((p, &v), &x) in t.p.iter_mut().zip(&*var).zip(t.g) {
-                    *p += scale * (T::ONE / v.max(eps1_sq).sqrt() * (sign * x));
-                }
+                });
             }
         }
     }
@@ -284,6 +483,89 @@ mod tests {
         assert_eq!(names, ["row_var", "col_var"]);
         assert_eq!(st.tensors[0].buffers[0].1.len(), 2);
         assert_eq!(st.tensors[0].buffers[1].1.len(), 3);
+    }
+
+    /// The formulas of torch's `_single_tensor_adafactor`, written out serially in f64 (one
+    /// step of one tensor of shape `[nb, nr, nc]`, or a vector when `nr == 0`).
+    fn reference(shape: &[usize], p: &mut [f64], g: &[f64], st: &mut [Vec<f64>], t: f64, lr: f64, wd: f64) {
+        let (eps1, eps2, d) = (f64::EPSILON, 1e-3f64, 1.0f64);
+        let w = t.powf(-0.8);
+        let n = p.len() as f64;
+        let rms = (p.iter().map(|x| x * x).sum::<f64>() / n).sqrt();
+        let alpha = eps2.max(rms) * lr.min(1.0 / t.sqrt());
+        p.iter_mut().for_each(|x| *x *= 1.0 - lr * wd);
+        let u: Vec<f64> = if shape.len() == 1 {
+            let v = &mut st[0];
+            for (vi, &x) in v.iter_mut().zip(g) {
+                *vi += w * (x * x - *vi);
+            }
+            v.iter().zip(g).map(|(&vi, &x)| x / vi.max(eps1 * eps1).sqrt()).collect()
+        } else {
+            let (nb, nr, nc) = (shape[0], shape[1], shape[2]);
+            let mut u = vec![0.0; g.len()];
+            for b in 0..nb {
+                let at = |r: usize, c: usize| (b * nr + r) * nc + c;
+                for r in 0..nr {
+                    let m = (0..nc).map(|c| g[at(r, c)].powi(2)).sum::<f64>() / nc as f64;
+                    st[0][b * nr + r] += w * (m - st[0][b * nr + r]);
+                }
+                for c in 0..nc {
+                    let m = (0..nr).map(|r| g[at(r, c)].powi(2)).sum::<f64>() / nr as f64;
+                    st[1][b * nc + c] += w * (m - st[1][b * nc + c]);
+                }
+                let rmean = (st[0][b * nr..(b + 1) * nr].iter().sum::<f64>() / nr as f64).max(eps1);
+                for r in 0..nr {
+                    for c in 0..nc {
+                        let v = st[0][b * nr + r] * st[1][b * nc + c] / rmean;
+                        u[at(r, c)] = g[at(r, c)] / v.max(eps1 * eps1).sqrt();
+                    }
+                }
+            }
+            u
+        };
+        let rms_u = (u.iter().map(|x| x * x).sum::<f64>() / n).sqrt();
+        let k = alpha / (rms_u / d).max(1.0);
+        for (x, ui) in p.iter_mut().zip(&u) {
+            *x -= k * ui;
+        }
+    }
+
+    /// Tensors split into many tasks (a vector of several blocks, a batch of matrices of several
+    /// column blocks): the same bits on 1 and 3 threads and on every instruction set, and the
+    /// serial formulas within rounding, over steps with weight decay.
+    #[test]
+    fn blocked_passes_match_the_serial_formulas_on_any_thread_count() {
+        use crate::Simd;
+        let shapes: [&[usize]; 2] = [&[3 * super::BLOCK + 5], &[2, 40, 3 * super::MIN_COLS + 7]];
+        for shape in shapes {
+            let n: usize = shape.iter().product();
+            let p0: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.731).sin()).collect();
+            let grad = |s: usize| -> Vec<f64> { (0..n).map(|i| ((i * (s + 3)) as f64 * 0.0137).cos() * 0.1).collect() };
+            let mut runs = Vec::new();
+            for (threads, simd) in [(1, Simd::Base), (3, Simd::Auto), (2, Simd::Avx2)] {
+                let l = Layout::new().with("w", shape).unwrap();
+                let cfg = OptimConfig::new("adafactor").set("lr", 0.05).set("weight_decay", 0.1);
+                let mut o = registry::build::<f64>(l, &cfg.threads(threads).simd(simd)).unwrap();
+                let mut p = p0.clone();
+                for s in 0..3 {
+                    o.step(&mut [&mut p[..]], &[&grad(s)[..]], None).unwrap();
+                }
+                runs.push(p);
+            }
+            assert!(runs[0] == runs[1] && runs[1] == runs[2], "{shape:?}: threads or instruction set changed the bits");
+            let mut want = p0.clone();
+            let mut st: Vec<Vec<f64>> = if shape.len() == 1 {
+                vec![vec![0.0; n]]
+            } else {
+                vec![vec![0.0; shape[0] * shape[1]], vec![0.0; shape[0] * shape[2]]]
+            };
+            for s in 0..3 {
+                reference(shape, &mut want, &grad(s), &mut st, (s + 1) as f64, 0.05, 0.1);
+            }
+            for (i, (a, b)) in runs[0].iter().zip(&want).enumerate() {
+                assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{shape:?} [{i}]: {a} vs {b}");
+            }
+        }
     }
 
     /// torch's ranges: beta2_decay <= 0 and d >= 1 (refused naming the key and the range).
