@@ -116,39 +116,117 @@ fn upd<T: Float>(v: T, x: T, eps1_sq: T) -> T {
     T::ONE / v.max(eps1_sq).sqrt() * x
 }
 
-/// Runs `f` compiled for `simd` (the tasks run on rayon's threads, outside the engine's
-/// per-instruction-set entry point). Results do not depend on it.
-#[inline(always)]
-fn on_isa<R>(simd: Simd, f: impl FnOnce() -> R) -> R {
-    match simd {
-        // SAFETY: `Simd::resolve` returned these only where the CPU has the features.
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => unsafe { isa::avx512(f) },
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { isa::avx2(f) },
-        _ => f(),
-    }
+/// Per kernel `k`, a function of the same arguments plus `simd: Simd` that runs `k` compiled for
+/// that instruction set (the tasks run on rayon's threads, outside the engine's
+/// per-instruction-set entry point; the kernels are `#[inline(always)]`, so each is compiled into
+/// each entry point). Results do not depend on it.
+macro_rules! isa_dispatch {
+    ($(fn $name:ident = $kernel:ident ($($a:ident: $ty:ty),*) -> $r:ty;)*) => {$(
+        #[allow(clippy::too_many_arguments)]
+        fn $name<T: Float>(simd: Simd, $($a: $ty),*) -> $r {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[allow(clippy::too_many_arguments)]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<T: Float>($($a: $ty),*) -> $r {
+                    $kernel($($a),*)
+                }
+                #[allow(clippy::too_many_arguments)]
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+                unsafe fn avx512<T: Float>($($a: $ty),*) -> $r {
+                    $kernel($($a),*)
+                }
+                match simd {
+                    // SAFETY: `Simd::resolve` returned these only where the CPU has them.
+                    Simd::Avx512 => return unsafe { avx512($($a),*) },
+                    Simd::Avx2 => return unsafe { avx2($($a),*) },
+                    _ => {}
+                }
+            }
+            $kernel($($a),*)
+        }
+    )*};
 }
 
-#[cfg(target_arch = "x86_64")]
-mod isa {
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
-        f()
-    }
-    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-    pub(super) unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
-        f()
-    }
+isa_dispatch! {
+    fn vector_moments_on = vector_moments(e: &Elem<T>, p: &[T], g: &[T], v: &mut [T]) -> (f64, f64);
+    fn vector_update_on = vector_update(e: &Elem<T>, scale: T, p: &mut [T], g: &[T], v: &[T]) -> ();
+    fn factored_sums_on = factored_sums(e: &Elem<T>, g: &[T], p: &[T], c0: usize, nc: usize, part: &mut [T], col: &mut [T]) -> f64;
+    fn factored_usq_on = factored_usq(e: &Elem<T>, g: &[T], rows: &[T], cols: &[T], rmean: T, c0: usize, nc: usize) -> f64;
+    fn factored_update_on = factored_update(e: &Elem<T>, scale: T, g: &[T], p: Shared<T>, rows: &[T], cols: &[T], rmean: T, c0: usize, nc: usize) -> ();
 }
 
 /// Tasks `0..n` mapped in parallel (when allowed) or in order; the results in task order.
-fn tasks<R: Send>(parallel: bool, simd: Simd, n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+fn tasks<R: Send>(parallel: bool, n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
     if parallel && n > 1 {
         use rayon::prelude::*;
-        (0..n).into_par_iter().with_min_len(1).map(|i| on_isa(simd, || f(i))).collect()
+        (0..n).into_par_iter().with_min_len(1).map(&f).collect()
     } else {
-        (0..n).map(|i| on_isa(simd, || f(i))).collect()
+        (0..n).map(f).collect()
+    }
+}
+
+/// Pass 1 over the columns `c0..c0 + col.len()` of one `nr × nc` matrix `g` (all its rows):
+/// per row the sum of `g'²` over these columns (into `part`), the column moments `col`, and
+/// Σ p² over these elements.
+#[inline(always)]
+fn factored_sums<T: Float>(e: &Elem<T>, g: &[T], p: &[T], c0: usize, nc: usize, part: &mut [T], col: &mut [T]) -> f64 {
+    let w = col.len();
+    let mut colsum = vec![T::ZERO; w];
+    let mut pl = [0.0f64; 8];
+    for (r, pr) in part.iter_mut().enumerate() {
+        let seg = r * nc + c0..r * nc + c0 + w;
+        *pr = lanes_sum_sq(&g[seg.clone()], e.sign, &mut colsum);
+        add_squares(&p[seg], &mut pl);
+    }
+    let psq = pl.iter().sum();
+    let nr = T::of(part.len() as f64);
+    for (ci, &s) in col.iter_mut().zip(&colsum) {
+        *ci = lerp(*ci, s / nr, e.wt, e.low);
+    }
+    psq
+}
+
+/// Pass 2 over the same columns: Σ u² (8 fixed f64 lanes per row piece).
+#[inline(always)]
+fn factored_usq<T: Float>(e: &Elem<T>, g: &[T], rows: &[T], cols: &[T], rmean: T, c0: usize, nc: usize) -> f64 {
+    let w = cols.len();
+    let mut acc = [0.0f64; 8];
+    // `u` of a row piece as one element-wise loop (into `u`), then its squares into the lanes.
+    let mut u = vec![T::ZERO; w];
+    for (r, &ri) in rows.iter().enumerate() {
+        let gr = &g[r * nc + c0..r * nc + c0 + w];
+        for ((ui, &x), &c) in u.iter_mut().zip(gr).zip(cols) {
+            *ui = upd(ri * c / rmean, e.sign * x, e.eps1_sq);
+        }
+        add_squares(&u, &mut acc);
+    }
+    acc.iter().sum()
+}
+
+/// Pass 3 over the same columns: `p ← p·decay + scale·u`, through `p` (the matrix's first
+/// element; the caller's task alone writes these columns).
+#[inline(always)]
+fn factored_update<T: Float>(
+    e: &Elem<T>,
+    scale: T,
+    g: &[T],
+    p: Shared<T>,
+    rows: &[T],
+    cols: &[T],
+    rmean: T,
+    c0: usize,
+    nc: usize,
+) {
+    let w = cols.len();
+    for (r, &ri) in rows.iter().enumerate() {
+        let at = r * nc + c0;
+        let gr = &g[at..at + w];
+        // SAFETY: the caller's task alone touches these elements of `p`, in bounds of its matrix.
+        let pr = unsafe { std::slice::from_raw_parts_mut(p.at(at), w) };
+        for ((q, &x), &c) in pr.iter_mut().zip(gr).zip(cols) {
+            *q = *q * e.decay + scale * upd(ri * c / rmean, e.sign * x, e.eps1_sq);
+        }
     }
 }
 
@@ -172,29 +250,54 @@ impl<T> Shared<T> {
 /// the tail to lane 0).
 #[inline(always)]
 fn vector_moments<T: Float>(e: &Elem<T>, p: &[T], g: &[T], v: &mut [T]) -> (f64, f64) {
+    // The side of the lerp as a constant, so that the loop has no branch and vectorises.
+    if e.low {
+        vector_moments_side::<T, true>(e, p, g, v)
+    } else {
+        vector_moments_side::<T, false>(e, p, g, v)
+    }
+}
+
+#[inline(always)]
+fn vector_moments_side<T: Float, const LOW: bool>(e: &Elem<T>, p: &[T], g: &[T], v: &mut [T]) -> (f64, f64) {
     let n = v.len();
     let (p, g) = (&p[..n], &g[..n]);
     let (mut ap, mut au) = ([0.0f64; 8], [0.0f64; 8]);
-    let one = |p: T, g: T, v: &mut T| -> (f64, f64) {
-        let x = e.sign * g;
-        *v = lerp(*v, x * x, e.wt, e.low);
-        (p.to_f64(), upd(*v, x, e.eps1_sq).to_f64())
-    };
-    let split = n - n % 8;
-    let blocks = p[..split].chunks_exact(8).zip(g[..split].chunks_exact(8)).zip(v[..split].chunks_exact_mut(8));
-    for ((pc, gc), vc) in blocks {
-        for k in 0..8 {
-            let (q, u) = one(pc[k], gc[k], &mut vc[k]);
-            ap[k] += q * q;
-            au[k] += u * u;
+    // Pieces of SUB elements: the moments and `u` of a piece as one element-wise loop (into
+    // `u`), then the squares of `p` and `u` into the 8 f64 lanes, so that both loops vectorise.
+    const SUB: usize = 256;
+    let mut u = [T::ZERO; SUB];
+    let mut at = 0;
+    while at < n {
+        let len = SUB.min(n - at);
+        let (pp, gp, vp, up) = (&p[at..at + len], &g[at..at + len], &mut v[at..at + len], &mut u[..len]);
+        for ((ui, vi), &gi) in up.iter_mut().zip(vp.iter_mut()).zip(gp) {
+            let x = e.sign * gi;
+            *vi = lerp(*vi, x * x, e.wt, LOW);
+            *ui = upd(*vi, x, e.eps1_sq);
         }
-    }
-    for i in split..n {
-        let (q, u) = one(p[i], g[i], &mut v[i]);
-        ap[0] += q * q;
-        au[0] += u * u;
+        add_squares(pp, &mut ap);
+        add_squares(up, &mut au);
+        at += len;
     }
     (ap.iter().sum(), au.iter().sum())
+}
+
+/// Adds the squares of `xs` in f64 to the 8 lanes (element `i` to lane `i mod 8`).
+#[inline(always)]
+fn add_squares<T: Float>(xs: &[T], acc: &mut [f64; 8]) {
+    let mut it = xs.chunks_exact(8);
+    for c in &mut it {
+        let c: &[T; 8] = c.try_into().unwrap();
+        for k in 0..8 {
+            let v = c[k].to_f64();
+            acc[k] += v * v;
+        }
+    }
+    for (k, &x) in it.remainder().iter().enumerate() {
+        let v = x.to_f64();
+        acc[k] += v * v;
+    }
 }
 
 /// Pass 2 over a block of a vector: `p ← p·decay + scale·u`.
@@ -207,46 +310,31 @@ fn vector_update<T: Float>(e: &Elem<T>, scale: T, p: &mut [T], g: &[T], v: &[T])
     }
 }
 
-/// Sum in 8 fixed lanes of `T` (element `i` to lane `i mod 8`, the tail to lane 0).
+/// Adds `g'²` of a row piece to `colsum` and returns its sum in 8 fixed lanes of `T` (element
+/// `i` to lane `i mod 8`), as two loops that vectorise.
 #[inline(always)]
 fn lanes_sum_sq<T: Float>(x: &[T], sign: T, colsum: &mut [T]) -> T {
     let n = x.len();
-    let colsum = &mut colsum[..n];
+    for (c, &xi) in colsum[..n].iter_mut().zip(x) {
+        let y = sign * xi;
+        *c += y * y;
+    }
     let mut acc = [T::ZERO; 8];
-    let split = n - n % 8;
-    for (xc, cc) in x[..split].chunks_exact(8).zip(colsum[..split].chunks_exact_mut(8)) {
+    let mut it = x.chunks_exact(8);
+    for c in &mut it {
+        let c: &[T; 8] = c.try_into().unwrap();
         for k in 0..8 {
-            let y = sign * xc[k];
+            let y = sign * c[k];
             acc[k] += y * y;
-            cc[k] += y * y;
         }
     }
-    for i in split..n {
-        let y = sign * x[i];
-        acc[0] += y * y;
-        colsum[i] += y * y;
+    for (k, &xi) in it.remainder().iter().enumerate() {
+        let y = sign * xi;
+        acc[k] += y * y;
     }
     let mut s = T::ZERO;
     for a in acc {
         s += a;
-    }
-    s
-}
-
-/// Sum of squares in f64 in 8 fixed lanes.
-#[inline(always)]
-fn sumsq<T: Float>(xs: &[T]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut it = xs.chunks_exact(8);
-    for c in &mut it {
-        for k in 0..8 {
-            let v = c[k].to_f64();
-            acc[k] += v * v;
-        }
-    }
-    let mut s: f64 = acc.iter().sum();
-    for &x in it.remainder() {
-        s += x.to_f64() * x.to_f64();
     }
     s
 }
@@ -323,7 +411,7 @@ impl<T: Float> Algorithm<T> for Adafactor {
                 let v = Shared(s0.as_mut_ptr());
                 let nblk = n.div_ceil(BLOCK);
                 let range = |i: usize| i * BLOCK..((i + 1) * BLOCK).min(n);
-                let sums = tasks(parallel, simd, nblk, |i| {
+                let sums = tasks(parallel, nblk, |i| {
                     let r = range(i);
                     // SAFETY: block `i` is the only task using elements `r` of `p` and `v`,
                     // both of length `n`.
@@ -333,11 +421,11 @@ impl<T: Float> Algorithm<T> for Adafactor {
                             std::slice::from_raw_parts_mut(v.at(r.start), r.len()),
                         )
                     };
-                    vector_moments(&e, pb, &g[r], vb)
+                    vector_moments_on(simd, &e, pb, &g[r], vb)
                 });
                 let (psq, usq) = sums.iter().fold((0.0, 0.0), |a, s| (a.0 + s.0, a.1 + s.1));
                 let scale = scale_of(psq, usq);
-                tasks(parallel, simd, nblk, |i| {
+                tasks(parallel, nblk, |i| {
                     let r = range(i);
                     // SAFETY: as above; `v` is only read now.
                     let (pb, vb) = unsafe {
@@ -346,7 +434,7 @@ impl<T: Float> Algorithm<T> for Adafactor {
                             std::slice::from_raw_parts(v.at(r.start) as *const T, r.len()),
                         )
                     };
-                    vector_update(&e, scale, pb, &g[r], vb)
+                    vector_update_on(simd, &e, scale, pb, &g[r], vb)
                 });
             }
             Some((nb, nr, nc)) => {
@@ -364,25 +452,19 @@ impl<T: Float> Algorithm<T> for Adafactor {
                 // moments, and Σ p² of its elements.
                 let mut parts = vec![T::ZERO; ntask * nr];
                 let partp = Shared(parts.as_mut_ptr());
-                let psqs = tasks(parallel, simd, ntask, |i| {
+                let psqs = tasks(parallel, ntask, |i| {
                     let (b, cr) = cols(i);
-                    let mut colsum = vec![T::ZERO; cr.len()];
+                    let m = b * nr * nc..(b + 1) * nr * nc;
                     // SAFETY: task `i` alone writes `parts[i·nr..(i+1)·nr]` and the columns
-                    // `cr` of leading index `b` of `col`, and only reads `p`.
-                    let part = unsafe { std::slice::from_raw_parts_mut(partp.at(i * nr), nr) };
-                    let mut psq = 0.0;
-                    for (r, pr) in part.iter_mut().enumerate() {
-                        let at = (b * nr + r) * nc;
-                        let seg = at + cr.start..at + cr.end;
-                        *pr = lanes_sum_sq(&g[seg.clone()], e.sign, &mut colsum);
-                        // SAFETY: in bounds, read only.
-                        psq += sumsq(unsafe { std::slice::from_raw_parts(p.at(seg.start), seg.len()) });
-                    }
-                    let cs = unsafe { std::slice::from_raw_parts_mut(colp.at(b * nc + cr.start), cr.len()) };
-                    for (ci, &s) in cs.iter_mut().zip(&colsum) {
-                        *ci = lerp(*ci, s / T::of(nr as f64), e.wt, e.low);
-                    }
-                    psq
+                    // `cr` of leading index `b` of `col`; no task writes `p` in this pass.
+                    let (part, cs, pm) = unsafe {
+                        (
+                            std::slice::from_raw_parts_mut(partp.at(i * nr), nr),
+                            std::slice::from_raw_parts_mut(colp.at(b * nc + cr.start), cr.len()),
+                            std::slice::from_raw_parts(p.at(m.start) as *const T, m.len()),
+                        )
+                    };
+                    factored_sums_on(simd, &e, &g[m], pm, cr.start, nc, part, cs)
                 });
                 let psq: f64 = psqs.iter().sum();
                 // The row moments from the tasks' row sums (in task order), and per leading
@@ -406,44 +488,19 @@ impl<T: Float> Algorithm<T> for Adafactor {
                 let (row, col) = (&*row, &*col);
                 let rmean = &rmean;
                 // Pass 2: Σ u² per task.
-                let usqs = tasks(parallel, simd, ntask, |i| {
+                let usqs = tasks(parallel, ntask, |i| {
                     let (b, cr) = cols(i);
-                    let cj = &col[b * nc + cr.start..b * nc + cr.end];
-                    let mut acc = [0.0f64; 8];
-                    for r in 0..nr {
-                        let ri = row[b * nr + r];
-                        let at = (b * nr + r) * nc;
-                        let gr = &g[at + cr.start..at + cr.end];
-                        let split = gr.len() - gr.len() % 8;
-                        for (gc, cc) in gr[..split].chunks_exact(8).zip(cj[..split].chunks_exact(8)) {
-                            for k in 0..8 {
-                                let u = upd(ri * cc[k] / rmean[b], e.sign * gc[k], e.eps1_sq).to_f64();
-                                acc[k] += u * u;
-                            }
-                        }
-                        for j in split..gr.len() {
-                            let u = upd(ri * cj[j] / rmean[b], e.sign * gr[j], e.eps1_sq).to_f64();
-                            acc[0] += u * u;
-                        }
-                    }
-                    acc.iter().sum::<f64>()
+                    let (rows, cj) = (&row[b * nr..(b + 1) * nr], &col[b * nc + cr.start..b * nc + cr.end]);
+                    factored_usq_on(simd, &e, &g[b * nr * nc..(b + 1) * nr * nc], rows, cj, rmean[b], cr.start, nc)
                 });
                 let usq: f64 = usqs.iter().sum();
                 let scale = scale_of(psq, usq);
                 // Pass 3: the update.
-                tasks(parallel, simd, ntask, |i| {
+                tasks(parallel, ntask, |i| {
                     let (b, cr) = cols(i);
-                    let cj = &col[b * nc + cr.start..b * nc + cr.end];
-                    for r in 0..nr {
-                        let ri = row[b * nr + r];
-                        let at = (b * nr + r) * nc;
-                        let gr = &g[at + cr.start..at + cr.end];
-                        // SAFETY: task `i` alone writes the columns `cr` of every row of `b`.
-                        let pr = unsafe { std::slice::from_raw_parts_mut(p.at(at + cr.start), cr.len()) };
-                        for ((q, &x), &c) in pr.iter_mut().zip(gr).zip(cj) {
-                            *q = *q * e.decay + scale * upd(ri * c / rmean[b], e.sign * x, e.eps1_sq);
-                        }
-                    }
+                    let (rows, cj) = (&row[b * nr..(b + 1) * nr], &col[b * nc + cr.start..b * nc + cr.end]);
+                    let (gm, pm) = (&g[b * nr * nc..(b + 1) * nr * nc], Shared(p.at(b * nr * nc)));
+                    factored_update_on(simd, &e, scale, gm, pm, rows, cj, rmean[b], cr.start, nc)
                 });
             }
         }
