@@ -145,8 +145,9 @@ pub struct Coef<T> {
 const L: usize = 8;
 
 /// The pre-pass over one chunk: the new moments, and `(Σ q², Σ u²)` of the decayed parameter
-/// `q` and the update direction `u`. Element `i` goes to lane `i mod L` (the tail to lane 0)
-/// and the lanes are summed in order, so the sums do not depend on the instruction set.
+/// `q` and the update direction `u`. Element `i` goes to lane `i mod L` (counted within pieces
+/// of 256 elements, which chunks are multiples of) and the lanes are summed in order, so the
+/// sums do not depend on the instruction set.
 #[inline(always)]
 fn pre_pass<T: Float, const BC: bool>(e: &Elem<T>, ch: Chunk<'_, T>) -> (f64, f64) {
     let n = ch.p.len();
@@ -163,33 +164,39 @@ fn pre_pass<T: Float, const BC: bool>(e: &Elem<T>, ch: Chunk<'_, T>) -> (f64, f6
         let q = p * e.decay;
         (q, e.dir::<BC>(q, mi, vi))
     };
-    // Whole blocks of L as arrays: the element work of a block first (in T, one vector), then
-    // its squares into the f64 lanes, so that both vectorise.
-    let split = n - n % L;
-    let blocks = p[..split]
-        .chunks_exact(L)
-        .zip(g[..split].chunks_exact(L))
-        .zip(m[..split].chunks_exact_mut(L))
-        .zip(v[..split].chunks_exact_mut(L));
-    for (((pc, gc), mc), vc) in blocks {
-        let (pc, gc): (&[T; L], &[T; L]) = (pc.try_into().unwrap(), gc.try_into().unwrap());
-        let (mc, vc): (&mut [T; L], &mut [T; L]) = (mc.try_into().unwrap(), vc.try_into().unwrap());
-        let mut q = [T::ZERO; L];
-        let mut u = [T::ZERO; L];
-        for k in 0..L {
-            (q[k], u[k]) = lane(pc[k], gc[k], &mut mc[k], &mut vc[k]);
+    // Pieces of SUB elements: the element work of a piece as one element-wise loop (into `q`
+    // and `u`), then their squares into the f64 lanes (element `i` to lane `i mod L`), so that
+    // both loops vectorise.
+    const SUB: usize = 256;
+    let (mut qs, mut us) = ([T::ZERO; SUB], [T::ZERO; SUB]);
+    let mut at = 0;
+    while at < n {
+        let len = SUB.min(n - at);
+        let (q, u) = (&mut qs[..len], &mut us[..len]);
+        let it = p[at..at + len].iter().zip(&g[at..at + len]).zip(m[at..at + len].iter_mut()).zip(v[at..at + len].iter_mut());
+        for ((((&pi, &gi), mi), vi), (qi, ui)) in it.zip(q.iter_mut().zip(u.iter_mut())) {
+            (*qi, *ui) = lane(pi, gi, mi, vi);
         }
-        for k in 0..L {
-            wp[k] = add_sq(q[k], wp[k]);
-            wu[k] = add_sq(u[k], wu[k]);
-        }
-    }
-    for i in split..n {
-        let (q, u) = lane(p[i], g[i], &mut m[i], &mut v[i]);
-        wp[0] = add_sq(q, wp[0]);
-        wu[0] = add_sq(u, wu[0]);
+        add_lanes(q, &mut wp);
+        add_lanes(u, &mut wu);
+        at += len;
     }
     (wp.iter().sum::<f64>(), wu.iter().sum::<f64>())
+}
+
+/// Adds the squares of `xs` (by [`add_sq`]) to the lanes: element `i` to lane `i mod L`.
+#[inline(always)]
+fn add_lanes<T: Float>(xs: &[T], acc: &mut [f64; L]) {
+    let mut it = xs.chunks_exact(L);
+    for c in &mut it {
+        let c: &[T; L] = c.try_into().unwrap();
+        for k in 0..L {
+            acc[k] = add_sq(c[k], acc[k]);
+        }
+    }
+    for (k, &x) in it.remainder().iter().enumerate() {
+        acc[k] = add_sq(x, acc[k]);
+    }
 }
 
 #[inline(always)]
