@@ -207,6 +207,7 @@ fn factored_usq<T: Float>(e: &Elem<T>, g: &[T], rows: &[T], cols: &[T], rmean: T
 /// Pass 3 over the same columns: `p ← p·decay + scale·u`, through `p` (the matrix's first
 /// element; the caller's task alone writes these columns).
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn factored_update<T: Float>(
     e: &Elem<T>,
     scale: T,

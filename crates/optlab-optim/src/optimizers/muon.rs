@@ -112,7 +112,7 @@ const NR: usize = 32;
 #[inline(always)]
 fn axpy<T: Float>(acc: &mut [T; NR], x: T, b: &[T; NR]) {
     for j in 0..NR {
-        acc[j] = acc[j] + x * b[j];
+        acc[j] += x * b[j];
     }
 }
 
@@ -165,7 +165,7 @@ fn rows_kernel<T: Float>(a: &[T], b: &[T], k: usize, n: usize, c: &mut [T]) {
             cr.iter_mut().for_each(|x| *x = T::ZERO);
             for (brow, &ar) in brows().zip(&a[r * k..(r + 1) * k]) {
                 for (cj, &x) in cr.iter_mut().zip(&brow[full..]) {
-                    *cj = *cj + ar * x;
+                    *cj += ar * x;
                 }
             }
         }
