@@ -247,8 +247,8 @@ impl<T> Shared<T> {
 }
 
 /// Pass 1 over a block of a vector: the new second moments, and `(Σ p², Σ u²)` of the parameter
-/// before decay and of the undamped update, in 8 fixed f64 lanes (element `i` to lane `i mod 8`,
-/// the tail to lane 0).
+/// before decay and of the undamped update, in 8 fixed f64 lanes (element `i` of a piece of 256
+/// to lane `i mod 8`; blocks are whole pieces but for a tensor's last).
 #[inline(always)]
 fn vector_moments<T: Float>(e: &Elem<T>, p: &[T], g: &[T], v: &mut [T]) -> (f64, f64) {
     // The side of the lerp as a constant, so that the loop has no branch and vectorises.
