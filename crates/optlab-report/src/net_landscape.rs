@@ -410,10 +410,17 @@ mod tests {
             let i = ((y * w + x) * 3) as usize;
             (buf[i], buf[i + 1], buf[i + 2])
         };
-        // The ramp's column, 20 pixels into the key strip (the strip is the panel's last 130).
-        let ramp_x = w - 130 + 20;
-        let ramp: Vec<u32> = (0..h).filter(|&y| px(ramp_x, y) != (255, 255, 255)).collect();
+        // The ramp's rows: the key strip is the panel's last 130 pixels and the ramp fills its
+        // pixels 10..34 with one colour per row (text under it does not fill a row evenly).
+        let x0 = w - 130;
+        let ramp: Vec<u32> = (0..h)
+            .filter(|&y| {
+                let c = px(x0 + 12, y);
+                c != (255, 255, 255) && (x0 + 12..x0 + 32).all(|x| px(x, y) == c)
+            })
+            .collect();
         let foot = *ramp.last().expect("a ramp is drawn");
+        assert!(ramp.len() > 200, "the ramp is {} rows high", ramp.len());
         assert!(foot + 60 < h, "the ramp runs to row {foot} of {h}: nothing fits under it");
         // The notes under the ramp ("log scale"/"linear", "× θ") are drawn: dark text pixels
         // below its foot, inside the picture.
