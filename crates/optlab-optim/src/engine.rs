@@ -440,14 +440,21 @@ impl<T: Float, A: Algorithm<T>> Engine<T, A> {
     }
 }
 
+/// A pointer shared by parallel tasks that write disjoint elements through it.
 #[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
+pub(crate) struct SendPtr<T>(pub(crate) *mut T);
+// SAFETY: every user writes only elements no other task touches (see the uses).
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 impl<T> SendPtr<T> {
     #[inline(always)]
     fn get(self) -> *mut T {
         self.0
+    }
+    /// The pointer `i` elements on (a method, so that closures capture the whole `SendPtr`).
+    #[inline(always)]
+    pub(crate) fn at(self, i: usize) -> *mut T {
+        self.0.wrapping_add(i)
     }
 }
 

@@ -21,6 +21,7 @@ use crate::algorithm::{Algorithm, Buffer, Chunk, StepCtx, TensorStep};
 use crate::error::Result;
 use crate::float::Float;
 use crate::hyper::{Hyper, Kind, Parity, Spec, Variant};
+use crate::engine::SendPtr;
 use crate::simd::Simd;
 
 use super::common::*;
@@ -153,7 +154,7 @@ isa_dispatch! {
     fn vector_update_on = vector_update(e: &Elem<T>, scale: T, p: &mut [T], g: &[T], v: &[T]) -> ();
     fn factored_sums_on = factored_sums(e: &Elem<T>, g: &[T], p: &[T], c0: usize, nc: usize, part: &mut [T], col: &mut [T]) -> f64;
     fn factored_usq_on = factored_usq(e: &Elem<T>, g: &[T], rows: &[T], cols: &[T], rmean: T, c0: usize, nc: usize) -> f64;
-    fn factored_update_on = factored_update(e: &Elem<T>, scale: T, g: &[T], p: Shared<T>, rows: &[T], cols: &[T], rmean: T, c0: usize, nc: usize) -> ();
+    fn factored_update_on = factored_update(e: &Elem<T>, scale: T, g: &[T], p: SendPtr<T>, rows: &[T], cols: &[T], rmean: T, c0: usize, nc: usize) -> ();
 }
 
 /// Tasks `0..n` mapped in parallel (when allowed) or in order; the results in task order.
@@ -212,7 +213,7 @@ fn factored_update<T: Float>(
     e: &Elem<T>,
     scale: T,
     g: &[T],
-    p: Shared<T>,
+    p: SendPtr<T>,
     rows: &[T],
     cols: &[T],
     rmean: T,
@@ -228,21 +229,6 @@ fn factored_update<T: Float>(
         for ((q, &x), &c) in pr.iter_mut().zip(gr).zip(cols) {
             *q = *q * e.decay + scale * upd(ri * c / rmean, e.sign * x, e.eps1_sq);
         }
-    }
-}
-
-/// A pointer shared by tasks that write disjoint elements through it.
-#[derive(Clone, Copy)]
-struct Shared<T>(*mut T);
-// SAFETY: every task writes only its own elements (see the uses).
-unsafe impl<T> Send for Shared<T> {}
-unsafe impl<T> Sync for Shared<T> {}
-
-impl<T> Shared<T> {
-    /// The pointer `i` elements on (a method, so that closures capture the whole `Shared`).
-    #[inline(always)]
-    fn at(&self, i: usize) -> *mut T {
-        self.0.wrapping_add(i)
     }
 }
 
@@ -406,10 +392,10 @@ impl<T: Float> Algorithm<T> for Adafactor {
             T::of(-alpha / (usq.sqrt() / ((n as f64).sqrt() * hp.d)).max(1.0))
         };
         let [s0, s1, ..] = t.s;
-        let (p, g) = (Shared(t.p.as_mut_ptr()), t.g);
+        let (p, g) = (SendPtr(t.p.as_mut_ptr()), t.g);
         match factors(t.shape) {
             None => {
-                let v = Shared(s0.as_mut_ptr());
+                let v = SendPtr(s0.as_mut_ptr());
                 let nblk = n.div_ceil(BLOCK);
                 let range = |i: usize| i * BLOCK..((i + 1) * BLOCK).min(n);
                 let sums = tasks(parallel, nblk, |i| {
@@ -448,11 +434,11 @@ impl<T: Float> Algorithm<T> for Adafactor {
                     let c0 = (i % per) * cb;
                     (i / per, c0..(c0 + cb).min(nc))
                 };
-                let colp = Shared(col.as_mut_ptr());
+                let colp = SendPtr(col.as_mut_ptr());
                 // Pass 1: per task the row sums of its columns (into `parts`), its column
                 // moments, and Σ p² of its elements.
                 let mut parts = vec![T::ZERO; ntask * nr];
-                let partp = Shared(parts.as_mut_ptr());
+                let partp = SendPtr(parts.as_mut_ptr());
                 let psqs = tasks(parallel, ntask, |i| {
                     let (b, cr) = cols(i);
                     let m = b * nr * nc..(b + 1) * nr * nc;
@@ -500,7 +486,7 @@ impl<T: Float> Algorithm<T> for Adafactor {
                 tasks(parallel, ntask, |i| {
                     let (b, cr) = cols(i);
                     let (rows, cj) = (&row[b * nr..(b + 1) * nr], &col[b * nc + cr.start..b * nc + cr.end]);
-                    let (gm, pm) = (&g[b * nr * nc..(b + 1) * nr * nc], Shared(p.at(b * nr * nc)));
+                    let (gm, pm) = (&g[b * nr * nc..(b + 1) * nr * nc], SendPtr(p.at(b * nr * nc)));
                     factored_update_on(simd, &e, scale, gm, pm, rows, cj, rmean[b], cr.start, nc)
                 });
             }
