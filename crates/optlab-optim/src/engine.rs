@@ -567,27 +567,25 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for Engine<T, A> {
             // split its own work further (`TensorStep::parallel`).
             let one = |ti: usize| {
                 let t = &tensors[ti];
-                {
-                    let pt = &ptrs[ti];
-                    let mut s: [&mut [T]; MAX_BUFFERS] = [&mut [], &mut [], &mut [], &mut []];
-                    for (k, b) in slots[ti].bufs.iter().enumerate() {
-                        // SAFETY: the pointer is this buffer's, of this length, and no other slice of it lives.
-                        s[k] = unsafe { std::slice::from_raw_parts_mut(pt.s[k], b.len()) };
-                    }
-                    // SAFETY: parameter and gradient lengths were checked against the layout.
-                    let ts = unsafe {
-                        TensorStep {
-                            name: &t.name,
-                            shape: &t.shape,
-                            p: std::slice::from_raw_parts_mut(pt.p, t.len),
-                            g: std::slice::from_raw_parts(pt.g, t.len),
-                            s,
-                            parallel,
-                            simd,
-                        }
-                    };
-                    update_tensor::<T, A>(simd, alg, &coefs[ti], ts);
+                let pt = &ptrs[ti];
+                let mut s: [&mut [T]; MAX_BUFFERS] = [&mut [], &mut [], &mut [], &mut []];
+                for (k, b) in slots[ti].bufs.iter().enumerate() {
+                    // SAFETY: the pointer is this buffer's, of this length, and no other slice of it lives.
+                    s[k] = unsafe { std::slice::from_raw_parts_mut(pt.s[k], b.len()) };
                 }
+                // SAFETY: parameter and gradient lengths were checked against the layout.
+                let ts = unsafe {
+                    TensorStep {
+                        name: &t.name,
+                        shape: &t.shape,
+                        p: std::slice::from_raw_parts_mut(pt.p, t.len),
+                        g: std::slice::from_raw_parts(pt.g, t.len),
+                        s,
+                        parallel,
+                        simd,
+                    }
+                };
+                update_tensor::<T, A>(simd, alg, &coefs[ti], ts);
             };
             let run = || {
                 if parallel && tensors.len() > 1 {
