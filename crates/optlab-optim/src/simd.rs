@@ -61,3 +61,37 @@ impl Simd {
         }
     }
 }
+
+/// Per kernel `k` (an `#[inline(always)]` function generic over `T: Float`), a function of the
+/// same arguments plus `simd: Simd` that runs `k` compiled for that instruction set: for kernels
+/// outside the engine's per-instruction-set entry points (Muon's product, Adafactor's passes, which
+/// run on rayon's threads). Results must not depend on it.
+macro_rules! isa_dispatch {
+    ($(fn $name:ident = $kernel:ident ($($a:ident: $ty:ty),*) -> $r:ty;)*) => {$(
+        #[allow(clippy::too_many_arguments)]
+        fn $name<T: $crate::float::Float>(simd: $crate::simd::Simd, $($a: $ty),*) -> $r {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[allow(clippy::too_many_arguments)]
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<T: $crate::float::Float>($($a: $ty),*) -> $r {
+                    $kernel($($a),*)
+                }
+                #[allow(clippy::too_many_arguments)]
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+                unsafe fn avx512<T: $crate::float::Float>($($a: $ty),*) -> $r {
+                    $kernel($($a),*)
+                }
+                match simd {
+                    // SAFETY: `Simd::resolve` returned these only where the CPU has them.
+                    $crate::simd::Simd::Avx512 => return unsafe { avx512($($a),*) },
+                    $crate::simd::Simd::Avx2 => return unsafe { avx2($($a),*) },
+                    _ => {}
+                }
+            }
+            $kernel($($a),*)
+        }
+    )*};
+}
+
+pub(crate) use isa_dispatch;

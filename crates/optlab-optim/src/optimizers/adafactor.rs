@@ -22,7 +22,6 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::hyper::{Hyper, Kind, Parity, Spec, Variant};
 use crate::engine::SendPtr;
-use crate::simd::Simd;
 
 use super::common::*;
 
@@ -117,39 +116,7 @@ fn upd<T: Float>(v: T, x: T, eps1_sq: T) -> T {
     T::ONE / v.max(eps1_sq).sqrt() * x
 }
 
-/// Per kernel `k`, a function of the same arguments plus `simd: Simd` that runs `k` compiled for
-/// that instruction set (the tasks run on rayon's threads, outside the engine's
-/// per-instruction-set entry point; the kernels are `#[inline(always)]`, so each is compiled into
-/// each entry point). Results do not depend on it.
-macro_rules! isa_dispatch {
-    ($(fn $name:ident = $kernel:ident ($($a:ident: $ty:ty),*) -> $r:ty;)*) => {$(
-        #[allow(clippy::too_many_arguments)]
-        fn $name<T: Float>(simd: Simd, $($a: $ty),*) -> $r {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[allow(clippy::too_many_arguments)]
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2<T: Float>($($a: $ty),*) -> $r {
-                    $kernel($($a),*)
-                }
-                #[allow(clippy::too_many_arguments)]
-                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-                unsafe fn avx512<T: Float>($($a: $ty),*) -> $r {
-                    $kernel($($a),*)
-                }
-                match simd {
-                    // SAFETY: `Simd::resolve` returned these only where the CPU has them.
-                    Simd::Avx512 => return unsafe { avx512($($a),*) },
-                    Simd::Avx2 => return unsafe { avx2($($a),*) },
-                    _ => {}
-                }
-            }
-            $kernel($($a),*)
-        }
-    )*};
-}
-
-isa_dispatch! {
+crate::simd::isa_dispatch! {
     fn vector_moments_on = vector_moments(e: &Elem<T>, p: &[T], g: &[T], v: &mut [T]) -> (f64, f64);
     fn vector_update_on = vector_update(e: &Elem<T>, scale: T, p: &mut [T], g: &[T], v: &[T]) -> ();
     fn factored_sums_on = factored_sums(e: &Elem<T>, g: &[T], p: &[T], c0: usize, nc: usize, part: &mut [T], col: &mut [T]) -> f64;

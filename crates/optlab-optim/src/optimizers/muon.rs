@@ -172,28 +172,8 @@ fn rows_kernel<T: Float>(a: &[T], b: &[T], k: usize, n: usize, c: &mut [T]) {
     }
 }
 
-fn rows_dispatch<T: Float>(simd: Simd, a: &[T], b: &[T], k: usize, n: usize, c: &mut [T]) {
-    match simd {
-        // SAFETY: `Simd::resolve` returned these only where the CPU has the features.
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => unsafe { isa::rows_avx512(a, b, k, n, c) },
-        #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { isa::rows_avx2(a, b, k, n, c) },
-        _ => rows_kernel(a, b, k, n, c),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-mod isa {
-    use super::*;
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn rows_avx2<T: Float>(a: &[T], b: &[T], k: usize, n: usize, c: &mut [T]) {
-        rows_kernel(a, b, k, n, c)
-    }
-    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-    pub(super) unsafe fn rows_avx512<T: Float>(a: &[T], b: &[T], k: usize, n: usize, c: &mut [T]) {
-        rows_kernel(a, b, k, n, c)
-    }
+crate::simd::isa_dispatch! {
+    fn rows_dispatch = rows_kernel(a: &[T], b: &[T], k: usize, n: usize, c: &mut [T]) -> ();
 }
 
 /// `c = a·b` with `a` `m×k`, `b` `k×n`, row-major; rows of `c` in parallel when allowed.
